@@ -1,0 +1,451 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lab: three FRR routers (eBGP r1-r2-r3), a Linux nftables firewall fw1 and a server srv1, each in
+its own network namespace on this machine, managed over SSH on 127.0.0.1 only.
+
+Usage (as root): python3 lab/lab.py up|down|status|wait [--timeout S]
+
+Addresses live only on interfaces inside the lab's namespaces (and sshd on 127.0.0.1): nothing is
+routed to or from the machine's own interfaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+LAB_DIR = os.path.dirname(os.path.abspath(__file__))
+RUN = os.environ.get("GC_LAB_RUN", os.path.join(LAB_DIR, "run"))
+PREFIX = "gc-"
+FRR_BIN = "/usr/lib/frr"
+PORT_BASE = int(os.environ.get("GC_LAB_PORT_BASE", "22200"))
+
+ROUTERS = {
+    "r1": {"asn": 65001, "loopback": "10.255.0.1"},
+    "r2": {"asn": 65002, "loopback": "10.255.0.2"},
+    "r3": {"asn": 65003, "loopback": "10.255.0.3"},
+}
+# (namespace a, interface a, address a, namespace b, interface b, address b)
+LINKS = [
+    ("r1", "eth-r2", "10.0.12.1/24", "r2", "eth-r1", "10.0.12.2/24"),
+    ("r2", "eth-r3", "10.0.23.2/24", "r3", "eth-r2", "10.0.23.3/24"),
+    ("r3", "eth-fw1", "10.0.34.3/24", "fw1", "eth-r3", "10.0.34.4/24"),
+    ("fw1", "eth-srv1", "10.0.45.1/24", "srv1", "eth-fw1", "10.0.45.10/24"),
+]
+NODES = ["r1", "r2", "r3", "fw1", "srv1"]
+SRV1_ADDR = "10.0.45.10"
+SRV1_PORT = 8080
+# SSH ports on 127.0.0.1: vtysh of each router, a host shell inside each device's namespace.
+PORTS = {
+    "r1": PORT_BASE + 1, "r2": PORT_BASE + 2, "r3": PORT_BASE + 3, "fw1": PORT_BASE + 4,
+    "r1-host": PORT_BASE + 11, "r2-host": PORT_BASE + 12, "r3-host": PORT_BASE + 13,
+}
+
+FW1_RULESET = """flush ruleset
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority filter; policy drop;
+\t\tct state established,related counter accept comment "return traffic"
+\t\ticmp type echo-request counter accept comment "ping"
+\t\tiifname "eth-srv1" counter accept comment "server egress"
+\t\tiifname "eth-r3" oifname "eth-srv1" ip daddr 10.0.45.10 tcp dport 8080 counter accept comment "acl: web to srv1"
+\t}
+}
+"""
+
+
+class LabError(Exception):
+    """A lab step failed; the message says which and what to do."""
+
+
+def run(cmd, check=True, quiet=False, **kwargs):
+    """Run a command (list), raising LabError with its stderr on failure."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    if check and proc.returncode != 0:
+        raise LabError("command failed (%d): %s\n%s" % (proc.returncode, " ".join(cmd), proc.stderr.strip()))
+    if not quiet and proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+    return proc
+
+
+def ns(node):
+    return PREFIX + node
+
+
+def nsexec(node, *cmd, check=True):
+    return run(["ip", "netns", "exec", ns(node)] + list(cmd), check=check)
+
+
+def router_dir(name):
+    return os.path.join(RUN, name)
+
+
+def router_config(name):
+    """The router's startup frr.conf: eBGP to its neighbours in the line, announcing its loopback and links."""
+    spec = ROUTERS[name]
+    lines = [
+        "frr version 8.4.4",
+        "frr defaults traditional",
+        "hostname %s" % name,
+        "service integrated-vtysh-config",
+        "!",
+    ]
+    if name == "r3":
+        lines += ["ip route 10.0.45.0/24 10.0.34.4", "!"]
+    lines += [
+        "router bgp %d" % spec["asn"],
+        " bgp router-id %s" % spec["loopback"],
+        " no bgp ebgp-requires-policy",
+        " timers bgp 1 3",
+    ]
+    peers = []
+    for a, _ia, _aa, b, _ib, addr_b in LINKS:
+        if a == name and b in ROUTERS:
+            peers.append((addr_b.split("/")[0], ROUTERS[b]["asn"]))
+        elif b == name and a in ROUTERS:
+            peers.append((_aa.split("/")[0], ROUTERS[a]["asn"]))
+    for addr, asn in sorted(peers):
+        lines += [
+            " neighbor %s remote-as %d" % (addr, asn),
+            " neighbor %s timers connect 1" % addr,
+            " neighbor %s advertisement-interval 0" % addr,
+        ]
+    lines += [" !", " address-family ipv4 unicast", "  network %s/32" % spec["loopback"]]
+    for a, _ia, addr_a, b, _ib, addr_b in LINKS:
+        if name in (a, b):
+            addr = addr_a if a == name else addr_b
+            lines.append("  network %s" % network_of(addr))
+    if name == "r3":
+        lines.append("  network 10.0.45.0/24")
+    lines += [" exit-address-family", "exit", "!", "end", ""]
+    return "\n".join(lines)
+
+
+def network_of(cidr):
+    addr, plen = cidr.split("/")
+    octets = [int(o) for o in addr.split(".")]
+    value = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
+    mask = (0xFFFFFFFF << (32 - int(plen))) & 0xFFFFFFFF
+    value &= mask
+    return "%d.%d.%d.%d/%s" % (value >> 24, (value >> 16) & 255, (value >> 8) & 255, value & 255, plen)
+
+
+def write(path, text, mode=0o644):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+
+
+# ----------------------------------------------------------------------------------------------- teardown
+def our_namespaces():
+    out = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def read_pid(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def down(verbose=True):
+    """Stop every process the lab started (by PID), delete its namespaces; safe when nothing is up."""
+    start = time.time()
+    pids = set()
+    for name in our_namespaces():
+        out = run(["ip", "netns", "pids", name], check=False).stdout
+        pids.update(int(p) for p in out.split() if p.isdigit())
+    sshd_pid = read_pid(os.path.join(RUN, "sshd.pid"))
+    if sshd_pid and _is_lab_sshd(sshd_pid):
+        pids.add(sshd_pid)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.time() + 5
+    while time.time() < deadline and any(pid_alive(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    for name in our_namespaces():
+        run(["ip", "netns", "delete", name], check=False)
+    shutil.rmtree(RUN, ignore_errors=True)
+    if verbose:
+        print("lab down: %d processes stopped, namespaces removed in %.2f s" % (len(pids), time.time() - start))
+
+
+def _is_lab_sshd(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            cmdline = handle.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "sshd" in cmdline and RUN in cmdline
+
+
+# ----------------------------------------------------------------------------------------------- bring-up
+def check_prereqs():
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces). Run it as root: sudo make demo")
+    for path in (FRR_BIN + "/zebra", FRR_BIN + "/bgpd", FRR_BIN + "/staticd", "/usr/bin/vtysh", "/usr/sbin/sshd",
+                 "/usr/sbin/nft"):
+        if not os.path.exists(path):
+            raise LabError("%s is missing. Run `make setup` (installs frr, openssh-server, nftables)." % path)
+
+
+def up():
+    start = time.time()
+    check_prereqs()
+    down(verbose=False)  # clear leftovers of a crashed run first
+    os.makedirs(RUN, mode=0o755)
+    for node in NODES:
+        run(["ip", "netns", "add", ns(node)])
+        nsexec(node, "ip", "link", "set", "lo", "up")
+        nsexec(node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        nsexec(node, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+    for a, ia, addr_a, b, ib, addr_b in LINKS:
+        tmp_a, tmp_b = "gcv%s%s" % (a, b), "gcv%s%s" % (b, a)
+        run(["ip", "link", "add", tmp_a[:15], "netns", ns(a), "type", "veth", "peer", "name", tmp_b[:15], "netns", ns(b)])
+        nsexec(a, "ip", "link", "set", tmp_a[:15], "name", ia)
+        nsexec(b, "ip", "link", "set", tmp_b[:15], "name", ib)
+        nsexec(a, "ip", "addr", "add", addr_a, "dev", ia)
+        nsexec(b, "ip", "addr", "add", addr_b, "dev", ib)
+        nsexec(a, "ip", "link", "set", ia, "up")
+        nsexec(b, "ip", "link", "set", ib, "up")
+    for name, spec in ROUTERS.items():
+        nsexec(name, "ip", "addr", "add", spec["loopback"] + "/32", "dev", "lo")
+    nsexec("fw1", "ip", "route", "add", "default", "via", "10.0.34.3")
+    nsexec("srv1", "ip", "route", "add", "default", "via", "10.0.45.1")
+    fw_rules = os.path.join(RUN, "fw1.nft")
+    write(fw_rules, FW1_RULESET)
+    nsexec("fw1", "nft", "-f", fw_rules)
+    start_server()
+    for node in ("fw1", "srv1"):
+        start_holder(node)
+    for name in ROUTERS:
+        start_router(name)
+    start_sshd()
+    print("lab up in %.2f s (BGP converging; `lab.py wait` waits for it)" % (time.time() - start))
+
+
+def start_router(name):
+    rdir = router_dir(name)
+    os.makedirs(rdir, mode=0o755)
+    write(os.path.join(rdir, "frr.conf"), router_config(name))
+    write(os.path.join(rdir, "vtysh.conf"), "service integrated-vtysh-config\n")
+    # FRR drops privileges to frr:frr (its vty group is frrvty); the router's folder must be theirs.
+    shutil.chown(rdir, "frr", "frr")
+    common = "-d -u frr -g frr --vty_socket {d} -z {d}/zserv.api -P 0".format(d=rdir)
+    script = " && ".join([
+        "hostname %s" % name,
+        "{b}/zebra {c} -i {d}/zebra.pid --log file:{d}/zebra.log".format(b=FRR_BIN, c=common, d=rdir),
+        "{b}/bgpd {c} -i {d}/bgpd.pid --log file:{d}/bgpd.log".format(b=FRR_BIN, c=common, d=rdir),
+        "{b}/staticd {c} -i {d}/staticd.pid --log file:{d}/staticd.log".format(b=FRR_BIN, c=common, d=rdir),
+    ])
+    nsexec(name, "unshare", "--uts", "sh", "-c", script)
+    for _ in range(100):
+        if all(os.path.exists(os.path.join(rdir, d + ".vty")) for d in ("zebra", "bgpd", "staticd")):
+            break
+        time.sleep(0.05)
+    run(["vtysh", "--vty_socket", rdir, "--config_dir", rdir, "-b"])
+
+
+def holder_pidfile(node):
+    """PID file of the process whose namespaces are the device's (zebra for routers, a holder otherwise)."""
+    if node in ROUTERS:
+        return os.path.join(router_dir(node), "zebra.pid")
+    return os.path.join(RUN, "%s.holder.pid" % node)
+
+
+def start_holder(node):
+    """A sleeping process owning the host's private UTS namespace, so it has its own hostname."""
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        ["ip", "netns", "exec", ns(node), "unshare", "--uts", "sh", "-c", "hostname %s && exec sleep infinity" % node],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    write(holder_pidfile(node), "%d\n" % proc.pid)
+
+
+def start_server():
+    sdir = os.path.join(RUN, "srv1")
+    os.makedirs(sdir)
+    write(os.path.join(sdir, "index.html"), "srv1 ok\n")
+    log = open(os.path.join(RUN, "srv1.log"), "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    subprocess.Popen(  # pylint: disable=consider-using-with
+        ["ip", "netns", "exec", ns("srv1"), sys.executable, "-m", "http.server", str(SRV1_PORT),
+         "--bind", SRV1_ADDR, "--directory", sdir],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_sshd():
+    keyfile = os.path.join(RUN, "id_ed25519")
+    hostkey = os.path.join(RUN, "ssh_host_ed25519_key")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "governed-change-lab", "-f", keyfile])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey])
+    shutil.copy(keyfile + ".pub", os.path.join(RUN, "authorized_keys"))
+    os.makedirs("/run/sshd", exist_ok=True)
+    conf = [
+        "ListenAddress 127.0.0.1",
+        "HostKey %s" % hostkey,
+        "PidFile %s" % os.path.join(RUN, "sshd.pid"),
+        "AuthorizedKeysFile %s" % os.path.join(RUN, "authorized_keys"),
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "PrintMotd no",
+        "PrintLastLog no",
+        "AcceptEnv LANG LC_*",
+        "Subsystem sftp internal-sftp",
+        "MaxStartups 100:30:200",
+        "MaxSessions 50",
+    ]
+    conf += ["Port %d" % port for port in sorted(PORTS.values())]
+    for device, port in sorted(PORTS.items()):
+        login = os.path.join(RUN, "login-%s.sh" % device)
+        node = device.replace("-host", "")
+        # Enter the device's own UTS and network namespaces (the PID of its first daemon or holder).
+        enter = "nsenter -t $(cat %s) -u -n" % holder_pidfile(node)
+        if device in ROUTERS:
+            # vtysh of this router: an interactive CLI for network_cli, or one command for `ssh ... 'show ...'`.
+            body = ('if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {x} vtysh --vty_socket {d} -c "$SSH_ORIGINAL_COMMAND"; fi\n'
+                    'exec {x} vtysh --vty_socket {d}\n').format(x=enter, d=router_dir(node))
+        else:
+            # A shell inside the device (Ansible's ssh connection runs its commands here).
+            env = "FRR_VTY_DIR=%s " % router_dir(node) if node in ROUTERS else ""
+            body = ('if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {x} env {e}/bin/sh -c "$SSH_ORIGINAL_COMMAND"; fi\n'
+                    'exec {x} env {e}/bin/bash -l\n').format(x=enter, e=env)
+        write(login, "#!/bin/sh\n" + body, 0o755)
+        conf += ["Match LocalPort %d" % port, "    ForceCommand %s" % login]
+    sshd_conf = os.path.join(RUN, "sshd_config")
+    write(sshd_conf, "\n".join(conf) + "\n")
+    run(["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd.log")])
+    for _ in range(100):
+        if read_pid(os.path.join(RUN, "sshd.pid")):
+            return
+        time.sleep(0.05)
+    raise LabError("sshd did not start; see %s/sshd.log" % RUN)
+
+
+# ----------------------------------------------------------------------------------------------- status
+def bgp_summary(name):
+    proc = run(["vtysh", "--vty_socket", router_dir(name), "-c", "show bgp ipv4 unicast summary json"], check=False)
+    if proc.returncode != 0:
+        return None
+    try:
+        return json.loads(proc.stdout).get("peers", {})
+    except ValueError:
+        return None
+
+
+def srv1_reachable_from(node):
+    probe = ("import socket,sys\ntry:\n s=socket.create_connection(('%s',%d),timeout=1)\n"
+             " s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n ok=b'200' in s.recv(64)\nexcept OSError:\n ok=False\n"
+             "sys.exit(0 if ok else 1)" % (SRV1_ADDR, SRV1_PORT))
+    return nsexec(node, sys.executable, "-c", probe, check=False).returncode == 0
+
+
+def status(as_json=False):
+    result = {"namespaces": our_namespaces(), "routers": {}, "sshd": False, "srv1_from_r1": False}
+    pid = read_pid(os.path.join(RUN, "sshd.pid"))
+    result["sshd"] = bool(pid and pid_alive(pid))
+    for name in ROUTERS:
+        peers = bgp_summary(name) if ns(name) in result["namespaces"] else None
+        result["routers"][name] = None if peers is None else {
+            addr: {"state": p.get("state"), "pfxRcd": p.get("pfxRcd")} for addr, p in peers.items()}
+    if ns("r1") in result["namespaces"]:
+        result["srv1_from_r1"] = srv1_reachable_from("r1")
+    result["ports"] = PORTS
+    result["up"] = bool(result["namespaces"])
+    result["converged"] = converged(result)
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print("namespaces: %s" % (" ".join(result["namespaces"]) or "none"))
+        print("sshd on 127.0.0.1: %s" % ("up" if result["sshd"] else "down"))
+        for name, peers in result["routers"].items():
+            if peers is None:
+                print("%s: down" % name)
+            else:
+                print("%s: %s" % (name, ", ".join("%s %s (%s pfx)" % (a, p["state"], p["pfxRcd"]) for a, p in sorted(peers.items()))))
+        print("srv1:%d reachable from r1: %s" % (SRV1_PORT, result["srv1_from_r1"]))
+        print("converged: %s" % result["converged"])
+    return result
+
+
+def converged(result):
+    routers = result["routers"]
+    if not routers or any(p is None or not p for p in routers.values()):
+        return False
+    return all(p["state"] == "Established" for peers in routers.values() for p in peers.values()) and result["srv1_from_r1"]
+
+
+def wait(timeout):
+    start = time.time()
+    while time.time() - start < timeout:
+        res = {"namespaces": our_namespaces(), "routers": {n: None for n in ROUTERS}}
+        for name in ROUTERS:
+            peers = bgp_summary(name)
+            res["routers"][name] = None if peers is None else {a: {"state": p.get("state")} for a, p in peers.items()}
+        res["srv1_from_r1"] = all(
+            p and all(x["state"] == "Established" for x in p.values()) for p in res["routers"].values()
+        ) and srv1_reachable_from("r1")
+        if converged(res):
+            print("lab converged in %.2f s (all BGP sessions Established, srv1 reachable from r1)" % (time.time() - start))
+            return True
+        time.sleep(0.25)
+    raise LabError("the lab did not converge within %d s; see `lab.py status` and %s/*/bgpd.log" % (timeout, RUN))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lab", description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("command", choices=["up", "down", "status", "wait"])
+    parser.add_argument("--timeout", type=int, default=60)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            try:
+                up()
+            except BaseException:
+                down(verbose=False)  # never leave a half-built lab behind
+                raise
+        elif args.command == "down":
+            down()
+        elif args.command == "status":
+            status(as_json=args.json)
+        elif args.command == "wait":
+            wait(args.timeout)
+    except LabError as exc:
+        sys.stderr.write("lab: %s\n" % exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
