@@ -23,7 +23,7 @@ import time
 
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 RUN = os.environ.get("GC_LAB_RUN", os.path.join(LAB_DIR, "run"))
-PREFIX = "gc-"
+PREFIX = os.environ.get("GC_LAB_PREFIX", "gc-")
 FRR_BIN = "/usr/lib/frr"
 PORT_BASE = int(os.environ.get("GC_LAB_PORT_BASE", "22200"))
 
@@ -229,7 +229,7 @@ def up():
         nsexec(node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         nsexec(node, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
     for a, ia, addr_a, b, ib, addr_b in LINKS:
-        tmp_a, tmp_b = "gcv%s%s" % (a, b), "gcv%s%s" % (b, a)
+        tmp_a, tmp_b = "%sv%s%s" % (PREFIX[:2], a, b), "%sv%s%s" % (PREFIX[:2], b, a)
         run(["ip", "link", "add", tmp_a[:15], "netns", ns(a), "type", "veth", "peer", "name", tmp_b[:15], "netns", ns(b)])
         nsexec(a, "ip", "link", "set", tmp_a[:15], "name", ia)
         nsexec(b, "ip", "link", "set", tmp_b[:15], "name", ib)

@@ -1,0 +1,41 @@
+"""Integration tests run against the real lab (FRR routers, nftables firewall, SSH on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from labfixture import ROOT, lab_session
+
+
+@pytest.fixture(scope="session")
+def lab():
+    yield from lab_session()
+
+
+@pytest.fixture(scope="session")
+def ansible_env():
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_playbook(playbook, env, *extra, check=True):
+    """Run a real ansible-playbook; returns the CompletedProcess (stdout+stderr in .stdout)."""
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), playbook] + list(extra),
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("ansible-playbook %s failed (rc %d):\n%s" % (playbook, proc.returncode, proc.stdout[-4000:]))
+    return proc
+
+
+def device_ssh(port, command):
+    """Run one command on a lab device over its management SSH port (vtysh for routers, a shell for fw1)."""
+    key = os.path.join(ROOT, "lab", "run", "id_ed25519")
+    proc = subprocess.run(["ssh", "-p", str(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                           "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return proc.stdout

@@ -1,0 +1,37 @@
+"""The lab as a pytest fixture: up and converged before the tests, torn down on every exit path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(ROOT, "lab", "lab.py")
+
+
+def lab_cmd(*args, env=None, check=True):
+    proc = subprocess.run([sys.executable, LAB] + list(args), capture_output=True, text=True, env=env, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError("lab %s failed: %s%s" % (" ".join(args), proc.stdout, proc.stderr))
+    return proc
+
+
+def _terminate_as_interrupt(signum, frame):  # pylint: disable=unused-argument
+    raise KeyboardInterrupt("SIGTERM")  # lets pytest run the fixture's teardown
+
+
+def lab_session(env=None):
+    """Generator fixture body: yields the lab status dict; `lab down` always runs afterwards."""
+    if os.geteuid() != 0:
+        raise RuntimeError("the lab tests need root (network namespaces): run `make test` as root")
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        lab_cmd("up", env=env)
+        lab_cmd("wait", "--timeout", "60", env=env)
+        yield json.loads(lab_cmd("status", "--json", env=env).stdout)
+    finally:
+        lab_cmd("down", env=env, check=False)
+        signal.signal(signal.SIGTERM, previous)
