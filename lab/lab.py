@@ -111,9 +111,9 @@ def router_config(name):
     peers = []
     for a, _ia, _aa, b, _ib, addr_b in LINKS:
         if a == name and b in ROUTERS:
-            peers.append((addr_b.split("/")[0], ROUTERS[b]["asn"]))
+            peers.append((addr_b.split("/", maxsplit=1)[0], ROUTERS[b]["asn"]))
         elif b == name and a in ROUTERS:
-            peers.append((_aa.split("/")[0], ROUTERS[a]["asn"]))
+            peers.append((_aa.split("/", maxsplit=1)[0], ROUTERS[a]["asn"]))
     for addr, asn in sorted(peers):
         lines += [
             " neighbor %s remote-as %d" % (addr, asn),
@@ -268,7 +268,7 @@ def start_router(name):
         "{b}/staticd {c} -i {d}/staticd.pid --log file:{d}/staticd.log".format(b=FRR_BIN, c=common, d=rdir),
     ])
     nsexec(name, "unshare", "--uts", "sh", "-c", script)
-    for _ in range(100):
+    for _attempt in range(100):
         if all(os.path.exists(os.path.join(rdir, d + ".vty")) for d in ("zebra", "bgpd", "staticd")):
             break
         time.sleep(0.05)
@@ -345,7 +345,7 @@ def start_sshd():
     sshd_conf = os.path.join(RUN, "sshd_config")
     write(sshd_conf, "\n".join(conf) + "\n")
     run(["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd.log")])
-    for _ in range(100):
+    for _attempt in range(100):
         if read_pid(os.path.join(RUN, "sshd.pid")):
             return
         time.sleep(0.05)

@@ -11,7 +11,7 @@ say() { printf '[setup] %s\n' "$*"; }
 SECONDS=0
 
 # 1. Debian packages (the lab's routers, sshd, nftables; chromium for the report test).
-APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium)
+APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium shellcheck make)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,7 @@
 # All the tests: unit tests of the core, ansible-test sanity, ansible-lint (production profile),
 # then the lab integration tests on real FRR routers and an nftables firewall (needs root).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 status=0
 step() { printf '\n=== %s\n' "$*"; }

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for governed.change.assess: gathers inputs from Ansible, delegates to the assess core."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.governed.change.plugins.module_utils import assess as core
+from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
+from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
+from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
+from ansible_collections.governed.change.plugins.plugin_utils.devices import read_running_configs
+
+# Host variables a policy may use; only the targets' are read (reading all hostvars of a big inventory is slow).
+HOST_VARS = ("site", "role", "criticality", "tags", "governed_platform")
+
+
+class ActionModule(GovernedActionBase):
+    """Assess a change request once for the whole change."""
+
+    MODULE_NAME = "assess"
+
+    def execute(self, args, task_vars, result):
+        cr_path = self._path(args["change_request"], task_vars)
+        request = load_change_request(cr_path)
+        policy = load_policy(self._path(args["policy"], task_vars))
+        inventory = self._inventory_view(request, policy, task_vars)
+        hosts = resolve_targets(request["targets"], inventory, source=cr_path)
+
+        running, unreachable = {}, {}
+        for host, path in (args["running_configs"] or {}).items():
+            try:
+                with open(self._path(path, task_vars), encoding="utf-8") as handle:
+                    running[host] = handle.read()
+            except OSError as exc:
+                raise ValidationError("cannot read the running config of %s (%s)." % (host, exc), where="running_configs.%s" % host,
+                                      fix="point it at a readable file or drop it to read the device.")
+        if args["fetch_running"]:
+            wanted = [h for h in hosts if h not in running]
+            got, unreachable = read_running_configs(wanted, task_vars["hostvars"], self._templar)
+            running.update(got)
+
+        diffs = {}
+        for host in hosts:
+            entry = {"running": running.get(host)}
+            lines = self._render_lines(request, host, inventory, cr_path, task_vars)
+            if lines is not None:
+                entry["lines"] = lines
+            diffs[host] = entry
+
+        assessment = core.assess(request, policy, inventory, diffs=diffs, now=args["now"], source=cr_path)
+        for host, reason in unreachable.items():
+            assessment["devices"][host]["unreachable"] = reason
+
+        summary = summarize(assessment)
+        out = {"changed": False, "assessment": assessment, "summary": summary, "unreachable_devices": unreachable,
+               "ansible_facts": {"governed_assessment": assessment},
+               "ansible_stats": self.stats({"governed_assessment": summary})}
+        if self._task.diff:
+            out["diff"] = [{"before_header": "%s (running)" % h, "after_header": "%s (candidate)" % h,
+                            "prepared": d.get("diff", "")} for h, d in sorted(assessment["devices"].items())]
+        if not self._task.check_mode:
+            if args["output_dir"]:
+                out["assessment_file"] = self._write(assessment, args["output_dir"], task_vars)
+                summary["assessment_file"] = out["assessment_file"]
+            if args["ledger"]:
+                self._record(assessment, self._path(args["ledger"], task_vars))
+                out["changed"] = True
+        return out
+
+    # ----------------------------------------------------------------------------------------------------------
+    def _inventory_view(self, request, policy, task_vars):
+        groups = {g: list(members) for g, members in task_vars.get("groups", {}).items() if g not in ("all", "ungrouped")}
+        names = list(task_vars.get("groups", {}).get("all", []))
+        skeleton = normalize_inventory({"hosts": {n: {} for n in names}, "groups": groups})
+        targets = resolve_targets(request["targets"], skeleton)
+        wanted = set(HOST_VARS)
+        if policy["criticality"].get("hostvar"):
+            wanted.add(policy["criticality"]["hostvar"])
+        hostvars = task_vars["hostvars"]
+        hosts = {}
+        for name in names:
+            variables = {}
+            if name in targets:
+                host_vars = hostvars[name]
+                for key in wanted:
+                    if key in host_vars:
+                        variables[key] = self._templar.template(host_vars[key])
+            hosts[name] = {"vars": variables, "groups": skeleton["hosts"][name]["groups"]}
+        return {"hosts": hosts, "groups": groups}
+
+    def _render_lines(self, request, host, inventory, cr_path, task_vars):
+        entries = config_entries(request, host, normalize_inventory(inventory))
+        if not entries:
+            return None
+        lines = []
+        for key, entry in entries:
+            if "lines" in entry:
+                lines.extend(entry["lines"])
+                continue
+            path = entry["template"]
+            if not os.path.isabs(path):
+                path = os.path.join(os.path.dirname(os.path.abspath(cr_path)), path)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    source = handle.read()
+            except OSError as exc:
+                raise ValidationError("the template cannot be read (%s)." % exc, where="%s: config.%s.template" % (cr_path, key),
+                                      fix="give a path relative to the change request file.")
+            host_vars = dict(task_vars["hostvars"][host])
+            rendered = self._templar.copy_with_new_env(available_variables=host_vars).template(source)
+            lines.extend(line.rstrip() for line in str(rendered).splitlines() if line.strip())
+        return lines
+
+    def _write(self, assessment, output_dir, task_vars):
+        folder = self._path(output_dir, task_vars)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "%s.assessment.json" % assessment["change_id"])
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(assessment, handle, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+        return path
+
+    @staticmethod
+    def _record(assessment, ledger_path):
+        from ansible_collections.governed.change.plugins.module_utils.ledger import record_assessment  # pylint: disable=import-outside-toplevel
+        try:
+            record_assessment(ledger_path, assessment)
+        except GovernedChangeError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise ValidationError("the ledger could not record the assessment (%s)." % exc, where=ledger_path,
+                                  fix="check the ledger path is writable; `governed-change ledger verify` checks it.")
+
+
+def summarize(assessment):
+    """The small summary passed between workflow nodes (big state stays in files)."""
+    return {
+        "change_id": assessment["change_id"],
+        "tier": assessment["tier"],
+        "score": assessment["score"],
+        "change_class": assessment["change_class"],
+        "required_gates": assessment["required_gates"],
+        "content_hash": assessment["content_hash"],
+        "fired_rules": [rule["name"] for rule in assessment["fired_rules"]],
+        "hosts": assessment["hosts"],
+        "requirements": assessment["requirements"],
+    }

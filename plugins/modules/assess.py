@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.assess action (the work runs on the controller)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: assess
+short_description: Validate a change request, classify its risk and compute its blast radius and content hash
+version_added: 0.1.0
+description:
+  - Validates a change request and the policy (unknown keys, wrong types, missing fields and empty targets are
+    refused with the field and the fix), resolves the targets against the inventory, renders each target's
+    candidate configuration and diffs it against the running configuration.
+  - Evaluates the policy's risk rules (JMESPath conditions over the change facts) into a score and a risk tier
+    (low, medium, high, critical), decides the change class (standard, normal, emergency), the requirements of
+    the tier and the gates the change must pass, and computes the blast radius (devices, sites, critical devices,
+    prefixes touched and their overlap with protected prefixes) and the content hash approvals are bound to.
+  - Runs once on the controller for the whole change (use C(run_once) in a play over many hosts); the result is
+    returned, set as the fact C(governed_assessment) and passed through C(set_stats) so the next AWX workflow node
+    receives it.
+  - Fails closed, with no assessment, when the change request, the policy or a rule cannot be evaluated.
+author:
+  - Governed Change Maintainers (@governed-change)
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; in check mode nothing is written (no assessment file, no ledger record).
+  diff_mode:
+    support: full
+    description: Returns each target's configuration diff.
+  platform:
+    support: full
+    description: Runs on the controller; targets any platform with a governed.change platform driver.
+    platforms: all
+options:
+  change_request:
+    description: Path to the change request YAML file (relative paths are resolved from the playbook directory).
+    type: path
+    required: true
+  policy:
+    description: Path to the policy YAML file, or a folder of policy YAML files merged in name order.
+    type: path
+    required: true
+  running_configs:
+    description:
+      - Running configuration of target hosts, as a mapping of host name to a file path holding it.
+      - Hosts not listed are read from the device when O(fetch_running=true), else diffed against an unknown
+        (empty) running configuration.
+    type: dict
+    default: {}
+  fetch_running:
+    description:
+      - Read the running configuration of each reachable target over its management SSH (read-only) to diff the
+        candidate against it. An unreachable device is reported and diffed against an unknown configuration.
+    type: bool
+    default: true
+  now:
+    description: Assessment time (ISO 8601 with offset); defaults to the current time.
+    type: str
+  output_dir:
+    description: Folder where the full assessment is written as C(<change id>.assessment.json) (not in check mode).
+    type: path
+  ledger:
+    description: Path of the ledger (SQLite) in which to open the change record and record the assessment.
+    type: path
+notes:
+  - The content hash is sha256 over the canonical change request plus every target's rendered diff, sorted by host;
+    a changed diff therefore voids approvals given for an earlier hash.
+seealso:
+  - name: Policy reference
+    description: Every policy key, the change facts document and example change requests.
+    link: https://example.invalid/governed/change/docs/policy.md
+"""
+
+EXAMPLES = r"""
+- name: Assess the change once for the whole inventory
+  governed.change.assess:
+    change_request: changes/CHG-1001.yml
+    policy: policy/policy.yml
+    output_dir: "{{ playbook_dir }}/../out/assessments"
+    ledger: "{{ playbook_dir }}/../out/ledger.sqlite"
+  run_once: true
+  register: assessment
+
+- name: Stop here when the change is critical
+  ansible.builtin.fail:
+    msg: "{{ assessment.assessment.explanation }}"
+  when: assessment.assessment.tier is governed.change.tier_at_least('critical')
+"""
+
+RETURN = r"""
+assessment:
+  description: The full assessment.
+  returned: success
+  type: dict
+  contains:
+    change_id:
+      description: The change request id.
+      type: str
+      returned: success
+    tier:
+      description: "Risk tier: low, medium, high or critical."
+      type: str
+      returned: success
+    score:
+      description: Sum of the scores of the rules that fired.
+      type: int
+      returned: success
+    fired_rules:
+      description: Every rule that fired, with its explanation and value.
+      type: list
+      elements: dict
+      returned: success
+    change_class:
+      description: "standard, normal or emergency (see change_class_reason)."
+      type: str
+      returned: success
+    requirements:
+      description: The policy's requirements for the tier (approvals, window, checks, canary, rollback).
+      type: dict
+      returned: success
+    required_gates:
+      description: The gates the change must pass, in workflow order.
+      type: list
+      elements: str
+      returned: success
+    blast_radius:
+      description: Devices, sites and critical devices touched, prefixes touched and their overlap with protected prefixes.
+      type: dict
+      returned: success
+    devices:
+      description: Per target host the diff summary (lines added and removed, sections, prefixes, diff text).
+      type: dict
+      returned: success
+    content_hash:
+      description: The sha256 the approvals are bound to.
+      type: str
+      returned: success
+  sample:
+    change_id: CHG-1001
+    tier: low
+    score: 5
+    change_class: normal
+    content_hash: 3f1c...
+summary:
+  description: A small summary (also the C(governed_assessment) set_stats artifact) for the next workflow node.
+  returned: success
+  type: dict
+assessment_file:
+  description: Path of the written assessment (absent in check mode or without O(output_dir)).
+  returned: when output_dir is set and not in check mode
+  type: str
+unreachable_devices:
+  description: Targets whose running configuration could not be read (diffed against an unknown configuration).
+  returned: always
+  type: dict
+"""
