@@ -10,9 +10,10 @@ import os
 
 from ansible_collections.governed.change.plugins.module_utils import assess as core
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
-from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
+from ansible_collections.governed.change.plugins.module_utils.records import record_assessment
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 from ansible_collections.governed.change.plugins.plugin_utils.devices import read_running_configs
 
@@ -129,14 +130,7 @@ class ActionModule(GovernedActionBase):
 
     @staticmethod
     def _record(assessment, ledger_path):
-        from ansible_collections.governed.change.plugins.module_utils.ledger import record_assessment  # pylint: disable=import-outside-toplevel
-        try:
-            record_assessment(ledger_path, assessment)
-        except GovernedChangeError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            raise ValidationError("the ledger could not record the assessment (%s)." % exc, where=ledger_path,
-                                  fix="check the ledger path is writable; `governed-change ledger verify` checks it.")
+        record_assessment(ledger_path, assessment)
 
 
 def summarize(assessment):

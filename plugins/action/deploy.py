@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""governed.change.deploy: back up, arm the commit-confirmed timer on the device, merge the change lines."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.platforms.base import lines_text
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.snapshot import now_iso
+from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
+from ansible_collections.governed.change.plugins.action.backup import backup_summary, store_backup
+
+
+def load_backup(ref, device):
+    data = statestore.get(ref)
+    if not isinstance(data, dict) or "text" not in data:
+        raise ValidationError("the reference is not a backup.", where="%s: backup" % device,
+                              fix="pass the 'backup' reference returned by governed.change.backup or deploy.")
+    if data.get("device") not in (None, device):
+        raise ValidationError("the backup is of %s, not of this device." % data.get("device"), where="%s: backup" % device,
+                              fix="pass this device's own backup (hostvars[inventory_hostname]).")
+    return data
+
+
+class ActionModule(DeviceActionBase):
+    MODULE_NAME = "deploy"
+
+    def execute(self, args, task_vars, result):
+        start = time.time()
+        driver = self.driver(args, task_vars)
+        text = lines_text(args["lines"])
+        store = self.store_dir(args, task_vars)
+        out = {"device": driver.device, "platform": driver.name}
+        if args.get("backup"):
+            data = load_backup(args["backup"], driver.device)
+            before, ref = data["text"], args["backup"]
+            out["summary"] = {"backup_taken": False}
+        else:
+            backup = driver.backup()
+            before, ref = backup["text"], store_backup(store, driver, backup)
+            out["summary"] = {"backup_taken": True, "backup": backup_summary(backup)}
+        out["backup"] = self.ref_out(ref)
+        out["summary"]["lines"] = text.count("\n")
+        if self._task.check_mode:
+            validation = driver.validate_change(text)
+            out.update(changed=True, would={"merge_lines": redact_text(text)[0].splitlines(), "confirm_timeout": args["confirm_timeout"]})
+            if validation is not None:
+                out["would"]["validation"] = validation
+                if not validation["valid"]:
+                    out.update(failed=True, msg="%s: %s: the device refuses the change: %s" % (self._fqcn(), driver.device, validation["message"]))
+            if self._task.diff:
+                out["diff"] = self.config_diff(before, before + text, "running (%s)" % driver.device, "running + merged lines (check mode)")
+            return out
+        confirm = {"armed": False}
+        try:
+            if args["confirm_timeout"]:
+                confirm = driver.arm_confirm(args["confirm_timeout"], before)
+            out["confirm"] = confirm
+            applied = driver.deploy(text)
+        except DeviceError as exc:
+            # the result keeps the backup reference so a rescue can restore; an armed timer reverts by itself
+            out.update(failed=True, changed=confirm.get("armed", False), confirm=confirm, msg="%s: %s" % (self._fqcn(), exc),
+                       error=exc.as_dict(), unreachable_device=exc.transient)
+            return out
+        after = driver.read_config()
+        after_ref = statestore.put(store, {"device": driver.device, "platform": driver.name, "taken_at": now_iso(),
+                                           "text": after}, "config")
+        changed = driver.normalize(after) != driver.normalize(before)
+        out.update(changed=changed, after=self.ref_out(after_ref), changes=self.unified(before, after))
+        out["summary"].update(applied=applied["applied"], config_changed=changed, deploy_s=applied["elapsed"],
+                              elapsed_s=round(time.time() - start, 3))
+        if self._task.diff:
+            out["diff"] = self.config_diff(before, after, "running before (%s)" % driver.device, "running after (%s)" % driver.device)
+        return out

@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""governed.change.restore: the exact restore of a backup, verified by reading the running config back."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
+from ansible_collections.governed.change.plugins.action.deploy import load_backup
+
+
+class ActionModule(DeviceActionBase):
+    MODULE_NAME = "restore"
+
+    def execute(self, args, task_vars, result):
+        start = time.time()
+        driver = self.driver(args, task_vars)
+        data = load_backup(args["backup"], driver.device)
+        running = driver.read_config()
+        differs = driver.normalize(running) != driver.normalize(data["text"])
+        out = {"device": driver.device, "platform": driver.name, "changed": differs,
+               "summary": {"differed": differs, "backup_sha256": data.get("sha256")}}
+        if self._task.diff:
+            out["diff"] = self.config_diff(running, data["text"], "running (%s)" % driver.device, "backup")
+        if differs:
+            out["changes"] = self.unified(running, data["text"])
+        if self._task.check_mode:
+            out["verified"] = not differs
+            out["would"] = {"restore": differs}
+            return out
+        # restore even when equal: it also disarms a pending commit-confirmed timer
+        res = driver.restore(data["text"])
+        out["verified"] = res["verified"]
+        out["summary"].update(attempts=res["attempts"], restore_s=res["elapsed"], running_sha256=res["sha256"],
+                              elapsed_s=round(time.time() - start, 3))
+        return out

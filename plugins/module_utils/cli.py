@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The governed-change command: approve/deny a change with an SSH signature, inspect and verify the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
+from ansible_collections.governed.change.plugins.module_utils.docfile import load_document
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="governed-change", description="Approve or deny governed network changes and "
+                                     "inspect the change ledger.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for decision in ("approve", "deny"):
+        cmd = sub.add_parser(decision, help="%s a change: shows what you sign, signs it with your SSH key, records it" % decision)
+        cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file "
+                         "(default $GOVERNED_CHANGE_LEDGER)")
+        cmd.add_argument("--change", required=True, help="change id, e.g. CHG-1001")
+        cmd.add_argument("--assessment", required=True, help="the assessment JSON produced by governed.change.assess")
+        cmd.add_argument("--key", required=True, help="your SSH private key (or its .pub with ssh-agent)")
+        cmd.add_argument("--identity", required=True, help="your identity name in the policy")
+        cmd.add_argument("--principal", help="your signing principal (default: the identity's first principal with "
+                         "--policy, else the identity)")
+        cmd.add_argument("--policy", help="policy file: checks the identity and verifies the signature after signing")
+        cmd.add_argument("--comment", default="", help="one-line comment, part of the signed statement")
+        cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        cmd.set_defaults(decision=decision)
+    ledger = sub.add_parser("ledger", help="inspect the ledger")
+    lsub = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = lsub.add_parser("verify", help="verify the event hash chain (exit 1 on tampering)")
+    show = lsub.add_parser("show", help="show a change: record, events, approvals, locks")
+    show.add_argument("change")
+    brk = lsub.add_parser("break-lock", help="break a device lease explicitly (recorded)")
+    brk.add_argument("device")
+    brk.add_argument("--reason", required=True)
+    brk.add_argument("--actor", default=os.environ.get("USER") or "unknown")
+    for cmd in (verify, show, brk):
+        cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _open_ledger(path, must_exist=True):
+    if not path:
+        raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
+    if must_exist and not os.path.isfile(path):
+        raise ValidationError("the ledger file does not exist.", where=path, fix="check --ledger.")
+    return SqliteLedger(path)
+
+
+def _load_assessment(path):
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except OSError as exc:
+        raise ValidationError("the assessment cannot be read (%s)." % exc.strerror, where=path, fix="check --assessment.")
+    except ValueError as exc:
+        raise ValidationError("the assessment is not JSON (%s)." % exc, where=path,
+                              fix="pass the JSON assessment written by governed.change.assess.")
+    if isinstance(doc, dict) and isinstance(doc.get("assessment"), dict):
+        doc = doc["assessment"]
+    if not isinstance(doc, dict) or not doc.get("content_hash"):
+        raise ValidationError("the assessment has no content_hash.", where=path,
+                              fix="pass the JSON assessment written by governed.change.assess.")
+    return doc
+
+
+def summary_lines(assessment):
+    """What the approver sees before signing: tier, fired rules, diff summary, content hash."""
+    lines = ["change:        %s  %s" % (change_id_of(assessment), assessment.get("title") or ""),
+             "tier:          %s (score %s, class %s)" % (assessment.get("tier"), assessment.get("score"),
+                                                         assessment.get("change_class")),
+             "content hash:  %s" % assessment.get("content_hash")]
+    rules = assessment.get("fired_rules") or assessment.get("rules_fired") or []
+    lines.append("rules fired:   %d" % len(rules))
+    for rule in rules:
+        if isinstance(rule, dict):
+            lines.append("  - %s (%+d): %s" % (rule.get("name"), int(rule.get("score") or 0),
+                                               rule.get("explanation") or rule.get("description") or ""))
+        else:
+            lines.append("  - %s" % rule)
+    diff = assessment.get("diff") or ((assessment.get("facts") or {}).get("diff")) or {}
+    if isinstance(diff, dict):
+        stats = ", ".join("%s %s" % (k, v) for k, v in sorted(diff.items()) if not isinstance(v, (dict, list)))
+        lines.append("diff:          %s" % (stats or "(no summary)"))
+    blast = assessment.get("blast_radius") or {}
+    if isinstance(blast, dict) and blast:
+        lines.append("blast radius:  %s" % ", ".join("%s %s" % (k, v) for k, v in sorted(blast.items())
+                                                    if not isinstance(v, (dict, list))))
+    devices = assessment.get("devices") or assessment.get("diffs") or {}
+    if isinstance(devices, list):  # [{host, diff}]
+        devices = {item.get("host"): item for item in devices if isinstance(item, dict)}
+    for host, item in sorted(devices.items()) if isinstance(devices, dict) else []:
+        text = item.get("diff") if isinstance(item, dict) else item
+        lines.append("--- %s" % host)
+        lines.extend("    " + line for line in str(text or "(no change)").splitlines()[:200])
+    return lines
+
+
+def cmd_decide(args, out, err, stdin):
+    """approve / deny."""
+    assessment = _load_assessment(args.assessment)
+    if change_id_of(assessment) and change_id_of(assessment) != args.change:
+        raise ValidationError("the assessment is for change %s, not %s." % (change_id_of(assessment), args.change),
+                              where=args.assessment, fix="pass the assessment of the change you decide on.")
+    principal, signers = args.principal, None
+    if args.policy:
+        policy = load_document(args.policy, "policy")
+        index = approvals_mod.identity_index(policy)
+        if approvals_mod.resolve_identity(index, args.identity) != args.identity:
+            raise ValidationError("identity %s is not in the policy's identities." % args.identity, where=args.policy,
+                                  fix="use your identity name as listed under identities.")
+        principal = principal or ((index["identities"][args.identity] or {}).get("principals") or [args.identity])[0]
+        signers = approvals_mod.allowed_signers_path(policy, policy_dir=os.path.dirname(os.path.abspath(args.policy)))
+    ledger = _open_ledger(args.ledger)
+    try:
+        change = ledger.get_change(args.change)
+        if change is None:
+            raise ValidationError("change %s is not in the ledger." % args.change, where=args.ledger,
+                                  fix="assess the change first (it records the change in the ledger).")
+        if change.get("content_hash") and change["content_hash"] != assessment["content_hash"]:
+            raise ValidationError("the assessment's content hash differs from the ledger's current one (%s)."
+                                  % change["content_hash"], where=args.assessment,
+                                  fix="fetch the latest assessment; the change content has changed.")
+        for line in summary_lines(assessment):
+            out.write(line + "\n")
+        out.write("decision:      %s as %s (principal %s)\n" % (args.decision.upper(), args.identity, principal or args.identity))
+        if not args.yes:
+            out.write("Sign this %s? [y/N] " % args.decision)
+            out.flush()
+            answer = stdin.readline().strip().lower()
+            if answer not in ("y", "yes"):
+                err.write("governed-change: not signed.\n")
+                return EXIT_FAIL
+        approval = approvals_mod.sign_approval(args.change, assessment["content_hash"], args.decision, args.identity,
+                                               args.key, principal=principal, comment=args.comment)
+        if signers:
+            ok, reason = approvals_mod.verify_statement(approvals_mod.approval_statement(approval), approval["signature"],
+                                                        approval["principal"], signers)
+            if not ok:
+                raise ValidationError("your signature does not verify: %s" % reason, where=args.key,
+                                      fix="ask for your public key to be listed in allowed_signers under your principal.")
+            out.write("signature verified against %s\n" % signers)
+        event = ledger.record_approval(approval, actor=args.identity)
+        out.write("recorded %s of %s by %s as ledger event %d\n" % (args.decision, args.change, args.identity, event["seq"]))
+        return EXIT_OK
+    finally:
+        ledger.close()
+
+
+def cmd_ledger(args, out):
+    """ledger verify / show / break-lock."""
+    ledger = _open_ledger(args.ledger)
+    try:
+        if args.ledger_command == "verify":
+            report = ledger.verify()
+            if args.json:
+                out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+            else:
+                out.write("%s: %d events, head seq %d %s\n" % ("OK" if report["ok"] else "TAMPERED", report["events"],
+                                                             report["head"]["seq"], report["head"]["hash"]))
+                for problem in report["problems"]:
+                    out.write("  seq %s: %s\n" % (problem["seq"], problem["problem"]))
+            return EXIT_OK if report["ok"] else EXIT_FAIL
+        if args.ledger_command == "show":
+            change = ledger.get_change(args.change)
+            if change is None:
+                raise ValidationError("change %s is not in the ledger." % args.change, where=args.ledger, fix="check the id.")
+            doc = {"change": change, "events": ledger.events(change_id=args.change),
+                   "approvals": [dict(a, signature=("<%d bytes>" % len(a["signature"])) if a.get("signature") else None)
+                                 for a in ledger.approvals(args.change)],
+                   "locks": [lock for lock in ledger.locks() if lock["change_id"] == args.change]}
+            if args.json:
+                out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+                return EXIT_OK
+            out.write("%s  %s\n  state %s%s, tier %s, author %s\n  content hash %s\n" % (
+                change["id"], change["title"], change["state"], (" (%s)" % change["close_code"]) if change["close_code"] else "",
+                change["tier"], change["author"], change["content_hash"]))
+            out.write("approvals:\n")
+            for item in doc["approvals"]:
+                out.write("  %s %s by %s (%s, principal %s) for %s: %s\n" % (item["ts"], item["decision"], item["approver"],
+                                                                         item["source"], item["principal"],
+                                                                         (item["content_hash"] or "")[:12], item["comment"] or ""))
+            out.write("locks:\n")
+            for lock in doc["locks"]:
+                out.write("  %s owner %s until %s\n" % (lock["device"], lock["owner"], lock["expires"]))
+            out.write("events:\n")
+            for event in doc["events"]:
+                out.write("  %6d %s %-18s %-12s %s\n" % (event["seq"], event["ts"], event["kind"], event["actor"] or "-",
+                                                        json.dumps(event["data"], sort_keys=True)))
+            return EXIT_OK
+        lock = ledger.break_lock(args.device, args.actor, args.reason)
+        out.write("broke the lease of %s held by change %s (owner %s, expires %s)\n" % (
+            lock["device"], lock["change_id"], lock["owner"], lock["expires"]))
+        return EXIT_OK
+    finally:
+        ledger.close()
+
+
+def main(argv=None, out=None, err=None, stdin=None):
+    """Entry point; returns the exit code (0 ok, 1 refused/tampered, 2 error)."""
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_ERROR if exc.code else EXIT_OK
+    try:
+        if args.command in ("approve", "deny"):
+            return cmd_decide(args, out, err, stdin)
+        return cmd_ledger(args, out)
+    except GovernedChangeError as exc:
+        err.write("governed-change: error: %s\n" % exc.render())
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("governed-change: interrupted; nothing was signed.\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,446 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The window gate: maintenance windows (weekly, RRULE/EXDATE) per scope, freezes and emergency bypass."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
+from ansible_collections.governed.change.plugins.module_utils.errors import MissingLibrary, PolicyError
+
+try:
+    from dateutil import rrule as dateutil_rrule
+except ImportError:  # pragma: no cover - guarded so the module imports without python-dateutil
+    dateutil_rrule = None
+
+try:
+    import zoneinfo
+except ImportError:  # pragma: no cover - Python < 3.9
+    zoneinfo = None
+
+UTC = datetime.timezone.utc
+DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+HORIZON = datetime.timedelta(days=366)
+# Anchor of an RRULE without DTSTART (local midnight, a Monday): BYHOUR/BYMINUTE default to 0 and
+# INTERVAL counts from here. Put a DTSTART line in the rule to anchor it elsewhere.
+RRULE_ANCHOR = datetime.datetime(2024, 1, 1)
+_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_DTSTART = re.compile(r"^\s*DTSTART(?:;TZID=([^:]+))?:(\d{8}T\d{6})(Z?)\s*$", re.MULTILINE)
+
+
+def _iso(moment):
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _zone(name, where):
+    if zoneinfo is None:  # pragma: no cover
+        raise MissingLibrary("zoneinfo", "to evaluate maintenance windows")
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise PolicyError("unknown timezone %r." % (name,), where=where,
+                          fix="use an IANA zone name such as Europe/London or America/New_York (install tzdata if the "
+                              "controller lacks the zone database).")
+
+
+def _hhmm(text, where):
+    match = _HHMM.match(str(text))
+    if not match or (match.group(1) == "24" and match.group(2) != "00"):
+        raise PolicyError("%r is not a time HH:MM." % (text,), where=where, fix="use 24-hour local time such as 01:00 or 24:00.")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _aware(text, where, zone=None):
+    """Parse ISO text; naive text is local to ``zone`` (or refused when there is none)."""
+    if isinstance(text, datetime.datetime):
+        moment = text
+    else:
+        try:
+            moment = datetime.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise PolicyError("%r is not an ISO 8601 date-time." % (text,), where=where, fix="use 2026-12-20T00:00:00+00:00.")
+    if moment.tzinfo is None:
+        if zone is None:
+            raise PolicyError("%r has no UTC offset." % (text,), where=where, fix="add +00:00 (or Z) to the date-time.")
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _scope(spec):
+    spec = spec or {}
+    return {"sites": set(spec.get("sites") or []), "groups": set(spec.get("groups") or []), "hosts": set(spec.get("hosts") or [])}
+
+
+def _in_scope(scope, target):
+    if not (scope["sites"] or scope["groups"] or scope["hosts"]):
+        return True
+    return (target["host"] in scope["hosts"] or (target.get("site") in scope["sites"])
+            or bool(scope["groups"] & set(target.get("groups") or [])))
+
+
+class Window:
+    """One compiled maintenance window: intervals in UTC, computed from local wall-clock rules."""
+
+    def __init__(self, spec, position):
+        self.name = spec.get("name") or "window-%d" % position
+        where = "policy: windows.%s" % self.name
+        self.scope = _scope(spec.get("scope"))
+        self._span = None
+        if not spec.get("timezone"):
+            raise PolicyError("the window has no timezone.", where=where + ".timezone", fix="set an IANA zone such as Europe/London.")
+        self.zone = _zone(spec.get("timezone"), where + ".timezone")
+        self.weekly = []
+        for index, item in enumerate(spec.get("weekly") or []):
+            spot = "%s.weekly[%d]" % (where, index)
+            days = []
+            for day in item.get("days") or []:
+                key = str(day).lower()[:3]
+                if key not in DAYS:
+                    raise PolicyError("%r is not a day." % (day,), where=spot + ".days", fix="use mon, tue, wed, thu, fri, sat, sun.")
+                days.append(DAYS[key])
+            if not days:
+                raise PolicyError("the weekly window lists no days.", where=spot + ".days", fix="list days such as [sat, sun].")
+            start, end = _hhmm(item.get("start"), spot + ".start"), _hhmm(item.get("end"), spot + ".end")
+            if start == end:
+                raise PolicyError("start equals end.", where=spot, fix="give a window of non-zero length (end before start crosses midnight).")
+            self.weekly.append((set(days), start, end))
+        self.rrule = None
+        if spec.get("rrule"):
+            self.rrule = self._compile_rrule(spec, where)
+        if not self.weekly and self.rrule is None:
+            raise PolicyError("the window has neither weekly entries nor an rrule.", where=where,
+                              fix="add weekly: [{days, start, end}] or rrule + duration_minutes.")
+
+    def _compile_rrule(self, spec, where):
+        if dateutil_rrule is None:
+            raise MissingLibrary("python-dateutil", "to evaluate RRULE maintenance windows")
+        minutes = spec.get("duration_minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
+            raise PolicyError("an rrule window needs duration_minutes > 0 (got %r)." % (minutes,), where=where + ".duration_minutes",
+                              fix="set the window length in minutes, e.g. 240.")
+        text = str(spec["rrule"])
+        dtstart = RRULE_ANCHOR.replace(tzinfo=self.zone)
+        match = _DTSTART.search(text)
+        if match:
+            zone = _zone(match.group(1), where + ".rrule DTSTART TZID") if match.group(1) else self.zone
+            local = datetime.datetime.strptime(match.group(2), "%Y%m%dT%H%M%S")
+            dtstart = local.replace(tzinfo=UTC).astimezone(self.zone) if match.group(3) else local.replace(tzinfo=zone)
+            text = _DTSTART.sub("", text).strip()
+        if re.search(r"(^|\n)\s*(EXDATE|RDATE|EXRULE)", text):
+            raise PolicyError("the rrule holds EXDATE/RDATE/EXRULE lines.", where=where + ".rrule",
+                              fix="keep one RRULE in rrule and list exclusions under exdate.")
+        try:
+            rule = dateutil_rrule.rrulestr(text, dtstart=dtstart)
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise PolicyError("the rrule %r cannot be parsed (%s)." % (spec["rrule"], exc), where=where + ".rrule",
+                              fix="write an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=TU;BYHOUR=22;BYMINUTE=0.")
+        self.duration = datetime.timedelta(minutes=minutes)
+        self.exdates = {_aware(item, "%s.exdate[%d]" % (where, i), self.zone) for i, item in enumerate(spec.get("exdate") or [])}
+        return rule
+
+    def intervals(self, lo, hi):
+        """Open intervals [start, end) in UTC that overlap [lo, hi], sorted by start."""
+        out = []
+        if self.weekly:
+            first = (lo.astimezone(self.zone) - datetime.timedelta(days=2)).date()
+            last = (hi.astimezone(self.zone) + datetime.timedelta(days=1)).date()
+            day = first
+            while day <= last:
+                weekday = day.weekday()
+                for days, start, end in self.weekly:
+                    if weekday not in days:
+                        continue
+                    begin = self._local(day, start)
+                    finish = self._local(day + datetime.timedelta(days=1) if end <= start else day, end)
+                    if finish > lo and begin <= hi:
+                        out.append((begin, finish))
+                day += datetime.timedelta(days=1)
+        if self.rrule is not None:
+            for occurrence in self.rrule.between(lo - self.duration, hi, inc=True):
+                begin = occurrence.astimezone(UTC)
+                if begin in self.exdates:
+                    continue
+                finish = begin + self.duration
+                if finish > lo and begin <= hi:
+                    out.append((begin, finish))
+        out.sort()
+        return out
+
+    def _local(self, day, hhmm):
+        hour, minute = hhmm
+        if hour == 24:
+            day, hour = day + datetime.timedelta(days=1), 0
+        # Wall-clock time in the window's zone; a time inside a spring-forward gap maps to the instant the
+        # clocks would have shown it (fold=0), i.e. the window starts when the clock jumps.
+        return datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone).astimezone(UTC)
+
+    def prepare(self, lo, hi):
+        """Precompute the intervals of [lo, hi] so that open_at() over that range is a lookup."""
+        self._span = (lo, hi, self.intervals(lo, hi))
+        return self._span[2]
+
+    def open_at(self, moment):
+        """The interval containing ``moment`` or None."""
+        span = self._span
+        if span is not None and span[0] <= moment <= span[1]:
+            found = None
+            for begin, finish in span[2]:
+                if begin > moment:
+                    break
+                if moment < finish:
+                    found = (begin, finish)
+            return found
+        for begin, finish in self.intervals(moment, moment):
+            if begin <= moment < finish:
+                return begin, finish
+        return None
+
+
+class Freeze:
+    """A change freeze: an aware UTC range with a scope."""
+
+    def __init__(self, spec, position):
+        self.name = spec.get("name") or "freeze-%d" % position
+        where = "policy: freezes.%s" % self.name
+        self.start = _aware(spec.get("start"), where + ".start")
+        self.end = _aware(spec.get("end"), where + ".end")
+        if self.end <= self.start:
+            raise PolicyError("the freeze ends before it starts.", where=where, fix="make end later than start.")
+        self.scope = _scope(spec.get("scope"))
+        self.allow_emergency = spec.get("allow_emergency") is True
+
+    def active(self, moment):
+        """True when ``moment`` is inside the freeze."""
+        return self.start <= moment < self.end
+
+
+def compile_policy(policy):
+    """Compile the policy's windows and freezes (PolicyError on a bad timezone, rrule or date)."""
+    windows = [Window(spec or {}, i) for i, spec in enumerate((policy or {}).get("windows") or [])]
+    freezes = [Freeze(spec or {}, i) for i, spec in enumerate((policy or {}).get("freezes") or [])]
+    return windows, freezes
+
+
+def normalize_targets(targets):
+    """[{host, site, groups}] from a list of dicts or a {host: {site, groups}} mapping."""
+    if isinstance(targets, dict):
+        targets = [dict(value or {}, host=host) for host, value in targets.items()]
+    out = []
+    for item in targets or []:
+        if isinstance(item, str):
+            item = {"host": item}
+        if not isinstance(item, dict) or not item.get("host"):
+            raise PolicyError("a target lacks its host name.", where="window_gate.targets", fix="pass [{host, site, groups}].")
+        out.append({"host": item["host"], "site": item.get("site"), "groups": list(item.get("groups") or [])})
+    return out
+
+
+class _Plan:
+    """Targets grouped by the windows and freezes that apply to them (1,000 hosts -> a few classes)."""
+
+    def __init__(self, policy, change, targets):
+        self.windows, self.freezes = compile_policy(policy)
+        self.targets = normalize_targets(targets)
+        self.classes = {}
+        for target in self.targets:
+            key = (tuple(i for i, w in enumerate(self.windows) if _in_scope(w.scope, target)),
+                   tuple(i for i, f in enumerate(self.freezes) if _in_scope(f.scope, target)))
+            self.classes.setdefault(key, []).append(target["host"])
+        requested = (change or {}).get("window") or None
+        self.requested = None
+        if requested:
+            self.requested = (_aware(requested.get("start"), "change: window.start"), _aware(requested.get("end"), "change: window.end"))
+
+    def state_at(self, moment, window_required):
+        """{'freezes': {name: hosts}, 'outside': {host: reason}, 'open': set(window names), 'requested': bool}."""
+        state = {"freezes": {}, "outside": {}, "open": set(), "no_window": [], "requested": True}
+        for (w_idx, f_idx), hosts in self.classes.items():
+            for i in f_idx:
+                if self.freezes[i].active(moment):
+                    state["freezes"].setdefault(self.freezes[i].name, []).extend(hosts)
+            if not window_required:
+                continue
+            if not w_idx:
+                state["no_window"].extend(hosts)
+                continue
+            opened = [self.windows[i].name for i in w_idx if self.windows[i].open_at(moment)]
+            state["open"].update(opened)
+            if not opened:
+                for host in hosts:
+                    state["outside"][host] = [self.windows[i].name for i in w_idx]
+        if self.requested is not None:
+            state["requested"] = self.requested[0] <= moment < self.requested[1]
+        return state
+
+    def candidates(self, now, window_required):
+        """Instants after now at which the state may change to open."""
+        horizon = now + HORIZON
+        points = {now}
+        if window_required:
+            for window in self.windows:
+                points.update(begin for begin, _end in window.prepare(now, horizon) if begin > now)
+        for freeze in self.freezes:
+            if now < freeze.end <= horizon:
+                points.add(freeze.end)
+        if self.requested is not None and self.requested[0] > now:
+            points.add(self.requested[0])
+        return sorted(points)
+
+
+def _blocked(state):
+    return bool(state["freezes"] or state["outside"] or state["no_window"] or not state["requested"])
+
+
+def _window_required(policy, change):
+    tier = (change or {}).get("tier")
+    reqs = ((policy or {}).get("requirements") or {}).get(tier)
+    if reqs is None:
+        return True, ("the change's tier %r has no requirements in the policy; a window is required (fail closed); "
+                      "fix: pass the assessed tier." % (tier,))
+    return reqs.get("window_required", True) is not False, None
+
+
+def next_open(policy, change, targets, now=None, horizon_days=366):
+    """The earliest instant >= now at which every target is inside an open window of its scope and no freeze
+    blocks (ignoring emergency bypass); None when there is none within the horizon."""
+    now = (now or datetime.datetime.now(UTC)).astimezone(UTC)
+    plan = _Plan(policy, change, targets)
+    required, _note = _window_required(policy, change)
+    limit = now + datetime.timedelta(days=horizon_days)
+    for moment in plan.candidates(now, required):
+        if moment > limit:
+            break
+        if not _blocked(plan.state_at(moment, required)):
+            return moment
+    return None
+
+
+def window_gate(policy, change, targets, now=None, wait_max_s=0):
+    """Decide whether the change may run now on these targets.
+
+    ``change``: {id or change_id, type (standard|normal|emergency), tier (the assessed tier), window (requested,
+    optional)} -- the assessment itself fits.
+    ``targets``: [{host, site, groups}] (the change facts' targets) or {host: {site, groups}}.
+    Returns {decision: pass|fail, reasons, next_open, can_wait, wait_s, bypass?, ...}; the caller may sleep
+    until next_open when can_wait (see wait_for_window).
+    """
+    now = (now or datetime.datetime.now(UTC))
+    if now.tzinfo is None:
+        raise PolicyError("window_gate was given a naive 'now'.", where="window_gate.now", fix="pass an aware datetime.")
+    now = now.astimezone(UTC)
+    change = change or {}
+    plan = _Plan(policy, change, targets)
+    required, note = _window_required(policy, change)
+    emergency_policy = (policy or {}).get("emergency") or {}
+    is_emergency = "emergency" in (change.get("type"), change.get("change_class"))
+    reasons = [note] if note else []
+    verdict = {"gate": "window", "decision": "fail", "change_id": change.get("change_id") or change.get("id"), "tier": change.get("tier"),
+               "type": change.get("type"), "window_required": required, "evaluated_at": _iso(now), "reasons": reasons,
+               "targets": len(plan.targets), "windows_open": [], "freezes_active": [], "hosts_outside": [],
+               "next_open": None, "wait_s": None, "can_wait": False,
+               "inputs": {"policy_sha256": sha256_of({k: (policy or {}).get(k) for k in ("windows", "freezes", "emergency",
+                                                                                          "requirements")}),
+                          "change_sha256": sha256_of(change), "targets_sha256": sha256_of(plan.targets)}}
+    if not plan.targets:
+        reasons.append("no targets were given; fix: pass the change's targets with their site and groups.")
+        return verdict
+    state = plan.state_at(now, required)
+    verdict["windows_open"] = sorted(state["open"])
+    verdict["freezes_active"] = sorted(state["freezes"])
+    verdict["hosts_outside"] = sorted(set(state["outside"]) | set(state["no_window"]))
+    bypassed, blocking = [], []
+
+    emergency_ok = is_emergency and emergency_policy.get("allowed") is True
+    for freeze in plan.freezes:
+        if freeze.name not in state["freezes"]:
+            continue
+        hosts = sorted(set(state["freezes"][freeze.name]))
+        text = "freeze %s (%s to %s) covers %s" % (freeze.name, _iso(freeze.start), _iso(freeze.end), _hosts(hosts))
+        if emergency_ok and (freeze.allow_emergency or emergency_policy.get("bypass_freeze") is True):
+            bypassed.append({"kind": "freeze", "name": freeze.name, "hosts": hosts})
+            reasons.append(text + ": bypassed by the emergency change as the policy allows.")
+        else:
+            blocking.append(text + ("; the policy does not let an emergency change bypass it" if is_emergency else "")
+                            + "; fix: wait until %s or narrow the targets." % _iso(freeze.end))
+    window_problems = []
+    if state["no_window"]:
+        window_problems.append("no maintenance window covers %s; fix: add a window whose scope includes them."
+                               % _hosts(sorted(state["no_window"])))
+    if state["outside"]:
+        names = sorted({name for names in state["outside"].values() for name in names})
+        window_problems.append("%s outside their maintenance windows (%s); fix: run when the windows open (see next opening, "
+                               "or wait for it) or reschedule the change" % (_hosts(sorted(state["outside"])), ", ".join(names)))
+    if not state["requested"]:
+        window_problems.append("now is outside the change's requested window %s to %s; fix: run inside it or request "
+                               "another window" % (_iso(plan.requested[0]), _iso(plan.requested[1])))
+    if window_problems:
+        if emergency_ok and emergency_policy.get("bypass_window") is True:
+            bypassed.append({"kind": "window", "hosts": verdict["hosts_outside"]})
+            reasons.extend(p + ": bypassed by the emergency change as the policy allows." for p in window_problems)
+        else:
+            if is_emergency:
+                reasons.append("the policy does not let an emergency change bypass maintenance windows (emergency.allowed "
+                               "and emergency.bypass_window).")
+            blocking.extend(window_problems)
+
+    if blocking:
+        reasons.extend(blocking)
+        opening = None
+        for moment in plan.candidates(now, required):
+            if moment > now and not _blocked(plan.state_at(moment, required)):
+                opening = moment
+                break
+        if opening is not None:
+            wait_s = (opening - now).total_seconds()
+            verdict.update(next_open=_iso(opening), wait_s=wait_s, can_wait=0 < wait_s <= (wait_max_s or 0))
+            reasons.append("next opening for all targets: %s (in %s)." % (_iso(opening), _duration(wait_s)))
+        else:
+            reasons.append("no opening for all targets within %d days; fix: review the windows and freezes." % HORIZON.days)
+        return verdict
+
+    verdict["decision"] = "pass"
+    if bypassed:
+        hours = emergency_policy.get("post_review_hours", 48)
+        due = now + datetime.timedelta(hours=hours if isinstance(hours, (int, float)) else 48)
+        verdict["bypass"] = {"emergency": True, "bypassed": bypassed, "post_review_due": _iso(due),
+                             "post_review_hours": hours,
+                             "note": "a mandatory post-hoc review of this emergency change is due by %s." % _iso(due)}
+        reasons.append("emergency bypass recorded; post-hoc review due by %s." % _iso(due))
+    elif not required:
+        reasons.append("tier %s requires no maintenance window and no freeze applies." % change.get("tier"))
+    else:
+        reasons.append("every target is inside an open window (%s) and no freeze applies." % ", ".join(verdict["windows_open"]))
+    return verdict
+
+
+def wait_for_window(policy, change, targets, wait_max_s, clock=None, sleep=time.sleep):
+    """Evaluate window_gate, sleeping until the next opening while it lies within ``wait_max_s`` (bounded)."""
+    clock = clock or (lambda: datetime.datetime.now(UTC))
+    started = clock()
+    deadline = started + datetime.timedelta(seconds=max(0, wait_max_s or 0))
+    while True:
+        now = clock()
+        remaining = (deadline - now).total_seconds()
+        verdict = window_gate(policy, change, targets, now=now, wait_max_s=max(0, remaining))
+        verdict["waited_s"] = (now - started).total_seconds()
+        if verdict["decision"] == "pass" or not verdict["can_wait"]:
+            return verdict
+        sleep(max(0.0, min(verdict["wait_s"], remaining)) + 0.001)
+
+
+def _hosts(hosts):
+    if len(hosts) <= 10:
+        return ", ".join(hosts)
+    return "%s and %d more hosts" % (", ".join(hosts[:10]), len(hosts) - 10)
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    return ("%dd " % days if days else "") + "%dh%02dm" % (hours, minutes)
