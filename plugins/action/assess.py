@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.governed.change.plugins.module_utils import assess as core
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
-from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.records import record_assessment
-from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.devices import read_running_configs
+from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
+from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
 
 # Host variables a policy may use; only the targets' are read (reading all hostvars of a big inventory is slow).
 HOST_VARS = ("site", "role", "criticality", "tags", "governed_platform")
 
 
-class ActionModule(GovernedActionBase):
+class ActionModule(DeviceActionBase):
     """Assess a change request once for the whole change."""
 
     MODULE_NAME = "assess"
@@ -43,7 +44,7 @@ class ActionModule(GovernedActionBase):
                                       fix="point it at a readable file or drop it to read the device.")
         if args["fetch_running"]:
             wanted = [h for h in hosts if h not in running]
-            got, unreachable = read_running_configs(wanted, task_vars["hostvars"], self._templar)
+            got, unreachable = self._read_running(wanted, task_vars)
             running.update(got)
 
         diffs = {}
@@ -94,6 +95,38 @@ class ActionModule(GovernedActionBase):
                         variables[key] = self._templar.template(host_vars[key])
             hosts[name] = {"vars": variables, "groups": skeleton["hosts"][name]["groups"]}
         return {"hosts": hosts, "groups": groups}
+
+    def _read_running(self, hosts, task_vars):
+        """Read the targets' running configs over their management SSH, in parallel and read-only.
+
+        Returns ({host: text}, {host: reason}): an unreachable device is reported, never guessed.
+        """
+        drivers, failed = {}, {}
+        for host in hosts:
+            try:
+                platform = self._var(task_vars, "governed_platform", host)
+                if not platform:
+                    raise ValidationError("no governed_platform host variable.", where="inventory: %s" % host,
+                                          fix="set governed_platform (frr or linux) for the host or its group.")
+                drivers[host] = get_platform(platform)(self.transport_for({}, task_vars, host), host)
+            except GovernedChangeError as exc:
+                failed[host] = str(exc)
+
+        def read(host):
+            try:
+                return host, drivers[host].read_config(), None
+            except GovernedChangeError as exc:
+                return host, None, str(exc)
+
+        got = {}
+        if drivers:
+            with ThreadPoolExecutor(max_workers=min(8, len(drivers))) as pool:
+                for host, text, reason in pool.map(read, sorted(drivers)):
+                    if reason is None:
+                        got[host] = text
+                    else:
+                        failed[host] = reason
+        return got, failed
 
     def _render_lines(self, request, host, inventory, cr_path, task_vars):
         entries = config_entries(request, host, normalize_inventory(inventory))

@@ -98,7 +98,7 @@ def summary_lines(assessment):
     blast = assessment.get("blast_radius") or {}
     if isinstance(blast, dict) and blast:
         lines.append("blast radius:  %s" % ", ".join("%s %s" % (k, v) for k, v in sorted(blast.items())
-                                                    if not isinstance(v, (dict, list))))
+                                                     if not isinstance(v, (dict, list))))
     devices = assessment.get("devices") or assessment.get("diffs") or {}
     if isinstance(devices, list):  # [{host, diff}]
         devices = {item.get("host"): item for item in devices if isinstance(item, dict)}
@@ -170,7 +170,7 @@ def cmd_ledger(args, out):
                 out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
             else:
                 out.write("%s: %d events, head seq %d %s\n" % ("OK" if report["ok"] else "TAMPERED", report["events"],
-                                                             report["head"]["seq"], report["head"]["hash"]))
+                                                               report["head"]["seq"], report["head"]["hash"]))
                 for problem in report["problems"]:
                     out.write("  seq %s: %s\n" % (problem["seq"], problem["problem"]))
             return EXIT_OK if report["ok"] else EXIT_FAIL
@@ -191,15 +191,15 @@ def cmd_ledger(args, out):
             out.write("approvals:\n")
             for item in doc["approvals"]:
                 out.write("  %s %s by %s (%s, principal %s) for %s: %s\n" % (item["ts"], item["decision"], item["approver"],
-                                                                         item["source"], item["principal"],
-                                                                         (item["content_hash"] or "")[:12], item["comment"] or ""))
+                                                                             item["source"], item["principal"],
+                                                                             (item["content_hash"] or "")[:12], item["comment"] or ""))
             out.write("locks:\n")
             for lock in doc["locks"]:
                 out.write("  %s owner %s until %s\n" % (lock["device"], lock["owner"], lock["expires"]))
             out.write("events:\n")
             for event in doc["events"]:
                 out.write("  %6d %s %-18s %-12s %s\n" % (event["seq"], event["ts"], event["kind"], event["actor"] or "-",
-                                                        json.dumps(event["data"], sort_keys=True)))
+                                                         json.dumps(event["data"], sort_keys=True)))
             return EXIT_OK
         lock = ledger.break_lock(args.device, args.actor, args.reason)
         out.write("broke the lease of %s held by change %s (owner %s, expires %s)\n" % (
@@ -229,4 +229,4 @@ def main(argv=None, out=None, err=None, stdin=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

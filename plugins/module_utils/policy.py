@@ -85,7 +85,7 @@ REQUIREMENT_DEFAULTS = {
     "escalation": None,
 }
 EMERGENCY_DEFAULTS = {"allowed": True, "bypass_window": True, "bypass_freeze": False, "post_review_hours": 48}
-# Keys load_policy adds to the normalised dict; validate_policy skips them so a normalised policy re-validates.
+# Keys validate_policy adds to the normalised dict (skipped when re-validating with normalized=True).
 DERIVED_KEYS = ("policy_sha256", "source", "allowed_signers_path")
 
 
@@ -143,12 +143,17 @@ class _PolicyChecker(Checker):
         raise PolicyError(problem, where=where, fix=fix)
 
 
-def validate_policy(doc, source="policy", base_dir=None, key_sources=None):
-    """Validate a whole policy document and return the normalised dict (defaults filled, ``policy_sha256`` added)."""
+def validate_policy(doc, source="policy", base_dir=None, key_sources=None, normalized=False):
+    """Validate a whole policy document and return the normalised dict (defaults filled, ``policy_sha256`` added).
+
+    ``normalized=True`` re-validates a dict returned by this function (its derived keys are then ignored).
+    """
     check = _PolicyChecker(source, key_sources)
     if doc is None:
         check.fail("", "is empty.", "write the policy as a YAML mapping starting with policy_version: 1.")
-    raw = {key: value for key, value in doc.items() if key not in DERIVED_KEYS} if isinstance(doc, dict) else doc
+    raw = doc
+    if normalized and isinstance(doc, dict):
+        raw = {key: value for key, value in doc.items() if key not in DERIVED_KEYS}
     check.mapping(raw, "", TOP_KEYS, TOP_REQUIRED, what="mapping (the policy)")
     version = check.integer(raw["policy_version"], "policy_version")
     if version != 1:

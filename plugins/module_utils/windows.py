@@ -343,7 +343,7 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
                "targets": len(plan.targets), "windows_open": [], "freezes_active": [], "hosts_outside": [],
                "next_open": None, "wait_s": None, "can_wait": False,
                "inputs": {"policy_sha256": sha256_of({k: (policy or {}).get(k) for k in ("windows", "freezes", "emergency",
-                                                                                          "requirements")}),
+                                                                                         "requirements")}),
                           "change_sha256": sha256_of(change), "targets_sha256": sha256_of(plan.targets)}}
     if not plan.targets:
         reasons.append("no targets were given; fix: pass the change's targets with their site and groups.")

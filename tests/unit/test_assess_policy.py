@@ -219,8 +219,12 @@ def test_example_policy_loads_with_defaults_and_hash():
     assert out["policy_sha256"] == validate_policy(raw_policy())["policy_sha256"]
     assert len(out["policy_sha256"]) == 64
     # A normalised policy validates again to the same content (derived keys are skipped).
-    again = validate_policy(out, source=POLICY_FILE, base_dir=os.path.dirname(POLICY_FILE))
+    again = validate_policy(out, source=POLICY_FILE, base_dir=os.path.dirname(POLICY_FILE), normalized=True)
     assert again == out
+    # In a policy as written, derived keys are unknown keys like any other.
+    with pytest.raises(PolicyError) as info:
+        validate_policy(dict(raw_policy(), policy_sha256="0" * 64), source=P)
+    assert str(info.value).startswith("policy.yml: policy_sha256: is not a known key. Fix:")
 
 
 def test_defaults_fill_omitted_sections():

@@ -255,7 +255,7 @@ def test_tamper_reorder_detected(ledger):
                                "inserted/deleted before it."},
     ]
     assert report["problems"][2:] == [{"seq": 12, "problem": "chained after seq 10, not seq 11: events were inserted, "
-                                                            "deleted or reordered."}]
+                                                             "deleted or reordered."}]
 
 
 # -- concurrency ------------------------------------------------------------------------------------------

@@ -1,0 +1,488 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Declarative checks over snapshots: a JMESPath query, an operator, and the snapshot it reads.
+
+A check: ``{name, query, op, value?, snapshot: pre|post|diff|pre_vs_post, tolerance_pct?, where?,
+description?, platform?, devices?, skip_if_absent?, allow_empty?}``.
+
+* ``pre`` / ``post`` / ``diff``: the query runs on that document and its result is compared with ``value``.
+* ``pre_vs_post``: the query runs on pre and on post and post is compared with pre (``unchanged``: equal;
+  ``at_least``: post >= pre; ``superset``: post holds everything pre held...). ``tolerance_pct`` loosens
+  at_least / at_most / superset / within_pct_of_pre by that share of the pre value.
+
+Fail closed: a query that errors or finds nothing (null), a missing snapshot, a value of the wrong type,
+all give ``passed: false`` with a reason starting "cannot evaluate" and make the run ``undecidable``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, MissingLibrary, ValidationError
+
+try:
+    import jmespath
+    from jmespath import exceptions as jmespath_exceptions
+except ImportError:  # pragma: no cover - guarded: the core imports without jmespath
+    jmespath = None
+    jmespath_exceptions = None
+
+SNAPSHOTS = ("pre", "post", "diff", "pre_vs_post")
+# op -> (needs value, snapshots it accepts)
+OPERATORS = {
+    "equals": (True, SNAPSHOTS),
+    "not_equals": (True, SNAPSHOTS),
+    "at_least": (True, SNAPSHOTS),
+    "at_most": (True, SNAPSHOTS),
+    "greater_than": (True, SNAPSHOTS),
+    "less_than": (True, SNAPSHOTS),
+    "contains": (True, ("pre", "post", "diff")),
+    "not_contains": (True, ("pre", "post", "diff")),
+    "subset": (True, SNAPSHOTS),
+    "superset": (True, SNAPSHOTS),
+    "within_pct_of_pre": (False, ("pre_vs_post",)),
+    "all_match": (False, ("pre", "post", "diff")),
+    "none_match": (False, ("pre", "post", "diff")),
+    "is_empty": (False, ("pre", "post", "diff")),
+    "not_empty": (False, ("pre", "post", "diff")),
+    "unchanged": (False, ("pre_vs_post",)),
+}
+CHECK_KEYS = ("name", "query", "op", "value", "snapshot", "tolerance_pct", "description", "where", "platform", "devices",
+              "skip_if_absent", "allow_empty")
+MAX_LISTED = 20  # values longer than this are reported as {count, sample}
+MAX_WAIT_S = 3600
+
+
+def _require_jmespath():
+    if jmespath is None:
+        raise MissingLibrary("jmespath", "to evaluate checks")
+
+
+# ------------------------------------------------------------------------------------------------ validation
+
+
+def _fail(where, problem, fix):
+    raise ValidationError(problem, where=where, fix=fix)
+
+
+def validate_check(check, where="check"):
+    """Validate one check document; returns a normalized copy (defaults filled, queries compiled)."""
+    _require_jmespath()
+    if not isinstance(check, dict):
+        _fail(where, "a check must be a mapping, got %s." % type(check).__name__, "write it as {name, query, op, ...}.")
+    name = check.get("name")
+    if not isinstance(name, str) or not name.strip():
+        _fail(where + ".name", "name is missing or empty.", "give every check a unique name.")
+    where = "check '%s'" % name
+    unknown = sorted(set(check) - set(CHECK_KEYS))
+    if unknown:
+        _fail(where, "unknown key(s): %s." % ", ".join(unknown), "use only: %s." % ", ".join(CHECK_KEYS))
+    op = check.get("op")
+    if op not in OPERATORS:
+        _fail(where + ".op", "unknown operator %r." % (op,), "use one of: %s." % ", ".join(sorted(OPERATORS)))
+    needs_value, allowed = OPERATORS[op]
+    snapshot = check.get("snapshot", "pre_vs_post" if op in ("unchanged", "within_pct_of_pre") else "post")
+    if snapshot not in SNAPSHOTS:
+        _fail(where + ".snapshot", "unknown snapshot %r." % (snapshot,), "use one of: %s." % ", ".join(SNAPSHOTS))
+    if snapshot not in allowed:
+        _fail(where + ".snapshot", "operator %s cannot read snapshot %s." % (op, snapshot), "use snapshot: %s." % " or ".join(allowed))
+    if needs_value and "value" not in check and snapshot != "pre_vs_post":
+        _fail(where + ".value", "operator %s needs a value to compare with." % op, "add value: <expected>.")
+    if snapshot == "pre_vs_post" and "value" in check and op != "within_pct_of_pre":
+        _fail(where + ".value", "value is not used with snapshot pre_vs_post: post is compared with pre.",
+              "remove value, or read one snapshot (snapshot: post) to compare with a fixed value.")
+    if op in ("subset", "superset") and "value" in check and not isinstance(check["value"], list):
+        _fail(where + ".value", "operator %s needs a list value." % op, "write value as a YAML list.")
+    query = check.get("query")
+    if not isinstance(query, str) or not query.strip():
+        _fail(where + ".query", "query is missing or empty.", "write a JMESPath expression, e.g. sections.peers.*.state.")
+    compiled = _compile(query, where + ".query")
+    where_expr = check.get("where")
+    compiled_where = None
+    if op in ("all_match", "none_match"):
+        if not isinstance(where_expr, str) or not where_expr.strip():
+            _fail(where + ".where", "operator %s needs a 'where' sub-expression evaluated on each item." % op,
+                  "add e.g. where: \"state == 'Established'\".")
+        compiled_where = _compile(where_expr, where + ".where")
+    elif where_expr is not None:
+        _fail(where + ".where", "'where' is only used by all_match and none_match.", "remove it, or filter in the query.")
+    tol = check.get("tolerance_pct")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0 or tol > 100):
+        _fail(where + ".tolerance_pct", "tolerance_pct must be a number from 0 to 100, got %r." % (tol,), "write e.g. tolerance_pct: 5.")
+    if op == "within_pct_of_pre" and tol is None and not isinstance(check.get("value"), (int, float)):
+        _fail(where + ".tolerance_pct", "within_pct_of_pre needs tolerance_pct (or a numeric value).", "add tolerance_pct: <percent>.")
+    if tol is not None and op not in ("within_pct_of_pre", "at_least", "at_most", "superset"):
+        _fail(where + ".tolerance_pct", "tolerance_pct is not used by %s." % op, "remove it, or use at_least/at_most/superset/within_pct_of_pre.")
+    devices = check.get("devices")
+    if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)):
+        _fail(where + ".devices", "devices must be a list of inventory names.", "write e.g. devices: [r1, r2].")
+    for flag in ("skip_if_absent", "allow_empty"):
+        if flag in check and not isinstance(check[flag], bool):
+            _fail(where + "." + flag, "%s must be true or false." % flag, "write %s: true." % flag)
+    out = dict(check)
+    out["snapshot"] = snapshot
+    out["_query"] = compiled
+    out["_where"] = compiled_where
+    return out
+
+
+def _compile(expr, where):
+    try:
+        return jmespath.compile(expr)
+    except jmespath_exceptions.JMESPathError as exc:
+        _fail(where, "is not a valid JMESPath expression (%s)." % str(exc).splitlines()[0],
+              "fix the expression (https://jmespath.org/specification.html).")
+
+
+def validate_checks(checks, where="checks"):
+    """Validate a list of checks (names must be unique); returns the normalized list."""
+    if not isinstance(checks, list):
+        _fail(where, "checks must be a list, got %s." % type(checks).__name__, "write checks as a YAML list of mappings.")
+    seen, out = set(), []
+    for index, check in enumerate(checks):
+        normalized = validate_check(check, where="%s[%d]" % (where, index))
+        ident = (normalized["name"], normalized.get("platform"))
+        if ident in seen:
+            _fail("%s[%d].name" % (where, index), "check name %r is used twice%s." % (
+                normalized["name"], " for platform %s" % ident[1] if ident[1] else ""), "give every check a unique name.")
+        seen.add(ident)
+        out.append(normalized)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ built-ins
+
+
+def no_regression_checks(platform, tolerance_pct=0):
+    """The built-in "no regression" checks of a platform (pre_vs_post), tagged with the platform they apply to."""
+    checks = _no_regression(platform, tolerance_pct)
+    for check in checks:
+        check["platform"] = platform
+    return checks
+
+
+def _no_regression(platform, tolerance_pct):
+    common_if = {"name": "no_interface_up_to_down", "query": "sections.interfaces.*|[?state=='up'].name", "op": "superset",
+                 "snapshot": "pre_vs_post", "description": "every interface that was up is still up"}
+    if platform == "frr":
+        return [
+            {"name": "no_bgp_session_lost", "query": "sections.peers.*|[?state=='Established'].address", "op": "superset",
+             "snapshot": "pre_vs_post", "description": "every BGP session that was Established still is"},
+            {"name": "no_route_lost", "query": "keys(sections.routes)", "op": "superset", "snapshot": "pre_vs_post",
+             "tolerance_pct": tolerance_pct, "description": "no route lost beyond %s%% of the pre routes" % tolerance_pct},
+            dict(common_if),
+        ]
+    if platform == "linux":
+        return [
+            dict(common_if),
+            {"name": "probes_still_pass", "query": "sections.probes.*|[?result=='ok'].target", "op": "superset",
+             "snapshot": "pre_vs_post", "skip_if_absent": True, "description": "every reachability probe that passed still passes"},
+        ]
+    raise ValidationError("no built-in checks for platform %r." % (platform,), where="no_regression_checks(platform)",
+                          fix="use frr or linux.")
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+class _Undecidable(Exception):
+    pass
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _show(value):
+    """A value as reported: big lists are cut to a sample with their count."""
+    if isinstance(value, list) and len(value) > MAX_LISTED:
+        return {"count": len(value), "sample": value[:MAX_LISTED]}
+    if isinstance(value, dict) and len(value) > MAX_LISTED:
+        keys = sorted(value, key=str)[:MAX_LISTED]
+        return {"count": len(value), "sample": dict((k, value[k]) for k in keys)}
+    return value
+
+
+def _search(compiled, data, label):
+    try:
+        return compiled.search(data)
+    except jmespath_exceptions.JMESPathError as exc:
+        raise _Undecidable("cannot evaluate the query on %s (%s)." % (label, str(exc).splitlines()[0]))
+
+
+def _items(value, op):
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, list):
+        return value
+    raise _Undecidable("cannot evaluate: %s needs a list (or mapping) but the query returned %s." % (op, type(value).__name__))
+
+
+def _numbers(op, actual, expected):
+    if not _is_number(actual):
+        hint = " (wrap the query in length(...) to count)" if isinstance(actual, (list, dict)) else ""
+        raise _Undecidable("cannot evaluate: %s needs a number but the query returned %s%s." % (op, type(actual).__name__, hint))
+    if not _is_number(expected):
+        raise _Undecidable("cannot evaluate: %s needs a numeric value, got %s." % (op, type(expected).__name__))
+
+
+def _hashable(items):
+    out = set()
+    for item in items:
+        try:
+            out.add(item)
+        except TypeError:
+            out.add(repr(item))
+    return out
+
+
+def _compare(check, actual, expected, relative):
+    """(passed, reason, extra) for one operator; relative=True when expected is the pre value."""
+    op = check["op"]
+    tol = check.get("tolerance_pct") or 0
+    against = "pre" if relative else "the expected value"
+    if op in ("equals", "unchanged"):
+        ok = actual == expected
+        return ok, ("equal to %s" % against) if ok else ("differs from %s" % against), {}
+    if op == "not_equals":
+        ok = actual != expected
+        return ok, ("differs from %s" % against) if ok else ("equal to %s" % against), {}
+    if op in ("at_least", "at_most", "greater_than", "less_than"):
+        _numbers(op, actual, expected)
+        bound = expected
+        if op == "at_least":
+            bound = expected - abs(expected) * tol / 100.0
+            ok = actual >= bound
+        elif op == "at_most":
+            bound = expected + abs(expected) * tol / 100.0
+            ok = actual <= bound
+        elif op == "greater_than":
+            ok = actual > expected
+        else:
+            ok = actual < expected
+        words = {"at_least": ">=", "at_most": "<=", "greater_than": ">", "less_than": "<"}[op]
+        return ok, "%s %s %s %s" % (actual, words if ok else "is not " + words, bound, "(pre %s, tolerance %s%%)" % (expected, tol) if relative else ""), {}
+    if op in ("contains", "not_contains"):
+        if isinstance(actual, str):
+            if not isinstance(expected, str):
+                raise _Undecidable("cannot evaluate: the query returned a string; value must be a string too.")
+            found = expected in actual
+        elif isinstance(actual, (list, dict)):
+            found = expected in (list(actual) if isinstance(actual, dict) else actual)
+        else:
+            raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
+        ok = found if op == "contains" else not found
+        return ok, "%r %s" % (expected, "found" if found else "not found"), {}
+    if op in ("subset", "superset"):
+        if not isinstance(actual, list) or not isinstance(expected, list):
+            raise _Undecidable("cannot evaluate: %s needs lists, the query returned %s." % (op, type(actual).__name__))
+        have, want = _hashable(actual), _hashable(expected)
+        if op == "subset":
+            extra = sorted(have - want, key=repr)
+            ok = not extra
+            return ok, "all items are in %s" % against if ok else "%d item(s) not in %s" % (len(extra), against), {"extra": _show(extra)}
+        missing = sorted(want - have, key=repr)
+        allowed = int(len(want) * tol / 100.0)
+        ok = len(missing) <= allowed
+        reason = "%d of %d %s item(s) missing (allowed %d = %s%%)" % (len(missing), len(want), "pre" if relative else "expected", allowed, tol)
+        return ok, reason, {"missing": _show(missing), "missing_count": len(missing)}
+    if op == "within_pct_of_pre":
+        _numbers(op, actual, expected)
+        pct = check["tolerance_pct"] if check.get("tolerance_pct") is not None else check.get("value")
+        delta = abs(actual - expected)
+        limit = abs(expected) * pct / 100.0
+        ok = delta <= limit
+        return ok, "post %s is %s %s%% of pre %s (delta %s)" % (actual, "within" if ok else "not within", pct, expected, delta), {}
+    if op in ("is_empty", "not_empty"):
+        if not isinstance(actual, (list, dict, str)):
+            raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
+        empty = len(actual) == 0
+        ok = empty if op == "is_empty" else not empty
+        return ok, "empty" if empty else "%d item(s)" % len(actual), {}
+    if op in ("all_match", "none_match"):
+        items = _items(actual, op)
+        hits, misses = [], []
+        for item in items:
+            (hits if _truthy(_search(check["_where"], item, "an item")) else misses).append(item)
+        if op == "all_match":
+            if not items and not check.get("allow_empty"):
+                return False, "no items to match (set allow_empty: true if none is acceptable)", {}
+            return not misses, "%d of %d item(s) match" % (len(hits), len(items)), {"not_matching": _show(misses)}
+        return not hits, "%d of %d item(s) match" % (len(hits), len(items)), {"matching": _show(hits)}
+    raise _Undecidable("cannot evaluate: operator %s is not implemented." % op)  # pragma: no cover
+
+
+def _truthy(value):
+    """JMESPath truthiness: null, false and empty list/object/string are false (0 is true)."""
+    return not (value is None or value is False or (isinstance(value, (list, dict, str)) and len(value) == 0))
+
+
+def _doc(documents, name):
+    doc = documents.get(name)
+    if doc is None:
+        raise _Undecidable("cannot evaluate: no %s snapshot was given." % name)
+    return doc
+
+
+def evaluate_check(check, documents):
+    """Evaluate one validated check against {pre, post, diff} (values may be None); returns a result dict."""
+    snap, op = check["snapshot"], check["op"]
+    result = {"name": check["name"], "op": op, "snapshot": snap, "query": check["query"], "passed": False, "undecidable": False}
+    if check.get("description"):
+        result["description"] = check["description"]
+    try:
+        if snap == "pre_vs_post":
+            pre_doc, post_doc = documents.get("pre"), documents.get("post")
+            pre_val = _search(check["_query"], pre_doc, "pre") if pre_doc is not None else None
+            post_val = _search(check["_query"], post_doc, "post") if post_doc is not None else None
+            if pre_val is None and post_val is None and check.get("skip_if_absent"):
+                result.update(passed=True, skipped=True, reason="skipped: not captured in either snapshot")
+                return result
+            _doc(documents, "pre")
+            _doc(documents, "post")
+            if pre_val is None or post_val is None:
+                raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % ("pre" if pre_val is None else "post"))
+            result.update(pre=_show(pre_val), post=_show(post_val), actual=_show(post_val), expected=_show(pre_val))
+            passed, reason, extra = _compare(check, post_val, pre_val, relative=True)
+        else:
+            doc = documents.get(snap)
+            if doc is None and check.get("skip_if_absent"):
+                result.update(passed=True, skipped=True, reason="skipped: no %s snapshot" % snap)
+                return result
+            doc = _doc(documents, snap)
+            actual = _search(check["_query"], doc, snap)
+            if actual is None:
+                if check.get("skip_if_absent"):
+                    result.update(passed=True, skipped=True, reason="skipped: the query found nothing in %s" % snap)
+                    return result
+                raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % snap)
+            expected = check.get("value")
+            result.update(actual=_show(actual), expected=_show(expected))
+            passed, reason, extra = _compare(check, actual, expected, relative=False)
+        result.update(extra)
+        result["passed"] = bool(passed)
+        result["reason"] = reason.strip()
+    except _Undecidable as exc:
+        result.update(passed=False, undecidable=True, reason=str(exc))
+    return result
+
+
+def _documents(pre, post, diff, lazy_diff):
+    docs = {"pre": statestore.load(pre) if pre is not None else None,
+            "post": statestore.load(post) if post is not None else None,
+            "diff": statestore.load(diff) if diff is not None else None}
+    if docs["diff"] is None and lazy_diff and docs["pre"] is not None and docs["post"] is not None:
+        from ansible_collections.governed.change.plugins.module_utils.state_diff import diff_states
+        docs["diff"] = diff_states(pre if statestore.is_ref(pre) else docs["pre"], post if statestore.is_ref(post) else docs["post"])
+    return docs
+
+
+def _is_network(value):
+    """A mapping {device: snapshot-or-ref} rather than one snapshot."""
+    return isinstance(value, dict) and not statestore.is_snapshot(value) and not statestore.is_ref(value) and \
+        all(statestore.is_snapshot(v) or statestore.is_ref(v) or v is None for v in value.values())
+
+
+def _applies(check, device, platform):
+    if check.get("devices") is not None and device not in check["devices"]:
+        return False
+    if check.get("platform") is not None and platform is not None and check["platform"] != platform:
+        return False
+    return True
+
+
+def _platform_of(*docs):
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("platform"):
+            return doc["platform"]
+        if statestore.is_ref(doc):
+            return (doc.get("summary") or {}).get("platform")
+    return None
+
+
+def run_checks(checks, pre=None, post=None, diff=None):
+    """Run checks on one device's snapshots, or on {device: snapshot} mappings (network-wide).
+
+    Snapshots may be statestore references. Returns ``{passed, undecidable, results: [{name, passed, op,
+    expected, actual, pre?, post?, reason, device?}], summary}``; ``passed`` is true only when every
+    check passed and none was undecidable.
+    """
+    validated = validate_checks(checks) if not (checks and all(isinstance(c, dict) and "_query" in c for c in checks)) else checks
+    lazy = any(c["snapshot"] == "diff" for c in validated)
+    results = []
+    if _is_network(pre) or _is_network(post):
+        pre_map = pre if isinstance(pre, dict) and _is_network(pre) else {}
+        post_map = post if isinstance(post, dict) and _is_network(post) else {}
+        diff_map = diff if isinstance(diff, dict) and diff and not any(k in diff for k in ("added", "removed", "changed")) else {}
+        for device in sorted(set(pre_map) | set(post_map)):
+            dev_pre, dev_post = pre_map.get(device), post_map.get(device)
+            platform = _platform_of(dev_pre, dev_post)
+            mine = [c for c in validated if _applies(c, device, platform)]
+            if not mine:
+                continue
+            docs = _documents(dev_pre, dev_post, diff_map.get(device), lazy)
+            for check in mine:
+                item = evaluate_check(check, docs)
+                item["device"] = device
+                results.append(item)
+    else:
+        docs = _documents(pre, post, diff, lazy)
+        device = _platform_device(docs)
+        for check in validated:
+            item = evaluate_check(check, docs)
+            if device:
+                item["device"] = device
+            results.append(item)
+    failed = [r for r in results if not r["passed"]]
+    undecidable = [r for r in results if r["undecidable"]]
+    return {"passed": bool(results) and not failed, "undecidable": bool(undecidable), "results": results,
+            "summary": {"total": len(results), "passed": len(results) - len(failed), "failed": len(failed),
+                        "undecidable": len(undecidable), "skipped": sum(1 for r in results if r.get("skipped")),
+                        "failed_checks": sorted(set(("%s/%s" % (r["device"], r["name"])) if r.get("device") else r["name"] for r in failed))}}
+
+
+def _platform_device(docs):
+    for name in ("post", "pre"):
+        doc = docs.get(name)
+        if isinstance(doc, dict) and doc.get("device"):
+            return doc["device"]
+    return None
+
+
+def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic):
+    """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre`` or ``timeout_s`` runs out (bounded).
+
+    A transient DeviceError from the snapshot is retried within the timeout; any other error is raised.
+    Returns ``{settled, attempts, elapsed_s, post, result}`` (``result`` of the last run_checks).
+    """
+    for label, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
+        if not _is_number(value) or value <= 0:
+            raise ValidationError("%s must be a positive number of seconds, got %r." % (label, value), where="wait_until_settled(%s)" % label,
+                                  fix="pass e.g. timeout_s=60, interval_s=5.")
+    if timeout_s > MAX_WAIT_S:
+        raise ValidationError("timeout_s %s is above the %d s bound." % (timeout_s, MAX_WAIT_S), where="wait_until_settled(timeout_s)",
+                              fix="converge within an hour, or split the change.")
+    validated = validate_checks(checks)
+    start = clock()
+    attempts, post, result, last_error = 0, None, None, None
+    while True:
+        attempts += 1
+        try:
+            post = take_snapshot_fn()
+            result = run_checks(validated, pre=pre, post=post)
+            last_error = None
+            if result["passed"]:
+                return {"settled": True, "attempts": attempts, "elapsed_s": round(clock() - start, 3), "post": post, "result": result}
+        except DeviceError as exc:
+            if not exc.transient:
+                raise
+            last_error = exc.as_dict()
+        elapsed = clock() - start
+        if elapsed + interval_s > timeout_s:
+            out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result}
+            if last_error:
+                out["last_error"] = last_error
+            return out
+        sleep(interval_s)

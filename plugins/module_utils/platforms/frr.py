@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""FRR routers, driven through the router's host shell: vtysh for reads and merges, frr-reload.py for exact restores."""
+
+from __future__ import annotations
+
+from ansible_collections.governed.change.plugins.module_utils import snapshot as snapshot_core
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError
+from ansible_collections.governed.change.plugins.module_utils.platforms.base import Platform, multi_command, q, redacted, split_multi
+
+HEADER_LINES = ("Building configuration...", "Current configuration:")
+SNAPSHOT_COMMANDS = ("show bgp ipv4 unicast summary json", "show bgp ipv4 unicast json", "show interface json", "show running-config")
+FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
+
+
+def strip_header(text):
+    """`show running-config` without its header ("Building configuration...", blank, "Current configuration:")."""
+    lines = str(text or "").splitlines(True)
+    out = []
+    in_header = True
+    for line in lines:
+        body = line.strip()
+        if in_header and (body in HEADER_LINES or not body):
+            continue
+        in_header = False
+        out.append(line)
+    text = "".join(out)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text
+
+
+class FrrPlatform(Platform):
+    """FRR (vtysh + frr-reload.py) on a Linux host; ``vty_dir`` is the folder of the router's vty sockets."""
+
+    name = "frr"
+
+    def __init__(self, transport, device, state_dir=None, vty_dir="$FRR_VTY_DIR", frr_reload=FRR_RELOAD):
+        super().__init__(transport, device, state_dir or "%s/governed" % vty_dir)
+        self.vty_dir = vty_dir
+        self.frr_reload = frr_reload
+
+    def vtysh(self, *commands):
+        return "vtysh --vty_socket \"%s\" %s" % (self.vty_dir, " ".join("-c %s" % q(c) for c in commands))
+
+    def read_config(self):
+        res = self._run(self.vtysh("show running-config"))
+        text = strip_header(res.stdout)
+        if "\nend" not in "\n" + text and not text.rstrip().endswith("end"):
+            raise DeviceError("the running config looks cut off (no final 'end'): %s" % redacted(text[-200:]),
+                              where="%s: show running-config" % self.device, fix="check that the router's daemons answer vtysh.")
+        return text
+
+    def normalize(self, text):
+        return snapshot_core.normalize_config(text)
+
+    def deploy_command(self, change_path):
+        return "vtysh --vty_socket \"%s\" -f \"%s\"" % (self.vty_dir, change_path)
+
+    def restore_command(self, backup_path):
+        return "%s --reload --stdout --vty_socket \"%s\" --confdir \"%s\" --rundir \"%s\" \"%s\"" % (
+            self.frr_reload, self.vty_dir, self.vty_dir, self.state_dir, backup_path)
+
+    def snapshot_command(self):
+        return multi_command([self.vtysh(c) for c in SNAPSHOT_COMMANDS])
+
+    def snapshot(self, probes=None, salt=None):
+        outputs = split_multi(self._run(self.snapshot_command(), timeout=60).stdout, self.device)
+        raw = {}
+        for command, vtysh_cmd in zip(SNAPSHOT_COMMANDS, [self.vtysh(c) for c in SNAPSHOT_COMMANDS]):
+            rc, out = outputs.get(vtysh_cmd, (None, None))
+            if rc is None:
+                continue
+            if rc != 0:
+                raise DeviceError("`%s` failed (rc %d): %s" % (command, rc, redacted(out, 300)), where="%s: snapshot" % self.device,
+                                  fix="check that zebra and bgpd are running on the router.", transient=True)
+            raw[command] = strip_header(out) if command == "show running-config" else out
+        return snapshot_core.take_snapshot("frr", self.device, raw, salt=salt)

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An SSH command transport: one `ssh ... user@host CMD` per command, data on stdin, typed errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.platforms.base import CommandResult, Transport, redacted
+
+SSH_UNREACHABLE_RC = 255
+
+
+class SSHTransport(Transport):
+    """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode)."""
+
+    def __init__(self, host, port=22, user="root", key_file=None, connect_timeout=5, command_timeout=60, device=None,
+                 ssh_binary="ssh", extra_args=None):
+        if not host:
+            raise ValidationError("the device has no address.", where="%s: ansible_host" % (device or "device"),
+                                  fix="set ansible_host for the device in the inventory.")
+        try:
+            self.port = int(port)
+        except (TypeError, ValueError):
+            raise ValidationError("port %r is not a number." % (port,), where="%s: port" % (device or host),
+                                  fix="set governed_host_port (or ansible_port) to the device host's SSH port.")
+        if key_file and not os.path.isfile(key_file):
+            raise ValidationError("the SSH private key file does not exist.", where="%s: ansible_ssh_private_key_file (%s)" % (device or host, key_file),
+                                  fix="point ansible_ssh_private_key_file at the key (the lab writes it under its run folder).")
+        self.host = host
+        self.user = user or "root"
+        self.key_file = key_file
+        self.connect_timeout = int(connect_timeout)
+        self.command_timeout = int(command_timeout)
+        self.device = device or host
+        self.ssh_binary = ssh_binary
+        self.extra_args = list(extra_args or [])
+
+    def argv(self, command):
+        """The ssh command line (no secrets: config text goes on stdin)."""
+        argv = [self.ssh_binary, "-p", str(self.port)]
+        if self.key_file:
+            argv += ["-i", self.key_file]
+        argv += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % self.connect_timeout,
+                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"]
+        argv += self.extra_args
+        argv += ["%s@%s" % (self.user, self.host), command]
+        return argv
+
+    def run(self, command, stdin=None, timeout=None, check=True):
+        timeout = self.command_timeout if timeout is None else timeout
+        start = time.time()
+        try:
+            proc = subprocess.run(self.argv(command), input=stdin if stdin is not None else "", capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise DeviceError("no answer within %d s (connection lost or device hung)." % timeout,
+                              where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
+                              fix="check that the device is reachable on its management port; a deploy with an armed "
+                                  "commit-confirmed timer reverts by itself.")
+        except OSError as exc:
+            raise DeviceError("cannot run the ssh client (%s)." % exc, where=self.device,
+                              fix="install openssh-client on the controller.")
+        result = CommandResult(command, proc.returncode, proc.stdout, proc.stderr, time.time() - start)
+        if proc.returncode == SSH_UNREACHABLE_RC:
+            raise DeviceError("unreachable over SSH: %s" % (redacted(proc.stderr, 300) or "connection failed"),
+                              where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
+                              fix="check that the device is up and its management SSH port is open and that the key is authorized; "
+                                  "a deploy with an armed commit-confirmed timer reverts by itself.")
+        if check and proc.returncode != 0:
+            raise DeviceError("a command failed (rc %d): %s" % (proc.returncode, redacted(proc.stderr or proc.stdout, 400)),
+                              where="%s" % self.device,
+                              fix="read the device's message above; check that the device host has the tools the platform uses.")
+        return result

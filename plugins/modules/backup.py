@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.backup action (the work is done by plugins/action/backup.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: backup
+short_description: Back up a device's running configuration into the state store
+version_added: 0.1.0
+author: governed.change contributors
+description:
+  - Reads the running configuration (FRR C(show running-config) without its header; Linux C(nft list ruleset)).
+  - Stores the real text in the state store (the exact restore needs it) and returns only a reference and redacted hashes.
+options:
+  platform:
+    description:
+      - The device's platform driver; defaults to the host variable C(governed_platform).
+    type: str
+    choices: [frr, linux]
+  state_dir:
+    description:
+      - Absolute folder on the device host for the backup file and the commit-confirmed timer's markers.
+      - Defaults to the host variable C(governed_state_dir), else C($FRR_VTY_DIR/governed) (frr) or C(/var/lib/governed-change) (linux).
+    type: str
+  port:
+    description:
+      - SSH port of the device host's shell; defaults to C(governed_host_port), else C(ansible_port).
+    type: int
+  connect_timeout:
+    description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+    type: int
+    default: 5
+  command_timeout:
+    description: Seconds one device command may take.
+    type: int
+    default: 60
+  store_dir:
+    description:
+      - Folder of the content-addressed state store on the controller (big state travels by reference).
+      - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
+    type: path
+notes:
+  - An action plugin running on the controller; it reaches the device host over SSH (key auth, BatchMode) on its own.
+  - Secrets in configs (for example C(neighbor X password Y)) are redacted in every result, diff and snapshot.
+attributes:
+  check_mode:
+    support: full
+    description: Read-only, runs the same way in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes on the device.
+  platform:
+    platforms: [frr, linux]
+    description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+seealso:
+  - module: governed.change.snapshot
+  - module: governed.change.deploy
+  - module: governed.change.restore
+  - module: governed.change.confirm
+  - module: governed.change.check
+"""
+
+EXAMPLES = r"""
+- name: Back up the routers
+  governed.change.backup:
+  register: backup
+
+- name: Restore it later
+  governed.change.restore:
+    backup: "{{ backup.backup }}"
+"""
+
+RETURN = r"""
+device:
+  description: The inventory name of the device.
+  returned: always
+  type: str
+  sample: r1
+platform:
+  description: The platform driver used.
+  returned: always
+  type: str
+  sample: frr
+backup:
+  description: A state store reference (the payload stays in the store).
+  returned: success
+  type: dict
+  contains:
+    path:
+      description: The stored file.
+      type: str
+    sha256:
+      description: sha256 of the stored bytes.
+      type: str
+    kind:
+      description: What the data is.
+      type: str
+    bytes:
+      description: Size of the stored file.
+      type: int
+    summary:
+      description: Record counts.
+      type: dict
+summary:
+  description: sha256 of the real and redacted text, line and redaction counts.
+  returned: success
+  type: dict
+  sample: {sha256: 3f0c..., redacted_sha256: 9a11..., lines: 24, redactions: 1}
+
+"""

@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.check action (the work is done by plugins/action/check.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: check
+short_description: Run declarative checks over pre/post snapshots of a device
+version_added: 0.1.0
+author: governed.change contributors
+description:
+  - Runs I(checks), the change's I(expected) checks and the platform's built-in no-regression set (no Established BGP session lost, no route lost beyond tolerance, no interface down, no probe newly failing).
+  - Without I(post), snapshots the device itself until the checks pass or I(settle_timeout) runs out (wait until settled).
+  - Returns every check with the values it compared; fails when any check fails or cannot be decided.
+options:
+  pre:
+    description: Reference (or snapshot) taken before the change.
+    type: dict
+  post:
+    description: Reference (or snapshot) taken after the change; when omitted the action snapshots the device.
+    type: dict
+  checks:
+    description: Checks (name, query, op, value, snapshot, tolerance_pct); see plugins/module_utils/checks.py.
+    type: list
+    elements: dict
+    default: []
+  expected:
+    description: The change request's expected checks (same format).
+    type: list
+    elements: dict
+    default: []
+  no_regression:
+    description: Add the platform's built-in no-regression checks.
+    type: bool
+    default: true
+  tolerance_pct:
+    description: Route loss tolerated by the built-in checks, in percent of the pre routes.
+    type: float
+    default: 0
+  settle_timeout:
+    description: Seconds to poll until the checks pass (when I(post) is omitted).
+    type: float
+    default: 10
+  settle_interval:
+    description: Seconds between polls.
+    type: float
+    default: 1
+  hold:
+    description: After the checks pass, wait this long and check again (catches a session that flaps a moment later).
+    type: float
+    default: 0
+  probes:
+    description: Probes for the snapshots the action takes (see M(governed.change.snapshot)).
+    type: list
+    elements: dict
+  platform:
+    description:
+      - The device's platform driver; defaults to the host variable C(governed_platform).
+    type: str
+    choices: [frr, linux]
+  state_dir:
+    description:
+      - Absolute folder on the device host for the backup file and the commit-confirmed timer's markers.
+      - Defaults to the host variable C(governed_state_dir), else C($FRR_VTY_DIR/governed) (frr) or C(/var/lib/governed-change) (linux).
+    type: str
+  port:
+    description:
+      - SSH port of the device host's shell; defaults to C(governed_host_port), else C(ansible_port).
+    type: int
+  connect_timeout:
+    description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+    type: int
+    default: 5
+  command_timeout:
+    description: Seconds one device command may take.
+    type: int
+    default: 60
+  store_dir:
+    description:
+      - Folder of the content-addressed state store on the controller (big state travels by reference).
+      - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
+    type: path
+notes:
+  - An action plugin running on the controller; it reaches the device host over SSH (key auth, BatchMode) on its own.
+  - Secrets in configs (for example C(neighbor X password Y)) are redacted in every result, diff and snapshot.
+attributes:
+  check_mode:
+    support: full
+    description: Read-only, runs the same way in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes on the device.
+  platform:
+    platforms: [frr, linux]
+    description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+seealso:
+  - module: governed.change.backup
+  - module: governed.change.snapshot
+  - module: governed.change.deploy
+  - module: governed.change.restore
+  - module: governed.change.confirm
+"""
+
+EXAMPLES = r"""
+- name: Post checks, network-wide
+  governed.change.check:
+    pre: "{{ pre.snapshot }}"
+    expected:
+      - {name: loopback_r3_present, query: "sections.routes.\"10.255.0.3/32\"", op: exists, snapshot: post}
+    settle_timeout: 10
+"""
+
+RETURN = r"""
+device:
+  description: The inventory name of the device.
+  returned: always
+  type: str
+  sample: r1
+platform:
+  description: The platform driver used.
+  returned: always
+  type: str
+  sample: frr
+passed:
+  description: Every check passed and none was undecidable.
+  returned: always
+  type: bool
+undecidable:
+  description: At least one check could not be decided (fails closed).
+  returned: always
+  type: bool
+results:
+  description: One entry per check with the compared values (name, passed, op, expected, actual, reason).
+  returned: always
+  type: list
+  elements: dict
+post:
+  description: Reference of the post snapshot the checks read.
+  returned: when the action took it
+  type: dict
+settle:
+  description: Attempts and seconds spent waiting until settled.
+  returned: when the action polled
+  type: dict
+
+"""

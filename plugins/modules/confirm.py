@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.confirm action (the work is done by plugins/action/confirm.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: confirm
+short_description: Confirm a commit-confirmed deploy (disarm the revert timer), or read its state
+version_added: 0.1.0
+author: governed.change contributors
+description:
+  - C(state=confirmed) claims the timer's marker with an atomic rename and stops the timer; too late (already reverted) is a failure.
+  - C(state=status) only reads the state (none, armed, firing, reverted, confirmed, cancelled).
+options:
+  state:
+    description: Confirm, or only read the timer's state.
+    type: str
+    choices: [confirmed, status]
+    default: confirmed
+  platform:
+    description:
+      - The device's platform driver; defaults to the host variable C(governed_platform).
+    type: str
+    choices: [frr, linux]
+  state_dir:
+    description:
+      - Absolute folder on the device host for the backup file and the commit-confirmed timer's markers.
+      - Defaults to the host variable C(governed_state_dir), else C($FRR_VTY_DIR/governed) (frr) or C(/var/lib/governed-change) (linux).
+    type: str
+  port:
+    description:
+      - SSH port of the device host's shell; defaults to C(governed_host_port), else C(ansible_port).
+    type: int
+  connect_timeout:
+    description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+    type: int
+    default: 5
+  command_timeout:
+    description: Seconds one device command may take.
+    type: int
+    default: 60
+  store_dir:
+    description:
+      - Folder of the content-addressed state store on the controller (big state travels by reference).
+      - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
+    type: path
+notes:
+  - An action plugin running on the controller; it reaches the device host over SSH (key auth, BatchMode) on its own.
+  - Secrets in configs (for example C(neighbor X password Y)) are redacted in every result, diff and snapshot.
+attributes:
+  check_mode:
+    support: full
+    description: Reads the timer's state and reports whether it would confirm; no write.
+  diff_mode:
+    support: none
+    description: No configuration changes.
+  platform:
+    platforms: [frr, linux]
+    description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+seealso:
+  - module: governed.change.backup
+  - module: governed.change.snapshot
+  - module: governed.change.deploy
+  - module: governed.change.restore
+  - module: governed.change.check
+"""
+
+EXAMPLES = r"""
+- name: Confirm after the post checks passed
+  governed.change.confirm:
+"""
+
+RETURN = r"""
+device:
+  description: The inventory name of the device.
+  returned: always
+  type: str
+  sample: r1
+platform:
+  description: The platform driver used.
+  returned: always
+  type: str
+  sample: frr
+confirm:
+  description: The timer's state (state, remaining, revert_rc, reverted_at).
+  returned: always
+  type: dict
+
+"""

@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.deploy action (the work is done by plugins/action/deploy.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: deploy
+short_description: Merge configuration lines into a device, optionally with a commit-confirmed revert timer
+version_added: 0.1.0
+author: governed.change contributors
+description:
+  - Backs up the running configuration (unless C(backup) is given), writes it onto the device host and, with I(confirm_timeout), arms a detached timer there that restores it exactly unless M(governed.change.confirm) runs in time; a device that loses contact reverts by itself.
+  - Then merges I(lines) (FRR C(vtysh -f), Linux C(nft -f)).
+  - A refused or partial change fails the task; the result still carries the backup reference so a rescue can restore.
+options:
+  lines:
+    description: The configuration lines to merge (FRR config lines; nftables commands).
+    type: list
+    elements: str
+    required: true
+  backup:
+    description: A backup reference from M(governed.change.backup); when omitted a fresh backup is taken.
+    type: dict
+  confirm_timeout:
+    description:
+      - Seconds before the device restores the backup by itself unless confirmed; C(0) deploys without the timer.
+    type: int
+    default: 0
+  platform:
+    description:
+      - The device's platform driver; defaults to the host variable C(governed_platform).
+    type: str
+    choices: [frr, linux]
+  state_dir:
+    description:
+      - Absolute folder on the device host for the backup file and the commit-confirmed timer's markers.
+      - Defaults to the host variable C(governed_state_dir), else C($FRR_VTY_DIR/governed) (frr) or C(/var/lib/governed-change) (linux).
+    type: str
+  port:
+    description:
+      - SSH port of the device host's shell; defaults to C(governed_host_port), else C(ansible_port).
+    type: int
+  connect_timeout:
+    description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+    type: int
+    default: 5
+  command_timeout:
+    description: Seconds one device command may take.
+    type: int
+    default: 60
+  store_dir:
+    description:
+      - Folder of the content-addressed state store on the controller (big state travels by reference).
+      - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
+    type: path
+notes:
+  - An action plugin running on the controller; it reaches the device host over SSH (key auth, BatchMode) on its own.
+  - Secrets in configs (for example C(neighbor X password Y)) are redacted in every result, diff and snapshot.
+attributes:
+  check_mode:
+    support: full
+    description: Reads and backs up only; reports the lines it would merge (Linux - validated with C(nft -c)); no write on the device.
+  diff_mode:
+    support: full
+    description: Returns the running configuration before and after (redacted).
+  platform:
+    platforms: [frr, linux]
+    description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+seealso:
+  - module: governed.change.backup
+  - module: governed.change.snapshot
+  - module: governed.change.restore
+  - module: governed.change.confirm
+  - module: governed.change.check
+"""
+
+EXAMPLES = r"""
+- name: Deploy with a 120 s commit-confirmed timer
+  governed.change.deploy:
+    lines:
+      - ip prefix-list PL-LOOPBACKS seq 5 permit 10.255.0.0/16 le 32
+    confirm_timeout: 120
+  register: deployed
+"""
+
+RETURN = r"""
+device:
+  description: The inventory name of the device.
+  returned: always
+  type: str
+  sample: r1
+platform:
+  description: The platform driver used.
+  returned: always
+  type: str
+  sample: frr
+backup:
+  description: A state store reference (the payload stays in the store).
+  returned: always when the backup was read
+  type: dict
+  contains:
+    path:
+      description: The stored file.
+      type: str
+    sha256:
+      description: sha256 of the stored bytes.
+      type: str
+    kind:
+      description: What the data is.
+      type: str
+    bytes:
+      description: Size of the stored file.
+      type: int
+    summary:
+      description: Record counts.
+      type: dict
+after:
+  description: A state store reference (the payload stays in the store).
+  returned: success, not in check mode
+  type: dict
+  contains:
+    path:
+      description: The stored file.
+      type: str
+    sha256:
+      description: sha256 of the stored bytes.
+      type: str
+    kind:
+      description: What the data is.
+      type: str
+    bytes:
+      description: Size of the stored file.
+      type: int
+    summary:
+      description: Record counts.
+      type: dict
+confirm:
+  description: The commit-confirmed timer (armed, seconds, deadline epoch).
+  returned: success
+  type: dict
+summary:
+  description: Lines applied, whether the config changed, timings.
+  returned: success
+  type: dict
+changes:
+  description: A short unified diff of the running configuration (redacted).
+  returned: success
+  type: list
+  elements: str
+
+"""

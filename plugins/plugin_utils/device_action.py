@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared glue of the device-stage actions: a driver and its SSH transport built from the host's variables."""
+
+from __future__ import annotations
+
+import difflib
+import os
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
+from ansible_collections.governed.change.plugins.module_utils.platforms.base import run_probes
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
+from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
+
+_MISSING = object()
+
+
+class DeviceActionBase(GovernedActionBase):
+    """A GovernedActionBase that talks to the task's device through its host shell."""
+
+    def _var(self, task_vars, name, host=None, default=None):
+        if host is None or host == task_vars.get("inventory_hostname"):
+            value = task_vars.get(name, _MISSING)
+        else:
+            hostvars = task_vars.get("hostvars") or {}
+            if host not in hostvars:
+                raise ValidationError("host %r is not in the inventory." % host, where="probes.from",
+                                      fix="name an inventory host as the probe's vantage point.")
+            value = hostvars[host].get(name, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        return self._templar.template(value)
+
+    def transport_for(self, args, task_vars, host=None):
+        """An SSHTransport to a host's shell: governed_host_port (routers) or ansible_port (Linux hosts)."""
+        device = host or task_vars.get("inventory_hostname")
+        port = args.get("port") if host is None and args.get("port") else None
+        if port is None:
+            port = self._var(task_vars, "governed_host_port", host) or self._var(task_vars, "ansible_port", host, 22)
+        key = self._var(task_vars, "ansible_ssh_private_key_file", host) or self._var(task_vars, "ansible_private_key_file", host)
+        return SSHTransport(host=self._var(task_vars, "ansible_host", host, device), port=port,
+                            user=self._var(task_vars, "ansible_user", host, "root"), key_file=key,
+                            connect_timeout=args.get("connect_timeout") or 5, command_timeout=args.get("command_timeout") or 60,
+                            device=device)
+
+    def driver(self, args, task_vars):
+        platform = args.get("platform") or self._var(task_vars, "governed_platform")
+        if not platform:
+            raise ValidationError("the device's platform is not known.", where="%s: governed_platform" % task_vars.get("inventory_hostname"),
+                                  fix="set governed_platform (frr or linux) for the host, or pass platform.")
+        cls = get_platform(platform)
+        state_dir = args.get("state_dir") or self._var(task_vars, "governed_state_dir")
+        device = task_vars.get("inventory_hostname")
+        return cls(self.transport_for(args, task_vars), device, state_dir=state_dir)
+
+    def store_dir(self, args, task_vars):
+        path = args.get("store_dir") or self._var(task_vars, "governed_store_dir")
+        if not path:
+            path = os.path.join(task_vars.get("playbook_dir") or self._loader.get_basedir(), "..", "out", "store")
+        return os.path.abspath(self._path(path, task_vars))
+
+    def probe_results(self, args, task_vars, probes):
+        """Run the probes, grouped by vantage point (``from``: an inventory host; default the device itself)."""
+        if not probes:
+            return None
+        results = {}
+        groups = {}
+        for probe in probes:
+            groups.setdefault(probe.get("from") or None, []).append(probe)
+        for host, items in groups.items():
+            results.update(run_probes(self.transport_for(args, task_vars, host), items))
+        return results
+
+    @staticmethod
+    def ref_out(ref):
+        """The reference as returned in results (path, sha256, kind, bytes, summary)."""
+        return dict((k, ref[k]) for k in statestore.REF_KEYS if k in ref)
+
+    @staticmethod
+    def config_diff(before, after, before_header="before", after_header="after"):
+        """An Ansible diff of two configs, secrets redacted."""
+        return {"before": redact_text(before or "")[0], "after": redact_text(after or "")[0],
+                "before_header": before_header, "after_header": after_header}
+
+    @staticmethod
+    def unified(before, after, limit=200):
+        """A short unified diff (redacted) for results."""
+        lines = list(difflib.unified_diff(redact_text(before or "")[0].splitlines(), redact_text(after or "")[0].splitlines(),
+                                          "before", "after", lineterm="", n=1))
+        return lines[:limit]
