@@ -44,7 +44,7 @@ def main(argv=None):
             build_s = time.perf_counter() - started
             baseline = []
             timings = []
-            for _ in range(args.repeat):
+            for _run in range(args.repeat):
                 started = time.perf_counter()
                 rows = ledger.conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events "
                                            "ORDER BY seq").fetchall()

@@ -49,7 +49,7 @@ def _v6(i):
 def _route(rng, prefix, v6):
     hop = "2001:db8:ffff::%x" % rng.randint(1, 4000) if v6 else "10.%d.%d.%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(1, 254))
     return {"prefix": prefix, "nexthop": hop, "metric": rng.randint(0, 1000),
-            "as_path": " ".join(str(rng.randint(64512, 65534)) for _ in range(rng.randint(1, 4))),
+            "as_path": " ".join(str(rng.randint(64512, 65534)) for _hop in range(rng.randint(1, 4))),
             "origin": rng.choice(("IGP", "EGP", "incomplete"))}
 
 
@@ -127,7 +127,7 @@ def worker_fact_diff(pre_path, post_path):
 def run_worker(kind, *args, timeout=1800):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind] + list(args)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     total = time.perf_counter() - t0
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["rc %d" % proc.returncode]}
@@ -181,7 +181,7 @@ def run_playbook(workdir, play, timeout):
     rss = None
     try:
         proc = subprocess.run([sys.executable, "-c", launcher, playbook, "-i", "localhost,", path], cwd=workdir, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout, check=False)
         rc, maxrss = proc.stdout.split()
         ok = rc == "0"
         rss = int(maxrss) / 1024.0
@@ -236,7 +236,7 @@ def main():
         print("generated in %.1f s; stored in %.1f s (%.0f MB + %.0f MB of JSON)" % (
             t_gen, t_put, pre_ref["bytes"] / 1e6, post_ref["bytes"] / 1e6))
 
-        runs = [run_worker("ours", json.dumps(pre_ref), json.dumps(post_ref)) for _ in range(max(1, opts.repeat))]
+        runs = [run_worker("ours", json.dumps(pre_ref), json.dumps(post_ref)) for _run in range(max(1, opts.repeat))]
         ours = next((r for r in runs if "error" in r), None) or sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
         if len(runs) > 1 and "error" not in ours:
             ours["all_wall_s"] = [round(r["wall_s"], 3) for r in runs]

@@ -31,11 +31,20 @@ class ActionModule(DeviceActionBase):
     MODULE_NAME = "deploy"
 
     def execute(self, args, task_vars, result):
-        start = time.time()
         driver = self.driver(args, task_vars)
+        out = {"device": driver.device, "platform": driver.name}
+        try:
+            return self._deploy(args, task_vars, driver, out)
+        except DeviceError as exc:
+            # unreachable before anything was written (backup/arm): nothing changed on the device
+            out.update(failed=True, changed=False, msg="%s: %s" % (self._fqcn(), exc), error=exc.as_dict(),
+                       unreachable_device=exc.transient)
+            return out
+
+    def _deploy(self, args, task_vars, driver, out):
+        start = time.time()
         text = lines_text(args["lines"])
         store = self.store_dir(args, task_vars)
-        out = {"device": driver.device, "platform": driver.name}
         if args.get("backup"):
             data = load_backup(args["backup"], driver.device)
             before, ref = data["text"], args["backup"]

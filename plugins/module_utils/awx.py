@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
 
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
 from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused
 
 _HASH_IN_TEXT = re.compile(r"content_hash\s*[:=]\s*([0-9a-f]{64})")
@@ -35,10 +34,8 @@ class AwxClient:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
-        if validate_certs:
-            self._ssl = ssl.create_default_context(cafile=ca_path) if ca_path else ssl.create_default_context()
-        else:
-            self._ssl = ssl._create_unverified_context()  # pylint: disable=protected-access  # explicit opt-out
+        self.validate_certs = validate_certs is not False
+        self.ca_path = ca_path
 
     def __repr__(self):
         return "AwxClient(%r, token=<hidden>)" % self.base_url
@@ -49,18 +46,22 @@ class AwxClient:
         if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(self.base_url).netloc:
             raise GateRefused("the controller pointed to another host (%s)." % urllib.parse.urlsplit(url).netloc,
                               where=self.base_url, fix="check the controller URL; the token is only sent to it.")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        request.add_unredirected_header("Authorization", "Bearer " + self._token)
+        headers = {"Accept": "application/json", "Authorization": "Bearer " + self._token}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as response:
+            # netrc off: it would replace the bearer header with another credential.
+            response = open_url(url, headers=headers, method="GET", timeout=self.timeout, validate_certs=self.validate_certs,
+                                ca_path=self.ca_path, unredirected_headers=["Authorization"], use_netrc=False)
+            try:
                 body = response.read()
+            finally:
+                response.close()
         except urllib.error.HTTPError as exc:
             fix = {401: "the token is invalid or expired; refresh the credential.",
                    403: "the token's user may not read this workflow job; grant read access.",
                    404: "check the workflow job id (the job may have been deleted)."}.get(exc.code, "check the controller.")
             raise GateRefused("the controller answered HTTP %d for %s." % (exc.code, _strip_query(url)),
                               where="awx", fix=fix)
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, UrlsConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GateRefused("the controller is unreachable (%s)." % (reason,), where=_strip_query(url),
                               fix="check controller_host, TLS settings and the network.")

@@ -9,6 +9,7 @@ import copy
 import datetime
 import re
 
+from ansible_collections.governed.change.plugins.module_utils.checks import OPERATORS as CHECK_OPERATORS, validate_check
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 
@@ -16,10 +17,7 @@ CHANGE_TYPES = ("standard", "normal", "emergency")
 CATEGORIES = ("acl_update", "vlan_add", "bgp_policy", "routing_core", "firmware", "interface", "other")
 ROLLBACK_STRATEGIES = ("backup", "custom")
 # Operators of `expected` checks; the checks engine evaluates them, this module only refuses unknown ones.
-EXPECTED_OPS = ("equals", "not_equals", "lt", "le", "gt", "ge", "contains", "not_contains", "in", "not_in",
-                "matches", "exists", "not_exists")
-VALUELESS_OPS = ("exists", "not_exists")
-SNAPSHOTS = ("pre", "post")
+EXPECTED_OPS = tuple(sorted(CHECK_OPERATORS))  # one operator list for the project: checks.py's
 
 ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -29,7 +27,7 @@ TOP_KEYS = ("id", "title", "description", "author", "type", "category", "targets
             "window", "links")
 TOP_REQUIRED = ("id", "title", "description", "author", "type", "category", "targets")
 CONFIG_KEYS = ("lines", "template", "vars")
-EXPECTED_KEYS = ("name", "description", "query", "op", "value", "snapshot", "hosts")
+EXPECTED_KEYS = ("name", "description", "query", "op", "value", "snapshot", "tolerance_pct", "where", "hosts")
 LINK_KEYS = ("ticket", "merge_request", "documentation")
 
 
@@ -242,6 +240,7 @@ def _config(check, config):
 
 
 def _expected(check, expected):
+    """Expected checks are check documents (checks.py validates them: one operator list for the project)."""
     if expected is None:
         expected = []
     check.list_of(expected, "expected", hint="list the checks, e.g. - {name: x, query: ..., op: equals, value: true}.")
@@ -254,19 +253,15 @@ def _expected(check, expected):
         if name in names:
             check.fail(join_path(path, "name"), "'%s' is used by another expected check." % name, "give each check a unique name.")
         names.add(name)
-        entry = {
-            "name": name,
-            "query": check.string(item["query"], join_path(path, "query"), hint="give the query as a string."),
-            "op": check.string(item["op"], join_path(path, "op"), choices=EXPECTED_OPS),
-            "snapshot": check.string(item.get("snapshot", "post"), join_path(path, "snapshot"), choices=SNAPSHOTS),
-            "hosts": check.string_list(item.get("hosts", []), join_path(path, "hosts"), pattern=NAME_RE),
-            "value": copy.deepcopy(item.get("value")),
-        }
-        if entry["op"] not in VALUELESS_OPS and "value" not in item:
-            check.fail(join_path(path, "value"), "is required for op '%s'." % entry["op"],
-                       "add the value to compare with (ops without a value: %s)." % ", ".join(VALUELESS_OPS))
-        if "description" in item:
-            entry["description"] = check.string(item["description"], join_path(path, "description"))
+        check.string(item["query"], join_path(path, "query"), hint="give the query as a string.")
+        check.string(item["op"], join_path(path, "op"), choices=EXPECTED_OPS)
+        hosts = check.string_list(item.get("hosts", []), join_path(path, "hosts"), pattern=NAME_RE)
+        document = {key: copy.deepcopy(value) for key, value in item.items() if key != "hosts"}
+        try:
+            entry = validate_check(document, where=path)
+        except ValidationError as exc:
+            check.fail(exc.where or path, exc.problem, exc.fix)
+        entry["hosts"] = hosts
         out.append(entry)
     return out
 

@@ -215,7 +215,7 @@ def main(argv=None, out=None, err=None, stdin=None):
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
-        return EXIT_ERROR if exc.code else EXIT_OK
+        return EXIT_OK if exc.code in (0, None) else EXIT_ERROR  # argparse exits 0 (--help) or 2 (usage error)
     try:
         if args.command in ("approve", "deny"):
             return cmd_decide(args, out, err, stdin)

@@ -187,8 +187,7 @@ def _frr_interface_blocks(data):
         if any(k in info for k in ("operationalStatus", "administrativeStatus", "ipAddresses", "ifIndex")):
             yield name, info
         else:  # `vrf all`: {vrf: {ifname: {...}}}
-            for sub in _frr_interface_blocks(info):
-                yield sub
+            yield from _frr_interface_blocks(info)
 
 
 def _updown(value):

@@ -61,7 +61,7 @@ def _v6_is_canonical(addr):
         return False
     if "::" in addr:
         head, tail = addr.split("::")
-        groups = [g for g in (head.split(":") if head else [])] + [g for g in (tail.split(":") if tail else [])]
+        groups = (head.split(":") if head else []) + (tail.split(":") if tail else [])
         if len(groups) > 6:
             return False
     else:
@@ -147,6 +147,11 @@ def canonicalizer_for(field):
 # result building
 
 
+
+def _entry_order(entry):
+    """Sort key of added/removed entries: section, then key."""
+    return (str(entry["section"]), str(entry["key"]))
+
 class _Result(object):
     def __init__(self, limit):
         self.limit = limit
@@ -209,9 +214,8 @@ class _Result(object):
         for counts in self.sections.values():
             for name in total:
                 total[name] += counts[name]
-        order = lambda e: (str(e["section"]), str(e["key"]))  # noqa: E731 - local sort key
-        self.added.sort(key=order)
-        self.removed.sort(key=order)
+        self.added.sort(key=_entry_order)
+        self.removed.sort(key=_entry_order)
         self.changed.sort(key=lambda e: (str(e["section"]), str(e["key"]), str(e["field"])))
         summary = dict(total)
         summary["identical"] = not (total["added"] or total["removed"] or total["changed"])

@@ -41,7 +41,7 @@ def test_acl_update_on_fw1_is_low_and_standard(lab_policy):
     assert out["required_gates"] == ["freeze", "precheck", "deploy", "verify"]
     assert out["requirements"]["approvals"]["count"] == 0 and out["requirements"]["pre_approved_by"] == "edge_acl_update"
     assert out["facts"]["sections_touched"] == ["table inet filter"]
-    assert out["blast_radius"]["protected_overlap"] == ["10.0.45.2/32"]
+    assert out["blast_radius"]["protected_overlap"] == ["10.0.45.10/32"]
     assert out["devices"]["fw1"]["diff"].count("\n+\t") == 1
 
 

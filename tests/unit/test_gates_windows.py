@@ -15,7 +15,6 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 from ansible_collections.governed.change.plugins.module_utils.windows import next_open, wait_for_window, window_gate
 
 
-
 def z(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 

@@ -201,5 +201,5 @@ def test_wait_until_settled_bounded():
     with pytest.raises(ValidationError, match="bound"):
         wait_until_settled(take, [], 99999, 1)
     with pytest.raises(DeviceError):
-        wait_until_settled(lambda: (_ for _ in ()).throw(DeviceError("auth failed")), no_regression_checks("frr"), 10, 1, pre=PRE,
+        wait_until_settled(lambda: (_x for _x in ()).throw(DeviceError("auth failed")), no_regression_checks("frr"), 10, 1, pre=PRE,
                            sleep=sleep, clock=lambda: clock["t"])

@@ -21,7 +21,7 @@ import time
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.redact import placeholder, redact_text
 
 # Markers framing each command's output when several commands run in one SSH round trip.
 BEGIN = "@@GC-BEGIN@@"
@@ -70,9 +70,15 @@ def q(value):
     return shlex.quote(str(value))
 
 
+# Device messages quote config lines after a prefix ("line 3: % Unknown command: neighbor X password Y"), which the
+# line-anchored rules of redact.py do not see: any word after a secret keyword is redacted too in free text.
+_FREE_SECRET_RE = re.compile(r"(?i)\b(password|secret|key|key-string|community|psk)(\s+(?:[0-9]\s+)?)(?!<redacted:)(\S+)")
+
+
 def redacted(text, limit=600):
     """A device output fit for an error message or a result: secrets redacted, trimmed."""
     text = redact_text(str(text or ""))[0]
+    text = _FREE_SECRET_RE.sub(lambda m: m.group(1) + m.group(2) + placeholder(m.group(3)), text)
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + " ..."
 

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for governed.change.review_gate: gathers approvals and the launcher, delegates to the review core."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+
+from ansible_collections.governed.change.plugins.module_utils.awx import AwxClient, read_workflow_approvals
+from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused
+from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
+from ansible_collections.governed.change.plugins.module_utils.review import change_id_of, review_gate
+from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
+from ansible_collections.governed.change.plugins.plugin_utils.gates import open_ledger, parse_now, resolve_assessment
+
+LAUNCHER_VARS = ("awx_user_name", "tower_user_name")
+WORKFLOW_VARS = ("awx_workflow_job_id", "tower_workflow_job_id")
+AWX_FIX = ("attach a controller credential (CONTROLLER_HOST and CONTROLLER_OAUTH_TOKEN) or pass awx.url and awx.token; "
+           "to rely on signed approvals only, set awx: {enabled: false}.")
+
+
+class ActionModule(GovernedActionBase):
+    """Evaluate the review gate once for the whole change."""
+
+    MODULE_NAME = "review_gate"
+
+    def execute(self, args, task_vars, result):
+        policy = load_policy(self._path(args["policy"], task_vars))
+        assessment, _source = resolve_assessment(args["assessment"], args["assessment_file"],
+                                                 self._var(task_vars, "governed_assessment"),
+                                                 lambda path: self._path(path, task_vars))
+        change_id = change_id_of(assessment)
+        now = parse_now(args["now"]) or datetime.datetime.now(datetime.timezone.utc)
+        ledger_path = self._path(args["ledger"], task_vars)
+        signers = self._path(args["allowed_signers"], task_vars) if args["allowed_signers"] else None
+
+        ledger, record = open_ledger(ledger_path, change_id)
+        try:
+            awx = self._read_awx(args["awx"], task_vars, change_id, assessment.get("content_hash"))
+            stored = ledger.approvals(change_id)
+            # An AWX approval copied into the ledger counts only while the controller confirms it (re-read live).
+            approvals = [a for a in stored if a["source"] != "awx" or awx is None]
+            approvals = [dict(a, verified=False) if a["source"] == "awx" else a for a in approvals]
+            if awx is not None:
+                approvals.extend(awx["approvals"])
+
+            author = assessment.get("author") or record.get("author")
+            launchers = self._launchers(args["launcher"], task_vars, awx)
+            verdicts = [review_gate(policy, assessment, approvals, author, launcher, now=now, allowed_signers=signers)
+                        for launcher in launchers]
+            verdict = next((v for v in verdicts if v["decision"] != "pass"), verdicts[0])
+            for other in verdicts:
+                verdict["reasons"].extend(r for r in other["reasons"] if r not in verdict["reasons"] and other["decision"] != "pass")
+            verdict["launchers"] = launchers
+            if record.get("content_hash") and assessment.get("content_hash") and record["content_hash"] != assessment["content_hash"]:
+                verdict["decision"] = "fail"
+                verdict["reasons"].insert(0, "the assessment's content hash %s... is not the ledger's current %s... (the change was "
+                                             "re-assessed); fix: pass the latest assessment." % (
+                                                 assessment["content_hash"][:12], record["content_hash"][:12]))
+            verdict["sources"] = {"ledger": {"path": ledger_path, "approvals": len(stored)},
+                                  "awx": None if awx is None else {key: awx[key] for key in ("workflow_job", "launcher", "pending", "ignored")}}
+            if awx is not None:
+                verdict["sources"]["awx"]["approvals"] = len(awx["approvals"])
+
+            recorded = False
+            if not self._task.check_mode:
+                if awx is not None:
+                    self._copy_awx_approvals(ledger, stored, awx["approvals"])
+                ledger.record_verdict(change_id, "review", verdict, actor=launchers[0] or "governed.change")
+                recorded = True
+        finally:
+            ledger.close()
+
+        summary = {"change_id": change_id, "decision": verdict["decision"], "tier": verdict["tier"],
+                   "content_hash": verdict["content_hash"], "approvers": [item["identity"] for item in verdict["counted"]],
+                   "evaluated_at": verdict["evaluated_at"]}
+        out = {"changed": recorded, "verdict": verdict, "decision": verdict["decision"], "recorded": recorded, "summary": summary,
+               "ansible_facts": {"governed_review": verdict}, "ansible_stats": self.stats({"governed_review": summary})}
+        if verdict["decision"] != "pass":
+            out.update(failed=True, msg=failure_message(self._fqcn(), verdict))
+        return out
+
+    # ----------------------------------------------------------------------------------------------------------
+    def _var(self, task_vars, name):
+        value = task_vars.get(name)
+        return None if value is None else self._templar.template(value)
+
+    def _launchers(self, given, task_vars, awx):
+        """Every launcher to check (distinct, order kept); the controller's OS user when nothing names one."""
+        names = [given] + [self._var(task_vars, name) for name in LAUNCHER_VARS] + [awx and awx.get("launcher")]
+        out = []
+        for name in names:
+            if name and str(name) not in out:
+                out.append(str(name))
+        if not out:
+            try:
+                out.append(getpass.getuser())
+            except (KeyError, OSError):  # no passwd entry: the launcher stays unknown, the gate fails closed
+                out.append(None)
+        return out
+
+    def _read_awx(self, options, task_vars, change_id, content_hash):
+        """The AWX approvals of the workflow job, or None when the AWX source is not in use."""
+        options = options or {}
+        job_id = options.get("workflow_job_id")
+        if job_id is None:
+            job_id = next((self._var(task_vars, name) for name in WORKFLOW_VARS if task_vars.get(name) not in (None, "")), None)
+        if options.get("enabled") is False or (not options and job_id is None):
+            return None
+        url = options.get("url") or os.environ.get("CONTROLLER_HOST") or os.environ.get("TOWER_HOST")
+        token = options.get("token") or os.environ.get("CONTROLLER_OAUTH_TOKEN") or os.environ.get("TOWER_OAUTH_TOKEN")
+        missing = [name for name, value in (("url", url), ("token", token), ("workflow_job_id", job_id)) if value in (None, "")]
+        if missing:
+            raise GateRefused("the AWX approval source is in use (%s) but its %s is not known, so AWX approvals cannot be "
+                              "checked." % ("awx option given" if options else "inside AWX workflow job %s" % job_id, ", ".join(missing)),
+                              where="awx", fix=AWX_FIX if job_id is not None else "pass awx.workflow_job_id, or run inside an "
+                              "AWX/AAP workflow (awx_workflow_job_id).")
+        validate = options.get("validate_certs")
+        if validate is None:
+            validate = os.environ.get("CONTROLLER_VERIFY_SSL", "true").strip().lower() not in ("0", "false", "no", "off")
+        if url and "://" not in url:
+            url = "https://" + url  # the controller credential's host may omit the scheme
+        client = AwxClient(url, token, timeout=options.get("timeout") or 10, validate_certs=validate)
+        return read_workflow_approvals(client, job_id, change_id, content_hash=content_hash)
+
+    @staticmethod
+    def _copy_awx_approvals(ledger, stored, approvals):
+        """Copy AWX approvals into the ledger as evidence, once each."""
+        seen = {(a["approver"], a["decision"], a["ts"], a["content_hash"]) for a in stored if a["source"] == "awx"}
+        for approval in approvals:
+            key = (approval["approver"], approval["decision"], approval["ts"], approval["content_hash"])
+            if key not in seen:
+                ledger.record_approval(approval, actor="awx:%s" % approval["approver"])
+                seen.add(key)
+
+
+def failure_message(fqcn, verdict):
+    """Every reason of a refusal with its fix, and each rejected approval with why it does not count."""
+    parts = ["change %s (tier %s) is not authorized: %s" % (verdict.get("change_id"), verdict.get("tier"), " ".join(verdict["reasons"]))]
+    rejected = ["%s (%s): %s" % (item.get("identity") or item.get("approver"), item.get("source"), item["reason"])
+                for item in verdict.get("rejected") or []]
+    if rejected:
+        parts.append("Approvals not counted: %s" % " | ".join(rejected))
+    return "%s: %s" % (fqcn, " ".join(parts))

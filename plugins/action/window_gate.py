@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for governed.change.window_gate: reads the targets' site and groups, delegates to the windows core."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
+from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
+from ansible_collections.governed.change.plugins.module_utils.windows import wait_for_window, window_gate
+from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
+from ansible_collections.governed.change.plugins.plugin_utils.gates import inventory_targets, open_ledger, parse_now, resolve_assessment
+
+CHANGE_KEYS = ("change_id", "type", "change_class", "tier", "window")
+
+
+class ActionModule(GovernedActionBase):
+    """Evaluate the window gate once for the whole change."""
+
+    MODULE_NAME = "window_gate"
+
+    def execute(self, args, task_vars, result):
+        policy = load_policy(self._path(args["policy"], task_vars))
+        fallback = task_vars.get("governed_assessment")
+        assessment, _source = resolve_assessment(args["assessment"], args["assessment_file"],
+                                                 None if fallback is None else self._templar.template(fallback),
+                                                 lambda path: self._path(path, task_vars))
+        change_id = change_id_of(assessment)
+        hosts = assessment.get("hosts") or [t.get("host") for t in (assessment.get("facts") or {}).get("targets") or []]
+        if not change_id or not hosts:
+            raise ValidationError("the assessment lacks %s." % ("its change_id" if not change_id else "its hosts"), where="assessment",
+                                  fix="pass the assessment (or summary) returned by governed.change.assess.")
+        targets = inventory_targets(hosts, task_vars, self._templar)
+        change = {key: assessment.get(key) for key in CHANGE_KEYS}
+
+        ledger = None
+        if args["ledger"]:
+            ledger, _record = open_ledger(self._path(args["ledger"], task_vars), change_id)
+        try:
+            verdict = self._evaluate(policy, change, targets, parse_now(args["now"]), args)
+            recorded = False
+            if ledger is not None and not self._task.check_mode:
+                ledger.record_verdict(change_id, "window", verdict)
+                bypass = verdict.get("bypass")
+                if verdict["decision"] == "pass" and bypass:
+                    ledger.append_event(change_id, "review.post_hoc_due", "governed.change", {
+                        "reason": "emergency bypass of %s" % ", ".join(item.get("name") or item["kind"] for item in bypass["bypassed"]),
+                        "post_review_due": bypass["post_review_due"], "post_review_hours": bypass["post_review_hours"],
+                        "bypassed": bypass["bypassed"], "evaluated_at": verdict["evaluated_at"]})
+                recorded = True
+        finally:
+            if ledger is not None:
+                ledger.close()
+
+        summary = {"change_id": change_id, "decision": verdict["decision"], "evaluated_at": verdict["evaluated_at"],
+                   "windows_open": verdict["windows_open"], "next_open": verdict["next_open"]}
+        if verdict.get("bypass"):
+            summary["post_review_due"] = verdict["bypass"]["post_review_due"]
+        out = {"changed": recorded, "verdict": verdict, "decision": verdict["decision"], "recorded": recorded, "summary": summary,
+               "ansible_facts": {"governed_window": verdict}, "ansible_stats": self.stats({"governed_window": summary})}
+        if verdict["decision"] != "pass":
+            out.update(failed=True, msg="%s: change %s may not run now: %s" % (self._fqcn(), change_id, " ".join(verdict["reasons"])))
+        return out
+
+    @staticmethod
+    def _evaluate(policy, change, targets, now, args):
+        if not args["wait"]:
+            return window_gate(policy, change, targets, now=now)
+        if args["wait_max_seconds"] < 0:
+            raise ValidationError("wait_max_seconds must not be negative.", where="wait_max_seconds", fix="pass 0 or more seconds.")
+        clock = None
+        if now is not None:  # a given 'now' advances with the real clock while the gate waits
+            started = time.monotonic()
+
+            def clock():
+                return now + datetime.timedelta(seconds=time.monotonic() - started)
+        return wait_for_window(policy, change, targets, args["wait_max_seconds"], clock=clock)
