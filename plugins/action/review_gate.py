@@ -14,7 +14,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Gate
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of, review_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import open_ledger, parse_now, resolve_assessment
+from ansible_collections.governed.change.plugins.plugin_utils.gates import join_reasons, open_ledger, parse_now, resolve_assessment
 
 LAUNCHER_VARS = ("awx_user_name", "tower_user_name")
 WORKFLOW_VARS = ("awx_workflow_job_id", "tower_workflow_job_id")
@@ -60,6 +60,10 @@ class ActionModule(GovernedActionBase):
                 verdict["reasons"].insert(0, "the assessment's content hash %s... is not the ledger's current %s... (the change was "
                                              "re-assessed); fix: pass the latest assessment." % (
                                                  assessment["content_hash"][:12], record["content_hash"][:12]))
+            if record.get("state") in ("closed", "canceled"):
+                verdict["decision"] = "fail"
+                verdict["reasons"].insert(0, "change %s is %s in the ledger; fix: open a new change." % (change_id, record["state"]))
+            verdict["ledger_state"] = record.get("state")
             verdict["sources"] = {"ledger": {"path": ledger_path, "approvals": len(stored)},
                                   "awx": None if awx is None else {key: awx[key] for key in ("workflow_job", "launcher", "pending", "ignored")}}
             if awx is not None:
@@ -70,6 +74,8 @@ class ActionModule(GovernedActionBase):
                 if awx is not None:
                     self._copy_awx_approvals(ledger, stored, awx["approvals"])
                 ledger.record_verdict(change_id, "review", verdict, actor=launchers[0] or "governed.change")
+                if verdict["decision"] == "pass" and record.get("state") == "authorize":
+                    ledger.transition(change_id, "scheduled", launchers[0] or "governed.change", reason="review gate passed")
                 recorded = True
         finally:
             ledger.close()
@@ -114,8 +120,8 @@ class ActionModule(GovernedActionBase):
         token = options.get("token") or os.environ.get("CONTROLLER_OAUTH_TOKEN") or os.environ.get("TOWER_OAUTH_TOKEN")
         missing = [name for name, value in (("url", url), ("token", token), ("workflow_job_id", job_id)) if value in (None, "")]
         if missing:
-            raise GateRefused("the AWX approval source is in use (%s) but its %s is not known, so AWX approvals cannot be "
-                              "checked." % ("awx option given" if options else "inside AWX workflow job %s" % job_id, ", ".join(missing)),
+            raise GateRefused("the AWX approval source is in use (%s) but not all of it is known (missing: %s), so AWX approvals "
+                              "cannot be checked." % ("awx option given" if options else "inside AWX workflow job %s" % job_id, ", ".join(missing)),
                               where="awx", fix=AWX_FIX if job_id is not None else "pass awx.workflow_job_id, or run inside an "
                               "AWX/AAP workflow (awx_workflow_job_id).")
         validate = options.get("validate_certs")
@@ -139,7 +145,7 @@ class ActionModule(GovernedActionBase):
 
 def failure_message(fqcn, verdict):
     """Every reason of a refusal with its fix, and each rejected approval with why it does not count."""
-    parts = ["change %s (tier %s) is not authorized: %s" % (verdict.get("change_id"), verdict.get("tier"), " ".join(verdict["reasons"]))]
+    parts = ["change %s (tier %s) is not authorized: %s" % (verdict.get("change_id"), verdict.get("tier"), join_reasons(verdict["reasons"]))]
     rejected = ["%s (%s): %s" % (item.get("identity") or item.get("approver"), item.get("source"), item["reason"])
                 for item in verdict.get("rejected") or []]
     if rejected:

@@ -13,7 +13,8 @@ from ansible_collections.governed.change.plugins.module_utils.policy import load
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 from ansible_collections.governed.change.plugins.module_utils.windows import wait_for_window, window_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import inventory_targets, open_ledger, parse_now, resolve_assessment
+from ansible_collections.governed.change.plugins.plugin_utils.gates import (inventory_targets, join_reasons, open_ledger, parse_now,
+                                                                               resolve_assessment)
 
 CHANGE_KEYS = ("change_id", "type", "change_class", "tier", "window")
 
@@ -63,7 +64,7 @@ class ActionModule(GovernedActionBase):
         out = {"changed": recorded, "verdict": verdict, "decision": verdict["decision"], "recorded": recorded, "summary": summary,
                "ansible_facts": {"governed_window": verdict}, "ansible_stats": self.stats({"governed_window": summary})}
         if verdict["decision"] != "pass":
-            out.update(failed=True, msg="%s: change %s may not run now: %s" % (self._fqcn(), change_id, " ".join(verdict["reasons"])))
+            out.update(failed=True, msg="%s: change %s may not run now: %s" % (self._fqcn(), change_id, join_reasons(verdict["reasons"])))
         return out
 
     @staticmethod

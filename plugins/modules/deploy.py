@@ -12,7 +12,9 @@ short_description: Merge configuration lines into a device, optionally with a co
 version_added: 0.1.0
 author: governed.change contributors
 description:
-  - Backs up the running configuration (unless C(backup) is given), writes it onto the device host and, with I(confirm_timeout), arms a detached timer there that restores it exactly unless M(governed.change.confirm) runs in time; a device that loses contact reverts by itself.
+  - Backs up the running configuration (unless C(backup) is given), writes it onto the device host.
+  - With I(confirm_timeout), arms a detached timer there that restores it exactly unless M(governed.change.confirm) runs in time.
+  - A device that loses contact reverts by itself.
   - Then merges I(lines) (FRR C(vtysh -f), Linux C(nft -f)).
   - A refused or partial change fails the task; the result still carries the backup reference so a rescue can restore.
 options:

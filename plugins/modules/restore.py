@@ -14,7 +14,8 @@ author: governed.change contributors
 description:
   - FRR - C(frr-reload.py --reload) computes and applies the delta, so nothing the change added is left behind.
   - Linux - one atomic C(nft -f) of C(flush ruleset) plus the backup.
-  - A pending commit-confirmed timer is disarmed first. The running configuration is read back and must equal the backup after normalization, else the task fails.
+  - A pending commit-confirmed timer is disarmed first.
+  - The running configuration is read back and must equal the backup after normalization, else the task fails.
 options:
   backup:
     description: The backup reference returned by M(governed.change.backup) or M(governed.change.deploy).

@@ -107,3 +107,8 @@ def inventory_targets(hosts, task_vars, templar):
         site = hostvars[host].get("site") if host in hostvars else None
         targets.append({"host": host, "site": templar.template(site) if site is not None else None, "groups": sorted(groups[host])})
     return targets
+
+
+def join_reasons(reasons):
+    """The verdict's reasons as one message, each ending with a full stop."""
+    return " ".join(text if text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "." for text in reasons)

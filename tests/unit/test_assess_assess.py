@@ -61,10 +61,15 @@ def test_bgp_change_on_core_r2_is_high(lab_policy):
 
 def test_emergency_change_on_r1(lab_policy):
     out = run("emergency_r1.yml", lab_policy, "r1", FRR_R1)
-    assert (out["tier"], out["change_class"]) == ("low", "emergency")
+    # Remote-triggered blackhole: the static route plus its BGP announcement (so a snapshot's routes show it).
+    assert (out["tier"], out["score"], out["change_class"]) == ("medium", 40, "emergency")
+    assert [rule["name"] for rule in out["fired_rules"]] == ["touches_bgp", "static_routes", "emergency_change"]
+    assert out["required_gates"] == ["approval", "review", "freeze", "precheck", "deploy", "verify", "post_review"]
     assert "window" not in out["required_gates"] and out["required_gates"][-1] == "post_review"
     assert out["post_review_due"] == "2026-11-03T00:00:00+00:00"
+    assert out["facts"]["sections_touched"] == ["ip route", "router bgp"]
     assert out["facts"]["prefixes_touched"] == ["203.0.113.66/32"] and out["facts"]["touches_protected"] is False
+    assert out["devices"]["r1"]["added"] == ["  network 203.0.113.66/32", "ip route 203.0.113.66/32 blackhole"]
 
 
 def test_unreachable_device_raises_risk_and_is_reported(lab_policy):
@@ -117,10 +122,10 @@ def test_host_without_config_and_explicit_candidate(lab_policy):
 
 @pytest.mark.parametrize("diffs,message", [
     ({"r1": {"running": ""}}, "diffs.r1: host 'r1' is not a target of the change. Fix: pass diffs only for the targets: r2."),
-    ({"r2": "config"}, "diffs.r2: must be a mapping with running and candidate or lines, got a string. "
-                        "Fix: pass {running: <text or null>, candidate: <text>}."),
-    ({"r2": {"running": 5}}, "diffs.r2.running: must be text or null, got an integer (5). "
-                              "Fix: pass the device's running configuration as a string (null when unreachable)."),
+    ({"r2": "config"},
+     "diffs.r2: must be a mapping with running and candidate or lines, got a string. Fix: pass {running: <text or null>, candidate: <text>}."),
+    ({"r2": {"running": 5}},
+     "diffs.r2.running: must be text or null, got an integer (5). Fix: pass the device's running configuration as a string (null when unreachable)."),
     ({"r2": {"running": "", "config": ""}}, "diffs.r2: has unknown key 'config'. Fix: use only: running, candidate, lines."),
     ({"r2": {"candidate": "", "lines": []}}, "diffs.r2: has both candidate and lines. Fix: pass one of them."),
     ({"r2": {"candidate": ["x"]}}, "diffs.r2.candidate: must be text, got a list. Fix: pass the rendered candidate configuration as a string."),
@@ -188,7 +193,7 @@ def test_content_hash_is_stable(lab_policy):
     lambda: {"request": change(config={"r2": {"lines": ["ip prefix-list PL seq 5 permit 10.21.0.0/16"]}})},
     lambda: {"request": change(config={"r2": {"lines": ["ip prefix-list PL seq 5 permit 10.20.0.0/16", "ip route 192.0.2.0/24 blackhole"]}})},
     lambda: {"request": change(title="Another title")},
-    lambda: {"request": change(expected=[{"name": "a", "query": "x", "op": "exists"}])},
+    lambda: {"request": change(expected=[{"name": "a", "query": "x", "op": "not_empty"}])},
     lambda: {"running": FRR_R2 + "ip prefix-list PL seq 5 permit 10.20.0.0/16\n"},
     lambda: {"running": FRR_R2.replace("  network 10.255.0.2/32", "  network 10.255.0.9/32")},
     lambda: {"running": None},
@@ -215,7 +220,7 @@ def test_content_hash_sorted_by_host_and_sensitive_per_device():
 
 def test_gate_order_and_auto_automation(lab_policy):
     out = assess(change(category="other", type="normal", config={"r1": {"lines": ["ip route 192.0.2.0/24 blackhole"]}}, targets=["r1"],
-                        expected=[{"name": "a", "query": "x", "op": "exists"}]), lab_policy, INVENTORY, {"r1": {"running": FRR_R1}}, now=NOW)
+                        expected=[{"name": "a", "query": "x", "op": "not_empty"}]), lab_policy, INVENTORY, {"r1": {"running": FRR_R1}}, now=NOW)
     assert out["tier"] == "low" and out["required_gates"] == ["approval", "freeze", "precheck", "deploy", "verify"]
     assert list(GATE_ORDER) == ["approval", "review", "freeze", "window", "precheck", "deploy", "verify", "post_review"]
 

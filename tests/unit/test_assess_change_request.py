@@ -26,6 +26,10 @@ ID_FIX = "use 1-64 characters from A-Z a-z 0-9 . _ - (e.g. CHG-1001), quoted if 
 LINES_FIX = 'list the configuration lines, e.g. lines: ["ip prefix-list PL seq 5 permit 10.0.0.0/8"].'
 TARGETS_FIX = "list inventory hosts, groups or patterns, e.g. targets: [fw1]."
 EXP = {"name": "check_one", "query": "x", "op": "equals", "value": True}
+# The `expected` operators are the checks engine's (plugins/module_utils/checks.py): one list for the project.
+OPS = ("all_match, at_least, at_most, contains, equals, greater_than, is_empty, less_than, none_match, not_contains, not_empty, "
+       "not_equals, subset, superset, unchanged, within_pct_of_pre")
+EXPECTED_KEYS = "name, description, query, op, value, snapshot, tolerance_pct, where, hosts"
 
 
 def with_config(entry, host="r2"):
@@ -100,22 +104,57 @@ MALFORMED = [
      "change request: config.r 2: 'r 2' has invalid characters or length. Fix: use an inventory host or group name as the key."),
     ("expected_mapping", change(expected={"name": "x"}),
      "change request: expected: must be a list, got a mapping. Fix: list the checks, e.g. - {name: x, query: ..., op: equals, value: true}."),
-    ("expected_missing_query", with_expected({"name": "a", "op": "exists"}),
+    ("expected_missing_query", with_expected({"name": "a", "op": "not_empty"}),
      "change request: expected[0].query: is required but missing. Fix: add the 'query' key."),
     ("expected_bad_op", with_expected(dict(EXP, op="eq")),
-     "change request: expected[0].op: 'eq' is not allowed. Fix: use one of: equals, not_equals, lt, le, gt, ge, contains, not_contains, "
-     "in, not_in, matches, exists, not_exists."),
+     "change request: expected[0].op: 'eq' is not allowed. Fix: use one of: %s." % OPS),
+    # The former private operators are gone on purpose: they are refused like any unknown operator.
+    ("expected_removed_op_exists", with_expected({"name": "a", "query": "x", "op": "exists"}),
+     "change request: expected[0].op: 'exists' is not allowed. Fix: use one of: %s." % OPS),
+    ("expected_removed_op_ge", with_expected(dict(EXP, op="ge", value=1)),
+     "change request: expected[0].op: 'ge' is not allowed. Fix: use one of: %s." % OPS),
+    ("expected_op_integer", with_expected(dict(EXP, op=1)),
+     "change request: expected[0].op: must be a string, got an integer (1). Fix: use one of: %s." % OPS),
     ("expected_missing_value", with_expected({"name": "a", "query": "x", "op": "equals"}),
-     "change request: expected[0].value: is required for op 'equals'. Fix: add the value to compare with (ops without a value: exists, not_exists)."),
+     "change request: check 'a'.value: operator equals needs a value to compare with. Fix: add value: <expected>."),
+    ("expected_subset_value_not_list", with_expected(dict(EXP, op="subset", value="10.0.0.0/8")),
+     "change request: check 'check_one'.value: operator subset needs a list value. Fix: write value as a YAML list."),
+    ("expected_value_with_pre_vs_post", with_expected(dict(EXP, op="at_least", value=1, snapshot="pre_vs_post")),
+     "change request: check 'check_one'.value: value is not used with snapshot pre_vs_post: post is compared with pre. "
+     "Fix: remove value, or read one snapshot (snapshot: post) to compare with a fixed value."),
+    ("expected_op_cannot_read_snapshot", with_expected({"name": "a", "query": "x", "op": "unchanged", "snapshot": "post"}),
+     "change request: check 'a'.snapshot: operator unchanged cannot read snapshot post. Fix: use snapshot: pre_vs_post."),
+    ("expected_query_not_jmespath", with_expected(dict(EXP, query="sections.peers[?state==]")),
+     "change request: check 'check_one'.query: is not a valid JMESPath expression "
+     "(invalid token: Parse error at column 23, token \"]\" (RBRACKET), for expression:). "
+     "Fix: fix the expression (https://jmespath.org/specification.html)."),
+    ("expected_query_blank", with_expected(dict(EXP, query="  ")),
+     "change request: expected[0].query: must not be empty. Fix: give the query as a string."),
+    ("expected_all_match_without_where", with_expected({"name": "a", "query": "sections.peers", "op": "all_match"}),
+     "change request: check 'a'.where: operator all_match needs a 'where' sub-expression evaluated on each item. "
+     "Fix: add e.g. where: \"state == 'Established'\"."),
+    ("expected_where_on_equals", with_expected(dict(EXP, where="state == 'up'")),
+     "change request: check 'check_one'.where: 'where' is only used by all_match and none_match. Fix: remove it, or filter in the query."),
+    ("expected_tolerance_out_of_range", with_expected({"name": "a", "query": "x", "op": "within_pct_of_pre", "tolerance_pct": 150}),
+     "change request: check 'a'.tolerance_pct: tolerance_pct must be a number from 0 to 100, got 150. Fix: write e.g. tolerance_pct: 5."),
+    ("expected_tolerance_on_equals", with_expected(dict(EXP, tolerance_pct=5)),
+     "change request: check 'check_one'.tolerance_pct: tolerance_pct is not used by equals. "
+     "Fix: remove it, or use at_least/at_most/superset/within_pct_of_pre."),
+    ("expected_within_pct_without_tolerance", with_expected({"name": "a", "query": "x", "op": "within_pct_of_pre"}),
+     "change request: check 'a'.tolerance_pct: within_pct_of_pre needs tolerance_pct (or a numeric value). Fix: add tolerance_pct: <percent>."),
+    ("expected_hosts_string", with_expected(dict(EXP, hosts="r2")),
+     "change request: expected[0].hosts: must be a list, got a string. Fix: write it as a YAML list: [a, b]."),
     ("expected_duplicate_name", with_expected(EXP, dict(EXP)),
      "change request: expected[1].name: 'check_one' is used by another expected check. Fix: give each check a unique name."),
     ("expected_bad_name", with_expected(dict(EXP, name="Check-One")),
      "change request: expected[0].name: 'Check-One' has invalid characters or length. Fix: use 1-64 characters from a-z 0-9 _."),
     ("expected_bad_snapshot", with_expected(dict(EXP, snapshot="during")),
-     "change request: expected[0].snapshot: 'during' is not allowed. Fix: use one of: pre, post."),
+     "change request: check 'check_one'.snapshot: unknown snapshot 'during'. Fix: use one of: pre, post, diff, pre_vs_post."),
     ("expected_unknown_key", with_expected(dict(EXP, operator="equals")),
-     "change request: expected[0].operator: is not a known key. "
-     "Fix: remove it or use one of the allowed keys: name, description, query, op, value, snapshot, hosts."),
+     "change request: expected[0].operator: is not a known key. Fix: remove it or use one of the allowed keys: %s." % EXPECTED_KEYS),
+    # Keys of the checks engine that a change request does not take (hosts scopes an expected check instead).
+    ("expected_devices_key", with_expected(dict(EXP, devices=["r2"])),
+     "change request: expected[0].devices: is not a known key. Fix: remove it or use one of the allowed keys: %s." % EXPECTED_KEYS),
     ("rollback_bad_strategy", change(rollback={"strategy": "manual"}),
      "change request: rollback.strategy: 'manual' is not allowed. Fix: use one of: backup, custom."),
     ("rollback_custom_without_steps", change(rollback={"strategy": "custom"}),
@@ -221,10 +260,11 @@ def test_hash_changes_with_any_field():
 def test_template_entry_keeps_vars_and_custom_rollback_steps():
     out = validate_change_request(change(config={"routers": {"template": "t.j2", "vars": {"asn": 1}}},
                                          rollback={"strategy": "custom", "steps": ["no ip prefix-list PL"]},
-                                         expected=[{"name": "up", "query": "x", "op": "exists"}]))
+                                         expected=[{"name": "up", "query": "x", "op": "not_empty"}]))
     assert out["config"]["routers"] == {"template": "t.j2", "vars": {"asn": 1}}
     assert out["rollback"] == {"strategy": "custom", "steps": ["no ip prefix-list PL"]}
-    assert out["expected"][0] == {"name": "up", "query": "x", "op": "exists", "snapshot": "post", "hosts": [], "value": None}
+    # The normalised form holds only the documented keys (it is hashed: content_hash binds the approvals).
+    assert out["expected"][0] == {"name": "up", "query": "x", "op": "not_empty", "snapshot": "post", "hosts": []}
 
 
 @pytest.mark.parametrize("name", ["acl_update_fw1.yml", "bgp_core_r2.yml", "emergency_r1.yml"])
