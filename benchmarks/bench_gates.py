@@ -13,7 +13,8 @@ off, host vars site/role/criticality):
       every host (group routers), so the window gate classifies all of them; three SSH-signed approvals are verified;
   (c) the same play shape running governed.change.assess for a change targeting a few hosts (fetch_running false,
       running configs given as files).
-Median wall time of --repeat runs each (interleaved, so machine noise hits all three alike); ratios (b)/(a), (c)/(a).
+The wall time of an empty play over the same inventory (Ansible's start-up and inventory floor) is printed for
+context. Median wall time of --repeat runs each (interleaved, so machine noise hits all three alike); ratios (b)/(a), (c)/(a).
 The policy is examples/policy/policy.yml plus one window (ams-weekend) so that a change spanning both sites has a
 common opening; the allowed-signers file and the keys are generated in a temporary directory.
 """
@@ -83,6 +84,7 @@ def plays():
         "setup": play([{"name": "assess the wide change", "run_once": True, "governed.change.assess": {
             "change_request": "wide.yml", "policy": "policy/policy.yml", "fetch_running": False, "output_dir": "out",
             "ledger": "ledger.sqlite"}}]),
+        "empty": play([]),
         "a_debug": play([{"name": "baseline", "ansible.builtin.debug": {"msg": "{{ inventory_hostname }}"}}]),
         "b_gates": play([
             {"name": "review", "run_once": True, "governed.change.review_gate": gate_args},
@@ -157,12 +159,13 @@ def main(argv=None):
         print("inventory: %d hosts (connection local); wide change: %d targets, tier %s, %d approvals required; "
               "assessed in %.1f s (setup, not timed below)" % (args.hosts, len(wide["hosts"]), wide["tier"],
                                                                wide["requirements"]["approvals"]["count"], setup_s))
-        times = {"a_debug": [], "b_gates": [], "c_assess": []}
+        times = {"empty": [], "a_debug": [], "b_gates": [], "c_assess": []}
         for _run in range(args.repeat):
             for name in times:
                 times[name].append(playbook(work, name))
         median = {name: statistics.median(values) for name, values in times.items()}
-        labels = {"a_debug": "(a) ansible.builtin.debug on every host (baseline)",
+        labels = {"empty": "floor: an empty play over the same inventory (context, not a target)",
+                  "a_debug": "(a) ansible.builtin.debug on every host (baseline)",
                   "b_gates": "(b) review_gate + window_gate, run_once, %d targets" % len(wide["hosts"]),
                   "c_assess": "(c) assess, run_once, %d targets, running configs from files" % len(SMALL_CHANGE["targets"])}
         for name, label in labels.items():

@@ -10,7 +10,7 @@ import getpass
 import os
 
 from ansible_collections.governed.change.plugins.module_utils.awx import AwxClient, read_workflow_approvals
-from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused
+from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of, review_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
@@ -33,6 +33,9 @@ class ActionModule(GovernedActionBase):
                                                  self._var(task_vars, "governed_assessment"),
                                                  lambda path: self._path(path, task_vars))
         change_id = change_id_of(assessment)
+        if not change_id or not assessment.get("content_hash"):
+            raise ValidationError("the assessment lacks its change_id or content_hash.", where="assessment",
+                                  fix="pass the assessment (or summary) returned by governed.change.assess.")
         now = parse_now(args["now"]) or datetime.datetime.now(datetime.timezone.utc)
         ledger_path = self._path(args["ledger"], task_vars)
         signers = self._path(args["allowed_signers"], task_vars) if args["allowed_signers"] else None
@@ -52,8 +55,10 @@ class ActionModule(GovernedActionBase):
             verdicts = [review_gate(policy, assessment, approvals, author, launcher, now=now, allowed_signers=signers)
                         for launcher in launchers]
             verdict = next((v for v in verdicts if v["decision"] != "pass"), verdicts[0])
-            for other in verdicts:
-                verdict["reasons"].extend(r for r in other["reasons"] if r not in verdict["reasons"] and other["decision"] != "pass")
+            for other in verdicts:  # a refusal for any launcher is a refusal; keep every distinct reason
+                if other is not verdict and other["decision"] != "pass":
+                    verdict["reasons"].extend([r for r in other["reasons"] if r not in verdict["reasons"]])
+                    verdict["rejected"].extend([r for r in other["rejected"] if r not in verdict["rejected"]])
             verdict["launchers"] = launchers
             if record.get("content_hash") and assessment.get("content_hash") and record["content_hash"] != assessment["content_hash"]:
                 verdict["decision"] = "fail"

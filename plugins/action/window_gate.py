@@ -13,8 +13,8 @@ from ansible_collections.governed.change.plugins.module_utils.policy import load
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 from ansible_collections.governed.change.plugins.module_utils.windows import wait_for_window, window_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import (inventory_targets, join_reasons, open_ledger, parse_now,
-                                                                               resolve_assessment)
+from ansible_collections.governed.change.plugins.plugin_utils.gates import inventory_targets, join_reasons, open_ledger, parse_now
+from ansible_collections.governed.change.plugins.plugin_utils.gates import resolve_assessment
 
 CHANGE_KEYS = ("change_id", "type", "change_class", "tier", "window")
 

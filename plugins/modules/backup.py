@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: backup
 short_description: Back up a device's running configuration into the state store
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - Reads the running configuration (FRR C(show running-config) without its header; Linux C(nft list ruleset)).
   - Stores the real text in the state store (the exact restore needs it) and returns only a reference and redacted hashes.
@@ -53,8 +54,9 @@ attributes:
     support: none
     description: Nothing changes on the device.
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.snapshot
   - module: governed.change.deploy

@@ -10,10 +10,11 @@ DOCUMENTATION = r"""
 module: check
 short_description: Run declarative checks over pre/post snapshots of a device
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - Runs I(checks), the change's I(expected) checks and the platform's built-in no-regression set.
-  - The built-in set: no Established BGP session lost, no route lost beyond tolerance, no interface down, no probe newly failing.
+  - The built-in set - no Established BGP session lost, no route lost beyond tolerance, no interface down, no probe newly failing.
   - Without I(post), snapshots the device itself until the checks pass or I(settle_timeout) runs out (wait until settled).
   - Returns every check with the values it compared; fails when any check fails or cannot be decided.
 options:
@@ -95,8 +96,9 @@ attributes:
     support: none
     description: Nothing changes on the device.
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.backup
   - module: governed.change.snapshot

@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: confirm
 short_description: Confirm a commit-confirmed deploy (disarm the revert timer), or read its state
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - C(state=confirmed) claims the timer's marker with an atomic rename and stops the timer; too late (already reverted) is a failure.
   - C(state=status) only reads the state (none, armed, firing, reverted, confirmed, cancelled).
@@ -58,8 +59,9 @@ attributes:
     support: none
     description: No configuration changes.
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.backup
   - module: governed.change.snapshot

@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: deploy
 short_description: Merge configuration lines into a device, optionally with a commit-confirmed revert timer
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - Backs up the running configuration (unless C(backup) is given), writes it onto the device host.
   - With I(confirm_timeout), arms a detached timer there that restores it exactly unless M(governed.change.confirm) runs in time.
@@ -69,8 +70,9 @@ attributes:
     support: full
     description: Returns the running configuration before and after (redacted).
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.backup
   - module: governed.change.snapshot

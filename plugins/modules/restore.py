@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: restore
 short_description: Restore a device's backed-up configuration exactly, and verify it
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - FRR - C(frr-reload.py --reload) computes and applies the delta, so nothing the change added is left behind.
   - Linux - one atomic C(nft -f) of C(flush ruleset) plus the backup.
@@ -59,8 +60,9 @@ attributes:
     support: full
     description: Returns the running configuration before and the backup (redacted).
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.backup
   - module: governed.change.snapshot

@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: snapshot
 short_description: Take a normalized state snapshot of a device into the state store
 version_added: 0.1.0
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 description:
   - FRR - BGP peers, the BGP table, interfaces and the running-config hash (C(vtysh ... json)).
   - Linux - nftables rules, counters, chains, sets, interfaces and reachability probes.
@@ -82,8 +83,9 @@ attributes:
     support: none
     description: Nothing changes on the device.
   platform:
-    platforms: [frr, linux]
+    support: full
     description: FRR routers (vtysh, frr-reload.py) and Linux nftables firewalls.
+    platforms: [frr, linux]
 seealso:
   - module: governed.change.backup
   - module: governed.change.deploy

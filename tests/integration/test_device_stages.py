@@ -179,3 +179,30 @@ def test_e_unreachable_device_mid_deploy(device_env, tmp_path, scope):  # noqa: 
     else:
         assert res["rollback"] == ["r3"]
         assert r1["gc_confirmed"]["confirm"]["state"] == "confirmed" and "GC-BATCH-FAILED" in running_config("r1")
+
+
+def test_g_bad_canary_halts_the_batches_and_rolls_back_only_the_canary(device_env, tmp_path):  # noqa: F811
+    # r1 is the canary (first target); its wrong remote-as drops the r1-r2 session: halt after batch 1, r2/r3 never touched
+    change = {"gc_lines": {"r1": ["router bgp 65001", " neighbor 10.0.12.2 remote-as 65098"],
+                           "r2": ["ip prefix-list GC-CANARY-R2 seq 5 permit 10.97.0.0/16"],
+                           "r3": ["ip prefix-list GC-CANARY-R3 seq 5 permit 10.97.0.0/16"]},
+              "gc_scope": "routers", "gc_canary": 1, "gc_batch_size": 1, "gc_max_failures": 0, "gc_rollback_scope": "failed",
+              "gc_settle_timeout": 6}
+    before = {host: normalize_config(strip_header(running_config(host))) for host in ("r2", "r3")}
+    proc, res = run_change(device_env, tmp_path, "canary", change)
+    assert proc.returncode != 0 and "change rolled back on r1" in proc.stdout, proc.stdout[-3000:]
+    assert res["plan"]["batches"] == [["r1"], ["r2"], ["r3"]]
+    assert res["halted"] is True and res["batches_run"] == 1 and res["deployed"] == ["r1"], res["decision"]
+    assert res["rollback"] == ["r1"]
+    # r2 and r3: never deployed, running config unchanged
+    for host in ("r2", "r3"):
+        assert "gc_deploy" not in res["hosts"][host] and "gc_confirmed" not in res["hosts"][host], res["hosts"][host].keys()
+        assert normalize_config(strip_header(running_config(host))) == before[host], host
+        assert "GC-CANARY" not in running_config(host)
+    # the canary: detected, rolled back exactly, state back to pre everywhere
+    r1 = res["hosts"]["r1"]
+    assert r1["gc_deploy"]["changed"] and "gc_confirmed" not in r1
+    assert r1["gc_restore"]["verified"] and _same_config("r1", r1["gc_deploy"]["backup"])
+    assert "remote-as 65098" not in running_config("r1")
+    for host in ("r1", "r2", "r3"):
+        assert res["hosts"][host]["gc_verify"]["passed"], (host, res["hosts"][host]["gc_verify"])

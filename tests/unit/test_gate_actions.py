@@ -383,5 +383,6 @@ def test_awx_source_inside_a_workflow_passes_and_counts_once(work, awx_server):
     assert len(ledger_view(work)[2]) == 2
     # Inside a workflow without a controller credential the gate cannot read AWX: it fails closed.
     rc, result, _doc, _output = review(work, *args)
-    assert rc == 2 and ("governed.change.review_gate: awx: the AWX approval source is in use (inside AWX workflow job 43) but not all "
-                           "of it is known (missing: url, token)") in result["msg"]
+    assert rc == 2
+    assert ("governed.change.review_gate: awx: the AWX approval source is in use (inside AWX workflow job 43) but not all "
+            "of it is known (missing: url, token)") in result["msg"]

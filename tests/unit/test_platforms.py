@@ -65,8 +65,8 @@ def test_backup_reads_and_strips_and_secrets_stay_off_command_lines():
     assert backup["text"].startswith("!\nfrr version") and backup["redactions"] == 1
     assert backup["sha256"] != backup["redacted_sha256"]
     drv.arm_confirm(30, backup["text"])
-    assert all("SeCrEt" not in cmd for cmd, _ in fake.calls)
-    assert any(stdin and "SeCrEt" in stdin for _, stdin in fake.calls)  # the backup travels on stdin
+    assert all("SeCrEt" not in cmd for cmd, _stdin in fake.calls)
+    assert any(stdin and "SeCrEt" in stdin for _cmd, stdin in fake.calls)  # the backup travels on stdin
 
 
 def test_arm_command_is_detached_and_claims_the_marker_atomically():
