@@ -20,7 +20,8 @@ description:
     diff voids earlier approvals), approvals not older than C(max_age_hours), a verified signature from a key listed
     for the approver in the allowed-signers file; any deny wins.
   - Returns the verdict with every reason, sets the fact C(governed_review), passes a small summary through
-    C(set_stats) and records the verdict in the ledger (not in check mode).
+    C(set_stats) and records the verdict in the ledger (not in check mode); a pass moves the change record from
+    C(authorize) to C(scheduled).
   - Fails the task when the decision is not C(pass); the message starts with C(governed.change.review_gate:) and
     lists every reason with its fix. Fails closed when anything is missing or cannot be verified (no ledger record,
     no allowed-signers file, an unreachable controller, an unknown launcher).
@@ -116,6 +117,8 @@ options:
     description: Evaluation time (ISO 8601 with an offset or Z); defaults to the current time. Approval expiry is measured from it.
     type: str
 notes:
+  - Ansible sets the fact and the C(set_stats) data of a task that succeeds only; when the gate refuses (even with
+    C(ignore_errors)), C(register) the task to read RV(verdict).
   - The AWX source applies the same rules as signed approvals. An AWX approval is bound to the content hash the
     workflow assessed unless its node's name, description or message carries C(content_hash:<hex>).
   - Approvals read from AWX are copied into the ledger as evidence (once each); a copy in the ledger counts only while
@@ -231,6 +234,10 @@ verdict:
       returned: always
     evaluated_at:
       description: Evaluation time (UTC).
+      type: str
+      returned: always
+    ledger_state:
+      description: The change record's state in the ledger when the gate was evaluated (a pass moves C(authorize) to C(scheduled)).
       type: str
       returned: always
   sample:

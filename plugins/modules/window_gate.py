@@ -73,6 +73,8 @@ options:
     type: int
     default: 3600
 notes:
+  - Ansible sets the fact and the C(set_stats) data of a task that succeeds only; when the gate refuses (even with
+    C(ignore_errors)), C(register) the task to read RV(verdict).
   - A change assessed with a tier whose requirements are missing from the policy needs a window (fail closed).
   - The gate waits in the controller process; give the task a longer timeout than O(wait_max_seconds) if the play sets one.
 seealso:
