@@ -147,10 +147,10 @@ def canonicalizer_for(field):
 # result building
 
 
-
 def _entry_order(entry):
     """Sort key of added/removed entries: section, then key."""
     return (str(entry["section"]), str(entry["key"]))
+
 
 class _Result(object):
     def __init__(self, limit):
