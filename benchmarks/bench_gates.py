@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: the review and window gates (and assess) over a 1,000-host inventory vs one debug task (targets <= 1.10).
 
-Run: cd /work/main && .venv/bin/python benchmarks/bench_gates.py [--hosts 1000] [--repeat 3]
+Run from the repository root: .venv/bin/python benchmarks/bench_gates.py [--hosts 1000] [--repeat 3]
 
 All in the same run, through real ansible-playbook on an inventory of local hosts (connection local, gather_facts
 off, host vars site/role/criticality):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: verify() of a 100,000-event hash chain in a temporary SQLite ledger (target < 1 s).
 
-Run: cd /work/main && PYTHONPATH=.collections .venv/bin/python benchmarks/bench_ledger.py [--events N]
+Run from the repository root: PYTHONPATH=.collections .venv/bin/python benchmarks/bench_ledger.py [--events N]
 Baseline measured in the same run: reading the same rows without hashing (the floor set by SQLite).
 """
 
