@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An SSH command transport: one `ssh ... user@host CMD` per command, data on stdin, typed errors."""
+"""An SSH command transport: one `ssh ... user@host CMD` per command, data on stdin, typed errors, bounded retry."""
 
 from __future__ import annotations
 
@@ -13,13 +13,33 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Devi
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import CommandResult, Transport, redacted
 
 SSH_UNREACHABLE_RC = 255
+MAX_RETRIES = 10
+MAX_RETRY_DELAY = 30.0
+# ssh's own messages (rc 255, no output) that a retry cannot heal, or that mean the session broke after the
+# command may have started: neither is retried (a half-run command must not run twice).
+_PERMANENT = ("permission denied", "host key verification failed", "no such identity", "bad configuration option")
+_MID_SESSION = ("closed by remote host", "not responding", "broken pipe", "packet_write_wait", "client_loop")
+
+
+def is_connection_failure(rc, stdout, stderr):
+    """True when an ssh run failed to connect (rc 255, no command output, not an auth/host-key refusal, not a broken
+    session): the command did not run, so it is safe to run it again."""
+    if rc != SSH_UNREACHABLE_RC or (stdout or "").strip():
+        return False
+    text = (stderr or "").lower()
+    return not any(marker in text for marker in _PERMANENT + _MID_SESSION)
+
+
+def backoff_delays(retries, delay, cap=MAX_RETRY_DELAY):
+    """The waits before retries 1..retries: ``delay``, 2*``delay``, 4*``delay``... each at most ``cap`` seconds."""
+    return [min(cap, delay * (2 ** index)) for index in range(retries)]
 
 
 class SSHTransport(Transport):
     """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode)."""
 
     def __init__(self, host, port=22, user="root", key_file=None, connect_timeout=5, command_timeout=60, device=None,
-                 ssh_binary="ssh", extra_args=None):
+                 ssh_binary="ssh", extra_args=None, retries=0, retry_delay=1.0, sleep=time.sleep):
         if not host:
             raise ValidationError("the device has no address.", where="%s: ansible_host" % (device or "device"),
                                   fix="set ansible_host for the device in the inventory.")
@@ -39,6 +59,19 @@ class SSHTransport(Transport):
         self.device = device or host
         self.ssh_binary = ssh_binary
         self.extra_args = list(extra_args or [])
+        try:
+            self.retries = int(retries)
+            self.retry_delay = float(retry_delay)
+        except (TypeError, ValueError):
+            raise ValidationError("retries %r / retry_delay %r are not numbers." % (retries, retry_delay), where="%s: retries" % self.device,
+                                  fix="pass retries as a whole number and retry_delay in seconds.")
+        if not 0 <= self.retries <= MAX_RETRIES or self.retry_delay < 0:
+            raise ValidationError("retries must be 0..%d and retry_delay not negative (got %r, %r)." % (MAX_RETRIES, retries, retry_delay),
+                                  where="%s: retries" % self.device, fix="retry a connection failure at most %d times." % MAX_RETRIES)
+        self._sleep = sleep
+        self.max_attempts = 0  # the most attempts one command needed so far (1 = never retried)
+        self.retried = []  # [{command, attempt, stderr, wait_s}] of each connection failure that was retried
+        self.exhausted = False  # a command stayed unreachable after every retry
 
     def argv(self, command):
         """The ssh command line (no secrets: config text goes on stdin)."""
@@ -53,6 +86,35 @@ class SSHTransport(Transport):
         return argv
 
     def run(self, command, stdin=None, timeout=None, check=True):
+        delays = backoff_delays(self.retries, self.retry_delay)
+        attempt = 0
+        while True:
+            attempt += 1
+            self.max_attempts = max(self.max_attempts, attempt)
+            proc, elapsed = self._once(command, stdin, timeout)
+            if not is_connection_failure(proc.returncode, proc.stdout, proc.stderr) or attempt > len(delays):
+                break
+            wait = delays[attempt - 1]
+            self.retried.append({"command": redacted(command, 120), "attempt": attempt, "stderr": redacted(proc.stderr, 200), "wait_s": wait})
+            self._sleep(wait)
+        result = CommandResult(command, proc.returncode, proc.stdout, proc.stderr, elapsed)
+        if proc.returncode == SSH_UNREACHABLE_RC:
+            connect_failed = is_connection_failure(proc.returncode, proc.stdout, proc.stderr)
+            if connect_failed:
+                self.exhausted = True
+            raise DeviceError("unreachable over SSH%s: %s" % (" after %d attempt(s)" % attempt if connect_failed else "",
+                                                              redacted(proc.stderr, 300) or "connection failed"),
+                              where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
+                              fix="check that the device is up and its management SSH port is open and that the key is authorized; "
+                                  "a deploy with an armed commit-confirmed timer reverts by itself.")
+        if check and proc.returncode != 0:
+            raise DeviceError("a command failed (rc %d): %s" % (proc.returncode, redacted(proc.stderr or proc.stdout, 400)),
+                              where="%s" % self.device,
+                              fix="read the device's message above; check that the device host has the tools the platform uses.")
+        return result
+
+    def _once(self, command, stdin, timeout):
+        """One ssh run: (CompletedProcess, seconds)."""
         timeout = self.command_timeout if timeout is None else timeout
         start = time.time()
         try:
@@ -66,14 +128,4 @@ class SSHTransport(Transport):
         except OSError as exc:
             raise DeviceError("cannot run the ssh client (%s)." % exc, where=self.device,
                               fix="install openssh-client on the controller.")
-        result = CommandResult(command, proc.returncode, proc.stdout, proc.stderr, time.time() - start)
-        if proc.returncode == SSH_UNREACHABLE_RC:
-            raise DeviceError("unreachable over SSH: %s" % (redacted(proc.stderr, 300) or "connection failed"),
-                              where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
-                              fix="check that the device is up and its management SSH port is open and that the key is authorized; "
-                                  "a deploy with an armed commit-confirmed timer reverts by itself.")
-        if check and proc.returncode != 0:
-            raise DeviceError("a command failed (rc %d): %s" % (proc.returncode, redacted(proc.stderr or proc.stdout, 400)),
-                              where="%s" % self.device,
-                              fix="read the device's message above; check that the device host has the tools the platform uses.")
-        return result
+        return proc, time.time() - start

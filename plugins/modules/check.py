@@ -76,6 +76,16 @@ options:
     description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
     type: int
     default: 5
+  retries:
+    description:
+      - How many times a connection failure (ssh exit 255 before the command ran) is retried, with exponential backoff.
+      - Auth or host-key refusals, command failures and sessions that broke mid-command are never retried.
+    type: int
+    default: 2
+  retry_delay:
+    description: Seconds before the first retry; each further retry waits twice as long (at most 30 s per wait).
+    type: float
+    default: 1.0
   command_timeout:
     description: Seconds one device command may take.
     type: int
@@ -117,6 +127,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+attempts:
+  description: The most attempts one device command needed (1 when no connection failure was retried).
+  returned: when the device was contacted
+  type: int
+  sample: 1
+transient:
+  description:
+    - C(true) when the task failed because the device stayed unreachable after every retry (a transient error; a role
+      escalates it with reason C(retries_exhausted)).
+  returned: when the device stayed unreachable after the retries
+  type: bool
+  sample: true
+retried:
+  description: Each connection failure that was retried (command, attempt, ssh message, wait in seconds).
+  returned: when a connection failure was retried
+  type: list
+  elements: dict
 device:
   description: The inventory name of the device.
   returned: always

@@ -20,7 +20,24 @@ _MISSING = object()
 
 
 class DeviceActionBase(GovernedActionBase):
-    """A GovernedActionBase that talks to the task's device through its host shell."""
+    """A GovernedActionBase that talks to the task's device through its host shell.
+
+    Connection failures (ssh rc 255, nothing run) are retried with bounded exponential backoff (options ``retries``,
+    ``retry_delay``); every result carries ``attempts`` (the most attempts one command needed) and a failure after
+    the retries were used up carries ``transient: true`` so a role can escalate with reason retries_exhausted.
+    """
+
+    def run(self, tmp=None, task_vars=None):
+        self._transports = []
+        result = super().run(tmp, task_vars)
+        if self._transports:
+            result["attempts"] = max(transport.max_attempts for transport in self._transports) or 1
+            retried = [item for transport in self._transports for item in transport.retried]
+            if retried:
+                result["retried"] = retried[:20]
+            if result.get("failed") and any(transport.exhausted for transport in self._transports):
+                result["transient"] = True
+        return result
 
     def _var(self, task_vars, name, host=None, default=None):
         if host is None or host == task_vars.get("inventory_hostname"):
@@ -42,10 +59,15 @@ class DeviceActionBase(GovernedActionBase):
         if port is None:
             port = self._var(task_vars, "governed_host_port", host) or self._var(task_vars, "ansible_port", host, 22)
         key = self._var(task_vars, "ansible_ssh_private_key_file", host) or self._var(task_vars, "ansible_private_key_file", host)
-        return SSHTransport(host=self._var(task_vars, "ansible_host", host, device), port=port,
-                            user=self._var(task_vars, "ansible_user", host, "root"), key_file=key,
-                            connect_timeout=args.get("connect_timeout") or 5, command_timeout=args.get("command_timeout") or 60,
-                            device=device)
+        retries = args.get("retries")
+        retry_delay = args.get("retry_delay")
+        transport = SSHTransport(host=self._var(task_vars, "ansible_host", host, device), port=port,
+                                 user=self._var(task_vars, "ansible_user", host, "root"), key_file=key,
+                                 connect_timeout=args.get("connect_timeout") or 5, command_timeout=args.get("command_timeout") or 60,
+                                 device=device, retries=2 if retries is None else retries, retry_delay=1.0 if retry_delay is None else retry_delay)
+        if getattr(self, "_transports", None) is not None:
+            self._transports.append(transport)
+        return transport
 
     def driver(self, args, task_vars):
         platform = args.get("platform") or self._var(task_vars, "governed_platform")
