@@ -1,0 +1,326 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Callback governed.change.evidence: records every task of a governed run into the change's ledger."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: evidence
+type: notification
+short_description: Record every task of a governed change run into the ledger and rebuild the evidence at the end
+version_added: 0.1.0
+description:
+  - Once the run's change id is known (the variable C(governed_change_id) as an extra var, play var or fact, the
+    C(summary.change_id) of a M(governed.change.assess) result, or the C(change_id) of a governed.change task such as
+    M(governed.change.close)), every task result is recorded in the change's ledger as a C(task) event (task name,
+    action, host, status ok/changed/failed/skipped/unreachable, duration, trimmed and redacted result). Results seen
+    before the change id is known are buffered; events are appended in batches.
+  - At the end of the playbook, when a change was closed in this run, the evidence bundle and the HTML report are
+    rebuilt so that they hold the run's task timeline, and the summary lines are printed.
+  - Inert in plays that are not governed runs (no change id, or no existing ledger holding the change) - nothing is
+    written and nothing fails; a ledger problem never fails the run, it is shown as a warning.
+author:
+  - Governed Change Maintainers (@governed-change)
+requirements:
+  - enable in configuration (C(callbacks_enabled = governed.change.evidence))
+options:
+  enabled:
+    description: Record governed runs (set to false to switch the callback off without removing it from the configuration).
+    type: bool
+    default: true
+    env:
+      - name: GOVERNED_EVIDENCE_ENABLED
+    ini:
+      - section: governed_change_evidence
+        key: enabled
+  ledger:
+    description:
+      - Path of the ledger (SQLite). When unset, the C(ledger) argument of the run's governed.change tasks, the extra var
+        C(governed_ledger), or C(governed_output_dir)/ledger.sqlite is used.
+    type: path
+    env:
+      - name: GOVERNED_LEDGER
+    ini:
+      - section: governed_change_evidence
+        key: ledger
+  output_dir:
+    description:
+      - Folder under which the evidence is rebuilt. When unset, the output folder recorded by M(governed.change.close) is used.
+    type: path
+    env:
+      - name: GOVERNED_OUTPUT_DIR
+    ini:
+      - section: governed_change_evidence
+        key: output_dir
+  max_result_bytes:
+    description: A task result larger than this (as JSON) is not recorded; only its size, its keys and its message are.
+    type: int
+    default: 4096
+    env:
+      - name: GOVERNED_EVIDENCE_MAX_RESULT_BYTES
+    ini:
+      - section: governed_change_evidence
+        key: max_result_bytes
+  batch_size:
+    description: Task events are appended to the ledger in one transaction per this many tasks (and at every play end).
+    type: int
+    default: 50
+    env:
+      - name: GOVERNED_EVIDENCE_BATCH_SIZE
+    ini:
+      - section: governed_change_evidence
+        key: batch_size
+  rebuild:
+    description: Rebuild the bundle and the report at the end of a run that closed a change.
+    type: bool
+    default: true
+    env:
+      - name: GOVERNED_EVIDENCE_REBUILD
+    ini:
+      - section: governed_change_evidence
+        key: rebuild
+  show_summary:
+    description: Print the change's summary lines at the end of a run that closed a change.
+    type: bool
+    default: true
+    env:
+      - name: GOVERNED_EVIDENCE_SHOW_SUMMARY
+    ini:
+      - section: governed_change_evidence
+        key: show_summary
+"""
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+from ansible_collections.governed.change.plugins.module_utils import evidence
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.report import render_html
+
+ACTOR = "governed.change.evidence"
+# Result keys never recorded: Ansible internals, invocation (module arguments may hold secrets), facts (big, not evidence).
+DROP_KEYS = ("invocation", "ansible_facts", "_ansible_no_log", "_ansible_verbose_always", "_ansible_verbose_override",
+             "_ansible_item_label", "_ansible_delegated_vars", "_ansible_parsed", "_ansible_ignore_errors", "ansible_stats",
+             "stdout_lines", "stderr_lines", "diff", "exception")
+OWN_PREFIX = "governed.change."
+BUFFER_MAX = 2000
+
+
+def trim_result(result, max_bytes):
+    """The recordable form of a task result: small keys kept, payload of huge results dropped (size, keys, msg only)."""
+    data = dict((k, v) for k, v in result.items() if k not in DROP_KEYS and not str(k).startswith("_ansible"))
+    if isinstance(data.get("results"), list):  # loops: per item status only
+        data["results"] = [{"item": str(r.get("item"))[:200], "changed": r.get("changed"), "failed": r.get("failed"),
+                            "skipped": r.get("skipped")} if isinstance(r, dict) else str(r)[:200] for r in data["results"][:100]]
+    try:
+        text = json.dumps(data, default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and len(text) <= max_bytes:
+        return evidence.redact_all(json.loads(text))
+    msg = data.get("msg")
+    return evidence.redact_all({"truncated": True, "bytes": len(text) if text is not None else None, "keys": sorted(str(k) for k in data)[:50],
+                                "msg": str(msg)[:500] if msg is not None else None, "changed": data.get("changed"),
+                                "failed": data.get("failed")})
+
+
+class CallbackModule(CallbackBase):
+    """Record the tasks of a governed run as ledger events; rebuild the evidence when the run closed a change."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "governed.change.evidence"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self._enabled = True
+        self._opt_ledger = None
+        self._opt_output = None
+        self._max_bytes = 4096
+        self._batch = 50
+        self._rebuild = True
+        self._show = True
+        self.change_id = None
+        self.ledger_path = None
+        self.buffer = []            # (change_id or None, data) waiting for the change id / the next batch
+        self.task_start = {}
+        self.closed = None          # {change_id, ledger, output_dir} of a close in this run
+        self._ledger = None
+        self._broken = False
+        self._checked = {}          # (ledger path, change id) -> the change exists in that ledger
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._enabled = bool(self.get_option("enabled"))
+        self._opt_ledger = self.get_option("ledger")
+        self._opt_output = self.get_option("output_dir")
+        self._max_bytes = int(self.get_option("max_result_bytes"))
+        self._batch = max(1, int(self.get_option("batch_size")))
+        self._rebuild = bool(self.get_option("rebuild"))
+        self._show = bool(self.get_option("show_summary"))
+        self.ledger_path = self._opt_ledger
+
+    # -- discovery ----------------------------------------------------------------------------------------------
+    def v2_playbook_on_play_start(self, play):
+        if not self._enabled:
+            return
+        try:
+            manager = play.get_variable_manager()
+            extra = dict(manager.extra_vars) if manager is not None else {}
+        except AttributeError:
+            extra = {}
+        play_vars = getattr(play, "vars", None) or {}
+        for source in (extra, play_vars):
+            cid = source.get("governed_change_id")
+            if isinstance(cid, str) and cid and "{{" not in cid:
+                self._set_change(cid)
+            if not self._opt_ledger and not self.ledger_path:
+                path = source.get("governed_ledger")
+                if isinstance(path, str) and path and "{{" not in path:
+                    self.ledger_path = path
+                out = source.get("governed_output_dir")
+                if not self.ledger_path and isinstance(out, str) and out and "{{" not in out:
+                    self.ledger_path = os.path.join(out, "ledger.sqlite")
+
+    def _set_change(self, change_id):
+        if change_id == self.change_id:
+            return
+        if self.change_id is not None:
+            self._flush()
+        self.change_id = str(change_id)
+
+    def _learn(self, fields, data):
+        action = str(fields.get("action") or "")
+        args = fields.get("args") or {}
+        if action.startswith(OWN_PREFIX) or action in ("assess", "close", "review_gate", "window_gate"):
+            ledger = args.get("ledger")
+            if not self._opt_ledger and isinstance(ledger, str) and ledger and "{{" not in ledger:
+                self.ledger_path = ledger if os.path.isabs(ledger) else os.path.abspath(ledger)
+            summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+            cid = data.get("change_id") or summary.get("change_id") or args.get("change_id")
+            if isinstance(cid, str) and cid and "{{" not in cid:
+                self._set_change(cid)
+            if action.endswith("close") and data.get("evidence") and not data.get("failed") and not fields.get("check_mode"):
+                self.closed = {"change_id": data.get("change_id"), "ledger": (data.get("ledger") or {}).get("path") or self.ledger_path,
+                               "output_dir": data.get("output_dir")}
+                if isinstance(self.closed["ledger"], str):
+                    self.ledger_path = self.closed["ledger"]
+        facts = data.get("ansible_facts")
+        if isinstance(facts, dict) and isinstance(facts.get("governed_change_id"), str):
+            self._set_change(facts["governed_change_id"])
+
+    # -- recording ----------------------------------------------------------------------------------------------
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        if self._enabled:
+            self.task_start[task._uuid] = time.time()  # pylint: disable=protected-access
+
+    def v2_playbook_on_handler_task_start(self, task):
+        if self._enabled:
+            self.task_start[task._uuid] = time.time()  # pylint: disable=protected-access
+
+    def _record(self, result, status):
+        if not self._enabled or self._broken:
+            return
+        try:
+            task = result.task
+            data = result.result
+            fields = result.task_fields or {}
+            self._learn(fields, data)
+            started = self.task_start.get(task._uuid)  # pylint: disable=protected-access
+            if task.no_log or data.get("_ansible_no_log"):
+                trimmed = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
+            else:
+                trimmed = trim_result(data, self._max_bytes)
+            item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
+                    "status": status, "duration_s": round(time.time() - started, 3) if started else None, "result": trimmed}
+            delegated = data.get("_ansible_delegated_vars") or {}
+            if delegated.get("ansible_host"):
+                item["delegated_to"] = str(delegated.get("ansible_delegated_host") or delegated["ansible_host"])
+            self.buffer.append((self.change_id, item))
+            if self.change_id is None and len(self.buffer) > BUFFER_MAX:
+                del self.buffer[0]  # not (yet) a governed run: keep only the latest tasks
+            if self.change_id is not None and len(self.buffer) >= self._batch:
+                self._flush()
+            elif self.closed is not None:
+                self._flush()
+        except Exception as exc:  # pylint: disable=broad-except
+            self._disable("cannot record the task (%s)" % exc)
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, "changed" if result.is_changed() else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, "unreachable")
+
+    def _disable(self, why):
+        self._broken = True
+        self.buffer = []
+        self._display.warning("governed.change.evidence: %s; the rest of this run is not recorded." % why)
+
+    def _open(self):
+        if self._ledger is None:
+            self._ledger = SqliteLedger(self.ledger_path)
+        return self._ledger
+
+    def _governed(self, change_id):
+        """True when the ledger file exists and holds the change (only then is anything written)."""
+        if not change_id or not self.ledger_path or not os.path.isfile(self.ledger_path):
+            return False
+        key = (self.ledger_path, change_id)
+        if not self._checked.get(key):
+            self._checked[key] = self._open().get_change(change_id) is not None
+        return self._checked[key]
+
+    def _flush(self):
+        if not self.buffer or self._broken or self.change_id is None:
+            return
+        try:
+            items = [(cid or self.change_id, "task", ACTOR, data) for cid, data in self.buffer]
+            wanted = [item for item in items if self._governed(item[0])]
+            pending_unknown = [item for item in items if not self._governed(item[0])]
+            if wanted:
+                self._open().append_events(wanted)
+            # Events of a change the ledger does not hold (yet: assess opens it) wait for the next flush.
+            self.buffer = [(item[0], item[3]) for item in pending_unknown if item[0] == self.change_id]
+            for key in [k for k, v in self._checked.items() if not v]:
+                del self._checked[key]
+        except GovernedChangeError as exc:
+            self._disable(str(exc))
+
+    def v2_playbook_on_stats(self, stats):
+        if not self._enabled or self._broken:
+            self._close()
+            return
+        self._flush()
+        if self.closed and self._rebuild:
+            try:
+                closed = self.closed
+                ledger = SqliteLedger(closed["ledger"]) if closed["ledger"] != self.ledger_path else self._open()
+                output_dir = self._opt_output or closed["output_dir"]
+                outcome = [e for e in ledger.events(change_id=closed["change_id"]) if e["kind"] == "change.outcome"]
+                assessment_file = outcome[-1]["data"].get("assessment_file") if outcome else None
+                bundle, paths = evidence.build_and_write(ledger, closed["change_id"], output_dir, assessment_file=assessment_file,
+                                                         render_report=render_html, actor=ACTOR)
+                if self._show:
+                    self._display.banner("GOVERNED CHANGE SUMMARY")
+                    for line in evidence.summary_lines(bundle, paths):
+                        self._display.display(line)
+            except GovernedChangeError as exc:
+                self._display.warning("governed.change.evidence: the evidence was not rebuilt (%s)." % exc)
+        self._close()
+
+    def _close(self):
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None

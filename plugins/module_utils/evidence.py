@@ -1,0 +1,602 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The evidence bundle of one change: what was decided, approved, touched, checked and rolled back, hashed and anchored to the ledger.
+
+The bundle is built from the ledger (change record, verdicts, approvals, transitions, the tasks the evidence callback
+recorded, "stage.results", "change.outcome", "escalation.sent"), the assessment file and the state store (backups and
+pre/post snapshots, verified against their sha256; only a bounded summary of the pre/post state diff is kept). Every
+section is redacted, then hashed; the bundle's own sha256 covers all sections and the ledger anchor (head seq and hash
+at bundle time, and the verify() result), so an auditor can check the bundle against the ledger (``verify_bundle``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
+from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, parse_iso, utc_now
+from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
+from ansible_collections.governed.change.plugins.module_utils.state_diff import diff_states
+
+FORMAT = "governed.change/evidence@1"
+OUTCOMES = CLOSE_CODES + ("canceled",)
+SECTIONS = ("change", "assessment", "approvals", "gates", "devices", "checks", "rollback", "escalation", "outcome", "tasks", "timeline")
+DIFF_LIMIT = 50          # entries per added/removed/changed list of a device's state diff
+DIFF_TEXT_MAX = 20000    # characters of one device's config diff kept in the bundle
+TIMELINE_MAX = 400       # timeline entries kept (first and last halves when longer)
+TASKS_MAX = 400          # task entries kept in the tasks section
+REF_KEYS = ("path", "sha256", "kind", "bytes")
+
+
+def evidence_dir(output_dir, change_id):
+    """``<output_dir>/evidence/<change_id>``."""
+    return os.path.join(str(output_dir), "evidence", str(change_id))
+
+
+def bundle_paths(output_dir, change_id):
+    """(bundle.json path, report.html path) of a change."""
+    folder = evidence_dir(output_dir, change_id)
+    return os.path.join(folder, "bundle.json"), os.path.join(folder, "report.html")
+
+
+def find_assessment_file(output_dir, change_id):
+    """The assessment JSON of a change under ``output_dir`` (contract layout first, assess's own name next), or None."""
+    if not output_dir:
+        return None
+    for rel in (("assessments", "%s.json" % change_id), ("assessments", "%s.assessment.json" % change_id), ("%s.assessment.json" % change_id,)):
+        path = os.path.join(str(output_dir), *rel)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _read_json(path, where):
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise ValidationError("cannot be read (%s)." % (exc.strerror or exc), where=where,
+                              fix="point it at the JSON file governed.change.assess wrote.")
+    try:
+        return json.loads(raw), sha256_of(raw)
+    except ValueError as exc:
+        raise ValidationError("is not JSON (%s)." % exc, where=where, fix="point it at the JSON file governed.change.assess wrote.")
+
+
+def _clip(text, limit):
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[:limit] + "\n... (%d more characters)" % (len(text) - limit)
+
+
+def _ref(value):
+    """The identifying part of a statestore reference (no payload, no summary)."""
+    if not isinstance(value, dict):
+        return None
+    return dict((key, value.get(key)) for key in REF_KEYS if key in value)
+
+
+def refs_only(stages):
+    """A copy of ``stages`` safe to put in the ledger: references without payloads, redacted, small."""
+    def walk(node):
+        if statestore.is_ref(node):
+            out = _ref(node)
+            if isinstance(node.get("summary"), dict):
+                out["summary"] = node["summary"]
+            return out
+        if isinstance(node, dict):
+            return dict((str(k), walk(v)) for k, v in node.items() if k not in ("sections", "text", "invocation"))
+        if isinstance(node, (list, tuple)):
+            return [walk(v) for v in node]
+        return node
+    return redact_all(walk(stages or {}))
+
+
+def redact_all(value):
+    """Secret-looking keys (ledger.redact) and secrets inside config text (redact.redact_data) replaced."""
+    return redact_data(redact_keys(value))[0]
+
+
+# -- sections -----------------------------------------------------------------------------------------------------
+def _assessment_section(assessment, path, file_sha):
+    if assessment is None:
+        return {"available": False, "file": path}
+    devices = {}
+    for host, dev in sorted((assessment.get("devices") or {}).items()):
+        dev = dev or {}
+        devices[host] = {"diff": _clip(dev.get("diff"), DIFF_TEXT_MAX), "lines_added": dev.get("lines_added"),
+                         "lines_removed": dev.get("lines_removed"), "lines_changed": dev.get("lines_changed"),
+                         "sections_touched": dev.get("sections_touched"), "prefixes_touched": dev.get("prefixes_touched"),
+                         "running_known": dev.get("running_known"), "unreachable": dev.get("unreachable")}
+    blast = assessment.get("blast_radius") or {}
+    return {
+        "available": True, "file": path, "file_sha256": file_sha,
+        "change_id": assessment.get("change_id"), "title": assessment.get("title"), "author": assessment.get("author"),
+        "type": assessment.get("type"), "category": assessment.get("category"), "assessed_at": assessment.get("assessed_at"),
+        "tier": assessment.get("tier"), "tier_by_score": assessment.get("tier_by_score"), "forced_tier": assessment.get("forced_tier"),
+        "score": assessment.get("score"), "change_class": assessment.get("change_class"),
+        "change_class_reason": assessment.get("change_class_reason"), "explanation": assessment.get("explanation"),
+        "fired_rules": [{"name": r.get("name"), "score": r.get("score"), "force_tier": r.get("force_tier"),
+                         "explanation": r.get("explanation") or r.get("description")} for r in assessment.get("fired_rules") or []],
+        "rules_evaluated": assessment.get("rules_evaluated"), "required_gates": assessment.get("required_gates"),
+        "requirements": assessment.get("requirements"), "content_hash": assessment.get("content_hash"),
+        "policy_name": assessment.get("policy_name"), "policy_sha256": assessment.get("policy_sha256"),
+        "change_request_sha256": assessment.get("change_request_sha256"), "hosts": assessment.get("hosts"),
+        "blast_radius": dict((k, blast.get(k)) for k in ("device_count", "devices", "sites", "site_count", "critical_devices",
+                                                         "fleet_share", "prefixes_touched", "protected_overlap", "touches_protected")
+                             if k in blast),
+        "devices": devices,
+    }
+
+
+def _latest(events, kind):
+    found = [e for e in events if e["kind"] == kind]
+    return found[-1] if found else None
+
+
+def _approvals_section(ledger, change_id, events, change):
+    review = _latest(events, "verdict.review")
+    verdict = (review or {}).get("data", {}).get("verdict") or {}
+    counted = dict((item.get("index"), item) for item in verdict.get("counted") or [])
+    rejected = dict((item.get("index"), item) for item in verdict.get("rejected") or [])
+    items = []
+    for position, row in enumerate(ledger.approvals(change_id)):
+        entry = {"approver": row.get("approver"), "principal": row.get("principal"), "decision": row.get("decision"),
+                 "source": row.get("source"), "ts": row.get("ts"), "comment": row.get("comment"),
+                 "content_hash": row.get("content_hash"),
+                 "signature_sha256": sha256_of(row["signature"]) if row.get("signature") else None,
+                 "matches_current_content": bool(change.get("content_hash")) and row.get("content_hash") == change.get("content_hash"),
+                 "verified_at_record": bool(row.get("verified"))}
+        if position in counted:
+            entry.update(counted=True, verified=True, identity=counted[position].get("identity"), groups=counted[position].get("groups"))
+        elif position in rejected:
+            entry.update(counted=False, verified=False, identity=rejected[position].get("identity"), reason=rejected[position].get("reason"))
+        else:
+            entry.update(counted=False, verified=None, reason="not evaluated by the last review gate")
+        items.append(entry)
+    return {"items": items, "count": len(items), "counted": [i.get("identity") or i["approver"] for i in items if i.get("counted")],
+            "review_seq": (review or {}).get("seq"), "required": verdict.get("required")}
+
+
+def _gates_section(events):
+    out = {}
+    for gate in ("assess", "review", "window"):
+        runs = [e for e in events if e["kind"] == "verdict." + gate]
+        if not runs:
+            out[gate] = {"decision": None, "runs": 0}
+            continue
+        last = runs[-1]
+        verdict = last["data"].get("verdict") or {}
+        item = {"decision": verdict.get("decision"), "runs": len(runs), "seq": last["seq"], "ts": last["ts"], "actor": last["actor"],
+                "reasons": verdict.get("reasons") or [], "evaluated_at": verdict.get("evaluated_at")}
+        for key in ("tier", "score", "fired_rules", "required_gates", "content_hash", "window", "freeze", "bypass", "can_wait",
+                    "opens_at", "launchers", "ledger_state"):
+            if key in verdict:
+                item[key] = verdict[key]
+        if gate == "review":
+            item["approvers"] = [c.get("identity") for c in verdict.get("counted") or []]
+            item["rejected"] = [{"approver": r.get("approver"), "reason": r.get("reason")} for r in verdict.get("rejected") or []]
+        out[gate] = item
+    return out
+
+
+def _stored(ref, where, problems, load=False):
+    """(reference summary, data or None); integrity problems are recorded, never hidden."""
+    if not statestore.is_ref(ref):
+        return None, None
+    info = _ref(ref)
+    info["summary"] = ref.get("summary")
+    try:
+        raw = statestore.read_bytes(ref, where=where)
+        info["integrity"] = "ok"
+        return info, (json.loads(raw) if load else None)
+    except (ValidationError, ValueError) as exc:
+        info["integrity"] = "failed"
+        info["error"] = str(exc)
+        problems.append("%s: %s" % (where, exc))
+        return info, None
+
+
+def _state_diff(pre_ref, post_ref, where, problems, limit):
+    if not (statestore.is_ref(pre_ref) and statestore.is_ref(post_ref)):
+        return None
+    try:
+        diff = diff_states(pre_ref, post_ref, limit=limit)
+    except ValidationError as exc:
+        problems.append("%s: %s" % (where, exc))
+        return {"error": str(exc)}
+    summary = diff["summary"]
+    return {"identical": summary.get("identical"), "truncated": summary.get("truncated"), "limit": limit,
+            "counts": dict((k, summary.get(k)) for k in ("added", "removed", "changed", "changed_fields", "unchanged")),
+            "sections": dict((name, dict((k, v) for k, v in counts.items() if k in ("added", "removed", "changed")))
+                             for name, counts in (summary.get("sections") or {}).items()
+                             if counts.get("added") or counts.get("removed") or counts.get("changed")),
+            "added": [_entry(e) for e in diff["added"]], "removed": [_entry(e) for e in diff["removed"]],
+            "changed": [_entry(e) for e in diff["changed"]]}
+
+
+def _entry(item):
+    """A diff entry with its identity under "id" (a key named "key" would be taken for a secret by the redaction)."""
+    return dict(("id" if k == "key" else k, v) for k, v in item.items())
+
+
+def _check_rows(host, phase, block):
+    rows = []
+    for item in (block or {}).get("results") or []:
+        if not isinstance(item, dict):
+            continue
+        rows.append({"host": host, "phase": phase, "name": item.get("name"), "op": item.get("op"), "snapshot": item.get("snapshot"),
+                     "expected": item.get("expected"), "actual": item.get("actual"), "passed": bool(item.get("passed")),
+                     "undecidable": bool(item.get("undecidable")), "skipped": bool(item.get("skipped")), "reason": item.get("reason")})
+    return rows
+
+
+def _devices_section(stages, problems, limit):
+    devices, checks = {}, []
+    for host, data in sorted(((stages or {}).get("hosts") or {}).items()):
+        data = data or {}
+        entry = {}
+        backup, backup_data = _stored(data.get("backup"), "%s.backup" % host, problems, load=True)
+        if backup is not None:
+            if isinstance(backup_data, dict) and isinstance(backup_data.get("text"), str):
+                real = backup_data["text"]
+                red = redact_data(real)
+                backup["config_sha256"] = sha256_of(real)
+                backup["redactions"] = len(red[1])
+            entry["backup"] = backup
+        for key in ("pre", "post"):
+            info = _stored(data.get(key), "%s.%s" % (host, key), problems)[0]
+            if info is not None:
+                entry[key] = info
+        if entry.get("pre", {}).get("integrity") == "ok" and entry.get("post", {}).get("integrity") == "ok":
+            entry["state_diff"] = _state_diff(data["pre"], data["post"], "%s.state_diff" % host, problems, limit)
+        deploy = data.get("deploy")
+        if isinstance(deploy, dict):
+            entry["deploy"] = {"failed": bool(deploy.get("failed")), "changed": bool(deploy.get("changed")), "msg": deploy.get("msg"),
+                               "summary": deploy.get("summary"), "changes": deploy.get("changes")}
+        check = data.get("check")
+        if isinstance(check, dict):
+            entry["check"] = {"passed": check.get("passed"), "undecidable": check.get("undecidable"), "summary": check.get("summary")}
+            checks.extend(_check_rows(host, "post", check))
+        if "confirmed" in data:
+            entry["confirmed"] = data.get("confirmed")
+        restore = data.get("restore")
+        if isinstance(restore, dict):
+            entry["restore"] = {"failed": bool(restore.get("failed")), "verified": restore.get("verified"), "msg": restore.get("msg"),
+                                "summary": restore.get("summary")}
+        verify = data.get("verify")
+        if isinstance(verify, dict):
+            entry["verify"] = {"passed": verify.get("passed")}
+            checks.extend(_check_rows(host, "rollback_verify", verify))
+        devices[host] = entry
+    return devices, checks
+
+
+def _rollback_section(stages, devices):
+    stages = stages or {}
+    hosts = list(stages.get("rolled_back") or [])
+    hosts += [h for h, d in devices.items() if "restore" in d and h not in hosts]
+    detail = {}
+    for host in hosts:
+        dev = devices.get(host) or {}
+        restore, verify = dev.get("restore") or {}, dev.get("verify") or {}
+        detail[host] = {"restored": bool(restore) and not restore.get("failed"), "config_equal": restore.get("verified"),
+                        "state_equal": verify.get("passed"), "msg": restore.get("msg")}
+    if not hosts:
+        verified = None
+    else:
+        verified = all(d["restored"] and d["config_equal"] is True and d["state_equal"] is not False for d in detail.values())
+    return {"performed": bool(hosts), "hosts": sorted(hosts), "verified": verified, "detail": detail}
+
+
+def _task_line(data):
+    return "%s %s on %s (%s%s)" % (data.get("status"), data.get("task"), data.get("host"), data.get("action"),
+                                   ", %.2fs" % data["duration_s"] if isinstance(data.get("duration_s"), (int, float)) else "")
+
+
+def _event_text(event):
+    data, kind = event.get("data") or {}, event["kind"]
+    if kind == "change.state":
+        return "state %s -> %s%s%s" % (data.get("from"), data.get("to"), "/%s" % data["close_code"] if data.get("close_code") else "",
+                                        ": %s" % data["reason"] if data.get("reason") else "")
+    if kind.startswith("verdict."):
+        verdict = data.get("verdict") or {}
+        return "%s gate: %s" % (data.get("gate"), verdict.get("decision"))
+    if kind.startswith("approval."):
+        return "%s by %s (%s)" % (data.get("decision"), data.get("approver"), data.get("source"))
+    if kind == "change.created":
+        return "change opened"
+    if kind == "change.assessed":
+        return "assessed: tier %s" % data.get("tier")
+    if kind == "task":
+        return _task_line(data)
+    if kind == "change.outcome":
+        return "outcome %s%s" % (data.get("outcome"), ": %s" % data["reason"] if data.get("reason") else "")
+    if kind == "escalation.sent":
+        return "escalation (%s) sent: %s" % (data.get("reason"), data.get("sent"))
+    if kind.startswith("lock."):
+        return "%s %s" % (kind, ", ".join(data.get("devices") or []))
+    if kind == "evidence.built":
+        return "evidence bundle %s..." % str(data.get("bundle_sha256"))[:12]
+    return kind
+
+
+def _bounded(items, limit):
+    if len(items) <= limit:
+        return items, 0
+    half = limit // 2
+    return items[:half] + items[-half:], len(items) - 2 * half
+
+
+def _timeline_section(events):
+    rows = [{"seq": e["seq"], "ts": e["ts"], "kind": e["kind"], "actor": e["actor"], "text": _event_text(e), "hash": e["hash"]}
+            for e in events]
+    kept, omitted = _bounded(rows, TIMELINE_MAX)
+    return {"events": len(rows), "omitted": omitted, "entries": kept}
+
+
+def _tasks_section(events):
+    tasks = [dict(e["data"], seq=e["seq"], ts=e["ts"]) for e in events if e["kind"] == "task"]
+    by_status = {}
+    for task in tasks:
+        by_status[task.get("status")] = by_status.get(task.get("status"), 0) + 1
+    kept, omitted = _bounded(tasks, TASKS_MAX)
+    return {"count": len(tasks), "by_status": by_status, "omitted": omitted,
+            "failed": [t for t in tasks if t.get("status") in ("failed", "unreachable")][:50], "items": kept}
+
+
+def _escalation_section(events, stages):
+    sent = [dict(e["data"], seq=e["seq"], ts=e["ts"]) for e in events if e["kind"] == "escalation.sent"]
+    return {"escalated": bool(sent) or bool((stages or {}).get("escalation")), "packet": (stages or {}).get("escalation"),
+            "events": sent}
+
+
+def _duration(started, ended, events):
+    start = None
+    if started:
+        try:
+            start = parse_iso(started, where="started")
+        except LedgerError:
+            start = None
+    if start is None:
+        tasks = [e for e in events if e["kind"] == "task"]
+        if tasks:
+            start = parse_iso(tasks[0]["ts"])
+    if start is None or ended is None:
+        return None
+    return round((ended - start).total_seconds(), 3)
+
+
+def _outcome_section(change, events, stages):
+    record = _latest(events, "change.outcome")
+    data = dict((record or {}).get("data") or {})
+    stages = stages or {}
+    ended = parse_iso(record["ts"]) if record else None
+    hosts = sorted(((stages.get("hosts") or {}).keys()))
+    failed = sorted(stages.get("failed_hosts") or [])
+    rolled = sorted(stages.get("rolled_back") or [])
+    deployed = sorted(stages.get("deployed") or [])
+    ok = [h for h in (deployed or hosts) if h not in failed and h not in rolled]
+    return {"outcome": data.get("outcome"), "reason": data.get("reason"), "state": change.get("state"),
+            "close_code": change.get("close_code"), "closed_at": record["ts"] if record else None,
+            "started": data.get("started"), "duration_s": _duration(data.get("started"), ended, events),
+            "deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok,
+            "halted": bool(stages.get("halted")), "stage_failed": stages.get("stage_failed") or "", "plan": stages.get("plan"),
+            "actor": (record or {}).get("actor")}
+
+
+# -- the bundle ---------------------------------------------------------------------------------------------------
+def stages_from_ledger(events):
+    """The ``stages`` recorded by the last "stage.results" event of a change (refs only), or None."""
+    record = _latest(events, "stage.results")
+    return (record or {}).get("data", {}).get("stages") if record else None
+
+
+def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_file=None, diff_limit=DIFF_LIMIT, now=None):
+    """The evidence bundle of ``change_id`` (a dict; nothing is written).
+
+    ``ledger``: an open SqliteLedger. ``stages``: the close action's stages (else the last "stage.results" of the ledger).
+    ``assessment_file``: the assessment JSON (else found under ``output_dir``).
+    """
+    change = ledger.get_change(change_id)
+    if change is None:
+        raise LedgerError("change %s is not in the ledger." % change_id, where=getattr(ledger, "path", "ledger"),
+                          fix="assess the change with this ledger first.")
+    events = ledger.events(change_id=change_id)
+    if stages is None:
+        stages = stages_from_ledger(events) or {}
+    stages = refs_only(stages)
+    problems = []
+    path = assessment_file or find_assessment_file(output_dir, change_id)
+    assessment, file_sha = None, None
+    if path:
+        assessment, file_sha = _read_json(path, "assessment_file: %s" % path)
+        if isinstance(assessment, dict) and isinstance(assessment.get("assessment"), dict):
+            assessment = assessment["assessment"]
+        if assessment.get("content_hash") != change.get("content_hash"):
+            problems.append("the assessment file's content hash %s is not the ledger's %s" % (
+                str(assessment.get("content_hash"))[:12], str(change.get("content_hash"))[:12]))
+    else:
+        problems.append("no assessment file was found for %s under %s" % (change_id, output_dir))
+    devices, checks = _devices_section(stages, problems, diff_limit)
+    sections = {
+        "change": change,
+        "assessment": _assessment_section(assessment, path, file_sha),
+        "approvals": _approvals_section(ledger, change_id, events, change),
+        "gates": _gates_section(events),
+        "devices": devices,
+        "checks": {"count": len(checks), "passed": sum(1 for c in checks if c["passed"]),
+                   "failed": sum(1 for c in checks if not c["passed"]), "undecidable": sum(1 for c in checks if c["undecidable"]),
+                   "items": checks},
+        "rollback": _rollback_section(stages, devices),
+        "escalation": _escalation_section(events, stages),
+        "outcome": _outcome_section(change, events, stages),
+        "tasks": _tasks_section(events),
+        "timeline": _timeline_section(events),
+    }
+    sections = redact_all(sections)
+    verified = ledger.verify(anchor=ledger.head())
+    head = verified["head"]
+    bundle = {
+        "format": FORMAT, "change_id": change_id,
+        "generated_at": iso_z(now or utc_now()),
+        "sections": sections,
+        "hashes": dict((name, sha256_of(sections[name])) for name in SECTIONS),
+        "ledger": {"path": os.path.abspath(getattr(ledger, "path", "")) if getattr(ledger, "path", None) else None,
+                   "head": head, "verify": {"ok": verified["ok"], "events": verified["events"], "problems": verified["problems"][:20]},
+                   "change_events": len(events), "first_seq": events[0]["seq"] if events else None,
+                   "last_seq": events[-1]["seq"] if events else None, "last_hash": events[-1]["hash"] if events else None},
+        "problems": problems,
+    }
+    bundle["sha256"] = bundle_hash(bundle)
+    return bundle
+
+
+def bundle_hash(bundle):
+    """sha256 of the bundle's canonical JSON without its own ``sha256`` key."""
+    return sha256_of(dict((k, v) for k, v in bundle.items() if k != "sha256"))
+
+
+def verify_bundle(bundle, ledger=None):
+    """Check a bundle: section hashes, bundle hash, and (with a ledger) its anchor and change events. Returns {ok, problems}."""
+    problems = []
+    if bundle.get("format") != FORMAT:
+        problems.append("format is %r, not %r" % (bundle.get("format"), FORMAT))
+    for name in SECTIONS:
+        if sha256_of((bundle.get("sections") or {}).get(name)) != (bundle.get("hashes") or {}).get(name):
+            problems.append("section %s does not match its sha256" % name)
+    if bundle_hash(bundle) != bundle.get("sha256"):
+        problems.append("the bundle does not match its sha256")
+    if ledger is not None:
+        anchor = (bundle.get("ledger") or {}).get("head") or {}
+        checked = ledger.verify(anchor=anchor)
+        if not checked["ok"]:
+            problems.extend("ledger seq %s: %s" % (p["seq"], p["problem"]) for p in checked["problems"])
+        change_id = bundle.get("change_id")
+        last = (bundle.get("ledger") or {}).get("last_seq")
+        events = [e for e in ledger.events(change_id=change_id) if last is None or e["seq"] <= last]
+        if last is not None and (not events or events[-1]["hash"] != bundle["ledger"].get("last_hash")):
+            problems.append("the change's last event at bundle time (seq %s) is not in the ledger as recorded" % last)
+        timeline = ((bundle.get("sections") or {}).get("timeline") or {})
+        if timeline.get("events") is not None and timeline["events"] != len(events):
+            problems.append("the bundle lists %s events of the change, the ledger has %d up to seq %s" % (timeline["events"], len(events), last))
+        by_seq = dict((e["seq"], e["hash"]) for e in events)
+        for entry in timeline.get("entries") or []:
+            if by_seq.get(entry.get("seq")) != entry.get("hash"):
+                problems.append("timeline entry seq %s does not match the ledger" % entry.get("seq"))
+                break
+    return {"ok": not problems, "problems": problems}
+
+
+def _atomic_write(path, text):
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_evidence(bundle, output_dir, render_report=None):
+    """Write bundle.json (and report.html when ``render_report(bundle, paths)`` is given); returns {evidence, report}."""
+    bundle_path, report_path = bundle_paths(output_dir, bundle["change_id"])
+    paths = {"evidence": os.path.abspath(bundle_path), "report": os.path.abspath(report_path) if render_report else None}
+    try:
+        _atomic_write(bundle_path, json.dumps(bundle, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+        if render_report is not None:
+            _atomic_write(report_path, render_report(bundle, paths))
+    except OSError as exc:
+        raise ValidationError("the evidence cannot be written (%s)." % (exc.strerror or exc), where=os.path.dirname(bundle_path),
+                              fix="make the output directory writable and check free disk space.")
+    return paths
+
+
+def build_and_write(ledger, change_id, output_dir, stages=None, assessment_file=None, render_report=None, actor="governed.change",
+                    diff_limit=DIFF_LIMIT, record=True):
+    """Build the bundle, write it (and the report), and record "evidence.built" in the ledger; returns (bundle, paths)."""
+    bundle = build_bundle(ledger, change_id, output_dir=output_dir, stages=stages, assessment_file=assessment_file, diff_limit=diff_limit)
+    paths = write_evidence(bundle, output_dir, render_report)
+    if record:
+        ledger.append_event(change_id, "evidence.built", actor, {"bundle_sha256": bundle["sha256"], "evidence": paths["evidence"],
+                                                                 "report": paths["report"], "anchor": bundle["ledger"]["head"]})
+    return bundle, paths
+
+
+def load_bundle(path):
+    """A bundle read back from its JSON file."""
+    return _read_json(path, "evidence: %s" % path)[0]
+
+
+# -- the human summary --------------------------------------------------------------------------------------------
+def summary(bundle, paths=None):
+    """The small structured summary of a bundle (what summary_lines prints)."""
+    sec = bundle.get("sections") or {}
+    change, assessment, outcome = sec.get("change") or {}, sec.get("assessment") or {}, sec.get("outcome") or {}
+    gates = dict((name, (g or {}).get("decision")) for name, g in (sec.get("gates") or {}).items())
+    checks = sec.get("checks") or {}
+    rollback = sec.get("rollback") or {}
+    paths = paths or {}
+    return {"change_id": bundle.get("change_id"), "title": change.get("title"), "state": change.get("state"),
+            "close_code": change.get("close_code"), "outcome": outcome.get("outcome"), "reason": outcome.get("reason"),
+            "tier": change.get("tier") or assessment.get("tier"), "score": assessment.get("score"),
+            "fired_rules": [r.get("name") for r in assessment.get("fired_rules") or []], "gates": gates,
+            "approvers": (sec.get("approvals") or {}).get("counted") or [],
+            "ok_hosts": outcome.get("ok_hosts") or [], "failed_hosts": outcome.get("failed_hosts") or [],
+            "rolled_back": outcome.get("rolled_back") or [], "rollback_verified": rollback.get("verified"),
+            "checks": {"passed": checks.get("passed", 0), "failed": checks.get("failed", 0), "undecidable": checks.get("undecidable", 0)},
+            "escalated": (sec.get("escalation") or {}).get("escalated", False), "duration_s": outcome.get("duration_s"),
+            "tasks": (sec.get("tasks") or {}).get("count", 0), "ledger_ok": (bundle.get("ledger") or {}).get("verify", {}).get("ok"),
+            "ledger_head": (bundle.get("ledger") or {}).get("head"), "bundle_sha256": bundle.get("sha256"),
+            "evidence": paths.get("evidence"), "report": paths.get("report"), "problems": bundle.get("problems") or []}
+
+
+def _hosts(names):
+    return " (%s)" % ", ".join(names) if names else ""
+
+
+def summary_lines(bundle, paths=None):
+    """A short summary a person reads at a glance: change, tier, gates, devices, duration, report path."""
+    info = summary(bundle, paths)
+    final = info["state"] if info["state"] not in FINAL_STATES or not info["close_code"] else "%s/%s" % (info["state"], info["close_code"])
+    lines = ["Change %s \"%s\": %s%s" % (info["change_id"], info["title"] or "", final,
+                                         " (%s)" % info["reason"] if info["reason"] else "")]
+    rules = ", ".join(info["fired_rules"]) or "none"
+    lines.append("  Risk: tier %s, score %s (rules: %s)" % (info["tier"], info["score"], rules))
+    gates = ", ".join("%s %s" % (g, d or "not run") for g, d in info["gates"].items())
+    lines.append("  Gates: %s%s" % (gates, "; approved by %s" % ", ".join(info["approvers"]) if info["approvers"] else ""))
+    rb = info["rollback_verified"]
+    lines.append("  Devices: %d ok%s, %d failed%s, %d rolled back%s%s" % (
+        len(info["ok_hosts"]), _hosts(info["ok_hosts"]), len(info["failed_hosts"]), _hosts(info["failed_hosts"]),
+        len(info["rolled_back"]), _hosts(info["rolled_back"]),
+        "" if rb is None else (", rollback verified" if rb else ", rollback NOT verified")))
+    checks = info["checks"]
+    lines.append("  Checks: %d passed, %d failed, %d undecidable%s" % (checks["passed"], checks["failed"], checks["undecidable"],
+                                                                       "; escalated" if info["escalated"] else ""))
+    duration = "%.1f s" % info["duration_s"] if isinstance(info["duration_s"], (int, float)) else "unknown"
+    head = info["ledger_head"] or {}
+    lines.append("  Duration: %s; %d tasks recorded; ledger %s at seq %s" % (
+        duration, info["tasks"], "verified" if info["ledger_ok"] else "NOT VERIFIED", head.get("seq")))
+    if info["report"]:
+        lines.append("  Report: %s" % info["report"])
+    if info["evidence"]:
+        lines.append("  Evidence: %s (sha256 %s)" % (info["evidence"], str(info["bundle_sha256"])[:16]))
+    for problem in info["problems"][:3]:
+        lines.append("  Problem: %s" % problem)
+    return lines
+
+
+def ts_now():
+    """ISO-8601 UTC now, for ``started`` values."""
+    return iso_z(datetime.datetime.now(datetime.timezone.utc))
