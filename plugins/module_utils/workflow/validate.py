@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offline validation of AWX workflow templates: awx.awx's documented schema, graph rules, controller configuration."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from ansible_collections.governed.change.plugins.module_utils.docfile import load_document
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.workflow import schema
+
+EDGES = ("success_nodes", "failure_nodes", "always_nodes")
+EDGE_LABELS = {"success_nodes": "success", "failure_nodes": "failure", "always_nodes": "always"}
+# AWX's unified job template types (awx.awx workflow_job_template: unified_job_template.type).
+UJT_TYPES = ("job_template", "workflow_job_template", "project", "inventory_source", "system_job_template", "workflow_approval")
+DEFAULT_DEPLOY_PATTERNS = ("deploy",)
+DEFAULT_ROLLBACK_PATTERNS = ("rollback",)
+# Controller configuration as code: key -> awx.awx module whose options document an entry.
+CONTROLLER_KINDS = {"controller_templates": "job_template", "controller_projects": "project",
+                    "controller_inventories": "inventory", "controller_inventory_sources": "inventory_source",
+                    "controller_credential_types": "credential_type"}
+# A node (or workflow) prompt reaches the job only when the job template asks for it (AWX _accept_or_ignore_job_kwargs).
+NODE_PROMPTS = {"extra_data": "ask_variables_on_launch", "limit": "ask_limit_on_launch", "inventory": "ask_inventory_on_launch",
+                "scm_branch": "ask_scm_branch_on_launch", "job_type": "ask_job_type_on_launch", "job_tags": "ask_tags_on_launch",
+                "skip_tags": "ask_skip_tags_on_launch", "diff_mode": "ask_diff_mode_on_launch",
+                "verbosity": "ask_verbosity_on_launch", "forks": "ask_forks_on_launch",
+                "job_slice_count": "ask_job_slice_count_on_launch", "timeout": "ask_timeout_on_launch",
+                "execution_environment": "ask_execution_environment_on_launch"}
+RELATED_PROMPTS = {"credentials": "ask_credential_on_launch", "labels": "ask_labels_on_launch",
+                   "instance_groups": "ask_instance_groups_on_launch"}
+NODE_SOURCE = "awx.awx workflow_job_template (workflow_nodes)"
+WORKFLOW_SOURCE = "awx.awx workflow_job_template"
+
+
+def node_where(source, node, index):
+    """Where-text of a node: its identifier, or its position when it has none."""
+    ident = node.get("identifier") if isinstance(node, dict) else None
+    if isinstance(ident, str) and ident:
+        return "%s: node '%s'" % (source, ident)
+    return "%s: workflow_nodes[%d]" % (source, index)
+
+
+def template_type(node):
+    """The unified job template type of a node (job_template when the node does not say)."""
+    ujt = node.get("unified_job_template") if isinstance(node, dict) else None
+    if not isinstance(ujt, dict):
+        return None
+    return ujt.get("type") or "job_template"
+
+
+def template_name(node):
+    ujt = node.get("unified_job_template") if isinstance(node, dict) else None
+    return ujt.get("name") if isinstance(ujt, dict) else None
+
+
+def edges_of(node):
+    """[(edge kind, child identifier, position)] of a node's related success/failure/always lists."""
+    related = node.get("related") if isinstance(node, dict) else None
+    out = []
+    if not isinstance(related, dict):
+        return out
+    for kind in EDGES:
+        for position, item in enumerate(related.get(kind) or []):
+            if isinstance(item, dict) and isinstance(item.get("identifier"), str):
+                out.append((kind, item["identifier"], position))
+    return out
+
+
+def _matches(name, patterns):
+    text = (name or "").casefold()
+    return any(pattern.casefold() in text for pattern in patterns)
+
+
+class ControllerConfig:
+    """Controller configuration as code (controller_templates, controller_projects, ...) from a file or directory."""
+
+    def __init__(self, path, project_dir=None):
+        self.path = path
+        self.files = []
+        self.errors = []
+        self.objects = {key: {} for key in CONTROLLER_KINDS}
+        self.sources = {key: {} for key in CONTROLLER_KINDS}
+        self.workflows = set()
+        if os.path.isdir(path):
+            files = sorted(set(glob.glob(os.path.join(path, "**", "*.yml"), recursive=True)
+                               + glob.glob(os.path.join(path, "**", "*.yaml"), recursive=True)))
+            base = path
+        elif os.path.isfile(path):
+            files = [path]
+            base = os.path.dirname(os.path.abspath(path))
+        else:
+            raise ValidationError("the controller configuration does not exist.", where=str(path),
+                                  fix="pass --controller-config with a YAML file or a directory of them.")
+        self.project_dir = os.path.abspath(project_dir) if project_dir else os.path.dirname(os.path.abspath(base))
+        for name in files:
+            self._load(name)
+        if not self.files:
+            raise ValidationError("no file in the controller configuration defines controller_templates or other controller_* "
+                                  "keys.", where=str(path), fix="see docs/workflows.md (controller configuration format).")
+
+    def _load(self, name):
+        try:
+            doc = load_document(name, "controller configuration")
+        except ValidationError as exc:
+            self.errors.append(exc)
+            return
+        if not isinstance(doc, dict) or not any(str(key).startswith("controller_") for key in doc):
+            return  # a playbook or an unrelated vars file beside the configuration
+        self.files.append(name)
+        for name_key in (doc.get("controller_workflows") or []):
+            if isinstance(name_key, dict) and name_key.get("name"):
+                self.workflows.add(name_key["name"])
+        for key, module in CONTROLLER_KINDS.items():
+            entries = doc.get(key)
+            if entries is None:
+                continue
+            if not isinstance(entries, list):
+                self.errors.append(ValidationError("%s must be a list of mappings." % key, where=name,
+                                                   fix="write %s as a YAML list, one entry per object." % key))
+                continue
+            options = schema.module_options(module)
+            aliases = {alias: opt for opt, spec in options.items() for alias in ((spec or {}).get("aliases") or [])}
+            for position, entry in enumerate(entries):
+                label = entry.get("name") if isinstance(entry, dict) else None
+                where = "%s: %s '%s'" % (name, key, label) if label else "%s: %s[%d]" % (name, key, position)
+                if not isinstance(entry, dict):
+                    self.errors.append(ValidationError("the entry is not a mapping.", where=where, fix="write name: ... and its fields."))
+                    continue
+                schema.check_options(entry, options, "", where, "awx.awx %s" % module, self.errors)
+                if not label:
+                    continue
+                if label in self.objects[key]:
+                    self.errors.append(ValidationError("%s '%s' is defined twice (also in %s)." % (key, label, self.sources[key][label]),
+                                                       where=where, fix="define each object once."))
+                    continue
+                self.objects[key][label] = {aliases.get(k, k): v for k, v in entry.items()}
+                self.sources[key][label] = name
+
+    @property
+    def templates(self):
+        return self.objects["controller_templates"]
+
+    def template_where(self, name):
+        return "%s: controller_templates '%s'" % (self.sources["controller_templates"].get(name, self.path), name)
+
+    def inventory_path(self, inventory_name):
+        """The project file an inventory is sourced from (controller_inventory_sources with source_path), or None."""
+        for source in self.objects["controller_inventory_sources"].values():
+            if source.get("inventory") == inventory_name and source.get("source_path"):
+                return os.path.join(self.project_dir, source["source_path"])
+        return None
+
+
+def find_controller_config(workflow_path):
+    """The default controller configuration of a workflow file: <dir of workflow_templates>/../controller."""
+    candidate = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(workflow_path))), "controller")
+    return candidate if os.path.isdir(candidate) else None
+
+
+def load_workflow(path):
+    """Read a workflow template file: one mapping of awx.awx workflow_job_template options."""
+    doc = load_document(path, "workflow template")
+    if not isinstance(doc, dict):
+        raise ValidationError("a workflow template file must be one mapping of awx.awx workflow_job_template options.",
+                              where=str(path), fix="write name:, organization:, workflow_nodes: ... at the top level.")
+    return doc
+
+
+class Validator:
+    """Checks workflow templates; every problem is collected (ValidationError with where and fix)."""
+
+    def __init__(self, controller=None, deploy_patterns=DEFAULT_DEPLOY_PATTERNS, rollback_patterns=DEFAULT_ROLLBACK_PATTERNS,
+                 known_workflows=()):
+        self.controller = controller
+        self.deploy_patterns = tuple(deploy_patterns)
+        self.rollback_patterns = tuple(rollback_patterns)
+        self.known_workflows = set(known_workflows)
+        self._checked_templates = set()
+
+    def validate(self, doc, source):
+        """(errors, warnings) of one workflow template document."""
+        errors, warnings = [], []
+        top = {key: value for key, value in doc.items() if key not in ("workflow_nodes", "schema")}
+        schema.check_options(top, schema.module_options("workflow_job_template"), "", source, WORKFLOW_SOURCE, errors)
+        nodes = doc.get("workflow_nodes", doc.get("schema"))
+        if not isinstance(nodes, list) or not nodes:
+            errors.append(ValidationError("the workflow has no workflow_nodes.", where=source,
+                                          fix="list the nodes under workflow_nodes (awx.awx workflow_job_template format)."))
+            return errors, warnings
+        options = schema.workflow_node_options()
+        by_id, positions = {}, {}
+        for index, node in enumerate(nodes):
+            where = node_where(source, node, index)
+            if not isinstance(node, dict):
+                errors.append(ValidationError("the node is not a mapping.", where=where, fix="write identifier:, unified_job_template: ..."))
+                continue
+            if "approval_node" in node and "approval_node" not in options:
+                # workflow_job_template_node's spelling; workflow_job_template's nodes would silently lose it
+                errors.append(ValidationError("field 'approval_node' is not documented by %s (it is an option of the separate "
+                                              "workflow_job_template_node module)." % NODE_SOURCE, where=where,
+                                              fix="write the approval as unified_job_template: {type: workflow_approval, name: ..., "
+                                                  "description: ..., timeout: SECONDS}."))
+                node = {key: value for key, value in node.items() if key != "approval_node"}
+                if "unified_job_template" not in node:
+                    continue
+            schema.check_options(node, options, "", where, NODE_SOURCE, errors)
+            ident = node.get("identifier")
+            if isinstance(ident, str) and ident:
+                positions.setdefault(ident, []).append(index)
+                by_id.setdefault(ident, node)
+            self._check_node(node, where, source, errors, warnings, doc)
+        for ident, where_list in positions.items():
+            if len(where_list) > 1:
+                errors.append(ValidationError("identifier '%s' is used by %d nodes (%s)." % (
+                    ident, len(where_list), " and ".join("workflow_nodes[%d]" % i for i in where_list)), where="%s: node '%s'" % (source, ident),
+                    fix="give every node a unique identifier; edges refer to nodes by identifier."))
+        for index, node in enumerate(nodes):
+            if not isinstance(node, dict):
+                continue
+            for kind, child, position in edges_of(node):
+                if child not in by_id:
+                    errors.append(ValidationError("related.%s[%d] names '%s', which is not a node of this workflow." % (
+                        kind, position, child), where=node_where(source, node, index),
+                        fix="add a node with identifier '%s' or correct the edge (nodes: %s)." % (child, ", ".join(sorted(by_id)))))
+        for cycle in find_cycles(by_id):
+            errors.append(ValidationError("the workflow has a cycle: %s." % cycle, where=source,
+                                          fix="remove one of these edges; AWX workflows must be acyclic."))
+        self._check_rollback_paths(by_id, source, errors)
+        return errors, warnings
+
+    def _check_node(self, node, where, source, errors, warnings, doc):
+        ujt = node.get("unified_job_template")
+        if not isinstance(ujt, dict) or not ujt:
+            if ujt is None:
+                errors.append(ValidationError("the node has no unified_job_template.", where=where,
+                                              fix="name the job template (unified_job_template: {name: ..., type: job_template}) "
+                                                  "or make it an approval (type: workflow_approval)."))
+            return
+        kind = template_type(node)
+        if kind not in UJT_TYPES:
+            errors.append(ValidationError("unified_job_template.type is '%s', not an AWX unified job template type." % kind,
+                                          where=where, fix="use one of: %s." % ", ".join(UJT_TYPES)))
+            return
+        name = ujt.get("name")
+        if not isinstance(name, str) or not name:
+            errors.append(ValidationError("unified_job_template has no name.", where=where,
+                                          fix="name the %s." % ("approval" if kind == "workflow_approval" else "template")))
+            return
+        if kind == "workflow_approval":
+            timeout = ujt.get("timeout")
+            if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+                errors.append(ValidationError("approval node '%s' has %s: it would wait for an approver forever." % (
+                    name, "no timeout" if timeout is None else "timeout %r" % (timeout,)), where=where,
+                    fix="set unified_job_template.timeout to the seconds approvers have (e.g. 86400), and route the "
+                        "timeout through failure_nodes."))
+            return
+        if kind == "workflow_job_template":
+            if name not in self.known_workflows and (self.controller is None or name not in self.controller.workflows):
+                warnings.append(ValidationError("workflow job template '%s' is not among the validated workflows." % name,
+                                                where=where, fix="validate it together with this one."))
+            return
+        if kind != "job_template":
+            return
+        if self.controller is None:
+            errors.append(ValidationError("job template '%s' cannot be checked: no controller configuration." % name, where=where,
+                                          fix="pass --controller-config with the controller_templates of the project."))
+            return
+        template = self.controller.templates.get(name)
+        if template is None:
+            errors.append(ValidationError("job template '%s' is not in the controller configuration (%s)." % (name, self.controller.path),
+                                          where=where, fix="add it to controller_templates or correct the name (known: %s)." % (
+                                              ", ".join(sorted(self.controller.templates)) or "none")))
+            return
+        self._check_prompts(node, template, name, where, errors)
+        for field in ("limit", "inventory", "job_tags", "skip_tags", "scm_branch"):
+            if doc.get(field) not in (None, "", {}) and not template.get(NODE_PROMPTS[field]):
+                warnings.append(ValidationError("the workflow sets %s, but job template '%s' does not prompt for it (%s); AWX "
+                                                "ignores it for this node." % (field, name, NODE_PROMPTS[field]), where=where,
+                                                fix="set %s: true on the job template." % NODE_PROMPTS[field]))
+        self._check_template(name, template, errors)
+
+    def _check_prompts(self, node, template, name, where, errors):
+        documented = schema.module_options("job_template")
+        for field, ask in NODE_PROMPTS.items():
+            if ask not in documented or node.get(field) in (None, "", {}):
+                continue
+            granted = template.get(ask) is True or (field == "extra_data" and template.get("survey_enabled") is True)
+            if not granted:
+                errors.append(ValidationError("the node sets %s, but job template '%s' does not prompt for it (%s is not true), so "
+                                              "AWX would ignore it." % (field, name, ask), where=where,
+                                              fix="set %s: true on job template '%s' in the controller configuration, or drop %s "
+                                                  "from the node." % (ask, name, field)))
+        related = node.get("related") if isinstance(node.get("related"), dict) else {}
+        for field, ask in RELATED_PROMPTS.items():
+            if ask in documented and related.get(field) and template.get(ask) is not True:
+                errors.append(ValidationError("the node sets related.%s, but job template '%s' does not prompt for it (%s is not "
+                                              "true), so AWX would ignore it." % (field, name, ask), where=where,
+                                              fix="set %s: true on job template '%s', or drop related.%s." % (ask, name, field)))
+
+    def _check_template(self, name, template, errors):
+        if name in self._checked_templates:
+            return
+        self._checked_templates.add(name)
+        where = self.controller.template_where(name)
+        playbook = template.get("playbook")
+        if not isinstance(playbook, str) or not playbook:
+            errors.append(ValidationError("job template '%s' has no playbook." % name, where=where,
+                                          fix="set playbook: to the project-relative path, e.g. playbooks/deploy.yml."))
+        elif not os.path.isfile(os.path.join(self.controller.project_dir, playbook)):
+            errors.append(ValidationError("playbook '%s' of job template '%s' does not exist in the project (%s)." % (
+                playbook, name, self.controller.project_dir), where=where,
+                fix="correct the playbook path (relative to the project root) or pass --project-dir."))
+        for field, key in (("project", "controller_projects"), ("inventory", "controller_inventories")):
+            value = template.get(field)
+            known = self.controller.objects[key]
+            if known and isinstance(value, str) and value not in known:
+                errors.append(ValidationError("%s '%s' of job template '%s' is not in %s (known: %s)." % (
+                    field, value, name, key, ", ".join(sorted(known))), where=where, fix="define it under %s or correct the name." % key))
+
+    def _check_rollback_paths(self, by_id, source, errors):
+        rollback = {ident for ident, node in by_id.items()
+                    if template_type(node) == "job_template" and _matches(template_name(node), self.rollback_patterns)}
+        for ident, node in by_id.items():
+            if template_type(node) != "job_template" or not _matches(template_name(node), self.deploy_patterns):
+                continue
+            if _matches(template_name(node), self.rollback_patterns):
+                continue  # a rollback template whose name also says deploy is not itself a deploy
+            starts = [child for kind, child, _pos in edges_of(node) if kind in ("failure_nodes", "always_nodes") and child in by_id]
+            if not reaches(by_id, starts, rollback):
+                errors.append(ValidationError(
+                    "deploy node (job template '%s') has no failure or always path that reaches a rollback node." % template_name(node),
+                    where="%s: node '%s'" % (source, ident),
+                    fix="add related.failure_nodes from '%s' leading to a node whose job template matches %s." % (
+                        ident, " or ".join(repr(p) for p in self.rollback_patterns))))
+
+
+def reaches(by_id, starts, targets):
+    """True when any node reachable from ``starts`` (inclusive, along every edge) is in ``targets``."""
+    seen, stack = set(), list(starts)
+    while stack:
+        ident = stack.pop()
+        if ident in seen:
+            continue
+        seen.add(ident)
+        if ident in targets:
+            return True
+        stack.extend(child for _kind, child, _pos in edges_of(by_id.get(ident) or {}) if child in by_id)
+    return False
+
+
+def find_cycles(by_id):
+    """Every distinct cycle as text 'a -[success]-> b -[failure]-> a' (iterative DFS over identifiers)."""
+    state, found, seen_keys = {}, [], set()
+    for root in by_id:
+        if state.get(root):
+            continue
+        stack = [(root, iter(edges_of(by_id[root])))]
+        path, labels = [root], []
+        state[root] = 1
+        while stack:
+            ident, children = stack[-1]
+            advanced = False
+            for kind, child, _pos in children:
+                if child not in by_id:
+                    continue
+                if state.get(child) == 1:
+                    start = path.index(child)
+                    members = path[start:]
+                    key = frozenset(members)
+                    if key not in seen_keys:
+                        seen_keys.add(key)
+                        cycle_labels = labels[start:] + [EDGE_LABELS[kind]]
+                        text = members[0]
+                        for member, label in zip(members[1:] + [child], cycle_labels):
+                            text += " -[%s]-> %s" % (label, member)
+                        found.append(text)
+                    continue
+                if not state.get(child):
+                    state[child] = 1
+                    path.append(child)
+                    labels.append(EDGE_LABELS[kind])
+                    stack.append((child, iter(edges_of(by_id[child]))))
+                    advanced = True
+                    break
+            if not advanced:
+                state[ident] = 2
+                stack.pop()
+                path.pop()
+                if labels:
+                    labels.pop()
+    return found
+
+
+def validate_files(paths, controller_config=None, project_dir=None, deploy_patterns=DEFAULT_DEPLOY_PATTERNS,
+                   rollback_patterns=DEFAULT_ROLLBACK_PATTERNS):
+    """Validate workflow template files; returns {ok, files: [{path, name, nodes, errors, warnings}], errors, warnings}.
+
+    ``controller_config`` defaults to ``<parent of the first file's directory>/controller``; ``project_dir`` defaults to
+    the directory holding the controller configuration directory (the project root).
+    """
+    report = {"ok": False, "files": [], "errors": [], "warnings": [], "controller_config": None, "project_dir": None}
+    if not paths:
+        report["errors"].append(ValidationError("no workflow template file was given.", where="validate",
+                                                fix="pass one or more workflow_templates/*.yml files.").as_dict())
+        return report
+    controller = None
+    config_path = controller_config or find_controller_config(paths[0])
+    if config_path:
+        try:
+            controller = ControllerConfig(config_path, project_dir=project_dir)
+        except GovernedChangeError as exc:
+            report["errors"].append(exc.as_dict())
+        else:
+            report["controller_config"] = config_path
+            report["project_dir"] = controller.project_dir
+            report["errors"].extend(exc.as_dict() for exc in controller.errors)
+    docs = []
+    for path in paths:
+        try:
+            docs.append((path, load_workflow(path)))
+        except GovernedChangeError as exc:
+            report["files"].append({"path": path, "name": None, "nodes": 0, "errors": [exc.as_dict()], "warnings": []})
+    validator = Validator(controller, deploy_patterns, rollback_patterns,
+                          known_workflows=[doc.get("name") for _path, doc in docs if isinstance(doc.get("name"), str)])
+    for path, doc in docs:
+        try:
+            errors, warnings = validator.validate(doc, str(path))
+        except GovernedChangeError as exc:  # awx.awx missing or its documentation unreadable
+            errors, warnings = [exc], []
+        nodes = doc.get("workflow_nodes")
+        report["files"].append({"path": path, "name": doc.get("name"), "nodes": len(nodes) if isinstance(nodes, list) else 0,
+                                "errors": [e.as_dict() for e in errors], "warnings": [w.as_dict() for w in warnings]})
+    for item in report["files"]:
+        report["errors"].extend(item["errors"])
+        report["warnings"].extend(item["warnings"])
+    report["ok"] = not report["errors"]
+    return report
+
