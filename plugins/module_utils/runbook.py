@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runbook of one change, generated from its change request, its assessment and the policy.
+
+Six elements: trigger, prerequisites, numbered steps with expected outputs, verification, rollback, escalation.
+The content is deterministic (no generation time inside), so the same inputs give the same sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from ansible_collections.governed.change.plugins.module_utils.batches import batch_plan
+from ansible_collections.governed.change.plugins.module_utils.change_request import change_request_sha256
+from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.escalation import REASONS
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_data, redact_text
+
+SCHEMA = "governed.change/runbook/1"
+ELEMENTS = ("trigger", "prerequisites", "steps", "verification", "rollback", "escalation")
+
+
+def _host_groups(assessment, host):
+    for target in (assessment.get("facts") or {}).get("targets") or []:
+        if target.get("host") == host:
+            return set(target.get("groups") or []) | {"all"}
+    return {"all"}
+
+
+def device_lines(change_request, assessment, host):
+    """(lines, source) of one device: the change request's literal lines (group entries then the host's), or the lines
+    the assessment rendered for a template."""
+    config = (change_request or {}).get("config") or {}
+    groups = _host_groups(assessment, host)
+    entries = [(key, entry) for key, entry in config.items() if key != host and key in groups]
+    entries += [(key, entry) for key, entry in config.items() if key == host]
+    device = (assessment.get("devices") or {}).get(host) or {}
+    lines, sources = [], []
+    for key, entry in entries:
+        if "lines" in entry:
+            lines.extend(entry["lines"])
+            sources.append("config.%s.lines" % key)
+        else:
+            lines.extend(device.get("new_lines") or device.get("added") or [])
+            sources.append("config.%s.template %s (rendered by assess)" % (key, entry.get("template")))
+    if not entries and device:
+        lines = list(device.get("new_lines") or device.get("added") or [])
+        sources.append("assessment.devices.%s" % host)
+    return [redact_text(line)[0] for line in lines], sources
+
+
+def _windows_for(policy, targets):
+    names = []
+    for window in policy.get("windows") or []:
+        scope = window.get("scope") or {}
+        for target in targets:
+            if (not scope or target.get("site") in (scope.get("sites") or []) or target.get("host") in (scope.get("hosts") or [])
+                    or set(target.get("groups") or []) & set(scope.get("groups") or [])):
+                names.append(window.get("name"))
+                break
+    return names
+
+
+def _checks_for(expected, host):
+    return [check for check in expected if not check.get("hosts") or host in check["hosts"]]
+
+
+def _check_line(check):
+    text = "`%s`: `%s` %s" % (check["name"], check.get("query"), check.get("op"))
+    if "value" in check:
+        text += " `%s`" % json.dumps(check["value"], sort_keys=True)
+    if check.get("snapshot"):
+        text += " (on the %s snapshot)" % check["snapshot"]
+    return text
+
+
+def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_url=None):
+    """The runbook document (a plain dict; render it with ``render_markdown``)."""
+    if not isinstance(assessment, dict) or not assessment.get("change_id") or not assessment.get("tier"):
+        raise ValidationError("the runbook needs the change's assessment (its tier decides prerequisites, checks, rollback and "
+                              "escalation).", where="assessment",
+                              fix="pass assessment_file (the JSON governed.change.assess wrote) or assessment: the registered result.")
+    change_id = assessment["change_id"]
+    if change_request is not None:
+        if change_request.get("id") != change_id:
+            raise ValidationError("the change request is %s but the assessment is of %s." % (change_request.get("id"), change_id),
+                                  where="change_request", fix="pass the change request and the assessment of the same change.")
+        wanted = assessment.get("change_request_sha256")
+        if wanted and change_request_sha256(change_request) != wanted:
+            raise ValidationError("the change request differs from the one assessed (sha256 %s expected)." % wanted[:12],
+                                  where="change_request", fix="assess the change request again, then generate the runbook.")
+    tier = assessment["tier"]
+    requirements = dict((policy.get("requirements") or {}).get(tier) or assessment.get("requirements") or {})
+    if not requirements:
+        raise ValidationError("the policy has no requirements for tier %s." % tier, where="policy.requirements.%s" % tier,
+                              fix="define requirements for every tier in the policy.")
+    hosts = list(assessment.get("hosts") or [])
+    targets = (assessment.get("facts") or {}).get("targets") or [{"host": host} for host in hosts]
+    expected = list((change_request or {}).get("expected") or [])
+    rollback_req = (change_request or {}).get("rollback") or {"strategy": (assessment.get("facts") or {}).get("rollback_strategy") or "backup",
+                                                             "steps": []}
+    plan = batch_plan(hosts, requirements)
+    escalation = dict(requirements.get("escalation") or {})
+    links = (change_request or {}).get("links") or {}
+    approvals = requirements.get("approvals") or {}
+    gates = list(assessment.get("required_gates") or [])
+
+    header = {"change_id": change_id, "title": assessment.get("title"), "author": assessment.get("author"),
+              "type": assessment.get("type"), "category": assessment.get("category"), "change_class": assessment.get("change_class"),
+              "tier": tier, "score": assessment.get("score"), "targets": hosts, "content_hash": assessment.get("content_hash"),
+              "change_request_sha256": assessment.get("change_request_sha256"), "policy": assessment.get("policy_name"),
+              "policy_sha256": assessment.get("policy_sha256"), "links": links,
+              "why": [rule.get("explanation") or rule.get("name") for rule in assessment.get("fired_rules") or [] if isinstance(rule, dict)]}
+
+    window = assessment.get("window") or (change_request or {}).get("window")
+    trigger = {
+        "summary": "Run when change %s (%s) is approved and scheduled: %s" % (change_id, links.get("ticket") or "no ticket",
+                                                                             assessment.get("title")),
+        "description": (change_request or {}).get("description") or assessment.get("title"),
+        "requested_window": window,
+        "automation": requirements.get("automation"),
+        "start": "the governed-change pipeline (playbooks/governed_change.yml or the AWX workflow) with "
+                 "governed_change_request pointing at this change request.",
+    }
+
+    prerequisites = []
+    if "approval" in gates:
+        prerequisites.append("%d signed approval(s) from %s%s, each at most %s h old and bound to content hash %s." % (
+            approvals.get("count", 0), " or ".join(approvals.get("groups") or ["any identity"]),
+            " by someone other than the author (%s)" % assessment.get("author") if approvals.get("segregation_of_duties") else "",
+            approvals.get("max_age_hours"), str(assessment.get("content_hash"))[:12]))
+    else:
+        prerequisites.append("No approval is required for this change class and tier.")
+    if "review" in gates:
+        prerequisites.append("The review gate passes (automation: review).")
+    if "window" in gates:
+        prerequisites.append("Now is inside an open maintenance window of every target: %s." % (", ".join(_windows_for(policy, targets)) or
+                                                                                             "no window of the policy covers them (the gate refuses)"))
+    else:
+        prerequisites.append("No maintenance window is required for this tier.")
+    if "freeze" in gates:
+        prerequisites.append("No change freeze covering a target is active (%s)." % ", ".join(
+            freeze.get("name") for freeze in policy.get("freezes") or []))
+    prerequisites.append("Device locks are free for %s (another change holding one stops this one)." % ", ".join(hosts))
+    prerequisites.append("Every target answers over its management SSH port (precheck).")
+
+    steps = []
+
+    def step(action, expected_output, device=None, lines=None, checks=None):
+        item = {"number": len(steps) + 1, "action": action, "expected": expected_output}
+        if device:
+            item["device"] = device
+        if lines is not None:
+            item["lines"] = lines
+        if checks is not None:
+            item["checks"] = checks
+        steps.append(item)
+
+    step("Take the device locks for %s (governed.change.lock state=acquired)." % ", ".join(hosts),
+         "locks returned for every target; the task fails naming the holder if another change holds one.")
+    scope = requirements.get("snapshot_scope") or "targets"
+    step("Back up every target and take the pre-change snapshot (%s scope; governed.change.backup, governed.change.snapshot)." % scope,
+         "a backup reference (sha256) per target and a pre snapshot reference per device in scope; no configuration change.")
+    for index, batch in enumerate(plan["batches"], start=1):
+        label = "canary batch" if index == 1 and plan.get("canary") else "batch %d" % index
+        for host in batch:
+            lines, sources = device_lines(change_request, assessment, host)
+            device = (assessment.get("devices") or {}).get(host) or {}
+            timer = ("with a commit-confirmed timer of %d s" % confirm_timeout) if confirm_timeout else "without a commit-confirmed timer"
+            step("%s (%s): merge these lines %s (governed.change.deploy)." % (host, label, timer),
+                 "changed: true; confirm.armed: %s; summary.config_changed: true; the running config gains %d line(s) and loses %d." % (
+                     "true" if confirm_timeout else "false", len(device.get("added") or []), len(device.get("removed") or [])),
+                 device=host, lines=lines)
+            steps[-1]["lines_from"] = sources
+            host_checks = _checks_for(expected, host)
+            step("%s: run the checks - %s (governed.change.check)." % (
+                host, ", ".join([c["name"] for c in host_checks] + list(requirements.get("checks") or [])) or "policy checks"),
+                "every check passed: true; none undecidable. A failed or undecidable check stops here and the rollback below runs.",
+                device=host, checks=[c["name"] for c in host_checks])
+            if confirm_timeout:
+                step("%s: confirm the change before the %d s timer fires (governed.change.confirm)." % (host, confirm_timeout),
+                     "confirmed: true; the revert timer is disarmed. Not confirmed in time: the device restores the backup by itself.",
+                     device=host)
+        step("After the %s: decide whether to continue (at most %d failure(s) allowed)." % (label, plan.get("max_failures", 0)),
+             "halt: false. halt: true stops the deploy and rolls back (scope: %s)." % plan.get("rollback_scope"))
+    step("Take the post-change snapshot and compare it with the pre-change snapshot (no regression).",
+         "the state diff holds only the intended changes; no BGP session, route or rule lost.")
+    step("Close the change (governed.change.close) and release the locks.",
+         "ledger state closed/successful; the evidence bundle and report are written; locks released.")
+
+    verification = {
+        "expected_checks": [dict(check, text=_check_line(check)) for check in expected],
+        "policy_checks": list(requirements.get("checks") or []),
+        "no_regression": "the post-change snapshot of every device in scope is compared with its pre-change snapshot: "
+                         "anything lost or changed beyond the change's own lines is a regression and fails verification.",
+    }
+
+    if rollback_req.get("strategy") == "custom":
+        rollback_steps = [{"number": 1, "action": "Apply the change request's custom rollback lines on each changed device.",
+                           "lines": [redact_text(line)[0] for line in rollback_req.get("steps") or []],
+                           "expected": "the lines apply without error."},
+                          {"number": 2, "action": "Take a snapshot and compare it with the pre-change snapshot.",
+                           "expected": "no difference that matters (custom rollback: review the diff)."}]
+    else:
+        rollback_steps = [{"number": 1, "action": "Restore each device's backup from step 2 (governed.change.restore backup=<its reference>).",
+                           "expected": "verified: true - the running config equals the backup (same sha256 after normalization)."},
+                          {"number": 2, "action": "Take a snapshot and compare it with the pre-change snapshot.",
+                           "expected": "the state diff is empty: the network is back to the pre-change state."}]
+    rollback = {"strategy": rollback_req.get("strategy") or "backup", "automatic": bool(requirements.get("auto_rollback")),
+                "scope": plan.get("rollback_scope"), "commit_confirmed_s": confirm_timeout, "steps": rollback_steps,
+                "when": "a deploy fails, a check fails or cannot be decided, or the batch decision halts."}
+
+    escalation_doc = {"target": escalation.get("target"), "policy_runbook": escalation.get("runbook"),
+                      "contact": escalation.get("target") or "not set: add requirements.%s.escalation to the policy" % tier,
+                      "when": dict((reason, REASONS[reason][0]) for reason in REASONS),
+                      "packet": "governed.change.escalate writes escalations/%s-<n>.json and .md (detected, actions taken, device "
+                                "states, next step, this runbook) and posts it to the webhook." % change_id}
+
+    doc = {"schema": SCHEMA, "change": header, "trigger": trigger, "prerequisites": prerequisites, "steps": steps,
+           "verification": verification, "rollback": rollback, "escalation": escalation_doc,
+           "plan": {"batches": plan["batches"], "canary": plan.get("canary"), "batch_size": plan.get("batch_size"),
+                    "max_failures": plan.get("max_failures")}}
+    doc = redact_data(doc)[0]
+    doc["content_sha256"] = sha256_of(doc)
+    return doc
+
+
+def _md_value(value):
+    return "`%s`" % json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+
+
+def render_markdown(doc):
+    """The runbook as Markdown (deterministic)."""
+    change = doc["change"]
+    out = ["# Runbook: %s - %s" % (change["change_id"], change["title"]), "",
+           "| | |", "| --- | --- |",
+           "| Tier | %s (score %s) |" % (change["tier"], change["score"]),
+           "| Type / category / class | %s / %s / %s |" % (change["type"], change["category"], change["change_class"]),
+           "| Author | %s |" % change["author"],
+           "| Targets | %s |" % ", ".join(change["targets"]),
+           "| Content hash | `%s` |" % change["content_hash"],
+           "| Policy | %s (`%s`) |" % (change["policy"], str(change["policy_sha256"])[:16])]
+    for key, value in sorted((change.get("links") or {}).items()):
+        out.append("| %s | %s |" % (key.replace("_", " ").capitalize(), value))
+    if change.get("why"):
+        out += ["", "Why this tier:", ""] + ["- %s" % item for item in change["why"]]
+    trigger = doc["trigger"]
+    out += ["", "## 1. Trigger", "", trigger["summary"] + ".", "", trigger["description"], ""]
+    if trigger.get("requested_window"):
+        out.append("- Requested window: %s to %s" % (trigger["requested_window"].get("start"), trigger["requested_window"].get("end")))
+    out += ["- Automation: %s" % trigger.get("automation"), "- Start: %s" % trigger["start"]]
+    out += ["", "## 2. Prerequisites", ""] + ["- [ ] %s" % item for item in doc["prerequisites"]]
+    out += ["", "## 3. Steps", ""]
+    for item in doc["steps"]:
+        out.append("%d. %s" % (item["number"], item["action"]))
+        if item.get("lines"):
+            out += ["", "   ```"] + ["   %s" % line for line in item["lines"]] + ["   ```", ""]
+            if any(".lines" not in source for source in item.get("lines_from") or []):
+                out.append("   - Lines from: %s" % "; ".join(item["lines_from"]))
+        out.append("   - Expected: %s" % item["expected"])
+    verification = doc["verification"]
+    out += ["", "## 4. Verification", ""]
+    if verification["expected_checks"]:
+        out += ["Expected checks of the change request:", ""]
+        out += ["- %s%s" % (check["text"], " - hosts %s" % ", ".join(check["hosts"]) if check.get("hosts") else "")
+                for check in verification["expected_checks"]]
+    else:
+        out.append("The change request declares no expected checks.")
+    out += ["", "Policy checks for this tier: %s." % (", ".join(verification["policy_checks"]) or "none"), "",
+            "No regression: %s" % verification["no_regression"]]
+    rollback = doc["rollback"]
+    out += ["", "## 5. Rollback", "",
+            "- Strategy: %s; automatic: %s; scope: %s" % (rollback["strategy"], "yes" if rollback["automatic"] else "no (by hand)",
+                                                         rollback["scope"]),
+            "- When: %s" % rollback["when"]]
+    if rollback["commit_confirmed_s"]:
+        out.append("- Safety net: an unconfirmed deploy restores itself after %d s (commit-confirmed timer on the device)."
+                   % rollback["commit_confirmed_s"])
+    out.append("")
+    for item in rollback["steps"]:
+        out.append("%d. %s" % (item["number"], item["action"]))
+        if item.get("lines"):
+            out += ["", "   ```"] + ["   %s" % line for line in item["lines"]] + ["   ```", ""]
+        out.append("   - Expected: %s" % item["expected"])
+    escalation = doc["escalation"]
+    out += ["", "## 6. Escalation", "",
+            "- Escalate to: %s" % escalation["contact"],
+            "- Tier runbook: %s" % (escalation.get("policy_runbook") or "none in the policy"),
+            "- Escalate when: %s." % "; ".join("%s (`%s`)" % (title, reason) for reason, title in escalation["when"].items()),
+            "- Hand-off: %s" % escalation["packet"], "",
+            "Runbook content sha256: `%s`" % doc["content_sha256"], ""]
+    return "\n".join(out)
+
+
+def write_runbook(output_dir, doc, base_url=None):
+    """Write runbooks/<change_id>.md and .json; returns {path, json_path, sha256 (of the Markdown), json_sha256, url}."""
+    change_id = doc["change"]["change_id"]
+    directory = os.path.join(output_dir, "runbooks")
+    markdown = render_markdown(doc).encode("utf-8")
+    data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    path = os.path.join(directory, "%s.md" % change_id)
+    json_path = os.path.join(directory, "%s.json" % change_id)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for target, content in ((path, markdown), (json_path, data)):
+            temp = target + ".tmp"
+            with open(temp, "wb") as stream:
+                stream.write(content)
+            os.replace(temp, target)
+    except OSError as exc:
+        raise ValidationError("cannot write the runbook (%s)." % (exc.strerror or exc), where="output_dir: %s" % output_dir,
+                              fix="pass a writable output_dir.")
+    return runbook_ref(doc, path, json_path, markdown, data, base_url)
+
+
+def runbook_ref(doc, path, json_path, markdown, data, base_url=None):
+    change_id = doc["change"]["change_id"]
+    url = "%s/%s.md" % (base_url.rstrip("/"), change_id) if base_url else path
+    return {"path": path, "json_path": json_path, "sha256": hashlib.sha256(markdown).hexdigest(),
+            "json_sha256": hashlib.sha256(data).hexdigest(), "content_sha256": doc["content_sha256"], "url": url}
+
+
+def preview_ref(output_dir, doc, base_url=None):
+    """The reference write_runbook would return, without writing (check mode)."""
+    change_id = doc["change"]["change_id"]
+    directory = os.path.join(output_dir, "runbooks")
+    return runbook_ref(doc, os.path.join(directory, "%s.md" % change_id), os.path.join(directory, "%s.json" % change_id),
+                       render_markdown(doc).encode("utf-8"), (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"), base_url)
+
+
+def find_assessment_file(output_dir, change_id):
+    """The assessment JSON of a change under an output dir (assessments/<id>.assessment.json or <id>.json), or None."""
+    if not output_dir or not change_id:
+        return None
+    for name in ("%s.assessment.json" % change_id, "%s.json" % change_id):
+        path = os.path.join(output_dir, "assessments", name)
+        if os.path.isfile(path):
+            return path
+    return None
