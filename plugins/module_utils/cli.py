@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The governed-change command: approve/deny a change with an SSH signature, inspect and verify the ledger."""
+"""The governed-change command: approve/deny a change, inspect and verify the ledger, validate and run AWX workflows."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="governed-change", description="Approve or deny governed network changes and "
-                                     "inspect the change ledger.")
+    parser = argparse.ArgumentParser(prog="governed-change", description="Approve or deny governed network changes, "
+                                     "inspect the change ledger, validate and locally run AWX workflow templates.")
     sub = parser.add_subparsers(dest="command", required=True)
     for decision in ("approve", "deny"):
         cmd = sub.add_parser(decision, help="%s a change: shows what you sign, signs it with your SSH key, records it" % decision)
@@ -49,7 +49,78 @@ def _parser():
     for cmd in (verify, show, brk):
         cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file")
         cmd.add_argument("--json", action="store_true", help="print JSON")
+    _workflow_parser(sub)
     return parser
+
+
+def _workflow_parser(sub):
+    workflow = sub.add_parser("workflow", help="validate AWX workflow templates offline, or run one locally with ansible-runner")
+    wsub = workflow.add_subparsers(dest="workflow_command", required=True)
+    check = wsub.add_parser("validate", help="check workflow templates against awx.awx's documented schema and the graph rules "
+                            "(exit 1 when any problem is found)")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    run = wsub.add_parser("run", help="run a workflow template locally with AWX's semantics (a test/CI tool, not a controller)")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--inventory", "-i", action="append", default=[], help="inventory file for every node, or NAME=PATH for the "
+                     "job templates using controller inventory NAME (default: controller_inventory_sources' source_path)")
+    run.add_argument("--extra-vars", "-e", action="append", default=[], help="launch-time extra vars: @FILE or KEY=VALUE (repeatable)")
+    run.add_argument("--approve", action="append", default=[], metavar="NODE=ANSWER",
+                     help="answer an approval node: approve, deny or timeout (NODE = identifier or approval name)")
+    run.add_argument("--approvals-file", help="YAML/JSON mapping of NODE: approve|deny|timeout")
+    run.add_argument("--run-dir", help="where the node private data dirs, run.json and summary.txt go "
+                     "(default out/workflow-runs/<workflow>-<time>)")
+    run.add_argument("--parallel", type=int, default=4, help="nodes run at the same time at most (default 4)")
+    run.add_argument("--ledger", help="ledger for approval nodes (default: the governed_ledger variable)")
+    run.add_argument("--policy", help="policy for approval nodes (default: the governed_policy variable)")
+    run.add_argument("--launcher", help="who launches the run (awx_user_name; default $GOVERNED_LAUNCHER or the OS user)")
+    run.add_argument("--poll-interval", type=float, default=2.0, help="seconds between ledger checks of a pending approval")
+    for cmd in (check, run):
+        cmd.add_argument("--controller-config", help="controller configuration file or directory (default: ../controller beside "
+                         "the workflow_templates directory)")
+        cmd.add_argument("--project-dir", help="project root the job templates' playbooks are relative to (default: the "
+                         "directory holding the controller configuration directory)")
+        cmd.add_argument("--deploy-pattern", action="append", help="job template names containing this are deploy nodes "
+                         "(repeatable; default 'deploy')")
+        cmd.add_argument("--rollback-pattern", action="append", help="job template names containing this are rollback nodes "
+                         "(repeatable; default 'rollback')")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_workflow(args, out, err):
+    """workflow validate / run."""
+    from ansible_collections.governed.change.plugins.module_utils.workflow import runner as wf_runner
+    from ansible_collections.governed.change.plugins.module_utils.workflow import validate as wf_validate
+
+    deploy = tuple(args.deploy_pattern or wf_validate.DEFAULT_DEPLOY_PATTERNS)
+    rollback = tuple(args.rollback_pattern or wf_validate.DEFAULT_ROLLBACK_PATTERNS)
+    if args.workflow_command == "validate":
+        report = wf_validate.validate_files(args.files, controller_config=args.controller_config, project_dir=args.project_dir,
+                                            deploy_patterns=deploy, rollback_patterns=rollback)
+        if args.json:
+            out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        else:
+            for item in report["files"]:
+                out.write("%s: %s (%s, %d nodes)\n" % (item["path"], "ok" if not item["errors"] else "%d problem(s)" % len(item["errors"]),
+                                                      item["name"], item["nodes"]))
+            for problem in report["errors"]:
+                out.write("ERROR %s\n" % problem["message"])
+            for problem in report["warnings"]:
+                out.write("WARNING %s\n" % problem["message"])
+            out.write("%s: %d file(s), %d error(s), %d warning(s)\n" % ("OK" if report["ok"] else "INVALID", len(report["files"]),
+                                                                      len(report["errors"]), len(report["warnings"])))
+        return EXIT_OK if report["ok"] else EXIT_FAIL
+    runner = wf_runner.WorkflowRunner(
+        args.file, controller_config=args.controller_config, project_dir=args.project_dir, inventory=args.inventory,
+        extra_vars=wf_runner.parse_extra_vars(args.extra_vars), answers=wf_runner.parse_answers(args.approve, args.approvals_file),
+        run_dir=args.run_dir, parallel=args.parallel, ledger=args.ledger, policy=args.policy, launcher=args.launcher,
+        poll_interval=args.poll_interval, prompt_out=err, deploy_patterns=deploy, rollback_patterns=rollback)
+    record = runner.run()
+    if args.json:
+        out.write(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        for line in wf_runner.summary_lines(record):
+            out.write(line + "\n")
+    return EXIT_OK if record["status"] == "successful" else EXIT_FAIL
 
 
 def _open_ledger(path, must_exist=True):
@@ -219,12 +290,14 @@ def main(argv=None, out=None, err=None, stdin=None):
     try:
         if args.command in ("approve", "deny"):
             return cmd_decide(args, out, err, stdin)
+        if args.command == "workflow":
+            return cmd_workflow(args, out, err)
         return cmd_ledger(args, out)
     except GovernedChangeError as exc:
         err.write("governed-change: error: %s\n" % exc.render())
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err.write("governed-change: interrupted; nothing was signed.\n")
+        err.write("governed-change: interrupted.\n")
         return EXIT_ERROR
 
 
