@@ -42,7 +42,7 @@ options:
     type: list
     elements: str
   devices:
-    description: The current state of each device - C({host: {state, detail...}}), or C({host: state}).
+    description: "The current state of each device - C({host: {state, detail...}}), or C({host: state})."
     type: dict
   recommended_next_step:
     description: The next step to recommend; computed from O(reason), the devices and the target when omitted.
@@ -72,8 +72,11 @@ options:
     description: Path of the ledger holding the change record (the record must exist); the escalation event is appended to it.
     type: path
   webhook_url:
-    description: The receiver's http(s) URL (for example a Slack incoming webhook); nothing is sent without it.
+    description:
+      - The receiver's http(s) URL (for example a Slack incoming webhook); nothing is sent without it.
+      - Results, logs and the ledger show it as scheme and host only.
     type: str
+    no_log: true
   webhook_format:
     description: C(json) - a generic envelope with the whole packet; C(slack) - a Slack incoming-webhook body (C(text) and C(blocks)).
     type: str
