@@ -95,6 +95,7 @@ import json
 import os
 import time
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.governed.change.plugins.module_utils import evidence
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
@@ -166,6 +167,10 @@ class CallbackModule(CallbackBase):
         self.ledger_path = self._opt_ledger
 
     # -- discovery ----------------------------------------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        if (getattr(context, "CLIARGS", None) or {}).get("check"):
+            self._enabled = False  # a dry run leaves no trace in the ledger
+
     def v2_playbook_on_play_start(self, play):
         if not self._enabled:
             return

@@ -89,7 +89,8 @@ def stages(tmp_path, failed=False):
 def playbook(tmp_path, tasks, extra=(), env=None, name="play.yml", check=True):
     """Run a localhost playbook with the project's ansible.cfg (the evidence callback enabled); returns the CompletedProcess."""
     path = tmp_path / name
-    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": tasks}]))
+    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": tasks,
+                                "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]))
     environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     environ.update(env or {})
