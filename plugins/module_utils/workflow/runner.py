@@ -317,6 +317,8 @@ class WorkflowRunner:
                     self._mark_dnr()
                     if not self.cancel.is_set():
                         for ident in self.order:
+                            if len(futures) >= self.parallel:
+                                break  # bounded parallelism: the rest start when a slot frees (start times stay true)
                             if self._runnable(ident):
                                 futures[pool.submit(self._execute, ident, self._prepare(ident))] = ident
                     if not futures:
