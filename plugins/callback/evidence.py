@@ -207,7 +207,9 @@ class CallbackModule(CallbackBase):
             if not self._opt_ledger and isinstance(ledger, str) and ledger and "{{" not in ledger:
                 self.ledger_path = ledger if os.path.isabs(ledger) else os.path.abspath(ledger)
             summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-            cid = data.get("change_id") or summary.get("change_id") or args.get("change_id")
+            # Only the assess stage (it opens the change) and close name the run's change; a gate run alone is not a
+            # governed run unless governed_change_id says so.
+            cid = summary.get("change_id") if action.endswith("assess") else data.get("change_id") if action.endswith("close") else None
             if isinstance(cid, str) and cid and "{{" not in cid:
                 self._set_change(cid)
             if action.endswith("close") and data.get("evidence") and not data.get("failed") and not fields.get("check_mode"):
