@@ -30,7 +30,7 @@ HOST_PORTS = {"r1": PORT_BASE + 11, "r2": PORT_BASE + 12, "r3": PORT_BASE + 13, 
 CLI = os.path.join(ROOT, ".venv", "bin", "governed-change")
 CHANGES = os.path.join(ROOT, "examples", "changes")
 LAUNCHER = "svc-ci"
-DEVICE_NODES = {"precheck", "precheck_retry", "deploy", "deploy_retry", "verify", "rollback"}
+DEVICE_NODES = {"precheck", "precheck_retry", "deploy", "verify", "rollback"}
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -169,8 +169,22 @@ def moment(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def good_change(tmp_path):
+    """examples/changes/good_r1_static.yml, with the discard route also announced in BGP.
+
+    The example's own expected check looks for 192.0.2.0/24 in sections.routes, which FRR snapshots fill from the BGP
+    table only, so the bare static route can never satisfy it; announcing it makes the check observable.
+    """
+    with open(os.path.join(CHANGES, "good_r1_static.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    doc["config"]["r1"]["lines"] += ["router bgp 65001", " address-family ipv4 unicast", "  network 192.0.2.0/24"]
+    path = tmp_path / "good_r1_static_announced.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
 def test_normal_good_change_ends_successful(wf_env, signers, tmp_path):
-    change = os.path.join(CHANGES, "good_r1_static.yml")
+    change = good_change(tmp_path)
     before = running_config("r1")
     assert "ip route 192.0.2.0/24 blackhole" not in before
     record, out, _stdout = run_workflow(wf_env, tmp_path, "normal_change.yml", change, signers, approver="alice")
@@ -178,7 +192,7 @@ def test_normal_good_change_ends_successful(wf_env, signers, tmp_path):
     assert record["status"] == "successful", explain(record)
     for ident in ("assess", "approval", "review", "window", "precheck", "deploy", "verify", "close"):
         assert status[ident] == "successful", explain(record)
-    for ident in ("precheck_retry", "deploy_retry", "rollback", "close_after_rollback", "escalate_after_rollback",
+    for ident in ("precheck_retry", "rollback", "close_after_rollback", "escalate_after_rollback",
                   "close_canceled_approval", "escalate_approval", "close_canceled_gate"):
         assert status[ident] == "do_not_run", ident
     nodes = nodes_of(record)
@@ -196,11 +210,11 @@ def test_normal_bad_change_rolls_back_and_escalates(wf_env, signers, tmp_path):
     before = running_config("r1")
     record, out, _stdout = run_workflow(wf_env, tmp_path, "normal_change.yml", change, signers, approver="alice")
     status = statuses(record)
-    assert status["deploy"] == "successful", explain(record)
-    assert status["verify"] == "failed", explain(record)
+    # the deploy stage checks each batch (canary first): r1's session to r2 drops, the deploy node fails
+    assert status["deploy"] == "failed", explain(record)
     for ident in ("rollback", "close_after_rollback", "escalate_after_rollback"):
         assert status[ident] == "successful", explain(record)
-    assert status["close"] == "do_not_run"
+    assert status["verify"] == "do_not_run" and status["close"] == "do_not_run"
     # the failure path handled the failed verify node: AWX counts that workflow job as successful
     assert record["failed_without_handler"] == []
     nodes = nodes_of(record)

@@ -69,7 +69,7 @@ def test_validator_rejects_a_shipped_template_without_its_rollback_edge(tmp_path
     doc = load("normal_change.yml")
     broken = copy.deepcopy(doc)
     for node in broken["workflow_nodes"]:
-        if node["identifier"] in ("deploy_retry", "verify"):
+        if node["identifier"] in ("deploy", "verify"):
             node["related"].pop("failure_nodes")
     path = tmp_path / "workflow_templates" / "broken.yml"
     path.parent.mkdir()
@@ -111,12 +111,16 @@ def test_single_domain_chain_retry_and_rollback(name):
     chain = ["review", "window", "precheck", "deploy", "verify", "close"]
     for parent, child in zip(chain, chain[1:]):
         assert child in children(edges, parent, "success_nodes"), (parent, child)
-    # transient failures: one retry of precheck and of deploy, then cancel / rollback
+    # transient failures: one retry node for the read-only precheck, then cancel (nothing was deployed)
     assert children(edges, "precheck", "failure_nodes") == ["precheck_retry"]
-    assert children(edges, "deploy", "failure_nodes") == ["deploy_retry"]
-    assert stage(nodes["deploy_retry"]) == "governed-change deploy"
-    assert children(edges, "deploy_retry", "failure_nodes") == ["rollback"]
+    assert stage(nodes["precheck_retry"]) == "governed-change precheck"
+    assert children(edges, "precheck_retry", "success_nodes") == ["deploy"]
+    assert nodes[children(edges, "precheck_retry", "failure_nodes")[0]]["extra_data"] == {"governed_close_outcome": "canceled"}
+    # any failure after the first device may have changed goes straight to rollback (no second deploy job whose
+    # artifacts would hide the first one's deployed hosts from the rollback)
+    assert children(edges, "deploy", "failure_nodes") == ["rollback"]
     assert children(edges, "verify", "failure_nodes") == ["rollback"]
+    assert not [ident for ident, node in nodes.items() if stage(node) == "governed-change deploy" and ident != "deploy"]
     assert children(edges, "rollback", "always_nodes") == ["close_after_rollback"]
     assert nodes["close_after_rollback"]["extra_data"] == {"governed_close_outcome": "unsuccessful"}
     assert stage(nodes[children(edges, "close_after_rollback", "always_nodes")[0]]) == "governed-change escalate"
@@ -144,11 +148,12 @@ def test_multi_domain_branches_run_in_parallel_and_converge():
     assert sorted(children(edges, "window", "success_nodes")) == ["precheck_firewalls", "precheck_routers"]
     for domain in ("routers", "firewalls"):
         branch = ["precheck_%s" % domain, "deploy_%s" % domain, "verify_%s" % domain]
-        for ident in branch + ["precheck_%s_retry" % domain, "deploy_%s_retry" % domain, "rollback_%s" % domain]:
+        for ident in branch + ["precheck_%s_retry" % domain, "rollback_%s" % domain]:
             assert nodes[ident]["limit"] == domain, ident
         for parent, child in zip(branch, branch[1:]):
             assert child in children(edges, parent, "success_nodes")
-        assert children(edges, "deploy_%s_retry" % domain, "failure_nodes") == ["rollback_%s" % domain]
+        assert children(edges, "precheck_%s" % domain, "failure_nodes") == ["precheck_%s_retry" % domain]
+        assert children(edges, "deploy_%s" % domain, "failure_nodes") == ["rollback_%s" % domain]
         assert children(edges, "verify_%s" % domain, "failure_nodes") == ["rollback_%s" % domain]
     converge = nodes["verify_network"]
     assert converge["all_parents_must_converge"] is True and "limit" not in converge
