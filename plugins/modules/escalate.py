@@ -76,7 +76,6 @@ options:
       - The receiver's http(s) URL (for example a Slack incoming webhook); nothing is sent without it.
       - Results, logs and the ledger show it as scheme and host only.
     type: str
-    no_log: true
   webhook_format:
     description: C(json) - a generic envelope with the whole packet; C(slack) - a Slack incoming-webhook body (C(text) and C(blocks)).
     type: str

@@ -15,8 +15,8 @@ from ansible_collections.governed.change.plugins.module_utils.assess import asse
 from ansible_collections.governed.change.plugins.module_utils.change_request import validate_change_request
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
-from ansible_collections.governed.change.plugins.module_utils.runbook import (ELEMENTS, build_runbook, find_assessment_file,
-                                                                               preview_ref, render_markdown, write_runbook)
+from ansible_collections.governed.change.plugins.module_utils.runbook import ELEMENTS, build_runbook, find_assessment_file
+from ansible_collections.governed.change.plugins.module_utils.runbook import preview_ref, render_markdown, write_runbook
 
 from test_assess_support import FRR_R2, INVENTORY, NOW, POLICY_FILE, example
 
