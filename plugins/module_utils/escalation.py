@@ -206,8 +206,8 @@ def render_markdown(packet):
     if change:
         lines += ["", "## The change", "",
                   "- **Title:** %s" % change.get("title"),
-                  "- **Author:** %s; type %s, category %s, class %s" % (change.get("author"), change.get("type"), change.get("category"),
-                                                                     change.get("change_class")),
+                  "- **Author:** %s; type %s, category %s, class %s" % (
+                      change.get("author"), change.get("type"), change.get("category"), change.get("change_class")),
                   "- **Tier:** %s (score %s)" % (change.get("tier"), change.get("score")),
                   "- **Targets:** %s" % ", ".join(change.get("hosts") or []),
                   "- **Content hash:** `%s`" % change.get("content_hash")]

@@ -101,8 +101,8 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
     hosts = list(assessment.get("hosts") or [])
     targets = (assessment.get("facts") or {}).get("targets") or [{"host": host} for host in hosts]
     expected = list((change_request or {}).get("expected") or [])
-    rollback_req = (change_request or {}).get("rollback") or {"strategy": (assessment.get("facts") or {}).get("rollback_strategy") or "backup",
-                                                             "steps": []}
+    assessed_strategy = (assessment.get("facts") or {}).get("rollback_strategy") or "backup"
+    rollback_req = (change_request or {}).get("rollback") or {"strategy": assessed_strategy, "steps": []}
     plan = batch_plan(hosts, requirements)
     escalation = dict(requirements.get("escalation") or {})
     links = (change_request or {}).get("links") or {}
@@ -118,8 +118,8 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
 
     window = assessment.get("window") or (change_request or {}).get("window")
     trigger = {
-        "summary": "Run when change %s (%s) is approved and scheduled: %s" % (change_id, links.get("ticket") or "no ticket",
-                                                                             assessment.get("title")),
+        "summary": "Run when change %s (%s) is approved and scheduled: %s" % (
+            change_id, links.get("ticket") or "no ticket", assessment.get("title")),
         "description": (change_request or {}).get("description") or assessment.get("title"),
         "requested_window": window,
         "automation": requirements.get("automation"),
@@ -138,8 +138,8 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
     if "review" in gates:
         prerequisites.append("The review gate passes (automation: review).")
     if "window" in gates:
-        prerequisites.append("Now is inside an open maintenance window of every target: %s." % (", ".join(_windows_for(policy, targets)) or
-                                                                                             "no window of the policy covers them (the gate refuses)"))
+        covering = ", ".join(_windows_for(policy, targets)) or "no window of the policy covers them (the gate refuses)"
+        prerequisites.append("Now is inside an open maintenance window of every target: %s." % covering)
     else:
         prerequisites.append("No maintenance window is required for this tier.")
     if "freeze" in gates:
@@ -274,8 +274,8 @@ def render_markdown(doc):
             "No regression: %s" % verification["no_regression"]]
     rollback = doc["rollback"]
     out += ["", "## 5. Rollback", "",
-            "- Strategy: %s; automatic: %s; scope: %s" % (rollback["strategy"], "yes" if rollback["automatic"] else "no (by hand)",
-                                                         rollback["scope"]),
+            "- Strategy: %s; automatic: %s; scope: %s" % (
+                rollback["strategy"], "yes" if rollback["automatic"] else "no (by hand)", rollback["scope"]),
             "- When: %s" % rollback["when"]]
     if rollback["commit_confirmed_s"]:
         out.append("- Safety net: an unconfirmed deploy restores itself after %d s (commit-confirmed timer on the device)."
