@@ -100,14 +100,14 @@ def cmd_workflow(args, out, err):
             out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
         else:
             for item in report["files"]:
-                out.write("%s: %s (%s, %d nodes)\n" % (item["path"], "ok" if not item["errors"] else "%d problem(s)" % len(item["errors"]),
-                                                      item["name"], item["nodes"]))
+                verdict = "ok" if not item["errors"] else "%d problem(s)" % len(item["errors"])
+                out.write("%s: %s (%s, %d nodes)\n" % (item["path"], verdict, item["name"], item["nodes"]))
             for problem in report["errors"]:
                 out.write("ERROR %s\n" % problem["message"])
             for problem in report["warnings"]:
                 out.write("WARNING %s\n" % problem["message"])
-            out.write("%s: %d file(s), %d error(s), %d warning(s)\n" % ("OK" if report["ok"] else "INVALID", len(report["files"]),
-                                                                      len(report["errors"]), len(report["warnings"])))
+            counts = (len(report["files"]), len(report["errors"]), len(report["warnings"]))
+            out.write("%s: %d file(s), %d error(s), %d warning(s)\n" % (("OK" if report["ok"] else "INVALID",) + counts))
         return EXIT_OK if report["ok"] else EXIT_FAIL
     runner = wf_runner.WorkflowRunner(
         args.file, controller_config=args.controller_config, project_dir=args.project_dir, inventory=args.inventory,

@@ -268,8 +268,10 @@ workflow_nodes:
 """
 
 
-@pytest.mark.parametrize("answer,expected,timed_out", [("approve", "successful", False), ("deny", "failed", False),
-                                                        ("timeout", "failed", True)])
+ANSWER_CASES = [("approve", "successful", False), ("deny", "failed", False), ("timeout", "failed", True)]
+
+
+@pytest.mark.parametrize("answer,expected,timed_out", ANSWER_CASES)
 def test_approval_answers(tmp_path, answer, expected, timed_out):
     record, nodes = run(tmp_path, "answer", APPROVAL % ("{}", 60), answers=parse_answers(["approve_change=%s" % answer]))
     node = nodes["approve_change"]

@@ -138,9 +138,9 @@ def check_value(value, spec, field, where, source, errors):
         return  # Ansible treats null as "not given"
     kind = spec.get("type") or "str"
     if not _is_type(value, kind):
-        errors.append(ValidationError("field '%s' must be %s (got %s %r)." % (field, _TYPE_NAMES.get(kind, kind), type(value).__name__,
-                                                                             value), where=where,
-                                      fix="write it as %s, as %s documents it." % (_TYPE_NAMES.get(kind, kind), source)))
+        expected = _TYPE_NAMES.get(kind, kind)
+        errors.append(ValidationError("field '%s' must be %s (got %s %r)." % (field, expected, type(value).__name__, value), where=where,
+                                      fix="write it as %s, as %s documents it." % (expected, source)))
         return
     choices = spec.get("choices")
     if choices and kind != "list" and value not in choices:

@@ -438,4 +438,3 @@ def validate_files(paths, controller_config=None, project_dir=None, deploy_patte
         report["warnings"].extend(item["warnings"])
     report["ok"] = not report["errors"]
     return report
-
