@@ -91,6 +91,7 @@ options:
         key: show_summary
 """
 
+import datetime
 import json
 import os
 import time
@@ -109,6 +110,10 @@ DROP_KEYS = ("invocation", "ansible_facts", "_ansible_no_log", "_ansible_verbose
              "stdout_lines", "stderr_lines", "diff", "exception")
 OWN_PREFIX = "governed.change."
 BUFFER_MAX = 2000
+
+
+def _iso(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def trim_result(result, max_bytes):
@@ -243,8 +248,10 @@ class CallbackModule(CallbackBase):
                 trimmed = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
             else:
                 trimmed = trim_result(data, self._max_bytes)
+            now = time.time()
             item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
-                    "status": status, "duration_s": round(time.time() - started, 3) if started else None, "result": trimmed}
+                    "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
+                    "result": trimmed}
             delegated = data.get("_ansible_delegated_vars") or {}
             if delegated.get("ansible_host"):
                 item["delegated_to"] = str(delegated.get("ansible_delegated_host") or delegated["ansible_host"])

@@ -358,19 +358,22 @@ def _escalation_section(events, stages):
 
 
 def _duration(started, ended, events):
-    start = None
+    """Seconds from the run's start (the earlier of ``started`` and the first recorded task) to the close."""
+    candidates = []
     if started:
         try:
-            start = parse_iso(started, where="started")
+            candidates.append(parse_iso(started, where="started"))
         except LedgerError:
-            start = None
-    if start is None:
-        tasks = [e for e in events if e["kind"] == "task"]
-        if tasks:
-            start = parse_iso(tasks[0]["ts"])
-    if start is None or ended is None:
+            pass
+    tasks = [e for e in events if e["kind"] == "task"]
+    for task in tasks[:1]:
+        try:
+            candidates.append(parse_iso(task["data"].get("started") or task["ts"], where="task.started"))
+        except LedgerError:
+            candidates.append(parse_iso(task["ts"]))
+    if not candidates or ended is None:
         return None
-    return round((ended - start).total_seconds(), 3)
+    return round((ended - min(candidates)).total_seconds(), 3)
 
 
 def _outcome_section(change, events, stages):

@@ -17,7 +17,8 @@ h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 8px;border-bottom
 .banner{padding:14px 18px;border-radius:6px;color:#fff;font-size:18px;font-weight:600}
 .ok{background:#1a7f37}.issues{background:#9a6700}.bad{background:#cf222e}.neutral{background:#57606a}
 .kv{display:grid;grid-template-columns:200px 1fr;gap:2px 12px}.kv div:nth-child(odd){color:#57606a}
-table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0;table-layout:auto}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
 th{background:#eaeef2}td.pass{color:#1a7f37;font-weight:600}td.fail{color:#cf222e;font-weight:600}td.undecidable{color:#9a6700;font-weight:600}
 pre{background:#fff;border:1px solid #d0d7de;padding:8px;overflow-x:auto;font:12px/1.4 SFMono-Regular,Consolas,monospace;margin:4px 0}
 .add{color:#116329;background:#dafbe1;display:block}.del{color:#82071e;background:#ffebe9;display:block}.hunk{color:#8250df;display:block}
@@ -36,7 +37,7 @@ def esc(value):
     return html.escape(str(value), quote=True)
 
 
-def _short(value, limit=300):
+def _short(value, limit=200):
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -92,8 +93,11 @@ def _risk(sec):
                           [[r.get("name"), r.get("score"), r.get("force_tier") or "", r.get("explanation")] for r in rules]))
     else:
         out.append('<p class="muted">No risk rule fired.</p>')
-    if a.get("explanation"):
-        out.append("<p>%s</p>" % esc(a["explanation"]))
+    explanation = a.get("explanation")
+    if isinstance(explanation, list):
+        explanation = "; ".join(str(item) for item in explanation)
+    if explanation:
+        out.append("<p>%s</p>" % esc(explanation))
     return "".join(out)
 
 
@@ -160,16 +164,20 @@ def _state(sec):
             out.append('<p class="problem">%s</p>' % esc(diff["error"]))
     if not any_diff:
         out.append('<p class="muted">No pre/post snapshots recorded.</p>')
-    rows = []
+    rows, applied = [], []
     for host, dev in devices.items():
         dep = dev.get("deploy") or {}
         backup = dev.get("backup") or {}
         rows.append([host, ("failed", "fail") if dep.get("failed") else ("changed" if dep.get("changed") else "unchanged" if dep else ""),
-                     "\n".join(dep.get("changes") or []) if isinstance(dep.get("changes"), list) else _short(dep.get("changes") or ""),
-                     dev.get("confirmed"), backup.get("sha256"), backup.get("integrity")])
+                     dep.get("msg") or "", dev.get("confirmed"), backup.get("sha256"), backup.get("integrity")])
+        changes = dep.get("changes")
+        if changes:
+            applied.append("<h4>%s: applied</h4>" % esc(host))
+            applied.append(_diff_pre("\n".join(str(c) for c in changes) if isinstance(changes, list) else str(changes)))
     if rows:
-        out.append("<h3>Deploy</h3>")
-        out.append(_table(["Device", "Deploy", "Lines applied", "Confirmed", "Backup sha256", "Backup integrity"], rows))
+        out.append('<h3 id="deploy">Deploy</h3>')
+        out.append(_table(["Device", "Deploy", "Message", "Confirmed", "Backup sha256", "Backup integrity"], rows))
+        out.extend(applied)
     return "".join(out)
 
 
