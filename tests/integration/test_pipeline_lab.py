@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The whole governed pipeline (playbooks/governed_change.yml) on the lab, through ansible-playbook and ansible-runner.
+
+Own lab instance (h3-, ports 233xx, lab/run-h3), reused by every test of the module. Approvals are real: an ed25519
+key, signed with `governed-change approve` over the change's assessed content hash and verified by the review gate.
+Every run leaves a ledger whose hash chain verifies. Timings go to out/pipeline_timings.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest_pipeline import (ASSESS, CHANGES, LAUNCHER, PIPELINE, approve, config_sha, extra_vars, good_change,  # noqa: F401
+                               pipeline_env, pipeline_lab, run_playbook, run_runner, running_config, signing, undo_good_change,
+                               webhook)
+from labfixture import ROOT
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.approvals import sign_approval
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+DRIVERS = ["ansible-playbook", "ansible-runner"]
+DEVICES = ("r1", "r2", "r3", "fw1")
+FREEZE_NOW = "2026-12-21T10:00:00Z"  # inside the policy's year-end freeze
+TIMINGS = {}
+
+
+def _record(name, **values):
+    TIMINGS.setdefault(name, {}).update(values)
+    path = os.path.join(ROOT, "out", "pipeline_timings.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(TIMINGS, handle, indent=2, sort_keys=True)
+
+
+class Run:
+    """One pipeline run: rc, whether it succeeded, the set_stats artifacts, the output and the wall time."""
+
+    def __init__(self, rc, artifacts, output, seconds, status=None):
+        self.rc, self.artifacts, self.output, self.seconds, self.status = rc, artifacts, output, seconds, status
+
+    def explain(self):
+        return "rc %s status %s artifacts %s\n%s" % (self.rc, self.status, json.dumps(self.artifacts)[:2000], self.output[-4000:])
+
+
+def pipeline(driver, env, variables, tmp_path, name):
+    if driver == "ansible-runner":
+        rc, status, artifacts, output, seconds = run_runner(env, PIPELINE, variables, tmp_path, name)
+        return Run(rc, artifacts, output, seconds, status)
+    rc, artifacts, output, seconds = run_playbook(env, PIPELINE, variables, tmp_path, name)
+    return Run(rc, artifacts, output, seconds, "successful" if rc == 0 else "failed")
+
+
+def assess(env, variables, tmp_path):
+    rc, artifacts, output, _seconds = run_playbook(env, ASSESS, variables, tmp_path, "assess")
+    assert rc == 0, output[-3000:]
+    return artifacts
+
+
+def ledger_of(out, change_id):
+    """(change record, events, verify result, locks) of the run's ledger."""
+    with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
+        return ledger.get_change(change_id), ledger.events(change_id=change_id), ledger.verify(), ledger.locks()
+
+
+def kinds(events):
+    return [event["kind"] for event in events]
+
+
+def states(events):
+    return [event["data"]["to"] for event in events if event["kind"] == "change.state"]
+
+
+def load_ref(ref):
+    return statestore.get(ref)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_good_change_closes_successful(driver, pipeline_env, signing, tmp_path):  # noqa: F811
+    change, out = good_change(tmp_path), tmp_path / "out"
+    before = running_config("r1")
+    assert "ip route 192.0.2.0/24 blackhole" not in before
+    variables = extra_vars(change, out, signing)
+    assess(pipeline_env, variables, tmp_path)
+    approve(out, "CHG-2001", signing)
+    try:
+        run = pipeline(driver, pipeline_env, variables, tmp_path, "good")
+        after = running_config("r1")
+    finally:
+        undo_good_change()
+    art = run.artifacts
+    assert run.rc == 0 and run.status == "successful", run.explain()
+    assert art["governed_outcome"] == "successful" and art["governed_stage_failed"] == "", run.explain()
+    assert (art["governed_change_id"], art["governed_tier"], art["governed_review"], art["governed_window"]) == \
+        ("CHG-2001", "low", "pass", "pass")
+    assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == [] and art["governed_rolled_back"] == []
+    assert sorted(art["governed_backups"]) == ["r1"] and sorted(art["governed_pre_snapshots"]) == ["r1"]
+    # the device has the change, and the snapshots show it: another running config, the BGP session kept
+    assert "ip route 192.0.2.0/24 blackhole" in after
+    pre, post = load_ref(art["governed_pre_snapshots"]["r1"]), load_ref(art["governed_post_snapshots"]["r1"])
+    assert post["sections"]["config"]["running"]["sha256"] != pre["sections"]["config"]["running"]["sha256"]
+    assert post["sections"]["peers"]["10.0.12.2"]["state"] == "Established"
+    record, events, verified, locks = ledger_of(out, "CHG-2001")
+    assert (record["state"], record["close_code"]) == ("closed", "successful")
+    assert states(events)[-4:] == ["scheduled", "implement", "review", "closed"]
+    assert "lock.acquired" in kinds(events) and "lock.released" in kinds(events) and locks == []
+    assert "escalation.sent" not in kinds(events)
+    assert verified["ok"], verified["problems"]
+    assert os.path.isfile(art["governed_evidence"]) and os.path.isfile(art["governed_report"])
+    assert os.path.isfile(art["governed_runbook"])
+    assert running_config("r1") == before  # the test's clean-up restored the lab for the next test
+    _record("good change (%s)" % driver, end_to_end_s=round(run.seconds, 2))
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_bad_change_rolls_back_escalates_and_restores_the_pre_state(driver, pipeline_env, signing, webhook, tmp_path):  # noqa: F811
+    change, out = os.path.join(CHANGES, "bad_r1_bgp.yml"), tmp_path / "out"
+    before, before_sha = running_config("r1"), config_sha("r1")
+    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
+    assess(pipeline_env, variables, tmp_path)
+    approve(out, "CHG-2002", signing)
+    sent_before = len(webhook.received)
+    run = pipeline(driver, pipeline_env, variables, tmp_path, "bad")
+    art = run.artifacts
+    # the run fails (the change did not stay), after the rollback, the close and the escalation
+    assert run.rc != 0 and run.status == "failed", run.explain()
+    assert (art["governed_outcome"], art["governed_stage_failed"], art["governed_tier"]) == ("unsuccessful", "deploy", "medium"), \
+        run.explain()
+    assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == ["r1"] and art["governed_rolled_back"] == ["r1"]
+    assert art["governed_rollback_verified"] is True
+    # state equal to the pre-change snapshot: the running config is byte-identical, the session to r2 is back
+    assert config_sha("r1") == before_sha and running_config("r1") == before
+    pre, post = load_ref(art["governed_pre_snapshots"]["r1"]), load_ref(art["governed_post_snapshots"]["r1"])
+    assert post["sections"]["config"]["running"]["sha256"] == pre["sections"]["config"]["running"]["sha256"]
+    assert post["sections"]["peers"]["10.0.12.2"]["state"] == "Established"
+    assert sorted(post["sections"]["routes"]) == sorted(pre["sections"]["routes"])
+    # the hand-off packet: written, sent to the receiver, with the failed checks, the actions and each device's state
+    with open(art["governed_escalation"], encoding="utf-8") as handle:
+        packet = json.load(handle)
+    assert packet["reason"] == "change_failed" and packet["change_id"] == "CHG-2002"
+    assert any("r2_session_established" in line for line in packet["detected"]), packet["detected"]
+    assert any("rollback verified" in line for line in packet["actions_taken"]), packet["actions_taken"]
+    assert "rolled back" in json.dumps(packet["devices"]["r1"])
+    assert os.path.isfile(os.path.splitext(art["governed_escalation"])[0] + ".md")
+    received = webhook.received[sent_before:]
+    assert len(received) == 1 and "CHG-2002" in json.dumps(received[0]["body"]), received
+    record, events, verified, locks = ledger_of(out, "CHG-2002")
+    assert (record["state"], record["close_code"]) == ("closed", "unsuccessful")
+    assert "escalation.sent" in kinds(events) and "lock.released" in kinds(events) and locks == []
+    assert verified["ok"], verified["problems"]
+    assert art["governed_mttr_s"] is not None and 0 < float(art["governed_mttr_s"]) < 60
+    _record("bad change (%s)" % driver, end_to_end_s=round(run.seconds, 2), mttr_s=float(art["governed_mttr_s"]))
+
+
+def _assert_stopped_before_any_device(run, out, change_id, configs, stage):
+    art = run.artifacts
+    assert run.rc != 0 and run.status == "failed", run.explain()
+    assert (art["governed_outcome"], art["governed_stage_failed"]) == ("canceled", stage), run.explain()
+    assert art["governed_deployed"] == [] and art["governed_backups"] == {} and art["governed_pre_snapshots"] == {}
+    # no device touched: every running config unchanged, no backup or snapshot taken (no state store at all)
+    assert {device: running_config(device) for device in DEVICES} == configs
+    assert not (out / "store").exists()
+    record, events, verified, locks = ledger_of(out, change_id)
+    assert record["state"] == "canceled" and record["close_code"] is None
+    assert "implement" not in states(events) and "lock.acquired" not in kinds(events) and locks == []
+    assert not [event for event in events if "governed.change.deploy" in json.dumps(event["data"]) and event["kind"] == "task"
+                and "skipped" not in json.dumps(event["data"])]
+    assert verified["ok"], verified["problems"]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_unapproved_change_stops_before_any_device_is_touched(driver, pipeline_env, signing, tmp_path):  # noqa: F811
+    change, out = good_change(tmp_path), tmp_path / "out"
+    configs = {device: running_config(device) for device in DEVICES}
+    run = pipeline(driver, pipeline_env, extra_vars(change, out, signing), tmp_path, "unapproved")
+    assert run.artifacts.get("governed_review") == "fail", run.explain()
+    _assert_stopped_before_any_device(run, out, "CHG-2001", configs, "review")
+    _record("unapproved change (%s)" % driver, end_to_end_s=round(run.seconds, 2))
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_change_in_a_freeze_stops_before_any_device_is_touched(driver, pipeline_env, signing, tmp_path):  # noqa: F811
+    change, out = good_change(tmp_path), tmp_path / "out"
+    configs = {device: running_config(device) for device in DEVICES}
+    variables = extra_vars(change, out, signing, governed_now=FREEZE_NOW)
+    art = assess(pipeline_env, variables, tmp_path)
+    # approved an hour before "now" (inside the approval's max age), so only the freeze can stop it
+    approval = sign_approval("CHG-2001", art["governed_content_hash"], "approve", "alice", str(signing / "alice"),
+                             principal="alice@lab", ts="2026-12-21T09:00:00Z")
+    with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
+        ledger.record_approval(approval)
+    run = pipeline(driver, pipeline_env, variables, tmp_path, "freeze")
+    assert (run.artifacts.get("governed_review"), run.artifacts.get("governed_window")) == ("pass", "fail"), run.explain()
+    assert "year-end" in run.output, run.explain()
+    _assert_stopped_before_any_device(run, out, "CHG-2001", configs, "window")
+    _record("freeze (%s)" % driver, end_to_end_s=round(run.seconds, 2))
