@@ -83,7 +83,7 @@ def running_config(device):
 
 def bgp_state(device, peer):
     data = json.loads(host_shell(device, 'vtysh --vty_socket "$FRR_VTY_DIR" -c "show bgp ipv4 unicast summary json"'))
-    return data["ipv4Unicast"]["peers"][peer]["state"]
+    return data.get("ipv4Unicast", data)["peers"][peer]["state"]
 
 
 def change_id_of(change_file):
@@ -129,7 +129,7 @@ def sign(env, out, change_id, who, signers_dir, decision="approve", deadline=600
     return proc
 
 
-def run_workflow(env, tmp_path, workflow, change_file, signers_dir, approver=None, decision="approve", extra=(), workflow_path=None):
+def run_workflow(env, tmp_path, workflow, change_file, signers_dir, approver=(), decision="approve", extra=(), workflow_path=None):
     """`governed-change workflow run` of a workflow on the lab; returns (record, out dir, CompletedProcess-like output)."""
     out, run_dir = tmp_path / "out", tmp_path / "run"
     argv = [CLI, "workflow", "run", workflow_path or os.path.join(ROOT, "workflow_templates", workflow),
@@ -141,8 +141,8 @@ def run_workflow(env, tmp_path, workflow, change_file, signers_dir, approver=Non
     with open(tmp_path / "runner.log", "w", encoding="utf-8") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)  # pylint: disable=consider-using-with
         try:
-            if approver:
-                sign(env, out, change_id_of(change_file), approver, signers_dir, decision=decision)
+            for who in [approver] if isinstance(approver, str) else approver:
+                sign(env, out, change_id_of(change_file), who, signers_dir, decision=decision)
             stdout, _err = proc.communicate(timeout=1800)
         finally:
             if proc.poll() is None:
@@ -274,8 +274,22 @@ def test_timed_out_approval_ends_canceled_with_no_device_touched(wf_env, signers
     _assert_canceled_untouched(record, out, "CHG-2002", before)
 
 
+def standard_change(tmp_path):
+    """examples/changes/acl_update_fw1.yml with its expected check matching the snapshot's rule text.
+
+    fw1 snapshots normalize nft expressions with explicit operators ("tcp dport == 8443"), so the example's
+    `contains(expr, 'dport 8443')` never matches the rule it adds.
+    """
+    with open(os.path.join(CHANGES, "acl_update_fw1.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    doc["expected"][0]["query"] = "length(sections.rules.*|[?contains(expr, 'dport == 8443')])"
+    path = tmp_path / "acl_update_fw1_matching_check.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
 def test_standard_change_without_approval_ends_successful(wf_env, signers, tmp_path):
-    change = os.path.join(CHANGES, "acl_update_fw1.yml")
+    change = standard_change(tmp_path)
     assert "dport 8443" not in running_config("fw1")
     record, out, _stdout = run_workflow(wf_env, tmp_path, "standard_change.yml", change, signers)
     assert record["status"] == "successful", explain(record)
@@ -289,7 +303,7 @@ def test_standard_change_without_approval_ends_successful(wf_env, signers, tmp_p
         assert db.execute("SELECT COUNT(*) FROM approvals WHERE change_id='CHG-1001'").fetchone()[0] == 0
 
 
-def test_emergency_change_records_the_bypass_and_post_review(wf_env, signers, tmp_path):
+def test_emergency_change_is_expedited_and_schedules_the_post_review(wf_env, signers, tmp_path):
     change = os.path.join(CHANGES, "emergency_r1.yml")
     record, out, _stdout = run_workflow(wf_env, tmp_path, "emergency_change.yml", change, signers, approver="alice")
     assert record["status"] == "successful", explain(record)
@@ -298,8 +312,43 @@ def test_emergency_change_records_the_bypass_and_post_review(wf_env, signers, tm
         assert status[ident] == "successful", explain(record)
     assert "ip route 203.0.113.66/32 blackhole" in running_config("r1")
     assert ledger_row(out, "CHG-1003-EMERG") == ("closed", "successful")
-    text = json.dumps(ledger_events(out, "CHG-1003-EMERG"))
-    assert "post-hoc review" in text and "emergency" in text
+    verdicts = {kind: data for kind, data in ledger_events(out, "CHG-1003-EMERG") if kind.startswith("verdict.")}
+    assert "post_review" in verdicts["verdict.assess"]["verdict"]["required_gates"]
+    assert verdicts["verdict.window"]["verdict"]["type"] == "emergency"
+    assert verdicts["verdict.window"]["verdict"]["decision"] == "pass"
+
+
+def _lon_window_open_now():
+    london = datetime.datetime.now(datetime.timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/London"))
+    return london.weekday() >= 5 and 1 <= london.hour < 5
+
+
+def test_emergency_change_bypasses_the_closed_window_and_records_it(wf_env, signers, tmp_path):
+    """A high-risk emergency on the core router r2 while its maintenance window is closed: the window gate lets it
+    through as the policy allows, and records the bypass and the post-hoc review due date in the ledger."""
+    if _lon_window_open_now():
+        pytest.skip("the lon-weekend maintenance window is open right now; nothing would be bypassed")
+    doc = {"id": "CHG-1004-EMERG", "title": "Blackhole a second DDoS source on r2", "author": "carol", "type": "emergency",
+           "description": "Blackhole 203.0.113.77 on the core router r2 and announce it (remote-triggered blackhole).",
+           "category": "other", "targets": ["r2"],
+           "config": {"r2": {"lines": ["ip route 203.0.113.77/32 blackhole", "router bgp 65002", " address-family ipv4 unicast",
+                                       "  network 203.0.113.77/32"]}},
+           "expected": [{"name": "blackhole_announced", "query": "contains(keys(sections.routes), '203.0.113.77/32')",
+                         "op": "equals", "value": True}],
+           "rollback": {"strategy": "backup"}, "links": {"ticket": "INC-4712"}}
+    change = tmp_path / "emergency_r2.yml"
+    change.write_text(yaml.safe_dump(doc, sort_keys=False))
+    record, out, _stdout = run_workflow(wf_env, tmp_path, "emergency_change.yml", str(change), signers, approver=("alice", "bob"))
+    assert record["status"] == "successful", explain(record)
+    assert statuses(record)["close"] == "successful", explain(record)
+    verdicts = {kind: data for kind, data in ledger_events(out, "CHG-1004-EMERG") if kind.startswith("verdict.")}
+    assert verdicts["verdict.assess"]["verdict"]["tier"] == "high"
+    window = verdicts["verdict.window"]["verdict"]
+    assert window["decision"] == "pass" and window["window_required"] is True
+    assert window["bypass"]["emergency"] is True and window["bypass"]["post_review_due"]
+    assert any("post-hoc review due by" in reason for reason in window["reasons"])
+    assert "ip route 203.0.113.77/32 blackhole" in running_config("r2")
+    assert ledger_row(out, "CHG-1004-EMERG") == ("closed", "successful")
 
 
 def test_multi_domain_branches_overlap_and_converge(wf_env, signers, tmp_path):
