@@ -354,8 +354,12 @@ def test_emergency_change_bypasses_the_closed_window_and_records_it(wf_env, sign
 def test_multi_domain_branches_overlap_and_converge(wf_env, signers, tmp_path):
     change = os.path.join(CHANGES, "multi_domain_r3_fw1.yml")
     record, out, _stdout = run_workflow(wf_env, tmp_path, "multi_domain_change.yml", change, signers, approver="alice")
-    assert record["status"] == "successful", explain(record)
     nodes = nodes_of(record)
+    # the branches start together: both prechecks run before either ends (whatever they decide)
+    first, second = nodes["precheck_routers"], nodes["precheck_firewalls"]
+    assert first["start"] and second["start"], explain(record)
+    assert moment(first["start"]) < moment(second["end"]) and moment(second["start"]) < moment(first["end"])
+    assert record["status"] == "successful", explain(record)
     for ident in ("precheck_routers", "deploy_routers", "verify_routers", "precheck_firewalls", "deploy_firewalls",
                   "verify_firewalls", "verify_network", "close"):
         assert nodes[ident]["status"] == "successful", explain(record)
