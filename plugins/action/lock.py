@@ -60,7 +60,7 @@ class ActionModule(GovernedActionBase):
                               fix="a change is implemented only after its review gate passed (state scheduled); run the review stage.")
         if self._task.check_mode:
             self._refuse_conflicts(ledger, change_id, devices, owner)
-            return {"changed": False, "ledger_state": change["state"],
+            return {"changed": True, "ledger_state": change["state"],
                     "locks": [lock for lock in ledger.locks() if lock["device"] in set(devices)]}
         locks = ledger.acquire_locks(change_id, devices, owner, args["ttl"])
         if args["transition"] and change["state"] != args["transition"]:
