@@ -18,6 +18,7 @@ import os
 import sqlite3
 import subprocess
 import time
+import zoneinfo
 
 import pytest
 import yaml
@@ -319,7 +320,7 @@ def test_emergency_change_is_expedited_and_schedules_the_post_review(wf_env, sig
 
 
 def _lon_window_open_now():
-    london = datetime.datetime.now(datetime.timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/London"))
+    london = datetime.datetime.now(datetime.timezone.utc).astimezone(zoneinfo.ZoneInfo("Europe/London"))
     return london.weekday() >= 5 and 1 <= london.hour < 5
 
 

@@ -17,8 +17,8 @@ from ansible_collections.governed.change.plugins.module_utils.workflow import va
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflow_templates", "*.yml")))
-STAGE_TEMPLATES = {"governed-change %s" % stage for stage in ("assess", "review", "window", "precheck", "deploy", "verify",
-                                                             "rollback", "close", "escalate")}
+STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
+STAGE_TEMPLATES = {"governed-change %s" % stage for stage in STAGES}
 
 
 def load(name):
@@ -46,8 +46,8 @@ def stage(node):
 
 
 def test_four_workflows_are_shipped():
-    assert [os.path.basename(path) for path in WORKFLOWS] == ["emergency_change.yml", "multi_domain_change.yml", "normal_change.yml",
-                                                             "standard_change.yml"]
+    names = [os.path.basename(path) for path in WORKFLOWS]
+    assert names == ["emergency_change.yml", "multi_domain_change.yml", "normal_change.yml", "standard_change.yml"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
