@@ -80,6 +80,16 @@ options:
     ini:
       - section: governed_change_evidence
         key: rebuild
+  timing_file:
+    description:
+      - Write the seconds the callback spent in its own hooks (recording, ledger writes, the rebuild) to this file as
+        JSON at the end of the run (used by the overhead benchmark).
+    type: path
+    env:
+      - name: GOVERNED_EVIDENCE_TIMING_FILE
+    ini:
+      - section: governed_change_evidence
+        key: timing_file
   show_summary:
     description: Print the change's summary lines at the end of a run that closed a change.
     type: bool
@@ -159,6 +169,8 @@ class CallbackModule(CallbackBase):
         self._ledger = None
         self._broken = False
         self._checked = {}          # (ledger path, change id) -> the change exists in that ledger
+        self._timing_file = None
+        self.spent = {"record_s": 0.0, "flush_s": 0.0, "end_s": 0.0, "results": 0, "flushes": 0}
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -169,6 +181,7 @@ class CallbackModule(CallbackBase):
         self._batch = max(1, int(self.get_option("batch_size")))
         self._rebuild = bool(self.get_option("rebuild"))
         self._show = bool(self.get_option("show_summary"))
+        self._timing_file = self.get_option("timing_file")
         self.ledger_path = self._opt_ledger
 
     # -- discovery ----------------------------------------------------------------------------------------------
@@ -238,6 +251,7 @@ class CallbackModule(CallbackBase):
     def _record(self, result, status):
         if not self._enabled or self._broken:
             return
+        begin = time.perf_counter()
         try:
             task = result.task
             data = result.result
@@ -264,6 +278,8 @@ class CallbackModule(CallbackBase):
                 self._flush()
         except Exception as exc:  # pylint: disable=broad-except
             self._disable("cannot record the task (%s)" % exc)
+        self.spent["results"] += 1
+        self.spent["record_s"] += time.perf_counter() - begin
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result.is_changed() else "ok")
@@ -299,6 +315,8 @@ class CallbackModule(CallbackBase):
     def _flush(self):
         if not self.buffer or self._broken or self.change_id is None:
             return
+        begin = time.perf_counter()
+        self.spent["flushes"] += 1
         try:
             items = [(cid or self.change_id, "task", ACTOR, data) for cid, data in self.buffer]
             wanted = [item for item in items if self._governed(item[0])]
@@ -311,28 +329,50 @@ class CallbackModule(CallbackBase):
                 del self._checked[key]
         except GovernedChangeError as exc:
             self._disable(str(exc))
+        self.spent["flush_s"] += time.perf_counter() - begin
 
     def v2_playbook_on_stats(self, stats):
-        if not self._enabled or self._broken:
+        begin = time.perf_counter()
+        try:
+            self._end()
+        finally:
+            self.spent["end_s"] += time.perf_counter() - begin
             self._close()
+            self._write_timing()
+
+    def _write_timing(self):
+        if not self._timing_file:
+            return
+        try:
+            with open(self._timing_file, "w", encoding="utf-8") as handle:
+                json.dump(dict(self.spent, total_s=self.spent["record_s"] + self.spent["end_s"]), handle)
+        except OSError as exc:
+            self._display.warning("governed.change.evidence: cannot write the timing file (%s)." % exc)
+
+    def _end(self):
+        if not self._enabled or self._broken:
             return
         self._flush()
         if self.closed and self._rebuild:
             try:
                 closed = self.closed
-                ledger = SqliteLedger(closed["ledger"]) if closed["ledger"] != self.ledger_path else self._open()
-                output_dir = self._opt_output or closed["output_dir"]
-                outcome = [e for e in ledger.events(change_id=closed["change_id"]) if e["kind"] == "change.outcome"]
-                assessment_file = outcome[-1]["data"].get("assessment_file") if outcome else None
-                bundle, paths = evidence.build_and_write(ledger, closed["change_id"], output_dir, assessment_file=assessment_file,
-                                                         render_report=render_html, actor=ACTOR)
+                separate = closed["ledger"] != self.ledger_path
+                ledger = SqliteLedger(closed["ledger"]) if separate else self._open()
+                try:
+                    output_dir = self._opt_output or closed["output_dir"]
+                    outcome = [e for e in ledger.events(change_id=closed["change_id"]) if e["kind"] == "change.outcome"]
+                    assessment_file = outcome[-1]["data"].get("assessment_file") if outcome else None
+                    bundle, paths = evidence.build_and_write(ledger, closed["change_id"], output_dir, assessment_file=assessment_file,
+                                                             render_report=render_html, actor=ACTOR)
+                finally:
+                    if separate:
+                        ledger.close()
                 if self._show:
                     self._display.banner("GOVERNED CHANGE SUMMARY")
                     for line in evidence.summary_lines(bundle, paths):
                         self._display.display(line)
             except GovernedChangeError as exc:
                 self._display.warning("governed.change.evidence: the evidence was not rebuilt (%s)." % exc)
-        self._close()
 
     def _close(self):
         if self._ledger is not None:

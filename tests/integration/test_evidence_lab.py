@@ -191,7 +191,7 @@ def governed_run(evidence_lab, tmp_path_factory):  # pylint: disable=redefined-o
 
 
 def test_the_change_is_closed_and_the_bundle_verifies_against_the_ledger(governed_run):  # pylint: disable=redefined-outer-name
-    _proc, out, _seconds = governed_run
+    _proc, out, seconds = governed_run
     bundle_path, _report = evidence.bundle_paths(out, CHANGE)
     bundle = evidence.load_bundle(bundle_path)
     with SqliteLedger(os.path.join(out, "ledger.sqlite")) as ledger:
@@ -218,6 +218,8 @@ def test_the_change_is_closed_and_the_bundle_verifies_against_the_ledger(governe
     tasks = [t["task"] for t in sec["tasks"]["items"]]
     assert tasks[0] == "Assess the change" and "Close the change and write the evidence" in tasks
     assert sec["tasks"]["by_status"].get("failed") is None and sec["tasks"]["count"] == 11
+    # from the first task's start to the close: most of the run, never more than the whole run
+    assert seconds * 0.3 < sec["outcome"]["duration_s"] < seconds, (sec["outcome"]["duration_s"], seconds)
 
 
 def test_the_run_ends_with_the_summary(governed_run):  # pylint: disable=redefined-outer-name
