@@ -200,3 +200,40 @@ def test_change_in_a_freeze_stops_before_any_device_is_touched(driver, pipeline_
     assert "year-end" in run.output, run.explain()
     _assert_stopped_before_any_device(run, out, "CHG-2001", configs, "window")
     _record("freeze (%s)" % driver, end_to_end_s=round(run.seconds, 2))
+
+
+def test_stage_playbooks_in_sequence_pass_artifacts_like_awx(pipeline_env, signing, webhook, tmp_path):  # noqa: F811
+    """The bad change through the stage playbooks one by one (ansible-runner, as AWX job templates), each node's
+    set_stats artifacts merged into the next node's extra vars: the same result as the one-run pipeline."""
+    change, out = os.path.join(CHANGES, "bad_r1_bgp.yml"), tmp_path / "out"
+    before = running_config("r1")
+    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
+    nodes = {}
+
+    def node(stage, expect_ok=True, **more):
+        rc, status, artifacts, output, seconds = run_runner(pipeline_env, os.path.join(ROOT, "playbooks", "%s.yml" % stage),
+                                                            dict(variables, **more), tmp_path, stage)
+        assert (rc == 0) == expect_ok, "%s: rc %s %s\n%s" % (stage, rc, status, output[-4000:])
+        variables.update(artifacts)  # AWX: a node's artifacts become the extra vars of the nodes after it
+        nodes[stage] = {"rc": rc, "seconds": round(seconds, 2), "artifacts": artifacts}
+        return artifacts
+
+    assert node("assess")["governed_tier"] == "medium"
+    approve(out, "CHG-2002", signing)
+    assert node("review")["governed_review"] == "pass"
+    assert node("window")["governed_window"] == "pass"
+    assert sorted(node("precheck")["governed_backups"]) == ["r1"]
+    deployed = node("deploy", expect_ok=False)
+    assert (deployed["governed_deployed"], deployed["governed_failed_hosts"], deployed["governed_stage_failed"]) == (["r1"], ["r1"], "deploy")
+    rolled = node("rollback")
+    assert rolled["governed_rolled_back"] == ["r1"] and rolled["governed_rollback_verified"] is True
+    assert running_config("r1") == before
+    closed = node("close")
+    assert closed["governed_outcome"] == "unsuccessful" and os.path.isfile(closed["governed_report"])
+    escalated = node("escalate")
+    with open(escalated["governed_escalation"], encoding="utf-8") as handle:
+        assert json.load(handle)["reason"] == "change_failed"
+    record, events, verified, locks = ledger_of(out, "CHG-2002")
+    assert (record["state"], record["close_code"]) == ("closed", "unsuccessful") and locks == []
+    assert "escalation.sent" in kinds(events) and verified["ok"], verified["problems"]
+    _record("stage playbooks in sequence (ansible-runner)", **{stage: item["seconds"] for stage, item in nodes.items()})
