@@ -18,7 +18,7 @@ import os
 import tempfile
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
-from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
+from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, parse_iso, utc_now
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
@@ -303,8 +303,9 @@ def _task_line(data):
 def _event_text(event):
     data, kind = event.get("data") or {}, event["kind"]
     if kind == "change.state":
-        return "state %s -> %s%s%s" % (data.get("from"), data.get("to"), "/%s" % data["close_code"] if data.get("close_code") else "",
-                                        ": %s" % data["reason"] if data.get("reason") else "")
+        code = "/%s" % data["close_code"] if data.get("close_code") else ""
+        reason = ": %s" % data["reason"] if data.get("reason") else ""
+        return "state %s -> %s%s%s" % (data.get("from"), data.get("to"), code, reason)
     if kind.startswith("verdict."):
         verdict = data.get("verdict") or {}
         return "%s gate: %s" % (data.get("gate"), verdict.get("decision"))
@@ -318,8 +319,9 @@ def _event_text(event):
         return _task_line(data)
     if kind == "change.outcome":
         return "outcome %s%s" % (data.get("outcome"), ": %s" % data["reason"] if data.get("reason") else "")
-    if kind == "escalation.sent":
-        return "escalation (%s) sent: %s" % (data.get("reason"), data.get("sent"))
+    if kind in ("escalation.sent", "escalation.failed_to_send"):
+        target = data.get("escalation_target") or data.get("target")
+        return "escalation (%s) to %s, webhook sent: %s" % (data.get("reason"), target, data.get("sent"))
     if kind.startswith("lock."):
         return "%s %s" % (kind, ", ".join(data.get("devices") or []))
     if kind == "evidence.built":
@@ -352,7 +354,8 @@ def _tasks_section(events):
 
 
 def _escalation_section(events, stages):
-    sent = [dict(e["data"], seq=e["seq"], ts=e["ts"]) for e in events if e["kind"] == "escalation.sent"]
+    sent = [dict(e["data"], seq=e["seq"], ts=e["ts"], kind=e["kind"]) for e in events
+            if e["kind"] in ("escalation.sent", "escalation.failed_to_send")]
     return {"escalated": bool(sent) or bool((stages or {}).get("escalation")), "packet": (stages or {}).get("escalation"),
             "events": sent}
 

@@ -212,7 +212,7 @@ def _rollback(sec):
     if not esc_sec.get("escalated"):
         out.append('<p class="muted">Not escalated.</p>')
     else:
-        rows = [[e.get("ts"), e.get("reason"), e.get("target"), e.get("sent"), e.get("path") or e.get("packet")]
+        rows = [[e.get("ts"), e.get("reason"), e.get("escalation_target") or e.get("target"), e.get("sent"), e.get("path") or e.get("packet")]
                 for e in esc_sec.get("events") or []]
         out.append("<p>Hand-off packet: <code>%s</code></p>" % esc(esc_sec.get("packet")))
         if rows:

@@ -76,13 +76,13 @@ def stages(tmp_path, failed=False):
         {"name": "peers_established", "op": "equals", "snapshot": "post", "expected": "Established",
          "actual": "Idle" if failed else "Established", "passed": not failed, "reason": "Idle != Established" if failed else ""}]}
     host = {"backup": backup, "pre": pre, "post": post, "check": check, "confirmed": not failed,
-            "deploy": {"failed": False, "changed": True, "changes": ["ip route 192.0.2.0/24 blackhole",
-                                                                    "neighbor 10.0.12.2 password %s" % SECRET]}}
+            "deploy": {"failed": False, "changed": True,
+                       "changes": ["ip route 192.0.2.0/24 blackhole", "neighbor 10.0.12.2 password %s" % SECRET]}}
     data = {"hosts": {"r1": host}, "deployed": ["r1"], "failed_hosts": ["r1"] if failed else [], "rolled_back": ["r1"] if failed else []}
     if failed:
         host["restore"] = {"failed": False, "verified": True, "msg": "restored"}
-        host["verify"] = {"passed": True, "results": [{"name": "same_routes", "op": "unchanged", "expected": ["10.255.0.2/32"],
-                                                        "actual": ["10.255.0.2/32"], "passed": True}]}
+        same = {"name": "same_routes", "op": "unchanged", "expected": ["10.255.0.2/32"], "actual": ["10.255.0.2/32"], "passed": True}
+        host["verify"] = {"passed": True, "results": [same]}
     return data
 
 

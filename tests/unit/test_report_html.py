@@ -35,8 +35,8 @@ def _render(tmp_path, failed, outcome):
         ledger.transition(CHANGE, "closed", "t", close_code=outcome, reason="the reason")
         ledger.append_event(CHANGE, "change.outcome", "t", {"outcome": outcome, "reason": "the reason"})
         if failed:
-            ledger.append_event(CHANGE, "escalation.sent", "t", {"reason": "change_failed", "sent": True, "target": "netops-oncall",
-                                                                "path": "/o/escalations/CHG-7001-1.json"})
+            sent = {"reason": "change_failed", "sent": True, "escalation_target": "netops-oncall", "path": "/o/escalations/CHG-7001-1.json"}
+            ledger.append_event(CHANGE, "escalation.sent", "t", sent)
         bundle = evidence.build_bundle(ledger, CHANGE, output_dir=out, stages=stages(tmp_path, failed=failed))
     page = render_html(bundle, {"evidence": "/o/bundle.json", "report": "/o/report.html"})
     parser = _Collect()
@@ -50,7 +50,7 @@ def test_everything_is_escaped_and_nothing_is_external(tmp_path):
     assert '<script>' not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in page
     assert "+&lt;script&gt;alert(1)&lt;/script&gt;" in page  # a diff line is shown, not executed
     assert not [v for k, v in parser.attrs if k in ("src", "href") and v]
-    assert not re.search(r"url\(|@import|https?://", page.split("</style>")[0])
+    assert not re.search(r"url\(|@import|https?://", page.split("</style>", maxsplit=1)[0])
     assert SECRET not in page
 
 
