@@ -254,7 +254,9 @@ def test_the_report_renders_in_headless_chromium(governed_run, tmp_path):  # pyl
     assert "tier medium" in text and "touches_bgp" in text and "static_routes" in text
     assert "alice" in text and "verified" in text
     added = re.findall(r'<span class="add">([^<]*)</span>', dom)
-    assert added == ["+  network 192.0.2.0/24", "+ip route 192.0.2.0/24 blackhole"], added
+    # the assessed diff first, then what the device applied (as the deploy reported it)
+    assert added[:2] == ["+  network 192.0.2.0/24", "+ip route 192.0.2.0/24 blackhole"], added
+    assert "+ip route 192.0.2.0/24 blackhole" in added[2:] and "+  network 192.0.2.0/24" in added[2:], added
     assert "discard_route_originated" in text and "pass" in text
     assert "No rollback was needed." in text
     assert "Close the change and write the evidence" in text  # the task timeline of the run
