@@ -116,24 +116,21 @@ def vtysh_config(device, *lines):
     host_shell(device, 'vtysh --vty_socket "$FRR_VTY_DIR" -c "configure terminal" %s' % args)
 
 
-def good_change(tmp_path):
-    """examples/changes/good_r1_static.yml (tier low) with an expected check the lab can observe.
+GOOD_CHANGE = os.path.join(CHANGES, "good_r1_static.yml")
+GOOD_LINE = "ip address 192.0.2.1/32"
 
-    The example's expected check looks for 192.0.2.0/24 in sections.routes, which FRR snapshots fill from the BGP
-    table only, so the bare static route never appears there; this copy expects r1's running configuration to have
-    changed (the state diff's config section), which the static route does.
-    """
-    with open(os.path.join(CHANGES, "good_r1_static.yml"), encoding="utf-8") as handle:
-        doc = yaml.safe_load(handle)
-    doc["expected"] = [{"name": "running_config_changed", "description": "r1's running configuration changed",
-                        "query": "length(changed[?section=='config'])", "op": "greater_than", "value": 0, "snapshot": "diff"}]
+
+def good_change(tmp_path):
+    """The low-risk good change (a service address on r1's loopback), copied so each run reads its own file."""
     path = tmp_path / "good_r1_static.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.copy(GOOD_CHANGE, path)
+    with open(path, encoding="utf-8") as handle:
+        assert GOOD_LINE in yaml.safe_load(handle)["config"]["r1"]["lines"][1]
     return str(path)
 
 
 def undo_good_change():
-    vtysh_config("r1", "no ip route 192.0.2.0/24 blackhole")
+    vtysh_config("r1", "interface lo", "no " + GOOD_LINE)
 
 
 def extra_vars(change, out, signing_dir, **more):

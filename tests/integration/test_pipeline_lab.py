@@ -15,9 +15,9 @@ import os
 
 import pytest
 
-from conftest_pipeline import (ASSESS, CHANGES, LAUNCHER, PIPELINE, approve, config_sha, extra_vars, good_change,  # noqa: F401
-                               pipeline_env, pipeline_lab, run_playbook, run_runner, running_config, signing, undo_good_change,
-                               webhook)
+from conftest_pipeline import ASSESS, CHANGES, PIPELINE, approve, config_sha, extra_vars, good_change, run_playbook, run_runner
+from conftest_pipeline import GOOD_LINE, running_config, undo_good_change
+from conftest_pipeline import pipeline_env, pipeline_lab, signing, webhook  # noqa: F401 pylint: disable=unused-import
 from labfixture import ROOT
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
@@ -85,7 +85,7 @@ def load_ref(ref):
 def test_good_change_closes_successful(driver, pipeline_env, signing, tmp_path):  # noqa: F811
     change, out = good_change(tmp_path), tmp_path / "out"
     before = running_config("r1")
-    assert "ip route 192.0.2.0/24 blackhole" not in before
+    assert GOOD_LINE not in before
     variables = extra_vars(change, out, signing)
     assess(pipeline_env, variables, tmp_path)
     approve(out, "CHG-2001", signing)
@@ -101,10 +101,11 @@ def test_good_change_closes_successful(driver, pipeline_env, signing, tmp_path):
         ("CHG-2001", "low", "pass", "pass")
     assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == [] and art["governed_rolled_back"] == []
     assert sorted(art["governed_backups"]) == ["r1"] and sorted(art["governed_pre_snapshots"]) == ["r1"]
-    # the device has the change, and the snapshots show it: another running config, the BGP session kept
-    assert "ip route 192.0.2.0/24 blackhole" in after
+    # the device has the change, and the snapshots show it: the loopback address is new, the BGP session kept
+    assert GOOD_LINE in after
     pre, post = load_ref(art["governed_pre_snapshots"]["r1"]), load_ref(art["governed_post_snapshots"]["r1"])
-    assert post["sections"]["config"]["running"]["sha256"] != pre["sections"]["config"]["running"]["sha256"]
+    assert "192.0.2.1/32" not in pre["sections"]["interfaces"]["lo"]["addresses"]
+    assert "192.0.2.1/32" in post["sections"]["interfaces"]["lo"]["addresses"]
     assert post["sections"]["peers"]["10.0.12.2"]["state"] == "Established"
     record, events, verified, locks = ledger_of(out, "CHG-2001")
     assert (record["state"], record["close_code"]) == ("closed", "successful")
