@@ -10,6 +10,7 @@ Every run leaves a ledger whose hash chain verifies. Timings go to out/pipeline_
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 
@@ -238,3 +239,23 @@ def test_stage_playbooks_in_sequence_pass_artifacts_like_awx(pipeline_env, signi
     assert (record["state"], record["close_code"]) == ("closed", "unsuccessful") and locks == []
     assert "escalation.sent" in kinds(events) and verified["ok"], verified["problems"]
     _record("stage playbooks in sequence (ansible-runner)", **{stage: item["seconds"] for stage, item in nodes.items()})
+
+
+def test_expired_approval_cancels_and_escalates_approval_timeout(pipeline_env, signing, webhook, tmp_path):  # noqa: F811
+    change, out = good_change(tmp_path), tmp_path / "out"
+    configs = {device: running_config(device) for device in DEVICES}
+    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
+    art = assess(pipeline_env, variables, tmp_path)
+    # signed four days ago: older than the low tier's max_age_hours (72), so the approval has timed out
+    stale = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    approval = sign_approval("CHG-2001", art["governed_content_hash"], "approve", "alice", str(signing / "alice"),
+                             principal="alice@lab", ts=stale)
+    with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
+        ledger.record_approval(approval)
+    sent_before = len(webhook.received)
+    run = pipeline("ansible-playbook", pipeline_env, variables, tmp_path, "expired")
+    assert run.artifacts.get("governed_review") == "fail" and "expired" in run.output, run.explain()
+    _assert_stopped_before_any_device(run, out, "CHG-2001", configs, "review")
+    with open(run.artifacts["governed_escalation"], encoding="utf-8") as handle:
+        assert json.load(handle)["reason"] == "approval_timeout"
+    assert len(webhook.received) == sent_before + 1
