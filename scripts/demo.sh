@@ -44,7 +44,7 @@ assess_and_approve() {  # $1 change file, $2 change id
   ansible-playbook playbooks/assess.yml -e governed_change_request="$PWD/$1" "${COMMON[@]}" \
     | sed -n '/TASK \[.*Show the risk and why\]/,/PLAY RECAP/p' | grep -v -E "^(TASK|PLAY RECAP|ok:)" | sed '/^$/d'
   echo "-- alice (netops, not the author) reviews the diff and signs her approval with her SSH key:"
-  governed-change approve --ledger "$OUT/ledger.sqlite" --change "$2" --assessment "$OUT/assessments/$2.json" \
+  governed-change approve --ledger "$OUT/ledger.sqlite" --change "$2" --assessment "$OUT/assessments/$2.assessment.json" \
     --key "$OUT/keys/alice" --identity alice --policy "$OUT/policy/policy.yml" --comment "reviewed in the demo" --yes \
     | sed 's/^/   /'
 }
