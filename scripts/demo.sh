@@ -53,8 +53,7 @@ run_pipeline() {  # $1 change file; prints the end-of-run summary; returns the p
   local rc=0
   ansible-playbook playbooks/governed_change.yml -e governed_change_request="$PWD/$1" "${COMMON[@]}" \
     > "$OUT/$(basename "$1" .yml).log" 2>&1 || rc=$?
-  sed -n '/governed change summary/,/^$/p' "$OUT/$(basename "$1" .yml).log" | sed 's/^/   /'
-  grep -E "^(fatal|failed):|PLAY RECAP" "$OUT/$(basename "$1" .yml).log" | head -5 | sed 's/^/   /' || true
+  sed -n '/^GOVERNED CHANGE SUMMARY/,/^$/p' "$OUT/$(basename "$1" .yml).log" | sed 's/^/   /'
   return $rc
 }
 

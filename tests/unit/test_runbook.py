@@ -107,7 +107,7 @@ def test_assessment_only_uses_the_assessed_lines(lab_policy):
     _request, assessment = assessed("good_r1_static.yml", lab_policy)
     doc = build_runbook(None, assessment, lab_policy)
     deploy = [step for step in doc["steps"] if step.get("lines")][0]
-    assert deploy["lines"] == ["interface lo", " ip address 192.0.2.1/32"] and deploy["lines_from"] == ["assessment.devices.r1"]
+    assert deploy["lines"] == [" ip address 192.0.2.1/32"] and deploy["lines_from"] == ["assessment.devices.r1"]
     assert "Lines from: assessment.devices.r1" in render_markdown(doc)
 
 
