@@ -388,11 +388,14 @@ def _outcome_section(change, events, stages):
     failed = sorted(stages.get("failed_hosts") or [])
     rolled = sorted(stages.get("rolled_back") or [])
     deployed = sorted(stages.get("deployed") or [])
-    ok = [h for h in (deployed or hosts) if h not in failed and h not in rolled]
+    # a host the change never reached is "untouched", never "ok" (a canceled change touched nothing)
+    ok = [h for h in deployed if h not in failed and h not in rolled]
+    untouched = [h for h in hosts if h not in deployed and h not in failed and h not in rolled]
     return {"outcome": data.get("outcome"), "reason": data.get("reason"), "state": change.get("state"),
             "close_code": change.get("close_code"), "closed_at": record["ts"] if record else None,
             "started": data.get("started"), "duration_s": _duration(data.get("started"), ended, events),
             "deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok,
+            "untouched_hosts": untouched,
             "halted": bool(stages.get("halted")), "stage_failed": stages.get("stage_failed") or "", "plan": stages.get("plan"),
             "actor": (record or {}).get("actor")}
 
@@ -561,6 +564,7 @@ def summary(bundle, paths=None):
             "approvers": (sec.get("approvals") or {}).get("counted") or [],
             "ok_hosts": outcome.get("ok_hosts") or [], "failed_hosts": outcome.get("failed_hosts") or [],
             "rolled_back": outcome.get("rolled_back") or [], "rollback_verified": rollback.get("verified"),
+            "untouched_hosts": outcome.get("untouched_hosts") or [],
             "checks": {"passed": checks.get("passed", 0), "failed": checks.get("failed", 0), "undecidable": checks.get("undecidable", 0)},
             "escalated": (sec.get("escalation") or {}).get("escalated", False), "duration_s": outcome.get("duration_s"),
             "tasks": (sec.get("tasks") or {}).get("count", 0), "ledger_ok": (bundle.get("ledger") or {}).get("verify", {}).get("ok"),
@@ -587,6 +591,8 @@ def summary_lines(bundle, paths=None):
         len(info["ok_hosts"]), _hosts(info["ok_hosts"]), len(info["failed_hosts"]), _hosts(info["failed_hosts"]),
         len(info["rolled_back"]), _hosts(info["rolled_back"]),
         "" if rb is None else (", rollback verified" if rb else ", rollback NOT verified")))
+    if info["untouched_hosts"]:
+        lines[-1] += "; untouched%s" % _hosts(info["untouched_hosts"])
     checks = info["checks"]
     lines.append("  Checks: %d passed, %d failed, %d undecidable%s" % (checks["passed"], checks["failed"], checks["undecidable"],
                                                                        "; escalated" if info["escalated"] else ""))

@@ -263,6 +263,7 @@ def render_html(bundle, paths=None):
                  ("Devices ok", ", ".join(outcome.get("ok_hosts") or []) or "none"),
                  ("Devices failed", ", ".join(outcome.get("failed_hosts") or []) or "none"),
                  ("Rolled back", ", ".join(outcome.get("rolled_back") or []) or "none"),
+                 ("Untouched", ", ".join(outcome.get("untouched_hosts") or []) or "none"),
                  ("Stage failed", outcome.get("stage_failed") or "none"),
                  ("Duration", "%s s" % outcome["duration_s"] if outcome.get("duration_s") is not None else "unknown"),
                  ("Closed at", outcome.get("closed_at")), ("Tasks recorded", (sec.get("tasks") or {}).get("count"))]),

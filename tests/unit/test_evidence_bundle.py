@@ -173,3 +173,16 @@ def test_write_evidence_is_atomic_and_in_the_contract_layout(built, tmp_path):
     assert evidence.load_bundle(paths["evidence"]) == json.loads(json.dumps(bundle))
     assert open(paths["report"], encoding="utf-8").read() == "<html>CHG-7001</html>"
     assert [n for n in os.listdir(os.path.dirname(paths["evidence"])) if n.startswith(".tmp")] == []
+
+
+def test_a_canceled_change_lists_its_devices_as_untouched_not_ok(tmp_path):
+    ledger_path, out = scheduled_change(tmp_path, state="authorize")
+    data = {"hosts": {"r1": {}}, "deployed": [], "failed_hosts": [], "rolled_back": []}
+    with SqliteLedger(ledger_path) as ledger:
+        ledger.append_event(CHANGE, "stage.results", "t", {"stages": evidence.refs_only(data)})
+        ledger.transition(CHANGE, "canceled", "t", reason="review gate refused")
+        ledger.append_event(CHANGE, "change.outcome", "t", {"outcome": "canceled", "reason": "review gate refused"})
+        bundle = evidence.build_bundle(ledger, CHANGE, output_dir=out)
+    lines = evidence.summary_lines(bundle)
+    assert lines[3] == "  Devices: 0 ok, 0 failed, 0 rolled back; untouched (r1)"
+    assert bundle["sections"]["outcome"]["ok_hosts"] == [] and bundle["sections"]["outcome"]["untouched_hosts"] == ["r1"]
