@@ -64,7 +64,13 @@ class ActionModule(GovernedActionBase):
                     "locks": [lock for lock in ledger.locks() if lock["device"] in set(devices)]}
         locks = ledger.acquire_locks(change_id, devices, owner, args["ttl"])
         if args["transition"] and change["state"] != args["transition"]:
-            change = ledger.transition(change_id, args["transition"], owner, reason="devices locked; the deploy starts")
+            try:
+                change = ledger.transition(change_id, args["transition"], owner, reason="devices locked; the deploy starts")
+            except LedgerError:
+                # a parallel workflow branch of the same change may have moved it first; that is the state wanted
+                change = ledger.get_change(change_id)
+                if change is None or change["state"] != args["transition"]:
+                    raise
         return {"changed": True, "locks": locks, "ledger_state": change["state"]}
 
     @staticmethod

@@ -377,3 +377,14 @@ def test_multi_domain_branches_overlap_and_converge(wf_env, signers, tmp_path):
     assert "192.0.2.33/32" in running_config("r3")
     assert "198.51.100.0/24" in running_config("fw1")
     assert ledger_row(out, "CHG-3001") == ("closed", "successful")
+    # the branches' per-host references survive the convergence node (AWX merges artifacts key by key): each device
+    # stage recorded its own domain in the ledger, and verify_network and close completed their artifacts from it
+    with open(out / "evidence" / "CHG-3001" / "bundle.json", encoding="utf-8") as handle:
+        sections = json.load(handle)["sections"]
+    assert sorted(sections["outcome"]["deployed"]) == ["fw1", "r3"], sections["outcome"]
+    for host in ("r3", "fw1"):
+        assert {"backup", "pre", "post"} <= set(sections["devices"][host]), (host, sorted(sections["devices"][host]))
+    with sqlite3.connect(str(out / "ledger.sqlite")) as conn:
+        refs = [(json.loads(data)["stage"], sorted(json.loads(data)["refs"].get("backups", {})))
+                for (data,) in conn.execute("SELECT data FROM events WHERE change_id = ? AND kind = 'stage.refs'", ("CHG-3001",))]
+    assert sorted(refs[:2]) == [("precheck", ["fw1"]), ("precheck", ["r3"])], refs
