@@ -170,24 +170,10 @@ def moment(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def good_change(tmp_path):
-    """examples/changes/good_r1_static.yml, with the discard route also announced in BGP.
-
-    The example's own expected check looks for 192.0.2.0/24 in sections.routes, which FRR snapshots fill from the BGP
-    table only, so the bare static route can never satisfy it; announcing it makes the check observable.
-    """
-    with open(os.path.join(CHANGES, "good_r1_static.yml"), encoding="utf-8") as handle:
-        doc = yaml.safe_load(handle)
-    doc["config"]["r1"]["lines"] += ["router bgp 65001", " address-family ipv4 unicast", "  network 192.0.2.0/24"]
-    path = tmp_path / "good_r1_static_announced.yml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return str(path)
-
-
 def test_normal_good_change_ends_successful(wf_env, signers, tmp_path):
-    change = good_change(tmp_path)
+    change = os.path.join(CHANGES, "good_r1_static.yml")
     before = running_config("r1")
-    assert "ip route 192.0.2.0/24 blackhole" not in before
+    assert "ip address 192.0.2.1/32" not in before
     record, out, _stdout = run_workflow(wf_env, tmp_path, "normal_change.yml", change, signers, approver="alice")
     status = statuses(record)
     assert record["status"] == "successful", explain(record)
@@ -201,7 +187,7 @@ def test_normal_good_change_ends_successful(wf_env, signers, tmp_path):
     # artifacts flowed: the close node saw the assess node's change id and the deploy's backups
     assert nodes["close"]["extra_vars"]["governed_change_id"] == "CHG-2001"
     assert nodes["close"]["artifacts"].get("governed_outcome") == "successful"
-    assert "ip route 192.0.2.0/24 blackhole" in running_config("r1")
+    assert "ip address 192.0.2.1/32" in running_config("r1")
     assert ledger_row(out, "CHG-2001") == ("closed", "successful")
     assert (out / "evidence" / "CHG-2001" / "bundle.json").exists()
 
