@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as ap
 from ansible_collections.governed.change.plugins.module_utils.cli import main
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.workflow import runner
 from ansible_collections.governed.change.plugins.module_utils.workflow.runner import WorkflowRunner, parse_answers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +102,11 @@ def test_success_failure_always_edges(edges):
 def test_job_timeout_counts_as_failure(edges):
     _record, nodes = edges
     assert nodes["slow"]["status"] == "failed" and nodes["slow"]["explanation"] == "the job ran longer than its timeout (1s)"
+    # nothing started for the timed-out node outlives it (ansible's workers run in their own sessions)
+    deadline = time.time() + 5
+    while runner.node_processes(nodes["slow"]["private_data_dir"]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert runner.node_processes(nodes["slow"]["private_data_dir"]) == []
 
 
 def test_run_record_and_summary_written(edges):

@@ -13,6 +13,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -32,6 +33,44 @@ FAILED = ("failed", "canceled")  # AWX: error and canceled count as failure
 ANSWERS = ("approve", "deny", "timeout")
 RUNNER_STATUS = {"successful": "successful", "failed": "failed", "timeout": "failed", "canceled": "canceled", "error": "failed"}
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def node_processes(private_data_dir):
+    """PIDs of the processes started for one node: their command line names the node's private data dir."""
+    marker = os.path.join(private_data_dir, "")
+    pids = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # not Linux: nothing to look at
+        return pids
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(os.path.join("/proc", entry, "cmdline"), "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            pids.append(int(entry))
+    return pids
+
+
+def reap(private_data_dir):
+    """Kill what a timed-out or canceled node left behind.
+
+    ansible-runner kills the job's process group, but ansible's workers start their own sessions (setsid), so a worker
+    blocked in a task (a pause, a hung connection) outlives it, reparented to init. Only processes whose command line
+    names this node's private data dir are touched.
+    """
+    killed = []
+    for pid in node_processes(private_data_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            continue
+    return killed
 
 
 def _iso(moment):
@@ -432,6 +471,8 @@ class WorkflowRunner:
         if plan["timeout"]:
             kwargs["timeout"] = int(plan["timeout"])
         result = ansible_runner.run(**kwargs)
+        if result.status in ("timeout", "canceled"):
+            reap(private)
         status = RUNNER_STATUS.get(result.status, "failed")
         explanation = None
         if result.status == "timeout":
