@@ -35,9 +35,29 @@ def _options_to_spec(options):
     return spec
 
 
+def _fragment_options(name):
+    """Options of one of this collection's doc fragments (``governed.change.<name>``), imported directly."""
+    prefix = "governed.change."
+    if not name.startswith(prefix):
+        raise AnsibleActionFail("doc fragment %s is not one of governed.change's. Fix: extend only governed.change.* fragments "
+                                "in the collection's module documentation." % name)
+    try:
+        fragment = importlib.import_module("ansible_collections.governed.change.plugins.doc_fragments.%s" % name[len(prefix):])
+    except ImportError as exc:
+        raise AnsibleActionFail("doc fragment %s cannot be loaded (%s). Fix: add plugins/doc_fragments/%s.py." % (
+            name, exc, name[len(prefix):]))
+    return parse_yaml_text(fragment.ModuleDocFragment.DOCUMENTATION, source=name).get("options") or {}
+
+
 def argument_spec_from_doc(documentation):
+    """The argument spec of a DOCUMENTATION block, with the options of the fragments it extends (its own options win)."""
     doc = parse_yaml_text(documentation, source="DOCUMENTATION")
-    return _options_to_spec(doc.get("options")), doc
+    options = {}
+    for name in doc.get("extends_documentation_fragment") or []:
+        options.update(_fragment_options(name))
+    options.update(doc.get("options") or {})
+    doc["options"] = options
+    return _options_to_spec(options), doc
 
 
 class GovernedActionBase(ActionBase):
