@@ -33,7 +33,7 @@ for who in alice bob; do
   ssh-keygen -q -t ed25519 -N '' -C "$who@lab" -f "$OUT/keys/$who"
   printf '%s@lab namespaces="governed.change" %s\n' "$who" "$(cut -d' ' -f1,2 "$OUT/keys/$who.pub")" >> "$OUT/policy/allowed_signers"
 done
-cp examples/policy/policy.yml "$OUT/policy/policy.yml"
+.venv/bin/python scripts/relative_policy.py examples/policy/policy.yml "$OUT/policy/policy.yml" >/dev/null  # freezes placed after today
 python3 scripts/webhook_receiver.py --port "$RECEIVER_PORT" --out "$OUT/webhook" &
 receiver_pid=$!
 

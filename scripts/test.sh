@@ -11,6 +11,19 @@ step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly || statu
 step "ansible-test sanity"; scripts/sanity.sh || status=1
 step "ansible-lint";      scripts/lint.sh || status=1
 step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
+# No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
+# (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
+CALENDAR_UNIT=(tests/unit/test_clock.py tests/unit/test_gate_actions.py tests/unit/test_gates_cli.py tests/unit/test_gates_review.py
+               tests/unit/test_gates_windows.py tests/unit/test_assess_assess.py tests/unit/test_assess_change_request.py
+               tests/unit/test_close_action.py tests/unit/test_escalate_action.py tests/unit/test_evidence_bundle.py)
+step "calendar: unit tests with the clock 10 years ahead"
+GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
+step "calendar: unit tests with the clock on 24 December of this year (inside a year-end freeze)"
+GOVERNED_CHANGE_NOW="$(date -u -d "$(date -u +%Y)-12-24T12:00:00Z" +%Y-%m-%dT%H:%M:%SZ)" \
+  .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
+step "calendar: lab assess and pipeline tests with the clock 10 years ahead"
+GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest tests/integration/test_assess_lab.py tests/integration/test_pipeline_lab.py -q \
+  -k "test_assess_lab or (ansible-playbook and (good_change or freeze))" || status=1
 python3 lab/lab.py down >/dev/null 2>&1 || true
 step "test suite finished in ${SECONDS} s: $([ $status = 0 ] && echo PASSED || echo FAILED)"
 exit $status

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import datetime
 import getpass
 import os
 
@@ -15,6 +14,7 @@ from ansible_collections.governed.change.plugins.module_utils.policy import load
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of, review_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 from ansible_collections.governed.change.plugins.plugin_utils.gates import join_reasons, open_ledger, parse_now, resolve_assessment
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 LAUNCHER_VARS = ("awx_user_name", "tower_user_name")
 WORKFLOW_VARS = ("awx_workflow_job_id", "tower_workflow_job_id")
@@ -36,7 +36,7 @@ class ActionModule(GovernedActionBase):
         if not change_id or not assessment.get("content_hash"):
             raise ValidationError("the assessment lacks its change_id or content_hash.", where="assessment",
                                   fix="pass the assessment (or summary) returned by governed.change.assess.")
-        now = parse_now(args["now"]) or datetime.datetime.now(datetime.timezone.utc)
+        now = parse_now(args["now"]) or clock_now()
         ledger_path = self._path(args["ledger"], task_vars)
         signers = self._path(args["allowed_signers"], task_vars) if args["allowed_signers"] else None
 

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 NAMESPACE = "governed.change"
 HEADER = "governed.change approval v1"
@@ -24,7 +25,7 @@ SSH_TIMEOUT_S = 120  # signing may wait for a passphrase typed at the terminal
 
 def now_z(moment=None):
     """ISO 8601 UTC, seconds precision, trailing Z (the statement's time format)."""
-    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    moment = moment or clock_now()
     if moment.tzinfo is None:
         raise ValidationError("a naive datetime was given for an approval time.", where="approval.ts",
                               fix="pass a timezone-aware datetime.")

@@ -17,6 +17,7 @@ from ansible_collections.governed.change.plugins.module_utils.facts import (
 )
 from ansible_collections.governed.change.plugins.module_utils.policy import ensure_policy
 from ansible_collections.governed.change.plugins.module_utils.risk import classify_change, evaluate_rules
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 # Gates in the order a workflow runs them; required_gates() returns the applicable subset in this order.
 GATE_ORDER = ("approval", "review", "freeze", "window", "precheck", "deploy", "verify", "post_review")
@@ -131,7 +132,7 @@ def required_gates(change_class, requirements, policy):
 
 def _now(now):
     if now is None:
-        return datetime.datetime.now(datetime.timezone.utc)
+        return clock_now()
     if isinstance(now, str):
         try:
             now = datetime.datetime.fromisoformat(now)

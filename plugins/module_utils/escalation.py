@@ -19,6 +19,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import sha
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 try:
     from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
@@ -70,7 +71,7 @@ REASONS = {
 
 
 def utc_iso(moment=None):
-    moment = moment or datetime.datetime.now(datetime.timezone.utc)
+    moment = moment or clock_now()
     return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 

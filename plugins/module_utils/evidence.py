@@ -12,7 +12,6 @@ at bundle time, and the verify() result), so an auditor can check the bundle aga
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import tempfile
@@ -24,6 +23,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import CLOS
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 from ansible_collections.governed.change.plugins.module_utils.state_diff import diff_states
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 FORMAT = "governed.change/evidence@1"
 OUTCOMES = CLOSE_CODES + ("canceled",)
@@ -611,4 +611,4 @@ def summary_lines(bundle, paths=None):
 
 def ts_now():
     """ISO-8601 UTC now, for ``started`` values."""
-    return iso_z(datetime.datetime.now(datetime.timezone.utc))
+    return iso_z(clock_now())

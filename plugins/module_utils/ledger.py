@@ -14,6 +14,7 @@ import sqlite3
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 GENESIS_HASH = "0" * 64
 REDACTED = "********"
@@ -67,7 +68,7 @@ def redact(data):
 
 def utc_now():
     """The current time, timezone-aware UTC."""
-    return datetime.datetime.now(datetime.timezone.utc)
+    return clock_now()
 
 
 def iso_z(moment):

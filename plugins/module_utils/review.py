@@ -10,6 +10,7 @@ import datetime
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, PolicyError
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 TIERS = ("low", "medium", "high", "critical")
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -60,7 +61,7 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
     principal maps to; distinct approvers are distinct identities.
     Returns {decision: pass|fail, reasons, counted, rejected, required, ...}. Never passes on doubt.
     """
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or clock_now()
     if now.tzinfo is None:
         raise GovernedChangeError("review_gate was given a naive 'now'.", where="review_gate.now", fix="pass an aware datetime.")
     assessment = assessment or {}

@@ -14,13 +14,13 @@ section; an output that is not JSON raises DeviceError naming the command.
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 FRR_SUMMARY_COMMANDS = ("show bgp summary json", "show bgp ipv4 unicast summary json", "show bgp ipv6 unicast summary json",
                         "show ip bgp summary json", "show bgp vrf all summary json")
@@ -36,7 +36,7 @@ PLATFORMS = ("frr", "linux")
 
 def now_iso():
     """UTC timestamp in ISO 8601 with seconds, the snapshot's taken_at."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    return clock_now().replace(microsecond=0).isoformat()
 
 
 def parse_json(text, command, device=None):

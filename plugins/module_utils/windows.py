@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import MissingLibrary, PolicyError
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 try:
     from dateutil import rrule as dateutil_rrule
@@ -307,7 +308,7 @@ def _window_required(policy, change):
 def next_open(policy, change, targets, now=None, horizon_days=366):
     """The earliest instant >= now at which every target is inside an open window of its scope and no freeze
     blocks (ignoring emergency bypass); None when there is none within the horizon."""
-    now = (now or datetime.datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock_now()).astimezone(UTC)
     plan = _Plan(policy, change, targets)
     required, _note = _window_required(policy, change)
     limit = now + datetime.timedelta(days=horizon_days)
@@ -328,7 +329,7 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
     Returns {decision: pass|fail, reasons, next_open, can_wait, wait_s, bypass?, ...}; the caller may sleep
     until next_open when can_wait (see wait_for_window).
     """
-    now = (now or datetime.datetime.now(UTC))
+    now = (now or clock_now())
     if now.tzinfo is None:
         raise PolicyError("window_gate was given a naive 'now'.", where="window_gate.now", fix="pass an aware datetime.")
     now = now.astimezone(UTC)
@@ -419,7 +420,7 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
 
 def wait_for_window(policy, change, targets, wait_max_s, clock=None, sleep=time.sleep):
     """Evaluate window_gate, sleeping until the next opening while it lies within ``wait_max_s`` (bounded)."""
-    clock = clock or (lambda: datetime.datetime.now(UTC))
+    clock = clock or (lambda: clock_now())
     started = clock()
     deadline = started + datetime.timedelta(seconds=max(0, wait_max_s or 0))
     while True:

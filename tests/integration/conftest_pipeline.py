@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_policy, lab_session
 
 from ansible_collections.governed.change.plugins.module_utils import cli
 
@@ -55,7 +55,7 @@ def signing(tmp_path_factory):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(base / "alice")], check=True)
     pub = (base / "alice.pub").read_text().split()
     (base / "allowed_signers").write_text('alice@lab namespaces="governed.change" %s %s\n' % (pub[0], pub[1]))
-    shutil.copy(os.path.join(ROOT, "examples", "policy", "policy.yml"), base / "policy.yml")
+    lab_policy(base / "policy.yml")
     return base
 
 

@@ -10,6 +10,15 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, "lab", "lab.py")
+EXAMPLE_POLICY = os.path.join(ROOT, "examples", "policy", "policy.yml")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from relative_policy import relative_policy  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def lab_policy(dst, freeze_in_days=30):
+    """The example policy with its freezes placed after the clock's now (tests run on any day); returns dst."""
+    relative_policy(EXAMPLE_POLICY, str(dst), freeze_in_days)
+    return dst
 
 
 def lab_cmd(*args, env=None, check=True):

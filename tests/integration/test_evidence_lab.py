@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_policy, lab_session
 
 from ansible_collections.governed.change.plugins.module_utils import evidence
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -166,7 +166,7 @@ def governed_run(evidence_lab, tmp_path_factory):  # pylint: disable=redefined-o
     out = work / "out"
     out.mkdir()
     (work / "policy").mkdir()
-    shutil.copy(os.path.join(ROOT, "examples", "policy", "policy.yml"), work / "policy" / "policy.yml")
+    lab_policy(work / "policy" / "policy.yml")
     signers = []
     for user in USERS:
         key = work / ("key_%s" % user)

@@ -21,14 +21,14 @@ from conftest_pipeline import GOOD_LINE, running_config, undo_good_change
 from conftest_pipeline import pipeline_env, pipeline_lab, signing, webhook  # noqa: F401 pylint: disable=unused-import
 from labfixture import ROOT
 
-from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils import clock, statestore
 from ansible_collections.governed.change.plugins.module_utils.approvals import sign_approval
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 DRIVERS = ["ansible-playbook", "ansible-runner"]
 DEVICES = ("r1", "r2", "r3", "fw1")
-FREEZE_NOW = "2026-12-21T10:00:00Z"  # inside the policy's year-end freeze
+FREEZE_IN_DAYS = 30  # lab_policy() places the example's year-end freeze this many days after the clock's now
 TIMINGS = {}
 
 
@@ -190,11 +190,12 @@ def test_unapproved_change_stops_before_any_device_is_touched(driver, pipeline_e
 def test_change_in_a_freeze_stops_before_any_device_is_touched(driver, pipeline_env, signing, tmp_path):  # noqa: F811
     change, out = good_change(tmp_path), tmp_path / "out"
     configs = {device: running_config(device) for device in DEVICES}
-    variables = extra_vars(change, out, signing, governed_now=FREEZE_NOW)
+    freeze_now = clock.relative(days=FREEZE_IN_DAYS + 1)  # inside the year-end freeze, whatever today is
+    variables = extra_vars(change, out, signing, governed_now=clock.iso_z(freeze_now, precision="seconds"))
     art = assess(pipeline_env, variables, tmp_path)
     # approved an hour before "now" (inside the approval's max age), so only the freeze can stop it
     approval = sign_approval("CHG-2001", art["governed_content_hash"], "approve", "alice", str(signing / "alice"),
-                             principal="alice@lab", ts="2026-12-21T09:00:00Z")
+                             principal="alice@lab", ts=clock.iso_z(freeze_now - datetime.timedelta(hours=1), precision="seconds"))
     with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
         ledger.record_approval(approval)
     run = pipeline(driver, pipeline_env, variables, tmp_path, "freeze")

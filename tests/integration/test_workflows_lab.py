@@ -23,7 +23,9 @@ import zoneinfo
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_policy, lab_session
+
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 LAB_ENV = {"GC_LAB_PREFIX": "h5-", "GC_LAB_PORT_BASE": "23500", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-h5")}
 PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
@@ -61,7 +63,7 @@ def signers(tmp_path_factory):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(base / name)], check=True)
         lines.append('%s@lab namespaces="governed.change" %s' % (name, (base / (name + ".pub")).read_text().strip()))
     (base / "allowed_signers").write_text("\n".join(lines) + "\n")
-    with open(os.path.join(ROOT, "examples", "policy", "policy.yml"), encoding="utf-8") as handle:
+    with open(lab_policy(base / "policy.yml"), encoding="utf-8") as handle:
         policy = yaml.safe_load(handle)
     policy["allowed_signers"] = str(base / "allowed_signers")
     (base / "policy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
@@ -306,7 +308,7 @@ def test_emergency_change_is_expedited_and_schedules_the_post_review(wf_env, sig
 
 
 def _lon_window_open_now():
-    london = datetime.datetime.now(datetime.timezone.utc).astimezone(zoneinfo.ZoneInfo("Europe/London"))
+    london = clock_now().astimezone(zoneinfo.ZoneInfo("Europe/London"))
     return london.weekday() >= 5 and 1 <= london.hour < 5
 
 

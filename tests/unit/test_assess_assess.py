@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import os
@@ -87,8 +88,16 @@ def test_facts_document_has_every_documented_field(lab_policy):
     assert facts["targets"] == [{"host": "r2", "role": "core", "site": "lon", "criticality": "high", "groups": ["core", "routers", "site_lon"]}]
     assert (facts["device_count"], facts["site_count"], facts["fleet_size"], facts["fleet_share"]) == (1, 1, 4, 0.25)
     assert facts["diff"] == {"lines_added": 4, "lines_removed": 0, "lines_changed": 4, "devices_changed": 1, "devices_unverified": 0}
-    assert facts["window_requested"] is True and facts["expected_count"] == 2
+    assert facts["window_requested"] is False and facts["expected_count"] == 2  # the example requests no dated window
     json.dumps(out)  # the assessment is JSON-able
+
+
+def test_a_requested_window_relative_to_now_is_a_fact(lab_policy):
+    request = example("changes/bgp_core_r2.yml")
+    start = datetime.datetime.fromisoformat(NOW) + datetime.timedelta(days=2)
+    request["window"] = {"start": start.isoformat(), "end": (start + datetime.timedelta(hours=2)).isoformat()}
+    out = assess(request, lab_policy, INVENTORY, {"r2": {"running": FRR_R2}}, now=NOW)
+    assert out["facts"]["window_requested"] is True and out["window"]["start"] == start.isoformat()
 
 
 def test_targets_groups_patterns_and_all(lab_policy):

@@ -19,6 +19,7 @@ import threading
 
 import pytest
 
+from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -341,7 +342,7 @@ class AwxHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def awx_server():
     import datetime  # pylint: disable=import-outside-toplevel
-    finished = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.123456Z")
+    finished = clock.utc_now().strftime("%Y-%m-%dT%H:%M:%S.123456Z")
     AwxHandler.routes = {
         "/api/v2/workflow_jobs/42/": _job(42, "bob"),
         "/api/v2/workflow_jobs/42/workflow_nodes/": {"count": 2, "next": None, "previous": None, "results": [_node(1, 101), _node(2, 102)]},

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import os
@@ -16,6 +15,7 @@ import sys
 
 import pytest
 
+from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.cli import main
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
@@ -97,7 +97,7 @@ def test_approve_end_to_end_then_review_passes(env):
                                  "bob": {"groups": ["netops", "cab"], "principals": ["bob@lab"]}},
                   "allowed_signers": str(base / "allowed_signers"),
                   "requirements": {"high": {"approvals": {"count": 2, "groups": ["netops"], "max_age_hours": 24}}}}
-        verdict = review_gate(policy, assessment, approvals, "dave", "svc", datetime.datetime.now(datetime.timezone.utc))
+        verdict = review_gate(policy, assessment, approvals, "dave", "svc", clock.utc_now())
         assert verdict["decision"] == "pass", verdict["reasons"]
     code, out, _err = run(["ledger", "verify", "--ledger", ledger])
     assert code == 0 and out.startswith("OK: 4 events")
@@ -120,7 +120,7 @@ def test_deny_end_to_end_blocks_review(env):
                   "allowed_signers": str(base / "allowed_signers"),
                   "requirements": {"high": {"approvals": {"count": 2, "max_age_hours": 24}}}}
         verdict = review_gate(policy, assessment, led.approvals("CHG-1001"), "dave", "svc",
-                              datetime.datetime.now(datetime.timezone.utc))
+                              clock.utc_now())
         assert verdict["decision"] == "fail" and verdict["denied_by"][0]["identity"] == "carol"
 
 

@@ -22,6 +22,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import loa
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.workflow import validate as wfv
+from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 try:
     import ansible_runner
@@ -161,7 +162,7 @@ class WorkflowRunner:
         self.prompt_lock = threading.Lock()
         self.cancel = threading.Event()
         self.ansible_playbook = ansible_playbook or self._find_ansible_playbook()
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock_now().strftime("%Y%m%dT%H%M%S%fZ")
         self.run_id = "%s-%s" % (_SAFE.sub("-", str(self.doc.get("name") or "workflow")).strip("-") or "workflow", stamp)
         self.run_dir = os.path.abspath(run_dir or os.path.join("out", "workflow-runs", self.run_id))
         self._build_graph()
