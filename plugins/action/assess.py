@@ -13,6 +13,7 @@ from ansible_collections.governed.change.plugins.module_utils import assess as c
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.records import record_assessment
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
@@ -154,7 +155,7 @@ class ActionModule(DeviceActionBase):
     def _write(self, assessment, output_dir, task_vars):
         folder = self._path(output_dir, task_vars)
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, "%s.assessment.json" % assessment["change_id"])
+        path = safe_join(folder, "%s.assessment.json" % check_safe_id(assessment["change_id"]), where="output_dir")
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(assessment, handle, indent=2, sort_keys=True)

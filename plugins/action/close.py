@@ -10,6 +10,7 @@ import os
 from ansible_collections.governed.change.plugins.module_utils import evidence
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
 from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
@@ -40,6 +41,7 @@ class ActionModule(GovernedActionBase):
         ledger_path = self._path(args["ledger"], task_vars)
         output_dir = self._path(args["output_dir"], task_vars)
         change_id, outcome = args["change_id"], args["outcome"]
+        check_safe_id(change_id, where="change_id")  # it names evidence/<id>/: refused before anything is read or written
         assessment_file = self._path(args["assessment_file"], task_vars) if args["assessment_file"] else None
         actor = args["actor"] or task_vars.get("governed_launcher") or "governed.change.close"
         actor = str(self._templar.template(actor))

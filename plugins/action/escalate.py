@@ -9,6 +9,7 @@ import os
 
 from ansible_collections.governed.change.plugins.module_utils import escalation as esc
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.runbook import find_assessment_file
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
@@ -31,6 +32,7 @@ class ActionModule(GovernedActionBase):
         if not change_id:
             raise ValidationError("no change id was given and no assessment names one.", where="change_id",
                                   fix="pass change_id (or assessment_file).")
+        check_safe_id(change_id, where="change_id")  # it names files under output_dir
         if assessment and assessment.get("change_id") not in (None, change_id):
             raise ValidationError("the assessment is of %s, not %s." % (assessment.get("change_id"), change_id), where="assessment",
                                   fix="pass the assessment of the escalated change.")

@@ -9,6 +9,7 @@ import os
 
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.runbook import build_runbook, find_assessment_file, preview_ref, write_runbook
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
@@ -51,7 +52,7 @@ class ActionModule(GovernedActionBase):
         assessment, _source = resolve_assessment(given, file_path, None, resolve)
         policy = load_policy(resolve(args["policy"]))
         doc = build_runbook(change_request, assessment, policy, confirm_timeout=args["confirm_timeout"], base_url=args["base_url"])
-        change_id = doc["change"]["change_id"]
+        change_id = check_safe_id(doc["change"]["change_id"], where="change_id")  # it names runbooks/<id>.md
         ledger = None
         if args["ledger"]:
             ledger, _record = open_ledger(resolve(args["ledger"]), change_id)

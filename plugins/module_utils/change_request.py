@@ -12,6 +12,7 @@ import re
 from ansible_collections.governed.change.plugins.module_utils.checks import OPERATORS as CHECK_OPERATORS, validate_check
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
 CATEGORIES = ("acl_update", "vlan_add", "bgp_policy", "routing_core", "firmware", "interface", "other")
@@ -19,7 +20,7 @@ ROLLBACK_STRATEGIES = ("backup", "custom")
 # Operators of `expected` checks; the checks engine evaluates them, this module only refuses unknown ones.
 EXPECTED_OPS = tuple(sorted(CHECK_OPERATORS))  # one operator list for the project: checks.py's
 
-ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ID_RE = SAFE_ID_RE  # the id names evidence, runbook and escalation files: one path-safe component
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CHECK_NAME_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -171,7 +172,7 @@ def validate_change_request(doc, source="change request"):
     check.mapping(doc, "", TOP_KEYS, TOP_REQUIRED, what="mapping (the change request)")
     out = {
         "id": check.string(doc["id"], "id", pattern=ID_RE,
-                           hint="use 1-64 characters from A-Z a-z 0-9 . _ - (e.g. CHG-1001), quoted if numeric."),
+                           hint="%s, quoted if numeric." % SAFE_ID_HINT),
         "title": check.string(doc["title"], "title").strip(),
         "description": check.string(doc["description"], "description").strip(),
         "author": check.string(doc["author"], "author", pattern=NAME_RE,

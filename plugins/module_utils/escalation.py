@@ -18,6 +18,7 @@ import urllib.parse
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
+from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_RE, check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -32,7 +33,7 @@ FORMATS = ("json", "slack")
 MAX_WEBHOOK_RETRIES = 10
 MAX_BACKOFF = 8.0
 RETRY_HTTP = (408, 425, 429, 500, 502, 503, 504)
-_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ID_RE = SAFE_ID_RE  # names escalations/<id>-<n>.json: path-safe
 
 # reason -> (title, severity, recommended next step). {target}, {hosts} and {runbook} are filled in from the packet.
 REASONS = {
@@ -359,7 +360,8 @@ def write_packet(output_dir, packet):
 
     Sets the packet's ``sequence`` and ``sha256``.
     """
-    directory = os.path.join(output_dir, "escalations")
+    check_safe_id(packet["change_id"], where="change_id")
+    directory = safe_join(output_dir, "escalations")
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
@@ -367,7 +369,7 @@ def write_packet(output_dir, packet):
                               fix="pass a writable output_dir.")
     sequence = next_sequence(directory, packet["change_id"])
     for _attempt in range(1000):
-        path = os.path.join(directory, "%s-%d.json" % (packet["change_id"], sequence))
+        path = safe_join(output_dir, "escalations", "%s-%d.json" % (packet["change_id"], sequence))
         try:
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         except OSError as exc:

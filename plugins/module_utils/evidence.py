@@ -21,6 +21,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import sha
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, parse_iso, utc_now
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 from ansible_collections.governed.change.plugins.module_utils.state_diff import diff_states
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
@@ -36,8 +37,9 @@ REF_KEYS = ("path", "sha256", "kind", "bytes")
 
 
 def evidence_dir(output_dir, change_id):
-    """``<output_dir>/evidence/<change_id>``."""
-    return os.path.join(str(output_dir), "evidence", str(change_id))
+    """``<output_dir>/evidence/<change_id>``, refused unless the id is path-safe and the folder inside output_dir."""
+    check_safe_id(change_id, where="change_id")
+    return safe_join(output_dir, "evidence", change_id)
 
 
 def bundle_paths(output_dir, change_id):

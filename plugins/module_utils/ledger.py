@@ -14,6 +14,7 @@ import sqlite3
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
+from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 GENESIS_HASH = "0" * 64
@@ -321,6 +322,8 @@ class SqliteLedger(LedgerBackend):
     # -- changes --------------------------------------------------------------------------------------
     def create_change(self, change_id, title, author, actor=None, tier=None, content_hash=None):
         self._check_id(change_id, "change_id")
+        if not SAFE_ID_RE.match(change_id):  # the id names evidence/runbook/escalation files: no '..', '/', leading '.'
+            raise LedgerError("change_id %r is not path-safe." % change_id, where="change_id", fix="%s." % SAFE_ID_HINT)
 
         def run(conn):
             if self._change_row(conn, change_id) is not None:

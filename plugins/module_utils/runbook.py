@@ -18,6 +18,7 @@ from ansible_collections.governed.change.plugins.module_utils.change_request imp
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.escalation import REASONS
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data, redact_text
 
 SCHEMA = "governed.change/runbook/1"
@@ -298,12 +299,12 @@ def render_markdown(doc):
 
 def write_runbook(output_dir, doc, base_url=None):
     """Write runbooks/<change_id>.md and .json; returns {path, json_path, sha256 (of the Markdown), json_sha256, url}."""
-    change_id = doc["change"]["change_id"]
-    directory = os.path.join(output_dir, "runbooks")
+    change_id = check_safe_id(doc["change"]["change_id"], where="change_id")
+    directory = safe_join(output_dir, "runbooks")
     markdown = render_markdown(doc).encode("utf-8")
     data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    path = os.path.join(directory, "%s.md" % change_id)
-    json_path = os.path.join(directory, "%s.json" % change_id)
+    path = safe_join(output_dir, "runbooks", "%s.md" % change_id)
+    json_path = safe_join(output_dir, "runbooks", "%s.json" % change_id)
     try:
         os.makedirs(directory, exist_ok=True)
         for target, content in ((path, markdown), (json_path, data)):

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Path-safe identifiers and the one join that keeps every written file inside its output directory."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+
+# A change id names files (evidence/<id>/, runbooks/<id>.md, escalations/<id>-<n>.json): one path component that is
+# not '.' or '..', has no separator, does not start with '.' (hidden) or '-' (read as an option by commands).
+SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SAFE_ID_HINT = "use 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit (e.g. CHG-1001)"
+
+
+def check_safe_id(value, where="change_id", what="change id"):
+    """Return ``value`` when it is a path-safe id; else a ValidationError naming ``where``."""
+    if not isinstance(value, str):
+        raise ValidationError("the %s must be a string, got %s." % (what, type(value).__name__), where=where,
+                              fix="%s, quoted." % SAFE_ID_HINT)
+    if not SAFE_ID_RE.match(value):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValidationError("the %s %r is not path-safe (it names files under the output directory)." % (what, shown),
+                              where=where, fix="%s." % SAFE_ID_HINT)
+    return value
+
+
+def safe_join(base, *parts, where="output_dir"):
+    """``base/part/...`` as an absolute path, refused unless it resolves (symlinks followed) inside ``base``."""
+    if not base:
+        raise ValidationError("no output directory was given.", where=where, fix="pass the output directory.")
+    root = os.path.realpath(str(base))
+    for part in parts:
+        part = str(part)
+        if not part or "\x00" in part or os.path.isabs(part):
+            raise ValidationError("the path component %r is empty, absolute or holds a NUL byte." % part, where=where,
+                                  fix="name files relative to the output directory.")
+    path = os.path.join(os.path.abspath(str(base)), *[str(part) for part in parts])
+    resolved = os.path.realpath(path)
+    if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
+        raise ValidationError("%s resolves to %s, outside the output directory %s." % (os.path.join(*[str(p) for p in parts]),
+                                                                                       resolved, root),
+                              where=where, fix="use a path-safe change id (%s) and no symlinks leaving the output "
+                                               "directory." % SAFE_ID_HINT)
+    return path
