@@ -23,14 +23,15 @@ def to_ipset(prefixes, where="prefixes"):
         prefixes = [prefixes]
     if isinstance(prefixes, netaddr.IPSet):
         return prefixes
-    result = netaddr.IPSet()
+    networks = []
     for index, prefix in enumerate(prefixes or []):
         try:
-            result.add(netaddr.IPNetwork(str(prefix).strip()).cidr)
+            networks.append(netaddr.IPNetwork(str(prefix).strip()).cidr)
         except (netaddr.AddrFormatError, ValueError, TypeError):
             raise ValidationError("'%s' is not an IPv4 or IPv6 prefix." % (prefix,), where="%s[%d]" % (where, index),
                                   fix='write it in CIDR form, e.g. "10.0.45.0/24" or "fd00::/48".')
-    return result
+    # One merge of the whole list (sort + cidr_merge): IPSet.add() per prefix re-compacts the set every time.
+    return netaddr.IPSet(networks)
 
 
 def cidrs(ipset):

@@ -36,6 +36,9 @@ SECTION_PREFIXES = (
 V4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")
 V6_RE = re.compile(r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/\d{1,3})?$")
 TOKEN_SPLIT_RE = re.compile(r"[\s,;{}()\[\]\"']+")
+# Size limit per device (docs/policy.md, "Limits"): far above a real device's configuration or change, low enough that
+# an assessment stays within seconds (benchmarks/bench_assess_scale.py: 100,000 lines in about 3 s).
+MAX_CONFIG_LINES = 500000
 
 
 def _need_netaddr():
@@ -73,12 +76,65 @@ def _key(line):
 
 
 class _Node:
-    __slots__ = ("text", "key", "children")
+    """One config line and its block.
+
+    Lookups by key go through per-block indexes built on first use (exact key, and every leading run of words), so a
+    merge costs one dict lookup per line instead of a scan of the block. Removed lines are only marked (``removed``)
+    and skipped everywhere; that keeps ``no ...`` lines constant-time too.
+    """
+
+    __slots__ = ("text", "key", "children", "removed", "exact", "prefixed")
 
     def __init__(self, text):
         self.text = text
         self.key = _key(text)
         self.children = []
+        self.removed = False
+        self.exact = None  # key -> [child, ...] in block order, built by _exact_index()
+        self.prefixed = None  # leading words -> [child, ...] whose key starts with them, built by _prefix_index()
+
+
+def _word_prefixes(key):
+    """'a b c' -> ['a', 'a b'] (the proper leading runs of words that ``no a`` / ``no a b`` remove)."""
+    out, end = [], key.find(" ")
+    while end != -1:
+        out.append(key[:end])
+        end = key.find(" ", end + 1)
+    return out
+
+
+def _exact_index(node):
+    if node.exact is None:
+        node.exact = {}
+        for child in node.children:
+            if not child.removed:
+                node.exact.setdefault(child.key, []).append(child)
+    return node.exact
+
+
+def _prefix_index(node):
+    if node.prefixed is None:
+        node.prefixed = {}
+        for child in node.children:
+            if not child.removed:
+                for prefix in _word_prefixes(child.key):
+                    node.prefixed.setdefault(prefix, []).append(child)
+    return node.prefixed
+
+
+def _live(nodes):
+    """Drop removed nodes from an index list in place (each is dropped once) and return it."""
+    if any(node.removed for node in nodes):
+        nodes[:] = [node for node in nodes if not node.removed]
+    return nodes
+
+
+def _index_added(parent, node):
+    if parent.exact is not None:
+        parent.exact.setdefault(node.key, []).append(node)
+    if parent.prefixed is not None:
+        for prefix in _word_prefixes(node.key):
+            parent.prefixed.setdefault(prefix, []).append(node)
 
 
 def _parse(lines):
@@ -96,16 +152,16 @@ def _parse(lines):
 
 def _serialize(node, out):
     for child in node.children:
-        out.append(child.text)
-        _serialize(child, out)
+        if not child.removed:
+            out.append(child.text)
+            _serialize(child, out)
     return out
 
 
 def _find(node, key):
-    for child in node.children:
-        if child.key == key:
-            return child
-    return None
+    """The first (live) child whose key is ``key``, or None."""
+    matches = _live(_exact_index(node).get(key) or [])
+    return matches[0] if matches else None
 
 
 def _append(parent, node, front=False):
@@ -115,13 +171,15 @@ def _append(parent, node, front=False):
     """
     children = parent.children
     position = len(children)
-    while parent.text and position > 0 and children[position - 1].key in CLOSERS:
+    while parent.text and position > 0 and (children[position - 1].removed or children[position - 1].key in CLOSERS):
         position -= 1
     if front:
         position = 0
-        while position < len(children) and children[position].key.split(" ")[0] in ("type", "policy"):
+        while position < len(children) and (children[position].removed
+                                             or children[position].key.split(" ")[0] in ("type", "policy")):
             position += 1
     children.insert(position, node)
+    _index_added(parent, node)
 
 
 def render_candidate(running, lines, source="lines"):
@@ -167,16 +225,18 @@ def render_candidate(running, lines, source="lines"):
             _append(parent, node)
             result["new_lines"].append(line)
         stack.append((depth, node))
-    result["candidate"] = "\n".join(_serialize(root, [])) + ("\n" if root.children else "")
+    candidate = _serialize(root, [])
+    result["candidate"] = "\n".join(candidate) + ("\n" if candidate else "")
     return result
 
 
 def _remove(parent, target):
     """Remove the exact line, else lines starting with it (``no neighbor X`` removes every ``neighbor X ...``)."""
-    exact = [child for child in parent.children if child.key == target]
-    matches = exact or [child for child in parent.children if child.key.startswith(target + " ")]
+    matches = _live(_exact_index(parent).pop(target, []))
+    if not matches:
+        matches = _live(_prefix_index(parent).pop(target, []))
     for child in matches:
-        parent.children.remove(child)
+        child.removed = True
     return bool(matches)
 
 
@@ -192,8 +252,8 @@ def _merge_nft_rule(root, line, result):
     if _find(chain_node, _key(rule)) is not None:
         result["existing_lines"].append(line)
         return True
-    siblings = [child for child in chain_node.children if child.key not in CLOSERS]
-    prefix = (siblings[0].text[:len(siblings[0].text) - len(siblings[0].text.lstrip())] if siblings
+    sibling = next((child for child in chain_node.children if not child.removed and child.key not in CLOSERS), None)
+    prefix = (sibling.text[:len(sibling.text) - len(sibling.text.lstrip())] if sibling is not None
               else chain_node.text[:len(chain_node.text) - len(chain_node.text.lstrip())] + "\t")
     _append(chain_node, _Node(prefix + rule.strip()), front=(verb == "insert"))
     result["new_lines"].append(line)
@@ -201,10 +261,12 @@ def _merge_nft_rule(root, line, result):
 
 
 def _find_prefixed(node, prefix):
-    for child in node.children:
-        if child.key == prefix or child.key.startswith(prefix + " "):
-            return child
-    return None
+    """The first live child whose key is ``prefix`` or starts with ``prefix`` and a space (exact match first)."""
+    exact = _find(node, prefix)
+    if exact is not None:
+        return exact
+    matches = _live(_prefix_index(node).get(prefix) or [])
+    return matches[0] if matches else None
 
 
 def section_name(line):
@@ -351,6 +413,26 @@ def _sorted_prefixes(prefixes):
     return [str(network) for network in sorted(netaddr.IPNetwork(prefix) for prefix in prefixes)]
 
 
+def check_config_size(host, running=None, candidate=None, lines=None):
+    """Refuse a running config, candidate or change lines of more than MAX_CONFIG_LINES lines for one device."""
+    for field, value in (("running", running), ("candidate", candidate), ("lines", lines)):
+        if value is None:
+            continue
+        count = len(value) if isinstance(value, list) else value.count("\n") + 1 if isinstance(value, str) else 0
+        if count <= MAX_CONFIG_LINES:
+            continue
+        if field == "lines":
+            raise ValidationError("the change has %d configuration lines for %s, over the limit of %d lines per device."
+                                  % (count, host, MAX_CONFIG_LINES), where="diffs.%s.lines" % host,
+                                  fix="split the change into several change requests of at most %d lines per device."
+                                  % MAX_CONFIG_LINES)
+        what = "running configuration" if field == "running" else "candidate configuration"
+        raise ValidationError("the %s of %s has %d lines, over the limit of %d lines per device." % (what, host, count, MAX_CONFIG_LINES),
+                              where="diffs.%s.%s" % (host, field),
+                              fix="reduce the configuration below the limit, or raise config_diff.MAX_CONFIG_LINES knowingly "
+                                  "(assess time grows linearly, about 3 s per 100,000 lines; docs/policy.md, Limits).")
+
+
 def device_diff(host, running=None, candidate=None, lines=None):
     """Per-device diff summary from running text (None = unknown) and either candidate text or lines to merge.
 
@@ -359,6 +441,7 @@ def device_diff(host, running=None, candidate=None, lines=None):
     if (candidate is None) == (lines is None):
         raise ValidationError("give exactly one of a candidate configuration or lines to merge.", where="diffs.%s" % host,
                               fix="pass candidate: <text> or lines: [...] for the device.")
+    check_config_size(host, running=running, candidate=candidate, lines=lines)
     merged = None
     if lines is not None:
         merged = render_candidate(running, lines, source="diffs.%s.lines" % host)
