@@ -133,18 +133,20 @@ def verify_statement(text, signature, principal, allowed_signers, timeout=SSH_TI
 
 
 def identity_index(policy):
-    """{'identities': {name: {groups, principals}}, 'principals': {principal: name}, 'folded': {casefold: name}}.
+    """{'identities', 'principals': {principal: name}, 'folded': {casefold: name}, 'persons': {name: person key}}.
 
-    A principal claimed by two identities, or two names equal but for case, is a PolicyError.
+    A principal claimed by two identities, or two names equal but for case, is a PolicyError. Identities with the same
+    ``person`` (default: the identity's own name; compared ignoring case) are one person.
     """
     identities = (policy or {}).get("identities") or {}
     if not isinstance(identities, dict):
         raise PolicyError("identities must be a mapping of name -> {groups, principals}.", where="policy: identities",
                           fix="see docs/policy.md.")
-    principals, folded = {}, {}
+    principals, folded, persons = {}, {}, {}
     for name, spec in identities.items():
         spec = spec or {}
         key = str(name).casefold()
+        persons[name] = str(spec.get("person") or name).casefold()
         if key in folded and folded[key] != name:
             raise PolicyError("identities %s and %s differ only by case." % (folded[key], name), where="policy: identities",
                               fix="keep one name per person.")
@@ -161,7 +163,14 @@ def identity_index(policy):
         if other is not None and other != owner:
             raise PolicyError("principal %s of identity %s is also the name of identity %s." % (principal, owner, other),
                               where="policy: identities.%s.principals" % owner, fix="rename the principal or the identity.")
-    return {"identities": identities, "principals": principals, "folded": folded}
+    return {"identities": identities, "principals": principals, "folded": folded, "persons": persons}
+
+
+def person_of(index, identity):
+    """The person behind a policy identity (identities sharing ``person`` are one); an unknown name is its own person."""
+    if identity in index.get("persons", {}):
+        return index["persons"][identity]
+    return str(identity).casefold() if identity else None
 
 
 def resolve_identity(index, name):

@@ -8,7 +8,9 @@ from __future__ import annotations
 import copy
 import datetime
 
-from ansible_collections.governed.change.plugins.module_utils.change_request import describe, validate_change_request
+from ansible_collections.governed.change.plugins.module_utils.change_request import (
+    Checker, check_config_line, describe, validate_change_request,
+)
 from ansible_collections.governed.change.plugins.module_utils.config_diff import device_diff, diff_configs
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
@@ -96,6 +98,9 @@ def prepare_diffs(change_request, hosts, inventory, diffs, source="change reques
         if not isinstance(lines, list):
             raise ValidationError("must be a list of configuration lines, got %s." % describe(lines), where=where + ".lines",
                                   fix="pass the rendered lines as a list of strings.")
+        for index, line in enumerate(lines):  # rendered template lines face the same limits as written ones
+            if isinstance(line, str):
+                check_config_line(line, "%s.lines[%d]" % (where, index), Checker(source))
         out[host] = device_diff(host, running=running, lines=lines)
     return out
 

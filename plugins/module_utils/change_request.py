@@ -8,8 +8,10 @@ from __future__ import annotations
 import copy
 import datetime
 import re
+import unicodedata
 
 from ansible_collections.governed.change.plugins.module_utils.checks import OPERATORS as CHECK_OPERATORS, validate_check
+from ansible_collections.governed.change.plugins.module_utils.config_diff import TOKEN_SPLIT_RE, V4_RE, V6_RE
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
@@ -23,6 +25,8 @@ EXPECTED_OPS = tuple(sorted(CHECK_OPERATORS))  # one operator list for the proje
 ID_RE = SAFE_ID_RE  # the id names evidence, runbook and escalation files: one path-safe component
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CHECK_NAME_RE = re.compile(r"^[a-z0-9_]{1,64}$")
+# Inventory host or group names, or fnmatch patterns over host names (what facts.resolve_targets understands).
+TARGET_RE = re.compile(r"^[A-Za-z0-9._*?!\[\]-]{1,64}$")
 
 TOP_KEYS = ("id", "title", "description", "author", "type", "category", "targets", "config", "expected", "rollback",
             "window", "links")
@@ -30,6 +34,21 @@ TOP_REQUIRED = ("id", "title", "description", "author", "type", "category", "tar
 CONFIG_KEYS = ("lines", "template", "vars")
 EXPECTED_KEYS = ("name", "description", "query", "op", "value", "snapshot", "tolerance_pct", "where", "hosts")
 LINK_KEYS = ("ticket", "merge_request", "documentation")
+
+# What a reader and the platforms can take (docs/bad-input.md). A title is one line of a report or a ticket; a config
+# line must fit FRR's and nft's command buffers.
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20000
+CONFIG_LINE_MAX = 4096
+LINK_MAX = 2048
+# Invisible characters that make text read differently from what is stored (bidirectional overrides, zero-width).
+INVISIBLE = frozenset(chr(code) for code in list(range(0x200B, 0x2010)) + list(range(0x202A, 0x202F)) +
+                      list(range(0x2066, 0x206A)) + [0xFEFF])
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - guarded for ansible-test's import sanity test
+    netaddr = None
 
 
 def describe(value):
@@ -51,6 +70,14 @@ def describe(value):
     if isinstance(value, (datetime.datetime, datetime.date)):
         return "a date"
     return "a %s" % type(value).__name__
+
+
+def shown(value, limit=80):
+    """A value as it may appear in a message: control and invisible characters escaped, long values shortened."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return "".join(char if char.isprintable() and char not in INVISIBLE else "\\u%04x" % ord(char) for char in text)
 
 
 def join_path(parent, key):
@@ -78,9 +105,9 @@ class Checker:
                       "write it as a mapping with the keys: %s." % ", ".join(allowed))
         for key in value:
             if not isinstance(key, str):
-                self.fail(path, "has a non-string key %r." % (key,), "quote the key or use one of: %s." % ", ".join(allowed))
+                self.fail(path, "has a non-string key %s." % shown(key), "quote the key or use one of: %s." % ", ".join(allowed))
             if key not in allowed:
-                self.fail(join_path(path, key), "is not a known key.",
+                self.fail(join_path(path, shown(key)), "is not a known key.",
                           "remove it or use one of the allowed keys: %s." % ", ".join(allowed))
         for key in required:
             if key not in value:
@@ -95,9 +122,9 @@ class Checker:
         if not allow_empty and not value.strip():
             self.fail(path, "must not be empty.", hint or "give it a value.")
         if choices is not None and value not in choices:
-            self.fail(path, "'%s' is not allowed." % value, "use one of: %s." % ", ".join(choices))
+            self.fail(path, "'%s' is not allowed." % shown(value), "use one of: %s." % ", ".join(choices))
         if pattern is not None and not pattern.match(value):
-            self.fail(path, "'%s' has invalid characters or length." % value,
+            self.fail(path, "'%s' has invalid characters or length." % shown(value),
                       hint or "use 1-64 characters from %s." % _pattern_chars(pattern))
         return value
 
@@ -130,7 +157,7 @@ class Checker:
         for index, item in enumerate(value):
             self.string(item, join_path(path, index), pattern=pattern, choices=choices)
             if unique and item in seen:
-                self.fail(join_path(path, index), "'%s' is listed twice." % item, "remove the duplicate.")
+                self.fail(join_path(path, index), "'%s' is listed twice." % shown(item), "remove the duplicate.")
             seen.add(item)
         return list(value)
 
@@ -142,7 +169,7 @@ class Checker:
             try:
                 parsed = datetime.datetime.fromisoformat(value.strip())
             except ValueError:
-                self.fail(path, "'%s' is not an ISO 8601 date-time." % value,
+                self.fail(path, "'%s' is not an ISO 8601 date-time." % shown(value),
                           'write it like "2026-11-28T01:00:00+00:00".')
         else:
             self.fail(path, "must be an ISO 8601 date-time string, got %s." % describe(value),
@@ -156,6 +183,8 @@ class Checker:
 def _pattern_chars(pattern):
     if pattern is CHECK_NAME_RE:
         return "a-z 0-9 _"
+    if pattern is TARGET_RE:
+        return "A-Z a-z 0-9 . _ - and the patterns * ? [ ] ! (an inventory host, group or pattern)"
     return "A-Z a-z 0-9 . _ -"
 
 
@@ -173,13 +202,13 @@ def validate_change_request(doc, source="change request"):
     out = {
         "id": check.string(doc["id"], "id", pattern=ID_RE,
                            hint="%s, quoted if numeric." % SAFE_ID_HINT),
-        "title": check.string(doc["title"], "title").strip(),
-        "description": check.string(doc["description"], "description").strip(),
+        "title": check_text(check, doc["title"], "title", TITLE_MAX, multiline=False).strip(),
+        "description": check_text(check, doc["description"], "description", DESCRIPTION_MAX, multiline=True).strip(),
         "author": check.string(doc["author"], "author", pattern=NAME_RE,
                                hint="use the author's identity name from the policy (e.g. carol)."),
         "type": check.string(doc["type"], "type", choices=CHANGE_TYPES),
         "category": check.string(doc["category"], "category", choices=CATEGORIES),
-        "targets": check.string_list(doc["targets"], "targets", nonempty=True,
+        "targets": check.string_list(doc["targets"], "targets", nonempty=True, pattern=TARGET_RE,
                                      hint="list inventory hosts, groups or patterns, e.g. targets: [fw1]."),
         "config": _config(check, doc.get("config", {})),
         "expected": _expected(check, doc.get("expected", [])),
@@ -225,6 +254,7 @@ def _config(check, config):
                 check.string(line, line_path, hint="quote the configuration line as a string.")
                 if "\n" in line or "\r" in line:
                     check.fail(line_path, "contains a line break.", "put each configuration line in its own list item.")
+                check_config_line(line, line_path, check)
                 clean.append(line.rstrip())
             out[key] = {"lines": clean}
         else:
@@ -279,6 +309,8 @@ def _rollback(check, rollback):
             check.fail("rollback.steps", "is required when strategy is custom.", "list the rollback configuration lines in steps.")
         steps = check.string_list(rollback["steps"], "rollback.steps", nonempty=True, unique=False,
                                   hint="list the rollback configuration lines.")
+        for index, step in enumerate(steps):
+            check_config_line(step, join_path("rollback.steps", index), check)
         return {"strategy": strategy, "steps": [step.rstrip() for step in steps]}
     if rollback.get("steps"):
         check.fail("rollback.steps", "only applies to strategy custom.", "remove steps, or set strategy: custom.")
@@ -300,4 +332,65 @@ def _links(check, links):
     if links is None:
         return {}
     check.mapping(links, "links", LINK_KEYS)
-    return {key: check.string(value, join_path("links", key)) for key, value in links.items()}
+    return {key: check_text(check, value, join_path("links", key), LINK_MAX, multiline=False)
+            for key, value in links.items()}
+
+
+def _bad_character(text, allowed):
+    """The first control or invisible character of ``text`` not in ``allowed``, or None."""
+    for char in text:
+        if char in allowed:
+            continue
+        if char in INVISIBLE or unicodedata.category(char) == "Cc":
+            return char
+    return None
+
+
+def _char_label(char):
+    return "U+%04X (%s)" % (ord(char), unicodedata.name(char, "control character"))
+
+
+def check_text(check, value, path, maximum, multiline=False):
+    """Free text a person reads: a non-empty string, at most ``maximum`` characters, no control or invisible characters."""
+    check.string(value, path)
+    if len(value) > maximum:
+        check.fail(path, "is %d characters long; the limit is %d." % (len(value), maximum),
+                   "shorten it to %d characters or fewer%s." % (maximum, " (put details in the description or a link)"
+                                                                 if not multiline else ""))
+    bad = _bad_character(value, "\n\t" if multiline else "")
+    if bad is not None:
+        check.fail(path, "contains the character %s at position %d." % (_char_label(bad), value.index(bad) + 1),
+                   "remove it; %s" % ("write plain text (line breaks and tabs are allowed)." if multiline
+                                      else "write it on one line of plain text."))
+    return value
+
+
+def check_config_line(line, path, check=None):
+    """A config line the platforms can take: bounded length, no control/invisible characters, valid addresses.
+
+    Tokens shaped like IPv4 addresses (a.b.c.d[/n]) or IPv6 prefixes must be valid: ``ip route 999.1.1.0/24`` is
+    refused here instead of by the device halfway through a deploy.
+    """
+    check = check or Checker("config")
+    if len(line) > CONFIG_LINE_MAX:
+        check.fail(path, "is %d characters long; a configuration line may have at most %d." % (len(line), CONFIG_LINE_MAX),
+                   "split it into several configuration lines.")
+    bad = _bad_character(line, "\t")
+    if bad is not None:
+        check.fail(path, "contains the character %s at position %d." % (_char_label(bad), line.index(bad) + 1),
+                   "remove it; configuration lines are plain text (tabs allowed for indentation).")
+    if netaddr is None:
+        return line
+    for token in TOKEN_SPLIT_RE.split(line):
+        for part in (token.split("-") if token.count("-") == 1 else (token,)):
+            if not part:
+                continue
+            v6 = ("/" in part or "::" in part) and V6_RE.match(part)
+            if not (V4_RE.match(part) or v6):
+                continue
+            try:
+                netaddr.IPNetwork(part)
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                check.fail(path, "'%s' is not a valid IPv%d %s." % (shown(part), 6 if v6 else 4, "prefix" if "/" in part else "address"),
+                           "use a real address: IPv4 octets 0-255 and prefix length 0-32, IPv6 prefix length 0-128.")
+    return line

@@ -65,7 +65,7 @@ REQUIREMENT_KEYS = ("approvals", "window_required", "automation", "checks", "can
                     "auto_rollback", "rollback_scope", "snapshot_scope", "escalation")
 APPROVAL_KEYS = ("count", "groups", "segregation_of_duties", "max_age_hours")
 STANDARD_KEYS = ("name", "description", "category", "when", "max_tier")
-IDENTITY_KEYS = ("groups", "principals")
+IDENTITY_KEYS = ("groups", "principals", "person")
 WINDOW_KEYS = ("name", "scope", "timezone", "weekly", "rrule", "duration_minutes", "exdate")
 SCOPE_KEYS = ("sites", "groups", "hosts")
 FREEZE_KEYS = ("name", "start", "end", "scope", "allow_emergency", "reason")
@@ -349,7 +349,29 @@ def _identities(check, identities):
             "principals": check.string_list(entry["principals"], join_path(path, "principals"), nonempty=True,
                                             hint="list the signing principal(s) used in allowed_signers, e.g. [alice@lab]."),
         }
+        if entry.get("person") is not None:
+            person = check.string(entry["person"], join_path(path, "person"), pattern=NAME_RE,
+                                  hint="name the person with 1-64 characters from A-Z a-z 0-9 . _ - (e.g. the identity "
+                                       "name of their main account).")
+            if person != name:  # the default (the identity's own name) is not stored: same policy, same hash
+                out[name]["person"] = person
+    _check_persons(check, out)
     return out
+
+
+def _check_persons(check, identities):
+    """A person label that is another identity's name must be that identity's own person (no chains, no cycles)."""
+    folded = {name.casefold(): name for name in identities}
+    for name, entry in identities.items():
+        person = entry.get("person")
+        if person is None:
+            continue
+        other = folded.get(person.casefold())
+        if other is not None and other != name and identities[other].get("person", other).casefold() != person.casefold():
+            check.fail(join_path(join_path("identities", name), "person"),
+                       "names identity '%s', which is itself person '%s'." % (other, identities[other]["person"]),
+                       "give every account of one person the same person value (e.g. person: %s on each)."
+                       % identities[other]["person"])
 
 
 def _requirements(check, requirements, identities):

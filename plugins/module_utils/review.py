@@ -91,6 +91,9 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
     signers = approvals_mod.allowed_signers_path(policy, allowed_signers, policy_dir)
     author_id = approvals_mod.resolve_identity(index, author) or author
     launcher_id = approvals_mod.resolve_identity(index, launcher) or launcher
+    # Segregation of duties and distinct approvers compare persons: identities sharing `person` are one person.
+    author_person = approvals_mod.person_of(index, author_id)
+    launcher_person = approvals_mod.person_of(index, launcher_id)
 
     seen = {}
     for position, approval in enumerate(approvals):
@@ -99,7 +102,8 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
             continue
         name = approval.get("approver")
         problem, identity = _check_one(approval, index, signers, change_id, content_hash, required, now)
-        entry = {"approver": name, "identity": identity, "index": position, "decision": approval.get("decision"),
+        person = approvals_mod.person_of(index, identity)
+        entry = {"approver": name, "identity": identity, "person": person, "index": position, "decision": approval.get("decision"),
                  "source": approval.get("source"), "principal": approval.get("principal"), "ts": approval.get("ts")}
         # A deny for the current content wins even when it is otherwise imperfect (blocking is always safe).
         if approval.get("decision") == "deny" and approval.get("change_id") == change_id \
@@ -109,22 +113,22 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
             rejected.append(dict(entry, reason="denied the change" + ("" if problem is None else " (deny honoured although: %s)" % problem)))
             continue
         if problem is None and required["segregation_of_duties"]:
-            if identity in (author_id, launcher_id) or (name or "").casefold() in ((author or "").casefold(), (launcher or "").casefold()):
-                role = "author" if identity == author_id or (name or "").casefold() == (author or "").casefold() else "launcher"
-                problem = ("%s is the change's %s; segregation of duties forbids approving your own change; fix: another "
-                           "person from %s approves." % (identity, role, ", ".join(required["groups"]) or "the approvers"))
+            problem = _own_change(identity, name, person, (("author", author, author_id, author_person),
+                                                           ("launcher", launcher, launcher_id, launcher_person)), required)
         if problem is None and required["groups"]:
             groups = approvals_mod.identity_groups(index, identity)
             if not set(groups) & set(required["groups"]):
                 problem = ("%s is in groups [%s], none of the required [%s]; fix: an approver from a required group signs."
                            % (identity, ", ".join(groups), ", ".join(required["groups"])))
-        if problem is None and identity in seen:
-            problem = ("%s already counted (approval #%d); the same person under another key or name counts once."
-                       % (identity, seen[identity]))
+        if problem is None and person in seen:
+            first = seen[person]
+            problem = ("%s already counted (approval #%d%s); the same person under another key or name counts once."
+                       % (identity, first[0], "" if first[1] == identity else " by %s, the same person per the policy's "
+                          "identities.<name>.person" % first[1]))
         if problem is not None:
             rejected.append(dict(entry, reason=problem))
             continue
-        seen[identity] = position
+        seen[person] = (position, identity)
         counted.append(dict(entry, groups=approvals_mod.identity_groups(index, identity)))
 
     if verdict["denied_by"]:
@@ -162,6 +166,19 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
     reasons.append("%d distinct approvals (%s) meet tier %s's requirement of %d." % (
         len(counted), ", ".join(item["identity"] for item in counted), tier, required["count"]))
     return verdict
+
+
+def _own_change(identity, name, person, roles, required):
+    """The segregation-of-duties refusal when the approver is the author or launcher (same person counts), else None."""
+    for role, given, role_identity, role_person in roles:
+        if identity == role_identity or (name or "").casefold() == (given or "").casefold():
+            return ("%s is the change's %s; segregation of duties forbids approving your own change; fix: another person "
+                    "from %s approves." % (identity, role, ", ".join(required["groups"]) or "the approvers"))
+        if person is not None and role_person is not None and person == role_person:
+            return ("%s is the same person as the change's %s %s (policy identities.<name>.person); segregation of duties "
+                    "forbids approving your own change; fix: another person from %s approves."
+                    % (identity, role, role_identity, ", ".join(required["groups"]) or "the approvers"))
+    return None
 
 
 def _check_one(approval, index, signers, change_id, content_hash, required, now):
