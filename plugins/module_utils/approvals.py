@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -85,9 +86,11 @@ def sign_statement(text, key_path, timeout=SSH_TIMEOUT_S):
     The private key never enters this process: ssh-keygen reads it (or asks the agent when key_path is a
     public key) and the message goes through stdin.
     """
-    if not key_path or not os.path.isfile(key_path):
-        raise ValidationError("the signing key does not exist.", where=str(key_path),
+    if not key_path:
+        raise ValidationError("no signing key was given.", where="--key",
                               fix="pass --key with the path of your SSH private key (or its .pub with ssh-agent).")
+    require_file(key_path, "signing key", where=str(key_path),
+                 fix="pass --key with the path of your SSH private key (or its .pub with ssh-agent).")
     try:
         proc = subprocess.run([_ssh_keygen(), "-Y", "sign", "-n", NAMESPACE, "-f", key_path], input=text.encode("utf-8"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)

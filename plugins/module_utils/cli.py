@@ -11,9 +11,10 @@ import os
 import sys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
-from ansible_collections.governed.change.plugins.module_utils.docfile import load_document
+from ansible_collections.governed.change.plugins.module_utils.docfile import MAX_DOCUMENT_BYTES, load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -126,12 +127,16 @@ def cmd_workflow(args, out, err):
 def _open_ledger(path, must_exist=True):
     if not path:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    if must_exist and not os.path.isfile(path):
-        raise ValidationError("the ledger file does not exist.", where=path, fix="check --ledger.")
+    if must_exist:
+        require_file(path, "ledger", fix="check --ledger (the SQLite file the assess stage recorded the change in).")
     return SqliteLedger(path)
 
 
 def _load_assessment(path):
+    require_file(path, "assessment", fix="pass --assessment with the JSON file governed.change.assess wrote.")
+    if os.path.getsize(path) > MAX_DOCUMENT_BYTES:
+        raise ValidationError("the assessment is larger than %d bytes." % MAX_DOCUMENT_BYTES, where=path,
+                              fix="pass the JSON assessment written by governed.change.assess.")
     try:
         with open(path, "r", encoding="utf-8") as handle:
             doc = json.load(handle)
@@ -182,6 +187,7 @@ def summary_lines(assessment):
 
 def cmd_decide(args, out, err, stdin):
     """approve / deny."""
+    check_safe_id(args.change, where="--change")
     assessment = _load_assessment(args.assessment)
     if change_id_of(assessment) and change_id_of(assessment) != args.change:
         raise ValidationError("the assessment is for change %s, not %s." % (change_id_of(assessment), args.change),
