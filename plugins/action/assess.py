@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.governed.change.plugins.module_utils import assess as core
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
+from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
@@ -37,6 +38,8 @@ class ActionModule(DeviceActionBase):
 
         running, unreachable = {}, {}
         for host, path in (args["running_configs"] or {}).items():
+            require_file(self._path(path, task_vars), "running config", where="running_configs.%s" % host,
+                         fix="point it at a readable file or drop it to read the device.")
             try:
                 with open(self._path(path, task_vars), encoding="utf-8") as handle:
                     running[host] = handle.read()

@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 
+from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -20,6 +21,8 @@ FULL_KEYS = ("author", "facts")
 
 def read_assessment_file(path):
     """The full assessment from a JSON file written by governed.change.assess (or a registered result dumped)."""
+    require_file(path, "assessment", where="assessment_file: %s" % path,
+                 fix="point assessment_file at the <change id>.assessment.json governed.change.assess wrote.")
     try:
         with open(path, "r", encoding="utf-8") as handle:
             doc = json.load(handle)
@@ -74,12 +77,18 @@ def parse_now(text):
 
 
 def open_ledger(path, change_id):
-    """The ledger holding the change record; a missing file or change is refused (nothing is created)."""
+    """The ledger holding the change record, verified for this change (SqliteLedger.check_change: its events, rows,
+    approvals and leases, and the chain since the last verified checkpoint); a missing file or change is refused
+    (nothing is created), a ledger that does not verify is refused with the seq that broke (LedgerTampered)."""
     if not os.path.isfile(path):
         raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path,
                           fix="run governed.change.assess with ledger: set to this path first (it opens the change record).")
     ledger = SqliteLedger(path)
-    record = ledger.get_change(change_id) if change_id else None
+    try:
+        record = ledger.check_change(change_id) if change_id else None
+    except LedgerError:
+        ledger.close()
+        raise
     if record is None:
         ledger.close()
         raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % path,

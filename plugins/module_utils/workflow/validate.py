@@ -8,7 +8,7 @@ from __future__ import annotations
 import glob
 import os
 
-from ansible_collections.governed.change.plugins.module_utils.docfile import load_document
+from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.workflow import schema
 
@@ -92,8 +92,7 @@ class ControllerConfig:
             files = [path]
             base = os.path.dirname(os.path.abspath(path))
         else:
-            raise ValidationError("the controller configuration does not exist.", where=str(path),
-                                  fix="pass --controller-config with a YAML file or a directory of them.")
+            require_file(path, "controller configuration", fix="pass --controller-config with a YAML file or a directory of them.")
         self.project_dir = os.path.abspath(project_dir) if project_dir else os.path.dirname(os.path.abspath(base))
         for name in files:
             self._load(name)
