@@ -10,7 +10,7 @@ import time
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import lines_text
-from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.redact import evidence_form, redact_text
 from ansible_collections.governed.change.plugins.module_utils.snapshot import now_iso
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
 from ansible_collections.governed.change.plugins.action.backup import backup_summary, store_backup
@@ -77,8 +77,11 @@ class ActionModule(DeviceActionBase):
                        error=exc.as_dict(), unreachable_device=exc.transient)
             return out
         after = driver.read_config()
+        # the post-deploy config is evidence, not a restore source: stored redacted, with the real text's sha256
+        form = evidence_form(after)
         after_ref = statestore.put(store, {"device": driver.device, "platform": driver.name, "taken_at": now_iso(),
-                                           "text": after}, "config")
+                                           "text": form["text"], "sha256": form["sha256"], "redactions": form["redaction_count"]},
+                                   "config")
         changed = driver.normalize(after) != driver.normalize(before)
         out.update(changed=changed, after=self.ref_out(after_ref), changes=self.unified(before, after))
         out["summary"].update(applied=applied["applied"], config_changed=changed, deploy_s=applied["elapsed"],

@@ -18,6 +18,7 @@ from ansible_collections.governed.change.plugins.module_utils.facts import (
     build_facts_and_blast_radius, check_config_keys, config_entries, normalize_inventory, resolve_targets,
 )
 from ansible_collections.governed.change.plugins.module_utils.policy import ensure_policy
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_assessment
 from ansible_collections.governed.change.plugins.module_utils.risk import classify_change, evaluate_rules
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -40,6 +41,7 @@ def content_hash(change_request, device_diffs):
     and YAML formatting do not matter) or any device's diff changes, including running-config drift inside the
     diff or its context, or a device becoming unreachable. Drift elsewhere in the running config does not change
     it, nor do the policy, the assessment time or cosmetic config differences (headers, '!' lines, spaces at end).
+    Secrets are part of it as they are (the hash reveals none): ``assess`` redacts the diffs only after hashing.
     """
     return sha256_of({
         "change_request": change_request,
@@ -207,4 +209,5 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
     if klass["change_class"] == "emergency":
         due = now + datetime.timedelta(hours=policy["emergency"]["post_review_hours"])
         assessment["post_review_due"] = due.isoformat()
-    return assessment
+    # The content hash above covers the real secrets (a changed secret voids an approval); what leaves is redacted.
+    return redact_assessment(assessment)

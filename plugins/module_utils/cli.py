@@ -15,6 +15,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import MAX
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -181,8 +182,9 @@ def summary_lines(assessment):
     for host, item in sorted(devices.items()) if isinstance(devices, dict) else []:
         text = item.get("diff") if isinstance(item, dict) else item
         lines.append("--- %s" % host)
-        lines.extend("    " + line for line in str(text or "(no change)").splitlines()[:200])
-    return lines
+        # an assessment written before redaction existed (or edited by hand) must not show a secret either
+        lines.extend("    " + line for line in redact_text(str(text or "(no change)"))[0].splitlines()[:200])
+    return [redact_text(line)[0] for line in lines]
 
 
 def cmd_decide(args, out, err, stdin):

@@ -14,11 +14,11 @@ import sqlite3
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
+from ansible_collections.governed.change.plugins.module_utils.redact import REDACTED, redact_value  # noqa: F401 - REDACTED re-exported
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 GENESIS_HASH = "0" * 64
-REDACTED = "********"
 
 STATES = ("new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled")
 CLOSE_CODES = ("successful", "successful_issues", "unsuccessful")
@@ -36,12 +36,6 @@ TRANSITIONS = {
 }
 FINAL_STATES = ("closed", "canceled")
 
-_SECRET_KEY = re.compile(
-    r"(password|passwd|passphrase|secret|token|credential|authorization|cookie|private|api_?key|key_?material"
-    r"|^key$|_key$|^ssh_?key|keyfile|key_file)",
-    re.IGNORECASE,
-)
-_SECRET_VALUE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|^(Bearer|Basic) \S+", re.IGNORECASE)
 _ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,200}$")
 
 try:  # the C string encoder of the json module: the exact form canonical_json gives a str
@@ -51,20 +45,8 @@ except ImportError:  # pragma: no cover
 
 
 def redact(data):
-    """Copy of ``data`` with secret-looking keys (password, secret, token, key material...) replaced."""
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            if isinstance(key, str) and _SECRET_KEY.search(key) and value not in (None, "", [], {}):
-                out[key] = REDACTED
-            else:
-                out[key] = redact(value)
-        return out
-    if isinstance(data, (list, tuple)):
-        return [redact(item) for item in data]
-    if isinstance(data, str) and _SECRET_VALUE.search(data):
-        return REDACTED
-    return data
+    """Copy of ``data`` fit for an event: redact.redact_value (secret-looking keys, and secrets inside config text)."""
+    return redact_value(data)
 
 
 def utc_now():

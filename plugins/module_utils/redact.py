@@ -3,19 +3,35 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Redact secrets in device configs and state, so they never reach snapshots, diffs, results or evidence.
 
-A secret is replaced by ``<redacted:XXXXXXXX>`` where XXXXXXXX is the first 8 hex digits of the sha256
-of the secret (optionally keyed with a salt): stable, so a changed secret still shows as a change in a
-diff, without revealing it. The backup used for a restore keeps the real text; only its evidence form
-(``evidence_form``) is redacted.
+This is the one redaction of the project: every config, diff, result, ledger event and evidence file that leaves
+the device path goes through ``redact_text`` (one text), ``redact_data`` (strings inside a structure) or
+``redact_value`` (that plus secret-looking keys such as ``password:`` or ``token:``).
+
+A secret is replaced by ``<redacted:XXXXXXXX>`` where XXXXXXXX is the first 8 hex digits of the HMAC-SHA256 of the
+secret under the installation's redaction key (``redaction_key``): stable, so a changed secret still shows as a
+change in a diff and voids an approval, yet a guessable secret (``public``, ``zebra``) cannot be looked up from its
+placeholder without the key. The content hash approvals sign is computed over the real text before redaction.
+The backup used for a restore keeps the real text (stored owner-only); only its evidence form (``evidence_form``)
+is redacted. Diff lines (a leading ``+``/``-``) and private key blocks spanning lines are redacted too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import secrets
 
 PLACEHOLDER_RE = re.compile(r"<redacted:[0-9a-f]{8}>")
+REDACTED = "********"  # the value of a secret-looking key (password: ..., token: ...) in structured data
+
+# The key placeholders are keyed with: GOVERNED_CHANGE_REDACTION_KEY (the key itself, e.g. from an AWX credential, so
+# every execution node shows the same placeholders), else the file GOVERNED_CHANGE_REDACTION_KEY_FILE, else
+# $XDG_CONFIG_HOME/governed-change/redaction.key (created once, 0600, 32 random bytes).
+KEY_ENV = "GOVERNED_CHANGE_REDACTION_KEY"
+KEY_FILE_ENV = "GOVERNED_CHANGE_REDACTION_KEY_FILE"
+_KEYS = {}
 
 # (kind, pattern); group "secret" is what gets replaced. Patterns are tried on every line, in order,
 # and all of them apply (a line can hold more than one secret). Whitespace-separated tokens only:
@@ -33,34 +49,106 @@ RULES = [
     ("snmp_community", re.compile(r"^\s*snmp-server\s+community\s+(?P<secret>\S+)")),
     ("agentx_community", re.compile(r"^\s*(?:rocommunity|rwcommunity)6?\s+(?P<secret>\S+)")),
     ("bfd_key", re.compile(r"^\s*(?:authentication\s+)?(?:simple|md5|sha1)\s+key\s+(?P<secret>\S+)")),
-    ("generic_secret", re.compile(r"^\s*(?:.*\s)?(?:secret|pre-shared-key|psk)\s+" + _TYPE + r"(?P<secret>\S+)")),
+    ("snmp_user", re.compile(r"^\s*snmp-server\s+user\s+.*?\bauth\s+\S+\s+(?P<secret>\S+)(?:.*?\bpriv\s+(?:(?:3?des|aes(?:\s+\d+)?)\s+)?(?P<secret2>\S+))?")),
+    ("ntp_key", re.compile(r"^\s*ntp\s+authentication-key\s+\d+\s+\S+\s+" + _TYPE + r"(?P<secret>\S+)")),
+    ("isakmp_key", re.compile(r"^\s*crypto\s+isakmp\s+key\s+" + _TYPE + r"(?P<secret>\S+)")),
+    ("generic_secret", re.compile(r"^\s*(?:.*[\s\"'])?(?:secret|pre-shared-key|psk)\s+" + _TYPE + r"(?P<secret>[^\s\"']+)")),
+    # free text and nftables comments: "token=...", "api_key: ...", "password=...", "token ...", "Bearer ..."
+    ("token", re.compile(r"(?i)(?:^|[\s\"'{(,;])(?:(?:auth[-_]?token|access[-_]?token|api[-_]?key|access[-_]?key|token|secret"
+                         r"|passw(?:or)?d|passphrase)\s*[:=]\s*|(?:auth[-_]?token|api[-_]?key|token|bearer)\s+)"
+                         r"[\"']?(?P<secret>[^\s\"',;]+)")),
 ]
+# Multi-line private keys (ssh, TLS, PGP): every line between BEGIN and END is a secret.
+KEY_BEGIN_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+KEY_END_RE = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+# A unified diff line: its +/-/space marker is kept and the rules see the config line behind it.
+_DIFF_MARK_RE = re.compile(r"^[+\-](?![+\-]{2} )")
+
+
+def _key_file():
+    path = os.environ.get(KEY_FILE_ENV)
+    if path:
+        return path
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "governed-change", "redaction.key")
+
+
+def _load_or_create_key(path):
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    key = secrets.token_hex(32).encode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        with open(path, "rb") as handle:
+            return handle.read().strip() or key
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key
+
+
+def redaction_key():
+    """The key placeholders are HMACs with (see KEY_ENV); per process, a key that cannot be stored is random."""
+    value = os.environ.get(KEY_ENV)
+    if value:
+        return value.encode("utf-8")
+    path = _key_file()
+    if path not in _KEYS:
+        try:
+            _KEYS[path] = _load_or_create_key(path)
+        except OSError:
+            # an unwritable home (a locked-down execution environment): placeholders stay keyed, only not stable
+            # across processes; set GOVERNED_CHANGE_REDACTION_KEY there (docs/security.md)
+            _KEYS[path] = secrets.token_hex(32).encode("ascii")
+    return _KEYS[path]
 
 
 def placeholder(secret, salt=None):
-    """The stable placeholder of one secret: ``<redacted:`` + 8 hex digits of its (salted) sha256 + ``>``."""
-    raw = secret.encode("utf-8")
-    if salt:
-        digest = hmac.new(salt.encode("utf-8") if isinstance(salt, str) else salt, raw, hashlib.sha256).hexdigest()
-    else:
-        digest = hashlib.sha256(raw).hexdigest()
+    """The stable placeholder of one secret: ``<redacted:`` + 8 hex digits of its HMAC-SHA256 + ``>``.
+
+    The key is ``salt`` when given, else the installation's ``redaction_key()``; the secret itself never shows.
+    """
+    key = salt if salt else redaction_key()
+    digest = hmac.new(key.encode("utf-8") if isinstance(key, str) else key, secret.encode("utf-8"), hashlib.sha256).hexdigest()
     return "<redacted:%s>" % digest[:8]
 
 
 def _redact_line(line, salt):
+    mark = _DIFF_MARK_RE.match(line)
+    prefix, body = (line[:1], line[1:]) if mark else ("", line)
     kinds = []
     for kind, pattern in RULES:
-        match = pattern.search(line)
+        match = pattern.search(body)
         if not match:
             continue
-        secret = match.group("secret")
-        if PLACEHOLDER_RE.fullmatch(secret):
+        spans = [(name, match.span(name)) for name in ("secret", "secret2")
+                 if name in pattern.groupindex and match.group(name) is not None]
+        if PLACEHOLDER_RE.fullmatch(match.group("secret")):
             continue  # already redacted
-        start, end = match.span("secret")
-        line = line[:start] + placeholder(secret, salt) + line[end:]
+        for _name, (start, end) in sorted(spans, key=lambda item: item[1][0], reverse=True):
+            value = body[start:end]
+            if not PLACEHOLDER_RE.fullmatch(value):
+                body = body[:start] + placeholder(value, salt) + body[end:]
         kinds.append(kind)
-        break  # one secret per line is what these configs hold; the first rule that fits wins
-    return line, kinds
+        break  # one rule per line: a later, looser rule would take an encryption-type digit for the secret
+    return prefix + body, kinds
+
+
+def _redact_key_line(line, salt):
+    """A line inside a private key block: its text (after indentation and a diff marker) becomes one placeholder."""
+    mark = _DIFF_MARK_RE.match(line)
+    prefix, body = (line[:1], line[1:]) if mark else ("", line)
+    stripped = body.strip()
+    if not stripped or PLACEHOLDER_RE.fullmatch(stripped):
+        return line
+    indent = body[:len(body) - len(body.lstrip())]
+    return prefix + indent + placeholder(stripped, salt)
 
 
 def redact_text(text, salt=None):
@@ -74,9 +162,31 @@ def redact_text(text, salt=None):
         text = str(text)
     findings = []
     out = []
+    in_key = False
     for line_no, line in enumerate(text.splitlines(True), start=1):
         body = line.rstrip("\r\n")
         ending = line[len(body):]
+        begin = KEY_BEGIN_RE.search(body)
+        if begin and KEY_END_RE.search(body, begin.end()):  # a whole key on one line (JSON-escaped, pasted)
+            end = KEY_END_RE.search(body, begin.end())
+            inner = body[begin.end():end.start()]
+            if inner.strip() and not PLACEHOLDER_RE.fullmatch(inner.strip()):
+                body = body[:begin.end()] + placeholder(inner.strip(), salt) + body[end.start():]
+                findings.append({"line_no": line_no, "kind": "private_key"})
+            out.append(body + ending)
+            continue
+        if begin:
+            in_key = True
+            findings.append({"line_no": line_no, "kind": "private_key"})
+            out.append(body + ending)
+            continue
+        if in_key:
+            if KEY_END_RE.search(body):
+                in_key = False
+                out.append(body + ending)
+            else:
+                out.append(_redact_key_line(body, salt) + ending)
+            continue
         new_body, kinds = _redact_line(body, salt)
         for kind in kinds:
             findings.append({"line_no": line_no, "kind": kind})
@@ -105,7 +215,7 @@ def redact_data(value, salt=None, path="$"):
     return walk(value, path), findings
 
 
-_HINTS = ("password", "secret", "key", "community", "psk")
+_HINTS = ("password", "passwd", "passphrase", "secret", "key", "community", "psk", "token")
 
 
 def _may_hold_secret(text):
@@ -127,3 +237,51 @@ def evidence_form(config_text, salt=None):
     real = (config_text or "").encode("utf-8")
     return {"text": redacted, "redactions": findings, "redaction_count": len(findings),
             "sha256": hashlib.sha256(real).hexdigest(), "redacted_sha256": hashlib.sha256((redacted or "").encode("utf-8")).hexdigest()}
+
+
+# Keys whose value is a secret whatever it looks like (structured data: task args, extra vars, event data).
+SECRET_KEY_RE = re.compile(
+    r"(password|passwd|passphrase|secret|token|credential|authorization|cookie|private|api_?key|key_?material"
+    r"|^key$|_key$|^ssh_?key|keyfile|key_file|snmp_?community)",
+    re.IGNORECASE,
+)
+# Values that are a secret on their own (a pasted private key, an HTTP credential).
+SECRET_VALUE_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|^(Bearer|Basic) \S+", re.IGNORECASE)
+
+
+def redact_keys(data):
+    """Copy of ``data`` with the values of secret-looking keys (password, secret, token, key material...) replaced."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if isinstance(key, str) and SECRET_KEY_RE.search(key) and value not in (None, "", [], {}):
+                out[key] = REDACTED
+            else:
+                out[key] = redact_keys(value)
+        return out
+    if isinstance(data, (list, tuple)):
+        return [redact_keys(item) for item in data]
+    if isinstance(data, str) and SECRET_VALUE_RE.search(data):
+        return REDACTED
+    return data
+
+
+def redact_value(data, salt=None):
+    """The one redaction of anything that leaves the device path: secret-looking keys, then secrets in every text."""
+    return redact_data(redact_keys(data), salt)[0]
+
+
+# The parts of an assessment that carry device config (diffs, lines, candidate text, touched contexts).
+ASSESSMENT_CONFIG_KEYS = ("devices", "facts", "blast_radius")
+
+
+def redact_assessment(assessment, salt=None):
+    """An assessment fit to leave the controller: every config text, diff and line list redacted.
+
+    Call it after the content hash was computed over the real text, so a changed secret still changes the hash.
+    """
+    out = dict(assessment)
+    for key in ASSESSMENT_CONFIG_KEYS:
+        if key in out:
+            out[key] = redact_data(out[key], salt, path="$.%s" % key)[0]
+    return out

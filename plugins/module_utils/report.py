@@ -9,6 +9,7 @@ import html
 import json
 
 from ansible_collections.governed.change.plugins.module_utils.evidence import SECTIONS, summary
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 
 CSS = """
 body{font:14px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1b1f23;margin:0;background:#f6f8fa}
@@ -29,12 +30,15 @@ background:#eaeef2;margin-right:4px}.tier-low{background:#dafbe1}.tier-medium{ba
 
 
 def esc(value):
-    """HTML-escaped text of any value (None as an empty string, containers as compact JSON)."""
+    """HTML-escaped, redacted text of any value (None as an empty string, containers as compact JSON).
+
+    The bundle is redacted already; redacting here too keeps a secret out of a report rendered from an older bundle.
+    """
     if value is None:
         return ""
     if isinstance(value, (dict, list, tuple)):
         value = json.dumps(value, sort_keys=True, default=str)
-    return html.escape(str(value), quote=True)
+    return html.escape(redact_data(str(value))[0], quote=True)
 
 
 def _short(value, limit=200):

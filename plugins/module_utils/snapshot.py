@@ -18,7 +18,7 @@ import json
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_data, redact_text
 from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -422,7 +422,8 @@ def linux_snapshot(device, outputs, probes=None, taken_at=None):
     sections, used = {}, []
     command, text = _pick(outputs, NFT_COMMANDS)
     if command:
-        sections.update(parse_nft_ruleset(text, command, device))
+        # rule comments and set elements are free text: a token or password written there is redacted like config
+        sections.update(redact_data(parse_nft_ruleset(text, command, device))[0])
         used.append(command)
     command, text = _pick(outputs, IP_ADDR_COMMANDS)
     if command:

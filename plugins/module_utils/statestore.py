@@ -11,6 +11,9 @@ stored states line by line and parse only the lines that differ (see BENCHMARKS.
 
 A reference is a small dict ``{path, sha256, kind, bytes, summary}``; tasks, artifacts and the evidence
 carry it, never the payload.
+
+Files are written 0600 in 0700 folders: a backup (kind ``backup``) keeps the device's real running config, secrets
+included, because the exact restore needs them (docs/security.md). Everything else stored is redacted by its writer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import tempfile
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 
 REF_KEYS = ("path", "sha256", "kind", "bytes", "summary")
+# Backups hold the real config (secrets included: the exact restore needs them), so every stored file is owner-only.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 LAYOUT_LIST = "list"
 LAYOUT_DICT = "dict"
 LAYOUT_SNAPSHOT = "snapshot"
@@ -108,6 +114,15 @@ def _check_kind(kind):
                               fix="pass what the data is as kind.")
 
 
+def _owner_only_dirs(store_dir, folder):
+    """Create the store and its shard folder owner-only (0700): backups in it hold the devices' secrets."""
+    for path in (store_dir, folder):
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+        if os.stat(path).st_mode & 0o077 and path == folder:
+            os.chmod(path, DIR_MODE)  # a shard folder made by an older version
+
+
 def put(store_dir, data, kind):
     """Write ``data`` to ``<store_dir>/<sha256[:2]>/<sha256>.json`` atomically; return its reference."""
     _check_kind(kind)
@@ -123,7 +138,7 @@ def put(store_dir, data, kind):
     folder = os.path.join(str(store_dir), digest[:2])
     path = os.path.join(folder, digest + ".json")
     try:
-        os.makedirs(folder, exist_ok=True)
+        _owner_only_dirs(str(store_dir), folder)
         if not (os.path.isfile(path) and os.path.getsize(path) == len(raw)):
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
             try:
@@ -136,6 +151,8 @@ def put(store_dir, data, kind):
                 if os.path.exists(tmp):
                     os.unlink(tmp)
                 raise
+        elif os.stat(path).st_mode & 0o077:
+            os.chmod(path, FILE_MODE)  # stored by an older version: owner-only now
     except OSError as exc:
         raise ValidationError("cannot write the state file (%s)." % exc, where=path,
                               fix="make the store directory writable and check free disk space.")

@@ -114,7 +114,9 @@ backup:
       description: Record counts.
       type: dict
 after:
-  description: A state store reference (the payload stays in the store).
+  description:
+    - A state store reference to the running configuration after the merge (the payload stays in the store).
+    - Stored redacted, with the sha256 of the real text; only backups keep the real text (owner-only files).
   returned: success, not in check mode
   type: dict
   contains:

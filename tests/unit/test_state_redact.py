@@ -6,13 +6,21 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 
 from ansible_collections.governed.change.plugins.module_utils.redact import (
-    contains_secret, evidence_form, placeholder, redact_data, redact_text)
+    REDACTED, contains_secret, evidence_form, placeholder, redact_assessment, redact_data, redact_text, redact_value, redaction_key)
 
 from test_state_fixtures import RUNNING_CONFIG
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("line, kind, secret", [
@@ -52,7 +60,10 @@ def test_full_config_line_numbers_and_roundtrip():
 
 
 def test_placeholder_stable_and_salted():
-    assert placeholder("a") == placeholder("a") == "<redacted:%s>" % hashlib.sha256(b"a").hexdigest()[:8]
+    # keyed (HMAC with the installation's redaction key): a guessable secret cannot be looked up from its placeholder
+    key = redaction_key()
+    assert placeholder("a") == placeholder("a") == "<redacted:%s>" % hmac.new(key, b"a", hashlib.sha256).hexdigest()[:8]
+    assert placeholder("a") != "<redacted:%s>" % hashlib.sha256(b"a").hexdigest()[:8]
     assert placeholder("a") != placeholder("b")
     assert placeholder("a", salt="s") != placeholder("a") and placeholder("a", salt="s") == placeholder("a", salt="s")
 
@@ -70,3 +81,97 @@ def test_evidence_form_keeps_real_hash_only():
     assert "TopSecret1" not in ev["text"] and ev["redaction_count"] == 5
     assert ev["sha256"] == hashlib.sha256(RUNNING_CONFIG.encode()).hexdigest()
     assert not contains_secret(ev["text"]) and contains_secret(RUNNING_CONFIG)
+
+
+@pytest.mark.parametrize("line, kind, secrets", [
+    ("snmp-server user mon grp v3 auth sha AuthPw1 priv aes 128 PrivPw2", "snmp_user", ["AuthPw1", "PrivPw2"]),
+    ("ntp authentication-key 1 md5 NtpK3y", "ntp_key", ["NtpK3y"]),
+    ("crypto isakmp key IsaK3y address 10.0.0.1", "isakmp_key", ["IsaK3y"]),
+    ("\t\tip saddr 10.9.9.9 accept comment \"token=T0kenXyz\"", "token", ["T0kenXyz"]),
+    ("\t\telements = { 10.9.9.9 comment \"secret S3tElem\" }", "generic_secret", ["S3tElem"]),
+    ("api_key: AK-12345", "token", ["AK-12345"]),
+    ("Authorization: Bearer eyJhbGciOi", "token", ["eyJhbGciOi"]),
+    ("password=hunter2", "token", ["hunter2"]),
+    ("rocommunity c0mmRO default", "agentx_community", ["c0mmRO"]),
+])
+def test_redacts_more_kinds(line, kind, secrets):
+    text, findings = redact_text(line)
+    assert findings == [{"line_no": 1, "kind": kind}], text
+    for secret in secrets:
+        assert secret not in text and placeholder(secret) in text
+
+
+@pytest.mark.parametrize("line", ["no service password-encryption", "title: password rotation", "bgp community-list standard C permit 65001:100",
+                                  "--- r1/running", "+++ r1/candidate", "\t\ttcp dport 22 accept comment \"ssh\""])
+def test_leaves_prose_and_headers(line):
+    assert redact_text(line) == (line, [])
+
+
+def test_diff_lines_keep_their_marker():
+    diff = ("--- r1/running\n+++ r1/candidate\n@@ -1,2 +1,2 @@\n router bgp 65001\n"
+            "- neighbor 10.0.12.2 password OldS3cret\n+ neighbor 10.0.12.2 password S3cr3tPassw0rd\n")
+    text, findings = redact_text(diff)
+    assert "OldS3cret" not in text and "S3cr3tPassw0rd" not in text
+    assert "- neighbor 10.0.12.2 password %s\n" % placeholder("OldS3cret") in text
+    assert "+ neighbor 10.0.12.2 password %s\n" % placeholder("S3cr3tPassw0rd") in text
+    assert [f["kind"] for f in findings] == ["bgp_neighbor_password"] * 2 and text.startswith("--- r1/running\n+++ r1/candidate\n")
+
+
+def test_private_key_blocks():
+    block = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n+QyNTUxOQAAACBa0fkP\n-----END OPENSSH PRIVATE KEY-----\n"
+    text, findings = redact_text("hostname fw1\n" + block + "hostname x\n")
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in text and "QyNTUxOQAAACBa0fkP" not in text
+    assert findings == [{"line_no": 2, "kind": "private_key"}] and len(text.splitlines()) == 6
+    assert text.splitlines()[2] == placeholder("b3BlbnNzaC1rZXktdjEAAAAA") and text.splitlines()[5] == "hostname x"
+    # a diff of a key block keeps its markers; a key on one line (pasted, JSON-escaped) is redacted too
+    diff, _ = redact_text("+-----BEGIN RSA PRIVATE KEY-----\n+MIIEpAIBAAKCAQEA\n+-----END RSA PRIVATE KEY-----\n")
+    assert "MIIEpAIBAAKCAQEA" not in diff and diff.splitlines()[1] == "+" + placeholder("MIIEpAIBAAKCAQEA")
+    one, found = redact_text("key: -----BEGIN EC PRIVATE KEY-----MHcCAQEEI-----END EC PRIVATE KEY-----")
+    assert "MHcCAQEEI" not in one and found == [{"line_no": 1, "kind": "private_key"}]
+    assert redact_text(text) == (text, [{"line_no": 2, "kind": "private_key"}])  # idempotent
+
+
+def test_redaction_key_from_env_file_and_created_owner_only(tmp_path):
+    code = ("import json,os,sys; sys.path.insert(0, %r)\n"
+            "from ansible_collections.governed.change.plugins.module_utils import redact\n"
+            "print(json.dumps([redact.placeholder('zebra'), redact.redact_text('password zebra')[0]]))") % os.path.join(ROOT, ".collections")
+    base = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    base.pop("GOVERNED_CHANGE_REDACTION_KEY", None)
+    base.pop("GOVERNED_CHANGE_REDACTION_KEY_FILE", None)
+
+    def run(**env):
+        proc = subprocess.run([sys.executable, "-c", code], env=dict(base, **env), capture_output=True, text=True, check=True)
+        return json.loads(proc.stdout)
+
+    first, again = run(), run()
+    key_file = tmp_path / "cfg" / "governed-change" / "redaction.key"
+    assert first == again and first[1] == "password " + first[0]  # stable across processes: one key file
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    key = key_file.read_bytes().strip()
+    assert first[0] == "<redacted:%s>" % hmac.new(key, b"zebra", hashlib.sha256).hexdigest()[:8]
+    assert first[0] != "<redacted:%s>" % hashlib.sha256(b"zebra").hexdigest()[:8]  # not a dictionary lookup away
+    assert run(GOVERNED_CHANGE_REDACTION_KEY="awx-credential")[0] == \
+        "<redacted:%s>" % hmac.new(b"awx-credential", b"zebra", hashlib.sha256).hexdigest()[:8]
+    (tmp_path / "other.key").write_text("k2\n")
+    assert run(GOVERNED_CHANGE_REDACTION_KEY_FILE=str(tmp_path / "other.key"))[0] == \
+        "<redacted:%s>" % hmac.new(b"k2", b"zebra", hashlib.sha256).hexdigest()[:8]
+
+
+def test_redact_value_keys_and_text():
+    data = {"password": "x1", "snmp_community": "c1", "community": "65001:100", "text": " neighbor 1.1.1.1 password p1",
+            "items": [{"token": "t1"}, "enable secret 5 e1"], "n": 3}
+    out = redact_value(data)
+    assert out["password"] == out["snmp_community"] == out["items"][0]["token"] == REDACTED
+    assert out["community"] == "65001:100" and out["n"] == 3  # a BGP community is data, not a secret
+    assert "p1" not in out["text"] and "e1" not in out["items"][1]
+
+
+def test_redact_assessment_keeps_hashes():
+    assessment = {"change_id": "CHG-1", "content_hash": "a" * 64, "title": "t",
+                  "devices": {"r1": {"diff": "+password zebra\n", "new_lines": ["password zebra"], "added": ["password zebra"],
+                                     "existing_lines": [" neighbor 10.0.12.2 password Old1"], "candidate": "password zebra\n"}},
+                  "facts": {"contexts_touched": ["password zebra"]}}
+    out = redact_assessment(assessment)
+    assert "zebra" not in json.dumps(out) and "Old1" not in json.dumps(out)
+    assert out["content_hash"] == "a" * 64 and out["devices"]["r1"]["new_lines"] == ["password %s" % placeholder("zebra")]
+    assert "zebra" in json.dumps(assessment)  # the input is not changed
