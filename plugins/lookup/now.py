@@ -7,7 +7,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: now
-author: governed.change contributors
+author:
+  - Governed Change Maintainers (@governed-change)
 version_added: 1.0.0
 short_description: The current UTC time from the governed.change clock
 description:

@@ -420,7 +420,7 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
 
 def wait_for_window(policy, change, targets, wait_max_s, clock=None, sleep=time.sleep):
     """Evaluate window_gate, sleeping until the next opening while it lies within ``wait_max_s`` (bounded)."""
-    clock = clock or (lambda: clock_now())
+    clock = clock or clock_now
     started = clock()
     deadline = started + datetime.timedelta(seconds=max(0, wait_max_s or 0))
     while True:
