@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 
 from ansible_collections.governed.change.plugins.module_utils.blast_radius import compute_blast_radius
-from ansible_collections.governed.change.plugins.module_utils.change_request import describe
+from ansible_collections.governed.change.plugins.module_utils.change_request import describe, shown
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import CRITICALITY_LEVELS, device_criticality
 
 PATTERN_CHARS = frozenset("*?[")
+# Inventory host names reach ledger records, evidence and device commands: DNS-like names or IP addresses only.
+HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$")
 
 
 def normalize_inventory(inventory):
@@ -36,6 +39,10 @@ def normalize_inventory(inventory):
     hosts, groups = {}, {}
     for name, entry in inventory["hosts"].items():
         entry = {} if entry is None else entry
+        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+            raise ValidationError("the host name %s is not a DNS name or IP address." % shown(name), where="inventory.hosts",
+                                  fix="rename the host with 1-253 characters from A-Z a-z 0-9 . _ : - (set ansible_host for "
+                                      "the address).")
         where = "inventory.hosts.%s" % name
         if not isinstance(entry, dict):
             raise ValidationError("must be a mapping with 'vars' and 'groups', got %s." % describe(entry), where=where,
