@@ -50,7 +50,7 @@ class ActionModule(GovernedActionBase):
                               fix="pass the ledger the assess stage recorded the change in.")
         stages = args["stages"] or {}
         with SqliteLedger(ledger_path) as ledger:
-            change = ledger.get_change(change_id)
+            change = ledger.check_change(change_id)  # refuses a tampered ledger with the seq; nothing is recorded
             if change is None:
                 raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
                                   fix="assess the change with this ledger first.")

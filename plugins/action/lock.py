@@ -28,6 +28,7 @@ class ActionModule(GovernedActionBase):
             raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path,
                               fix="run governed.change.assess with ledger: set to this path first (it opens the change record).")
         with SqliteLedger(path) as ledger:
+            ledger.check_change(args["change_id"], devices=args["devices"] or ())  # refuses a tampered ledger with the seq
             if args["state"] == "released":
                 return self._release(ledger, args)
             return self._acquire(ledger, args)

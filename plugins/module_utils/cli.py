@@ -13,7 +13,7 @@ import sys
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils.docfile import MAX_DOCUMENT_BYTES, load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, LedgerTampered, SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
@@ -125,12 +125,12 @@ def cmd_workflow(args, out, err):
     return EXIT_OK if record["status"] == "successful" else EXIT_FAIL
 
 
-def _open_ledger(path, must_exist=True):
+def _open_ledger(path, must_exist=True, readonly=False):
     if not path:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    if must_exist:
+    if must_exist:  # says what the path is instead (a directory, a FIFO: never opened)
         require_file(path, "ledger", fix="check --ledger (the SQLite file the assess stage recorded the change in).")
-    return SqliteLedger(path)
+    return SqliteLedger(path, readonly=readonly)
 
 
 def _load_assessment(path):
@@ -194,7 +194,7 @@ def cmd_decide(args, out, err, stdin):
     if change_id_of(assessment) and change_id_of(assessment) != args.change:
         raise ValidationError("the assessment is for change %s, not %s." % (change_id_of(assessment), args.change),
                               where=args.assessment, fix="pass the assessment of the change you decide on.")
-    principal, signers = args.principal, None
+    principal, signers, policy = args.principal, None, None
     if args.policy:
         policy = load_document(args.policy, "policy")
         index = approvals_mod.identity_index(policy)
@@ -205,10 +205,11 @@ def cmd_decide(args, out, err, stdin):
         signers = approvals_mod.allowed_signers_path(policy, policy_dir=os.path.dirname(os.path.abspath(args.policy)))
     ledger = _open_ledger(args.ledger)
     try:
-        change = ledger.get_change(args.change)
+        change = ledger.check_change(args.change)  # a tampered ledger is refused before anything is shown or signed
         if change is None:
             raise ValidationError("change %s is not in the ledger." % args.change, where=args.ledger,
                                   fix="assess the change first (it records the change in the ledger).")
+        _refuse_decision(change, args, policy)
         if change.get("content_hash") and change["content_hash"] != assessment["content_hash"]:
             raise ValidationError("the assessment's content hash differs from the ledger's current one (%s)."
                                   % change["content_hash"], where=args.assessment,
@@ -239,9 +240,29 @@ def cmd_decide(args, out, err, stdin):
         ledger.close()
 
 
+def _refuse_decision(change, args, policy):
+    """Refuse at signing time what the review gate would never count: a decision on a closed or canceled change, and
+    an approval by the change's own author (segregation of duties). Nothing is signed or recorded."""
+    if change["state"] in FINAL_STATES:
+        raise ValidationError("change %s is %s%s; a decision on a final change is not recorded." % (
+            change["id"], change["state"], (" (%s)" % change["close_code"]) if change.get("close_code") else ""),
+            where="--change", fix="approve the change that is open now; further work on a closed change needs a new change.")
+    if args.decision != "approve":
+        return
+    author = change.get("author") or ""
+    same = args.identity.casefold() == author.casefold()
+    if policy is not None and not same:
+        index = approvals_mod.identity_index(policy)
+        same = (approvals_mod.resolve_identity(index, author) or author) == args.identity
+    if same:
+        raise ValidationError("%s is the author of change %s; segregation of duties forbids approving your own change."
+                              % (args.identity, change["id"]), where="--identity",
+                              fix="another person from the approving groups signs the approval.")
+
+
 def cmd_ledger(args, out):
     """ledger verify / show / break-lock."""
-    ledger = _open_ledger(args.ledger)
+    ledger = _open_ledger(args.ledger, readonly=args.ledger_command in ("verify", "show"))
     try:
         if args.ledger_command == "verify":
             report = ledger.verify()
@@ -251,10 +272,11 @@ def cmd_ledger(args, out):
                 out.write("%s: %d events, head seq %d %s\n" % ("OK" if report["ok"] else "TAMPERED", report["events"],
                                                                report["head"]["seq"], report["head"]["hash"]))
                 for problem in report["problems"]:
-                    out.write("  seq %s: %s\n" % (problem["seq"], problem["problem"]))
+                    place = ("seq %s" % problem["seq"]) if problem["seq"] is not None else problem.get("table") or "ledger"
+                    out.write("  %s: %s\n" % (place, problem["problem"]))
             return EXIT_OK if report["ok"] else EXIT_FAIL
         if args.ledger_command == "show":
-            change = ledger.get_change(args.change)
+            change = ledger.check_change(args.change)
             if change is None:
                 raise ValidationError("change %s is not in the ledger." % args.change, where=args.ledger, fix="check the id.")
             doc = {"change": change, "events": ledger.events(change_id=args.change),
@@ -301,13 +323,37 @@ def main(argv=None, out=None, err=None, stdin=None):
         if args.command == "workflow":
             return cmd_workflow(args, out, err)
         return cmd_ledger(args, out)
+    except LedgerTampered as exc:
+        err.write("governed-change: refused: %s\n" % exc.render())
+        return EXIT_FAIL
     except GovernedChangeError as exc:
         err.write("governed-change: error: %s\n" % exc.render())
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("governed-change: interrupted.\n")
         return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (`governed-change ledger show X | head`): stop quietly, like other Unix tools
+        _silence_closed_stdout(out)
+        return EXIT_FAIL
+
+
+def _silence_closed_stdout(out):
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again at exit."""
+    if out is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        CODE = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_closed_stdout(sys.stdout)
+        CODE = EXIT_FAIL
+    raise SystemExit(CODE)

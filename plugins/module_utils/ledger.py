@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import urllib.parse
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
@@ -183,23 +184,211 @@ def _m1_initial(conn):
     """)
 
 
+def _abort(message):
+    return "SELECT RAISE(ABORT, 'governed.change ledger: %s')" % message
+
+
+# The append-only rules the database enforces itself (schema version 2). verify() compares the stored triggers with
+# these exact texts, so a dropped or edited trigger is reported even when nothing else was touched.
+APPEND_ONLY_TRIGGERS = {
+    "events_append_only_update": "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events BEGIN %s; END"
+                                 % _abort("events are append-only (UPDATE refused)"),
+    "events_append_only_delete": "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events BEGIN %s; END"
+                                 % _abort("events are append-only (DELETE refused)"),
+    "approvals_append_only_update": "CREATE TRIGGER approvals_append_only_update BEFORE UPDATE ON approvals BEGIN %s; END"
+                                    % _abort("approvals are append-only (UPDATE refused)"),
+    "approvals_append_only_delete": "CREATE TRIGGER approvals_append_only_delete BEFORE DELETE ON approvals BEGIN %s; END"
+                                    % _abort("approvals are append-only (DELETE refused)"),
+    "changes_no_delete": "CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes BEGIN %s; END"
+                         % _abort("change records are never deleted"),
+    "changes_fixed_fields": "CREATE TRIGGER changes_fixed_fields BEFORE UPDATE OF id, title, author, created ON changes "
+                            "BEGIN %s; END" % _abort("the id, title, author and created of a change record are fixed"),
+    "chain_head_forward_only": "CREATE TRIGGER chain_head_forward_only BEFORE UPDATE ON chain_head WHEN NEW.seq <= OLD.seq "
+                               "BEGIN %s; END" % _abort("the chain head only moves forward"),
+    "chain_head_no_delete": "CREATE TRIGGER chain_head_no_delete BEFORE DELETE ON chain_head BEGIN %s; END"
+                            % _abort("the chain head is never deleted"),
+}
+
+
+def _m2_append_only(conn):
+    """Schema 2: record timestamps taken from their events (so they can be derived and compared), a verified
+    checkpoint for incremental checks, an index on event kinds (lock history), and the append-only triggers."""
+    rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data FROM events ORDER BY seq")
+    derived = derive_state(rows)
+    for change_id, change in derived["changes"].items():
+        conn.execute("UPDATE changes SET created = ?, updated = ? WHERE id = ?", (change["created"], change["updated"], change_id))
+    for change_id, items in derived["approvals"].items():
+        ids = [row[0] for row in conn.execute("SELECT id FROM approvals WHERE change_id = ? ORDER BY id", (change_id,))]
+        for row_id, item in zip(ids, items):
+            conn.execute("UPDATE approvals SET recorded = ? WHERE id = ?", (item["recorded"], row_id))
+    for device, lock in derived["locks"].items():
+        conn.execute("UPDATE locks SET acquired = ? WHERE device = ? AND change_id = ?", (lock["acquired"], device, lock["change_id"]))
+    conn.execute("CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)")
+    conn.execute("CREATE INDEX events_kind ON events(kind, seq)")
+    for sql in APPEND_ONLY_TRIGGERS.values():
+        conn.execute(sql)
+
+
 # Ordered migrations: index + 1 is the schema version each one produces. Append, never edit.
-MIGRATIONS = (_m1_initial,)
+MIGRATIONS = (_m1_initial, _m2_append_only)
 SCHEMA_VERSION = len(MIGRATIONS)
+NOT_A_LEDGER = "not a governed.change ledger: no events table"
+
+_DERIVED_KINDS = ("change.", "approval.", "lock.")
+LOCK_KINDS = ("lock.acquired", "lock.released", "lock.broken")
+
+
+def derive_state(rows):
+    """Replay events ((seq, change_id, ts, kind, actor, data_json), in seq order) into the records they imply.
+
+    Returns {changes: {id: row + _seq}, approvals: {change_id: [row + seq]}, locks: {device: row + seq}}: what the
+    changes, approvals and locks tables must hold. The tables are a fast index of the chain, never an authority.
+    """
+    changes, approvals, locks = {}, {}, {}
+    for seq, change_id, ts, kind, actor, data in rows:
+        if not kind.startswith(_DERIVED_KINDS):
+            continue
+        try:
+            data = json.loads(data)
+        except ValueError:
+            continue  # an edited event: verify() reports its hash
+        if not isinstance(data, dict):
+            continue
+        change = changes.get(change_id)
+        if kind == "change.created":
+            changes[change_id] = {"id": change_id, "title": data.get("title"), "author": data.get("author"), "state": "new",
+                                  "close_code": None, "tier": data.get("tier"), "content_hash": data.get("content_hash"),
+                                  "created": ts, "updated": ts, "_seq": seq}
+        elif kind == "change.state" and change is not None:
+            change.update(state=data.get("to"), close_code=data.get("close_code"), updated=ts, _seq=seq)
+        elif kind == "change.assessed" and change is not None:
+            change.update(tier=data.get("tier"), content_hash=data.get("content_hash"), updated=ts, _seq=seq)
+        elif kind in ("approval.approve", "approval.deny"):
+            approvals.setdefault(change_id, []).append(dict(data, change_id=change_id, recorded=ts, seq=seq))
+        elif kind == "lock.acquired":
+            for device in data.get("devices") or []:
+                locks[device] = {"device": device, "change_id": change_id, "owner": actor, "acquired": ts,
+                                 "expires": data.get("expires"), "seq": seq}
+        elif kind == "lock.released":
+            for device in data.get("devices") or []:
+                if device in locks and locks[device]["change_id"] == change_id:
+                    del locks[device]
+        elif kind == "lock.broken":
+            device = (data.get("lock") or {}).get("device")
+            locks.pop(device, None)
+    return {"changes": changes, "approvals": approvals, "locks": locks}
+
+
+def _stored_form(key, value):
+    """How ``value`` under ``key`` looks once stored in an event (secrets redacted)."""
+    return json.loads(canonical_json(redact({key: value})))[key]
+
+
+def _same(key, row_value, event_value):
+    return row_value == event_value or _stored_form(key, row_value) == event_value
+
+
+def compare_tables(derived, changes, approvals, locks, strict_times=True):
+    """Problems where the table rows (changes: {id: row}, approvals: {change_id: [row]}, locks: {device: row}) differ
+    from what the events imply. Only the ids/devices present in either side of the given mappings are compared."""
+    problems = []
+    times = ("created", "updated") if strict_times else ()
+    for change_id in sorted(set(changes) | set(derived["changes"]), key=str):
+        row, want = changes.get(change_id), derived["changes"].get(change_id)
+        if want is None:
+            problems.append({"seq": None, "table": "changes", "problem": "changes row %s has no change.created event: the row "
+                             "was inserted outside the ledger." % change_id})
+            continue
+        if row is None:
+            problems.append({"seq": want["_seq"], "table": "changes", "problem": "change %s has events but no changes row: the "
+                             "row was deleted." % change_id})
+            continue
+        for key in ("title", "author", "state", "close_code", "tier", "content_hash") + times:
+            if not _same(key, row[key], want[key]):
+                problems.append({"seq": want["_seq"], "table": "changes", "problem": "changes row %s: %s is %r but its events "
+                                 "(last at seq %d) say %r: the changes table was edited." % (change_id, key, row[key],
+                                                                                            want["_seq"], want[key])})
+    for change_id in sorted(set(approvals) | set(derived["approvals"]), key=str):
+        rows, wants = approvals.get(change_id) or [], derived["approvals"].get(change_id) or []
+        for position in range(max(len(rows), len(wants))):
+            row = rows[position] if position < len(rows) else None
+            want = wants[position] if position < len(wants) else None
+            if want is None:
+                problems.append({"seq": None, "table": "approvals", "problem": "approval #%d of %s (by %s) has no approval event: "
+                                 "the row was inserted outside the ledger." % (position + 1, change_id, row["approver"])})
+                continue
+            if row is None:
+                problems.append({"seq": want["seq"], "table": "approvals", "problem": "the approval of %s recorded at seq %d has no "
+                                 "approvals row: the row was deleted." % (change_id, want["seq"])})
+                continue
+            wrong = []
+            for key in ("approver", "principal", "decision", "content_hash", "ts", "comment", "source"):
+                if key in want and not _same(key, row[key], want[key]):
+                    wrong.append("%s is %r, the event says %r" % (key, row[key], want[key]))
+            if "signature_sha256" in want and (sha256_of(row["signature"]) if row["signature"] else None) != want["signature_sha256"]:
+                wrong.append("the signature does not match the event's signature_sha256")
+            if "verified" in want and bool(row["verified"]) != bool(want["verified"]):
+                wrong.append("verified is %s, the event says %s" % (bool(row["verified"]), bool(want["verified"])))
+            if strict_times and row["recorded"] != want["recorded"]:
+                wrong.append("recorded is %r, the event says %r" % (row["recorded"], want["recorded"]))
+            if wrong:
+                problems.append({"seq": want["seq"], "table": "approvals", "problem": "approvals row of %s for the event at seq %d: "
+                                 "%s: the approvals table was edited." % (change_id, want["seq"], "; ".join(wrong))})
+    for device in sorted(set(locks) | set(derived["locks"]), key=str):
+        row, want = locks.get(device), derived["locks"].get(device)
+        if want is None:
+            problems.append({"seq": None, "table": "locks", "problem": "the lease of %s (change %s) has no lock.acquired event "
+                             "still in force: the locks table was edited." % (device, row["change_id"])})
+            continue
+        if row is None:
+            problems.append({"seq": want["seq"], "table": "locks", "problem": "%s is leased to change %s by the event at seq %d "
+                             "but has no locks row: the row was deleted." % (device, want["change_id"], want["seq"])})
+            continue
+        keys = ("change_id", "owner", "expires") + (("acquired",) if strict_times else ())
+        wrong = ["%s is %r, the event says %r" % (key, row[key], want[key]) for key in keys if row[key] != want[key]]
+        if wrong:
+            problems.append({"seq": want["seq"], "table": "locks", "problem": "locks row of %s for the event at seq %d: %s: the "
+                             "locks table was edited." % (device, want["seq"], "; ".join(wrong))})
+    return problems
+
+
+class LedgerTampered(LedgerError):
+    """The ledger does not verify: what a decision would rely on was edited outside the ledger."""
+
+    kind = "ledger_tampered"
+
+    def __init__(self, problems, path):
+        self.problems = list(problems)
+        seqs = [p["seq"] for p in self.problems if isinstance(p.get("seq"), int)]
+        self.seq = min(seqs) if seqs else None
+        first = next((p for p in self.problems if p.get("seq") == self.seq), self.problems[0])
+        more = len(self.problems) - 1
+        problem = "the ledger does not verify%s: %s%s" % (
+            (" at seq %d" % self.seq) if self.seq is not None else "", first["problem"],
+            (" (and %d more problem(s))" % more) if more > 0 else "")
+        super().__init__(problem, where="ledger: %s" % path,
+                         fix="nothing was recorded. Run `governed-change ledger verify --ledger %s` to list every problem, then "
+                             "restore the ledger from a backup (or have the edit investigated); no stage records on a ledger "
+                             "that does not verify." % path)
 
 
 class SqliteLedger(LedgerBackend):
     """The embedded ledger: one SQLite file in WAL mode, safe with several writer processes."""
 
-    def __init__(self, path, timeout_s=30.0, clock=None):
+    def __init__(self, path, timeout_s=30.0, clock=None, readonly=False):
         if not path:
             raise LedgerError("no ledger path was given.", fix="pass the path of the ledger SQLite file.")
         self.path = str(path)
         self.clock = clock or utc_now
+        self.readonly = bool(readonly)
+        self._trusted = {"data_version": None, "changes": set(), "tail": False}
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise LedgerError("the ledger directory does not exist.", where=parent,
                               fix="create the directory or choose another ledger path.")
+        if self.readonly:
+            self._open_readonly(timeout_s)
+            return
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout = %d" % int(timeout_s * 1000))
@@ -212,6 +401,36 @@ class SqliteLedger(LedgerBackend):
             raise LedgerError("the ledger cannot use WAL journaling (got %s)." % mode, where=self.path,
                               fix="put the ledger on a local filesystem that supports SQLite WAL mode.")
         self._migrate()
+
+    def _open_readonly(self, timeout_s):
+        """Open an existing file read-only (sqlite URI mode=ro): nothing is created, migrated or written."""
+        if not os.path.isfile(self.path):
+            raise LedgerError("the ledger file does not exist%s." % (" (it is a directory)" if os.path.isdir(self.path) else ""),
+                              where=self.path, fix="check the ledger path.")
+        uri = "file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(self.path))
+        try:
+            self.conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout = %d" % int(timeout_s * 1000))
+            tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as exc:
+            if getattr(self, "conn", None) is not None:
+                self.conn.close()
+            raise LedgerError("not a governed.change ledger: the file cannot be read as SQLite (%s)." % exc, where=self.path,
+                              fix="pass the ledger file the stages write (governed_ledger), not another file.")
+        if "events" not in tables:
+            self.conn.close()
+            raise LedgerError(NOT_A_LEDGER + ".", where=self.path,
+                              fix="pass the ledger file the stages write (governed_ledger); nothing was read or changed.")
+        missing = sorted({"changes", "approvals", "locks", "chain_head", "schema_version"} - tables)
+        if missing:
+            self.conn.close()
+            raise LedgerError("not a governed.change ledger: the %s table(s) are missing." % ", ".join(missing), where=self.path,
+                              fix="pass the ledger file the stages write (governed_ledger); a damaged ledger is restored from backup.")
+        version = self.schema_version() or 0
+        if version > SCHEMA_VERSION:
+            self.conn.close()
+            raise LedgerError("the ledger schema is version %d, newer than this code (%d)." % (version, SCHEMA_VERSION),
+                              where=self.path, fix="upgrade the governed.change collection.")
 
     # -- plumbing -------------------------------------------------------------------------------------
     def close(self):
@@ -231,11 +450,21 @@ class SqliteLedger(LedgerBackend):
             raise LedgerError("the ledger is busy or unwritable (%s)." % exc, where=self.path,
                               fix="retry; if it persists, find the process holding the write lock.")
 
-    def _write(self, func):
-        """Run func(conn) inside one BEGIN IMMEDIATE transaction; roll back on any error."""
+    def _write(self, func, guard=None):
+        """Run func(conn) inside one BEGIN IMMEDIATE transaction; roll back on any error.
+
+        ``guard`` ((change ids, devices)): verify what the write relies on first, in the same transaction, so nothing
+        is recorded after a broken seq (LedgerTampered); the verified checkpoint then moves to the new head.
+        """
+        if self.readonly:
+            raise LedgerError("the ledger was opened read-only.", where=self.path, fix="open it without readonly to record.")
         self._begin()
         try:
+            if guard is not None:
+                self._guard(self.conn, guard[0], guard[1])
             result = func(self.conn)
+            if guard is not None:
+                self._advance_checkpoint(self.conn)
             self.conn.execute("COMMIT")
             return result
         except BaseException as exc:
@@ -266,11 +495,11 @@ class SqliteLedger(LedgerBackend):
         """The schema version of the open file."""
         return self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
 
-    def _append(self, conn, change_id, kind, actor, data):
-        """Append an event inside the caller's transaction."""
+    def _append(self, conn, change_id, kind, actor, data, ts=None):
+        """Append an event inside the caller's transaction (``ts``: the time the caller also wrote into a record)."""
         row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
-        ts = iso_z(self.clock())
+        ts = ts or iso_z(self.clock())
         data_json = canonical_json(redact(data if data is not None else {}))
         digest = event_hash(seq, change_id, ts, kind, actor, data_json, prev)
         conn.execute("INSERT INTO events (seq, change_id, ts, kind, actor, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
@@ -279,6 +508,167 @@ class SqliteLedger(LedgerBackend):
                      "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
         return {"seq": seq, "change_id": change_id, "ts": ts, "kind": kind, "actor": actor,
                 "data": json.loads(data_json), "prev_hash": prev, "hash": digest}
+
+    # -- verification before use --------------------------------------------------------------------------
+    def check_change(self, change_id=None, devices=()):
+        """Verify, incrementally, what a decision about ``change_id`` relies on; raise LedgerTampered naming the seq.
+
+        Checked: the append-only triggers, the chain head, every event since the last verified checkpoint, each event
+        of the change (its hash and both links to its neighbours), and the change's row, approvals and leases against
+        its events; with ``devices`` also those devices' leases against the lock history. Cost grows with the change's
+        events and the new tail, not with the ledger. Returns the change row (None when the change is not recorded).
+        """
+        ids = [change_id] if change_id else []
+        if self.readonly:
+            self.conn.execute("BEGIN")
+            try:
+                self._guard(self.conn, ids, devices)
+            finally:
+                self.conn.execute("COMMIT")
+        else:
+            self._write(lambda conn: None, guard=(ids, devices))
+        return self.get_change(change_id) if change_id else None
+
+    def _guard(self, conn, change_ids, devices):
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        trusted = self._trusted
+        if trusted["data_version"] != version:  # another connection committed since: trust nothing from before
+            trusted.update(data_version=version, changes=set(), tail=False)
+        change_ids = [cid for cid in dict.fromkeys(change_ids) if cid not in trusted["changes"]]
+        if trusted["tail"] and not change_ids and not devices:
+            return
+        problems = self._schema_problems(conn)
+        walked_from = None  # the seq after which the tail walk checked every event (None: no walk)
+        if not trusted["tail"]:
+            tail_problems, walked_from = self._tail_problems(conn)
+            problems += tail_problems
+        for change_id in change_ids:
+            problems += self._change_problems(conn, change_id, walked_from)
+        if devices:
+            problems += self._device_problems(conn, devices)
+        if problems:
+            problems = list({(p.get("seq"), p["problem"]): p for p in problems}.values())
+            raise LedgerTampered(sorted(problems, key=lambda p: p["seq"] if isinstance(p.get("seq"), int) else 0), self.path)
+        trusted["tail"] = True
+        trusted["changes"].update(change_ids)
+
+    def _schema_problems(self, conn):
+        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+        has_checkpoint = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").fetchone()
+        problems = []
+        if version < 2:
+            if has_checkpoint:
+                problems.append({"seq": None, "table": "schema", "problem": "the schema_version table says %d but the ledger has "
+                                 "the schema 2 checkpoint table: schema_version was edited." % version})
+            return problems
+        for name, sql in APPEND_ONLY_TRIGGERS.items():
+            if name not in stored:
+                problems.append({"seq": None, "table": "schema", "problem": "the append-only trigger %s is missing: it was "
+                                 "dropped outside the ledger." % name})
+            elif stored[name] != sql:
+                problems.append({"seq": None, "table": "schema", "problem": "the append-only trigger %s was altered." % name})
+        return problems
+
+    def _tail_problems(self, conn):
+        """Problems of the chain head and of every event after the verified checkpoint; (problems, checkpoint seq)."""
+        problems = []
+        start, prev_hash = 0, GENESIS_HASH
+        row = None
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").fetchone():
+            row = conn.execute("SELECT seq, hash FROM checkpoint WHERE id = 1").fetchone()
+        if row is not None:
+            found = conn.execute("SELECT hash FROM events WHERE seq = ?", (row[0],)).fetchone()
+            if found is None or found[0] != row[1]:
+                problems.append({"seq": row[0], "problem": "the event at seq %d differs from the verified checkpoint: it was %s "
+                                 "after it was verified." % (row[0], "deleted" if found is None else "edited")})
+            else:
+                start, prev_hash = row[0], row[1]
+        expected, last = start + 1, (start, prev_hash)
+        for seq, cid, ts, kind, actor, data, prev, digest in conn.execute(
+                "SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq", (start,)):
+            if seq != expected:
+                problems.append({"seq": seq, "problem": "seq %d-%d missing before seq %d: events were deleted." % (expected, seq - 1, seq)})
+            if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
+                problems.append({"seq": seq, "problem": "content does not match its hash: the event was edited."})
+            elif prev != last[1]:
+                problems.append({"seq": seq, "problem": "its prev_hash is not the hash of seq %d: events were inserted, deleted "
+                                 "or reordered." % last[0]})
+            expected, last = seq + 1, (seq, digest)
+        head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        if head is not None and (head[0], head[1]) != last:
+            problems.append({"seq": head[0], "problem": "the recorded chain head is seq %d but the log ends at seq %d: events at "
+                             "the tail were deleted or appended outside the ledger." % (head[0], last[0])})
+        elif head is None and last[0]:
+            problems.append({"seq": last[0], "problem": "the chain head record is missing: the ledger was edited."})
+        return problems, start
+
+    def _change_problems(self, conn, change_id, walked_from):
+        """The change's own events (hash and both neighbour links) and its rows against them."""
+        problems = []
+        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
+                            "ORDER BY seq", (change_id,)).fetchall()
+        head = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
+        for seq, cid, ts, kind, actor, data, prev, digest in rows:
+            if walked_from is not None and seq > walked_from:
+                continue  # already walked with the tail
+            if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
+                problems.append({"seq": seq, "problem": "content does not match its hash: the event was edited."})
+                continue
+            before = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone() if seq > 1 else (GENESIS_HASH,)
+            if before is None or before[0] != prev:
+                problems.append({"seq": seq, "problem": "its prev_hash is not the hash of seq %d: %s." % (
+                    seq - 1, "that event was deleted" if before is None else "events before it were edited, inserted or deleted")})
+            if seq < head:
+                after = conn.execute("SELECT prev_hash FROM events WHERE seq = ?", (seq + 1,)).fetchone()
+                if after is None or after[0] != digest:
+                    problems.append({"seq": seq, "problem": "seq %d does not chain to it: %s." % (
+                        seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
+        derived = derive_state([row[:6] for row in rows])
+        derived["locks"] = {d: lock for d, lock in derived["locks"].items() if lock["change_id"] == change_id}
+        change = self._change_row(conn, change_id)
+        approvals = self._approval_rows(conn, change_id)
+        locks = {lock["device"]: lock for lock in self._lock_rows(conn, "change_id", change_id)}
+        problems += compare_tables(derived, {change_id: change} if change else {}, {change_id: approvals} if approvals else {},
+                                   locks, strict_times=self._strict_times(conn))
+        return problems
+
+    def _device_problems(self, conn, devices):
+        """The leases of ``devices`` against the lock history (found through the events_kind index)."""
+        wanted = set(devices)
+        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (?, ?, ?) ORDER BY seq",
+                            LOCK_KINDS).fetchall()
+        derived = derive_state(rows)
+        derived = {"changes": {}, "approvals": {}, "locks": {d: lock for d, lock in derived["locks"].items() if d in wanted}}
+        locks = {}
+        for device in sorted(wanted):
+            locks.update({lock["device"]: lock for lock in self._lock_rows(conn, "device", device)})
+        return compare_tables(derived, {}, {}, locks, strict_times=self._strict_times(conn))
+
+    @staticmethod
+    def _strict_times(conn):
+        return (conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0) >= 2
+
+    def _advance_checkpoint(self, conn):
+        """After a verified write: everything up to the head is verified (the tail was checked, the rest we appended)."""
+        if self.readonly or not self._trusted["tail"]:
+            return
+        head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if head is not None:
+            conn.execute("INSERT INTO checkpoint (id, seq, hash) VALUES (1, ?, ?) "
+                         "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", head)
+
+    def _approval_rows(self, conn, change_id):
+        keys = ("change_id", "approver", "decision", "content_hash", "ts", "comment", "signature", "principal", "source",
+                "verified", "recorded")
+        rows = conn.execute("SELECT %s FROM approvals WHERE change_id = ? ORDER BY id" % ", ".join(keys), (change_id,))
+        return [dict(zip(keys, row)) for row in rows]
+
+    @staticmethod
+    def _lock_rows(conn, column, value):
+        rows = conn.execute("SELECT device, change_id, owner, acquired, expires FROM locks WHERE %s = ? ORDER BY device" % column,
+                            (value,))
+        return [dict(zip(("device", "change_id", "owner", "acquired", "expires"), row)) for row in rows]
 
     @staticmethod
     def _check_id(value, what):
@@ -315,9 +705,9 @@ class SqliteLedger(LedgerBackend):
             conn.execute("INSERT INTO changes (id, title, author, state, close_code, tier, content_hash, created, updated) "
                          "VALUES (?, ?, ?, 'new', NULL, ?, ?, ?, ?)", (change_id, title, author, tier, content_hash, now, now))
             self._append(conn, change_id, "change.created", actor or author,
-                         {"title": title, "author": author, "tier": tier, "content_hash": content_hash})
+                         {"title": title, "author": author, "tier": tier, "content_hash": content_hash}, ts=now)
             return self._change_row(conn, change_id)
-        return self._write(run)
+        return self._write(run, guard=([change_id], ()))
 
     def get_change(self, change_id):
         return self._change_row(self.conn, change_id)
@@ -342,12 +732,13 @@ class SqliteLedger(LedgerBackend):
             if to_state != "closed" and close_code is not None:
                 raise LedgerError("a close code is only given when closing.", where="transition.close_code",
                                   fix="drop close_code, or transition to closed.")
+            now = iso_z(self.clock())
             conn.execute("UPDATE changes SET state = ?, close_code = ?, updated = ? WHERE id = ?",
-                         (to_state, close_code, iso_z(self.clock()), change_id))
+                         (to_state, close_code, now, change_id))
             self._append(conn, change_id, "change.state", actor,
-                         {"from": current, "to": to_state, "close_code": close_code, "reason": reason})
+                         {"from": current, "to": to_state, "close_code": close_code, "reason": reason}, ts=now)
             return self._change_row(conn, change_id)
-        return self._write(run)
+        return self._write(run, guard=([change_id], ()))
 
     def set_assessment(self, change_id, tier, content_hash, actor):
         def run(conn):
@@ -355,12 +746,13 @@ class SqliteLedger(LedgerBackend):
             if change["state"] in FINAL_STATES:
                 raise LedgerError("change %s is %s; it cannot be re-assessed." % (change_id, change["state"]),
                                   where="set_assessment", fix="open a new change.")
+            now = iso_z(self.clock())
             conn.execute("UPDATE changes SET tier = ?, content_hash = ?, updated = ? WHERE id = ?",
-                         (tier, content_hash, iso_z(self.clock()), change_id))
+                         (tier, content_hash, now, change_id))
             self._append(conn, change_id, "change.assessed", actor,
-                         {"tier": tier, "content_hash": content_hash, "previous_content_hash": change["content_hash"]})
+                         {"tier": tier, "content_hash": content_hash, "previous_content_hash": change["content_hash"]}, ts=now)
             return self._change_row(conn, change_id)
-        return self._write(run)
+        return self._write(run, guard=([change_id], ()))
 
     def changes(self):
         """Every change record."""
@@ -371,12 +763,13 @@ class SqliteLedger(LedgerBackend):
     def append_event(self, change_id, kind, actor, data=None):
         if not isinstance(kind, str) or not kind:
             raise LedgerError("an event needs a kind.", where="append_event.kind", fix="pass a non-empty kind.")
-        return self._write(lambda conn: self._append(conn, change_id, kind, actor, data))
+        return self._write(lambda conn: self._append(conn, change_id, kind, actor, data), guard=([change_id], ()))
 
     def append_events(self, items):
         """Append many (change_id, kind, actor, data) events in one transaction (bulk import, benchmarks)."""
         items = list(items)
-        return self._write(lambda conn: [self._append(conn, *item) for item in items])
+        return self._write(lambda conn: [self._append(conn, *item) for item in items],
+                           guard=([item[0] for item in items if item[0] is not None], ()))
 
     def events(self, change_id=None, since_seq=0):
         sql = "SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE seq > ?"
@@ -396,7 +789,8 @@ class SqliteLedger(LedgerBackend):
         return {"seq": row[0], "hash": row[1]} if row else {"seq": 0, "hash": GENESIS_HASH}
 
     def verify(self, anchor=None):
-        """Walk the chain; report every edited, deleted, inserted or reordered event by seq.
+        """Walk the chain; report every edited, deleted, inserted or reordered event by seq, every row of the changes,
+        approvals and locks tables that its events do not imply, and a dropped or altered append-only trigger.
 
         ``anchor`` ({seq, hash}, e.g. a head recorded in an evidence bundle) also catches a rewrite of
         the whole chain or a truncated tail.
@@ -439,6 +833,8 @@ class SqliteLedger(LedgerBackend):
                              "events at the tail were deleted or appended outside the ledger." % (row[0], head["seq"])})
         elif row is None and rows:
             problems.append({"seq": head["seq"], "problem": "the chain head record is missing: the ledger was edited."})
+        problems += self._schema_problems(self.conn)
+        problems += self._table_problems(rows)
         if anchor:
             a_seq, a_hash = anchor.get("seq"), anchor.get("hash")
             actual = next((r[7] for r in rows if r[0] == a_seq), None)
@@ -447,6 +843,16 @@ class SqliteLedger(LedgerBackend):
                                  "or truncated." % (a_hash,)})
         problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
         return {"ok": not problems, "events": len(rows), "head": head, "problems": problems}
+
+    def _table_problems(self, rows):
+        """The changes, approvals and locks tables against the records the events imply."""
+        derived = derive_state(row[:6] for row in rows)
+        changes = {change["id"]: change for change in self.changes()}
+        approvals = {}
+        for change_id in {row[0] for row in self.conn.execute("SELECT DISTINCT change_id FROM approvals")}:
+            approvals[change_id] = self._approval_rows(self.conn, change_id)
+        locks = {lock["device"]: lock for lock in self.locks()}
+        return compare_tables(derived, changes, approvals, locks, strict_times=self._strict_times(self.conn))
 
     @staticmethod
     def _original_seq(seq, cid, ts, kind, actor, data, prev, digest, stored):
@@ -471,17 +877,19 @@ class SqliteLedger(LedgerBackend):
 
         def run(conn):
             self._require_change(conn, approval["change_id"])
+            now = iso_z(self.clock())
             conn.execute("INSERT INTO approvals (change_id, approver, decision, content_hash, ts, comment, signature, principal, "
                          "source, verified, recorded) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                          (approval["change_id"], approval["approver"], approval["decision"], approval["content_hash"],
                           approval["ts"], approval.get("comment"), approval.get("signature"), approval.get("principal"),
-                          approval["source"], 1 if approval.get("verified") is True else 0, iso_z(self.clock())))
+                          approval["source"], 1 if approval.get("verified") is True else 0, now))
             signature = approval.get("signature")
             return self._append(conn, approval["change_id"], "approval." + approval["decision"], actor or approval["approver"], {
                 "approver": approval["approver"], "principal": approval.get("principal"), "decision": approval["decision"],
                 "content_hash": approval["content_hash"], "ts": approval["ts"], "comment": approval.get("comment"),
-                "source": approval["source"], "signature_sha256": sha256_of(signature) if signature else None})
-        return self._write(run)
+                "source": approval["source"], "signature_sha256": sha256_of(signature) if signature else None,
+                "verified": approval.get("verified") is True}, ts=now)
+        return self._write(run, guard=([approval["change_id"]], ()))
 
     def approvals(self, change_id):
         keys = ("change_id", "approver", "decision", "content_hash", "ts", "comment", "signature", "principal", "source", "verified")
@@ -535,9 +943,10 @@ class SqliteLedger(LedgerBackend):
                 conn.execute("INSERT INTO locks (device, change_id, owner, acquired, expires) VALUES (?,?,?,?,?) "
                              "ON CONFLICT(device) DO UPDATE SET change_id = excluded.change_id, owner = excluded.owner, "
                              "acquired = excluded.acquired, expires = excluded.expires", (device, change_id, owner, acquired, expires))
-            self._append(conn, change_id, "lock.acquired", owner, {"devices": devices, "expires": expires, "ttl_s": ttl_s})
+            self._append(conn, change_id, "lock.acquired", owner, {"devices": devices, "expires": expires, "ttl_s": ttl_s},
+                         ts=acquired)
             return [{"device": d, "change_id": change_id, "owner": owner, "acquired": acquired, "expires": expires} for d in devices]
-        return self._write(run)
+        return self._write(run, guard=([change_id], devices))
 
     def release_locks(self, change_id, devices=None):
         def run(conn):
@@ -548,7 +957,7 @@ class SqliteLedger(LedgerBackend):
             if chosen:
                 self._append(conn, change_id, "lock.released", None, {"devices": chosen})
             return chosen
-        return self._write(run)
+        return self._write(run, guard=([change_id], ()))
 
     def break_lock(self, device, actor, reason):
         if not actor or not reason:
@@ -564,7 +973,10 @@ class SqliteLedger(LedgerBackend):
             self._append(conn, row[0], "lock.broken", actor, {"lock": lock, "reason": reason,
                                                               "expired": parse_iso(row[3]) <= self.clock()})
             return lock
-        return self._write(run)
+        return self._write(run, guard=(self._lock_holders(device), (device,)))
+
+    def _lock_holders(self, device):
+        return [row[0] for row in self.conn.execute("SELECT change_id FROM locks WHERE device = ?", (device,))]
 
     def locks(self, device=None):
         sql = "SELECT device, change_id, owner, acquired, expires FROM locks"

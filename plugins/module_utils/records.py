@@ -19,7 +19,7 @@ def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
     """
     change_id = assessment["change_id"]
     with SqliteLedger(ledger_path) as ledger:
-        change = ledger.get_change(change_id)
+        change = ledger.check_change(change_id)  # refuses (LedgerTampered, with the seq) before anything is recorded
         if change is None:
             change = ledger.create_change(change_id, assessment["title"], assessment["author"], actor=actor,
                                           tier=assessment["tier"], content_hash=assessment["content_hash"])
@@ -85,7 +85,7 @@ def record_stage_refs(ledger_path, change_id, stage, refs, actor="governed.chang
     if not data:
         return None
     with SqliteLedger(ledger_path) as ledger:
-        if ledger.get_change(change_id) is None:
+        if ledger.check_change(change_id) is None:
             raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
                               fix="run governed.change.assess with this ledger first (it opens the change record).")
         return ledger.append_event(change_id, STAGE_REFS_EVENT, actor, {"stage": stage, "refs": data})
@@ -99,6 +99,7 @@ def load_stage_refs(ledger_path, change_id):
     """
     out = empty_stage_refs()
     with SqliteLedger(ledger_path) as ledger:
+        ledger.check_change(change_id)
         events = [event for event in ledger.events(change_id) if event["kind"] == STAGE_REFS_EVENT]
     for event in events:
         refs = (event.get("data") or {}).get("refs") or {}

@@ -77,12 +77,18 @@ def parse_now(text):
 
 
 def open_ledger(path, change_id):
-    """The ledger holding the change record; a missing file or change is refused (nothing is created)."""
+    """The ledger holding the change record, verified for this change (SqliteLedger.check_change: its events, rows,
+    approvals and leases, and the chain since the last verified checkpoint); a missing file or change is refused
+    (nothing is created), a ledger that does not verify is refused with the seq that broke (LedgerTampered)."""
     if not os.path.isfile(path):
         raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path,
                           fix="run governed.change.assess with ledger: set to this path first (it opens the change record).")
     ledger = SqliteLedger(path)
-    record = ledger.get_change(change_id) if change_id else None
+    try:
+        record = ledger.check_change(change_id) if change_id else None
+    except LedgerError:
+        ledger.close()
+        raise
     if record is None:
         ledger.close()
         raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % path,

@@ -90,6 +90,7 @@ def test_an_edited_section_is_detected(built):
 def test_a_rewritten_ledger_is_detected(built):
     bundle, ledger_path, _out = built
     conn = sqlite3.connect(ledger_path)
+    conn.execute("DROP TRIGGER events_append_only_update")  # the append-only trigger refuses the edit; an attacker drops it
     conn.execute("UPDATE events SET data = ? WHERE kind = 'change.outcome'", (json.dumps({"outcome": "successful"}),))
     conn.commit()
     conn.close()

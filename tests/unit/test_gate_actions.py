@@ -19,6 +19,7 @@ import threading
 
 import pytest
 
+from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -160,15 +161,15 @@ def work(assessed, tmp_path):
     return dest
 
 
-def approve(work, user, change=BGP, decision="approve"):
+def approve(work, user, change=BGP, decision="approve", expect=0):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
     proc = subprocess.run([os.path.join(VENV_BIN, "python"), "-m", "ansible_collections.governed.change.plugins.module_utils.cli",
                            decision, "--ledger", "ledger.sqlite", "--change", change,
                            "--assessment", "out/%s.assessment.json" % change, "--key", "key_%s" % user,
                            "--identity", user, "--policy", "policy/policy.yml", "--yes"],
                           cwd=str(work), env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
+    assert proc.returncode == expect, proc.stdout + proc.stderr
+    return proc.stdout if expect == 0 else proc.stderr
 
 
 def ledger_view(work, change=BGP):
@@ -208,7 +209,13 @@ def test_honest_path_passes_and_is_recorded(work):
 
 def test_self_approval_by_the_author_is_refused_with_the_reason(work):
     approve(work, "alice")
-    approve(work, "carol")  # carol wrote the change
+    # carol wrote the change: governed-change approve refuses to sign it ...
+    assert "carol is the author of change CHG-2001" in approve(work, "carol", expect=2)
+    # ... and a self-approval that reaches the ledger another way (signed by hand, recorded directly) is refused by the gate
+    with SqliteLedger(str(work / "ledger.sqlite")) as ledger:
+        content_hash = ledger.get_change(BGP)["content_hash"]
+        ledger.record_approval(approvals_mod.sign_approval(BGP, content_hash, "approve", "carol", str(work / "key_carol"),
+                                                           principal="carol@lab"), actor="carol")
     rc, result, _doc, _output = review(work)
     assert rc == 2 and result["failed"] is True
     msg = result["msg"]

@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.cli import main
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import APPEND_ONLY_TRIGGERS, SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH ssh-keygen")
@@ -141,14 +141,143 @@ def test_confirmation_refused_signs_nothing(env):
 def test_ledger_verify_detects_tampering(env):
     base, ledger, _assessment = env
     assert decide(base, ledger, "alice")[0] == 0
-    raw = sqlite3.connect(ledger, isolation_level=None)
-    raw.execute("UPDATE events SET actor = 'bob' WHERE seq = 3")
-    raw.close()
+    tamper(ledger, "UPDATE events SET actor = 'bob' WHERE seq = 3")
     code, out, _err = run(["ledger", "verify", "--ledger", ledger])
     assert code == 1 and out.startswith("TAMPERED: 3 events")
     assert "  seq 3: content does not match its hash: the event was edited." in out
     code, out, _err = run(["ledger", "verify", "--ledger", ledger, "--json"])
     assert code == 1 and json.loads(out)["problems"][0]["seq"] == 3
+
+
+def tamper(ledger, sql, args=(), keep_triggers_dropped=False):
+    """Edit the file as someone with write access would: lift the append-only triggers, edit, put them back."""
+    raw = sqlite3.connect(ledger, isolation_level=None)
+    for name in APPEND_ONLY_TRIGGERS:
+        raw.execute("DROP TRIGGER IF EXISTS %s" % name)
+    raw.execute(sql, args)
+    if not keep_triggers_dropped:
+        for trigger in APPEND_ONLY_TRIGGERS.values():
+            raw.execute(trigger)
+    raw.close()
+
+
+def _head(ledger):
+    raw = sqlite3.connect(ledger)
+    try:
+        return raw.execute("SELECT MAX(seq) FROM events").fetchone()[0]
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("sql, seq, what", [
+    ("UPDATE events SET actor = 'mallory' WHERE seq = 2", 2, "content does not match its hash"),
+    ("UPDATE changes SET tier = 'low' WHERE id = 'CHG-1001'", 2, "tier is 'low' but its events"),
+    ("UPDATE approvals SET approver = 'carol'", 3, "approver is 'carol', the event says 'alice'"),
+])
+def test_approve_refuses_a_tampered_ledger_with_the_seq_and_records_nothing(env, sql, seq, what):
+    base, ledger, _assessment = env
+    assert decide(base, ledger, "alice")[0] == 0
+    tamper(ledger, sql)
+    before = _head(ledger)
+    code, out, err = decide(base, ledger, "bob")
+    assert code == 1 and "Traceback" not in out + err
+    assert err.startswith("governed-change: refused: ") and "does not verify at seq %d" % seq in err and what in err
+    assert "nothing was recorded" in err and "governed-change ledger verify" in err
+    assert "decision:" not in out  # nothing was shown for signing either
+    assert _head(ledger) == before
+    code, out, err = run(["ledger", "show", "CHG-1001", "--ledger", ledger])
+    assert code == 1 and "does not verify at seq %d" % seq in err and out == ""
+
+
+def test_approve_refuses_the_author_and_a_closed_change(env):
+    base, ledger, _assessment = env
+    with SqliteLedger(ledger) as led:  # the change of the fixture is authored by dave; make alice an author too
+        led.create_change("CHG-1002", "alice's own change", "alice@lab")
+        led.set_assessment("CHG-1002", "high", HASH, "assess")
+        before = led.head()["seq"]
+    code, out, err = run(["approve", "--ledger", ledger, "--change", "CHG-1002", "--assessment", str(base / "assessment.json"),
+                          "--key", str(base / "alice"), "--identity", "alice", "--policy", str(base / "policy.yml"), "--yes"])
+    # the assessment names CHG-1001: refused for that first; use a matching one
+    assert code == 2
+    other = json.loads((base / "assessment.json").read_text())
+    other["change_id"] = "CHG-1002"
+    (base / "a2.json").write_text(json.dumps(other))
+    code, out, err = run(["approve", "--ledger", ledger, "--change", "CHG-1002", "--assessment", str(base / "a2.json"),
+                          "--key", str(base / "alice"), "--identity", "alice", "--policy", str(base / "policy.yml"), "--yes"])
+    assert code == 2 and "alice is the author of change CHG-1002" in err and "segregation of duties" in err
+    assert "--identity" in err and "Fix: another person" in err and "recorded" not in out
+    # without --policy the author's name is compared as written (case-insensitive)
+    code, out, err = run(["approve", "--ledger", ledger, "--change", "CHG-1002", "--assessment", str(base / "a2.json"),
+                          "--key", str(base / "alice"), "--identity", "ALICE@lab", "--yes"])
+    assert code == 2 and "is the author of change CHG-1002" in err
+    with SqliteLedger(ledger) as led:
+        assert led.head()["seq"] == before and led.approvals("CHG-1002") == []
+        for state in ("canceled",):
+            led.transition("CHG-1001", state, "ops", reason="test")
+        before = led.head()["seq"]
+    for decision in ("approve", "deny"):
+        code, out, err = decide(base, ledger, "bob", decision=decision)
+        assert code == 2 and "change CHG-1001 is canceled; a decision on a final change is not recorded" in err, err
+    with SqliteLedger(ledger) as led:
+        assert led.head()["seq"] == before and led.approvals("CHG-1001") == []
+
+
+def test_verify_and_show_open_read_only_and_refuse_a_non_ledger(env):
+    base, _ledger, _assessment = env
+    other = base / "other.db"
+    raw = sqlite3.connect(str(other))
+    raw.execute("CREATE TABLE stuff (x INTEGER)")
+    raw.commit()
+    raw.close()
+    text = base / "notes.txt"
+    text.write_text("just some text\n")
+    empty = base / "empty.db"
+    empty.write_bytes(b"")
+    for path in (other, text, empty):
+        before = path.read_bytes()
+        for argv in (["ledger", "verify", "--ledger", str(path)], ["ledger", "show", "CHG-1", "--ledger", str(path)]):
+            code, out, err = run(argv)
+            assert code == 2 and "not a governed.change ledger" in err and "OK" not in out, (path, err)
+            assert "Traceback" not in err
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in base.iterdir() if p.name.startswith(("other", "empty", "notes"))) == \
+        ["empty.db", "notes.txt", "other.db"]  # no -wal/-shm/-journal left beside them
+    code, _out, err = run(["ledger", "verify", "--ledger", str(other)])
+    assert "no events table" in err
+
+
+def test_verify_is_read_only_on_a_real_ledger(env):
+    _base, ledger, _assessment = env
+    before = open(ledger, "rb").read()
+    os.chmod(ledger, 0o444)
+    try:
+        code, out, _err = run(["ledger", "verify", "--ledger", ledger])
+        assert code == 0 and out.startswith("OK: ")
+    finally:
+        os.chmod(ledger, 0o644)
+    assert open(ledger, "rb").read() == before
+
+
+def test_verify_reports_a_dropped_trigger_and_an_edit_behind_it(env):
+    base, ledger, _assessment = env
+    assert decide(base, ledger, "alice")[0] == 0
+    tamper(ledger, "UPDATE approvals SET decision = 'approve', comment = 'fine' WHERE id = 1", keep_triggers_dropped=True)
+    code, out, _err = run(["ledger", "verify", "--ledger", ledger])
+    assert code == 1 and "schema: the append-only trigger approvals_append_only_update is missing" in out
+    assert "seq 3: approvals row of CHG-1001 for the event at seq 3: comment is 'fine'" in out
+
+
+def test_ledger_show_into_a_closed_pipe_ends_quietly(env):
+    _base, ledger, _assessment = env
+    with SqliteLedger(ledger) as led:
+        led.append_events(("CHG-1001", "note", "x", {"i": i, "pad": "p" * 200}) for i in range(400))
+    cli = os.path.join(ROOT, ".venv", "bin", "governed-change")
+    if not os.path.exists(cli):
+        pytest.skip("needs the governed-change entry point of the venv")
+    proc = subprocess.run("%s ledger show CHG-1001 --ledger %s | head -n 2" % (cli, ledger), shell=True,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert len(proc.stdout.splitlines()) == 2 and proc.stdout.startswith("CHG-1001")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
 
 def test_errors_print_message_and_exit_2(env):

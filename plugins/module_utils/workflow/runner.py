@@ -583,7 +583,7 @@ def ledger_decision(context):
     policy = load_policy(context["policy"])
     ledger = SqliteLedger(context["ledger"])
     try:
-        change = ledger.get_change(context["change_id"])
+        change = ledger.check_change(context["change_id"])  # a tampered ledger is refused with the seq, not read
         if change is None:
             return None, "change %s is not in the ledger yet" % context["change_id"]
         approvals = [a for a in ledger.approvals(context["change_id"]) if a.get("source") == "ssh"]
