@@ -81,10 +81,9 @@ def _workflow_parser(sub):
                          "the workflow_templates directory)")
         cmd.add_argument("--project-dir", help="project root the job templates' playbooks are relative to (default: the "
                          "directory holding the controller configuration directory)")
-        cmd.add_argument("--deploy-pattern", action="append", help="job template names containing this are deploy nodes "
-                         "(repeatable; default 'deploy')")
-        cmd.add_argument("--rollback-pattern", action="append", help="job template names containing this are rollback nodes "
-                         "(repeatable; default 'rollback')")
+        for role in ("deploy", "verify", "rollback", "close"):
+            cmd.add_argument("--%s-pattern" % role, action="append", help="job templates whose playbook file name contains "
+                             "this are %s nodes (repeatable; default '%s')" % (role, role))
         cmd.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -95,9 +94,11 @@ def cmd_workflow(args, out, err):
 
     deploy = tuple(args.deploy_pattern or wf_validate.DEFAULT_DEPLOY_PATTERNS)
     rollback = tuple(args.rollback_pattern or wf_validate.DEFAULT_ROLLBACK_PATTERNS)
+    roles = {"verify_patterns": tuple(args.verify_pattern or wf_validate.DEFAULT_VERIFY_PATTERNS),
+             "close_patterns": tuple(args.close_pattern or wf_validate.DEFAULT_CLOSE_PATTERNS)}
     if args.workflow_command == "validate":
         report = wf_validate.validate_files(args.files, controller_config=args.controller_config, project_dir=args.project_dir,
-                                            deploy_patterns=deploy, rollback_patterns=rollback)
+                                            deploy_patterns=deploy, rollback_patterns=rollback, **roles)
         if args.json:
             out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
         else:
@@ -115,7 +116,7 @@ def cmd_workflow(args, out, err):
         args.file, controller_config=args.controller_config, project_dir=args.project_dir, inventory=args.inventory,
         extra_vars=wf_runner.parse_extra_vars(args.extra_vars), answers=wf_runner.parse_answers(args.approve, args.approvals_file),
         run_dir=args.run_dir, parallel=args.parallel, ledger=args.ledger, policy=args.policy, launcher=args.launcher,
-        poll_interval=args.poll_interval, prompt_out=err, deploy_patterns=deploy, rollback_patterns=rollback)
+        poll_interval=args.poll_interval, prompt_out=err, deploy_patterns=deploy, rollback_patterns=rollback, **roles)
     record = runner.run()
     if args.json:
         out.write(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")

@@ -11,6 +11,7 @@ import os
 import shutil
 
 import pytest
+import yaml
 
 from ansible_collections.governed.change.plugins.module_utils.cli import main
 from ansible_collections.governed.change.plugins.module_utils.workflow import schema
@@ -54,17 +55,22 @@ def test_cycle_named_with_its_edges():
 def test_deploy_without_rollback_path():
     # verify's failure edge reaches rollback, but deploy's own failure path (notify) does not
     path, _report, messages = check("broken_deploy_no_rollback.yml")
-    assert messages == ["%s: node 'deploy': deploy node (job template 'wf deploy') has no failure or always path that reaches a "
-                        "rollback node. Fix: add related.failure_nodes from 'deploy' leading to a node whose job template matches "
-                        "'rollback'." % path]
+    assert messages == ["%s: node 'deploy': deploy node 'deploy' (job template 'wf deploy', playbook workflow_playbooks/deploy.yml): "
+                        "its failure path deploy -[failure]-> notify ends at 'notify' without reaching a rollback node. Fix: point "
+                        "related.failure_nodes of 'deploy' straight at a rollback node (a job template whose playbook file name "
+                        "contains 'rollback'), and join any node in between with always_nodes only." % path]
 
 
-def test_deploy_patterns_are_configurable():
-    # with 'notify' as the only rollback pattern, deploy's failure path is fine; wf rollback no longer counts
-    _path, report, _messages = check("broken_deploy_no_rollback.yml", rollback_patterns=("wf step",))
+def test_stage_patterns_match_playbook_file_names():
+    # the rollback template's playbook (workflow_playbooks/rollback.yml) no longer matches: neither failure path reaches one
+    path, report, messages = check("good.yml", rollback_patterns=("undo",))
+    assert [e["where"] for e in report["errors"]] == ["%s: node 'deploy'" % path, "%s: node 'verify'" % path]
+    assert messages[0].endswith("its failure path deploy -[failure]-> rollback ends at 'rollback' without reaching a rollback node. "
+                                "Fix: point related.failure_nodes of 'deploy' straight at a rollback node (a job template whose "
+                                "playbook file name contains 'undo'), and join any node in between with always_nodes only.")
+    # no playbook matches the deploy pattern: no deploy node, so no deploy rule applies
+    _path, report, _messages = check("broken_deploy_no_rollback.yml", deploy_patterns=("push",))
     assert report["ok"] is True
-    _path, report, _messages = check("good.yml", deploy_patterns=("wf step",))  # verify (wf step) has no failure path
-    assert [e["where"] for e in report["errors"]] == ["%s: node 'verify'" % os.path.join(WORKFLOWS, "good.yml")]
 
 
 def test_approval_without_timeout_and_with_zero_timeout():
@@ -80,7 +86,7 @@ def test_unknown_job_template():
     path, _report, messages = check("broken_unknown_template.yml")
     assert messages == ["%s: node 'work': job template 'wf stpe' is not in the controller configuration (%s). Fix: add it to "
                         "controller_templates or correct the name (known: wf deploy, wf fail, wf missing playbook, wf rollback, "
-                        "wf short timeout, wf step, wf strict)." % (path, CONTROLLER)]
+                        "wf short timeout, wf step, wf strict, wf verify)." % (path, CONTROLLER)]
 
 
 def test_fields_awx_does_not_document():
@@ -197,3 +203,125 @@ def test_cli_validate_exit_codes_and_json():
 @pytest.mark.parametrize("argv", [["workflow"], ["workflow", "validate"]])
 def test_cli_usage_errors(argv):
     assert main(argv, out=io.StringIO(), err=io.StringIO()) == 2
+
+
+# Safety rules on the shipped normal change (workflow_templates/normal_change.yml) with one unsafe edit each; the stage
+# roles come from the job templates' playbooks in the shipped controller configuration.
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SHIPPED_CONTROLLER = os.path.join(ROOT, "controller")
+FAILURE_FIX = ("Fix: point related.failure_nodes of '%s' straight at a rollback node (a job template whose playbook file name "
+               "contains 'rollback'), and join any node in between with always_nodes only.")
+DEPLOY = "deploy node 'deploy' (job template 'governed-change deploy', playbook playbooks/deploy.yml)"
+
+
+def shipped_variant(tmp_path, edit, controller=SHIPPED_CONTROLLER):
+    with open(os.path.join(ROOT, "workflow_templates", "normal_change.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    nodes = {node["identifier"]: node for node in doc["workflow_nodes"]}
+    edit(doc, nodes)
+    path = tmp_path / "normal_variant.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    report = validate_files([str(path)], controller_config=controller, project_dir=ROOT)
+    return str(path), [error["message"] for error in report["errors"]]
+
+
+def test_shipped_normal_change_is_safe(tmp_path):
+    _path, messages = shipped_variant(tmp_path, lambda doc, nodes: None)
+    assert messages == []
+
+
+def test_deploy_failure_through_verify_is_refused(tmp_path):
+    # deploy failure -> verify (failure -> rollback): a passing verify would close a failed deploy as successful
+    def edit(_doc, nodes):
+        nodes["deploy"]["related"]["failure_nodes"] = [{"identifier": "verify"}]
+    path, messages = shipped_variant(tmp_path, edit)
+    assert messages == ["%s: node 'deploy': %s: its failure path deploy -[failure]-> verify reaches verify node 'verify' before any "
+                        "rollback node: a passing verify would take the failed change on to close as successful. %s" % (
+                            path, DEPLOY, FAILURE_FIX % "deploy")]
+
+
+def test_deploy_failure_through_another_outcome_is_refused_and_always_joins_are_accepted(tmp_path):
+    # deploy failure -> escalate whose success -> rollback: the rollback depends on the escalation succeeding
+    def conditional(_doc, nodes):
+        nodes["deploy"]["related"]["failure_nodes"] = [{"identifier": "escalate_close"}]
+        nodes["escalate_close"]["related"] = {"success_nodes": [{"identifier": "rollback"}]}
+    path, messages = shipped_variant(tmp_path, conditional)
+    assert messages == ["%s: node 'deploy': %s: its failure path deploy -[failure]-> escalate_close depends on the outcome of "
+                        "'escalate_close' before any rollback node: a successful 'escalate_close' would carry the failed deploy "
+                        "on as a success. %s" % (path, DEPLOY, FAILURE_FIX % "deploy")]
+
+    def always(doc, nodes):
+        conditional(doc, nodes)
+        nodes["escalate_close"]["related"] = {"always_nodes": [{"identifier": "rollback"}]}
+    _path, messages = shipped_variant(tmp_path, always)
+    assert messages == []
+
+
+def test_rollback_waiting_for_all_parents_is_refused(tmp_path):
+    # rollback's parents are deploy (failure) and verify (failure): with ALL convergence a failed deploy skips it
+    def edit(_doc, nodes):
+        nodes["rollback"]["all_parents_must_converge"] = True
+    path, messages = shipped_variant(tmp_path, edit)
+    assert messages == ["%s: node 'deploy': %s: its failure path deploy -[failure]-> rollback reaches 'rollback', which waits for "
+                        "all its parents (all_parents_must_converge: true), so AWX skips it when another parent took a different "
+                        "edge. %s" % (path, DEPLOY, FAILURE_FIX % "deploy"),
+                        "%s: node 'verify': verify node 'verify' (job template 'governed-change verify', playbook "
+                        "playbooks/verify.yml): its failure path verify -[failure]-> rollback reaches 'rollback', which waits for "
+                        "all its parents (all_parents_must_converge: true), so AWX skips it when another parent took a different "
+                        "edge. %s" % (path, FAILURE_FIX % "verify")]
+
+
+def test_close_on_deploy_success_without_verify_is_refused(tmp_path):
+    # verify removed: deploy success -> close would close an unverified change as successful
+    def edit(doc, nodes):
+        doc["workflow_nodes"].remove(nodes["verify"])
+        nodes["deploy"]["related"]["success_nodes"] = [{"identifier": "close"}]
+    path, messages = shipped_variant(tmp_path, edit)
+    assert messages == ["%s: node 'deploy': %s: its success path deploy -[success]-> close reaches close node 'close' without a "
+                        "verify node in between: a change nobody verified would be closed as successful. Fix: route "
+                        "related.success_nodes of 'deploy' to a verify node (a job template whose playbook file name contains "
+                        "'verify') and close only after it." % (path, DEPLOY)]
+
+
+def test_verify_without_parent_is_refused(tmp_path):
+    # deploy's success edge dropped: verify has no parent, so AWX would run it at launch as a root
+    def edit(_doc, nodes):
+        del nodes["deploy"]["related"]["success_nodes"]
+    path, messages = shipped_variant(tmp_path, edit)
+    assert messages == [
+        "%s: node 'deploy': %s: no verify node is sure to run when it succeeds. Fix: route related.success_nodes of 'deploy' to a "
+        "verify node (a job template whose playbook file name contains 'verify') and close only after it." % (path, DEPLOY),
+        "%s: node 'verify': verify node 'verify' (job template 'governed-change verify', playbook playbooks/verify.yml) has no "
+        "parent: AWX starts every node without a parent at launch, so this verify would run at once, before assess, the gates "
+        "and the deploy. Fix: make 'verify' a child of the node it must follow (e.g. related.success_nodes of the deploy node "
+        "for a verify), or remove it." % path]
+
+
+def test_second_root_is_refused(tmp_path):
+    # close's failure edge dropped: escalate_close has no parent and would hand off a packet at every launch
+    def edit(_doc, nodes):
+        del nodes["close"]["related"]
+    path, messages = shipped_variant(tmp_path, edit)
+    assert messages == ["%s: node 'escalate_close': node 'escalate_close' has no parent: AWX starts every node without a parent at "
+                        "launch, so it would run at once beside the entry node 'assess'; a governed change has one entry. Fix: "
+                        "make 'escalate_close' a child of the node it must follow, or remove it." % path]
+
+
+def test_renamed_deploy_template_is_recognised_by_its_playbook(tmp_path):
+    # "governed-change push" runs playbooks/deploy.yml: its failure -> close is refused although the name says nothing
+    controller = tmp_path / "controller"
+    shutil.copytree(SHIPPED_CONTROLLER, controller)
+    with open(controller / "job_templates.yml", encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    (deploy,) = [t for t in config["controller_templates"] if t["name"] == "governed-change deploy"]
+    deploy["name"] = "governed-change push"
+    (controller / "job_templates.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def edit(_doc, nodes):
+        nodes["deploy"]["unified_job_template"]["name"] = "governed-change push"
+        nodes["deploy"]["related"]["failure_nodes"] = [{"identifier": "close"}]
+    path, messages = shipped_variant(tmp_path, edit, controller=str(controller))
+    assert messages == ["%s: node 'deploy': deploy node 'deploy' (job template 'governed-change push', playbook "
+                        "playbooks/deploy.yml): its failure path deploy -[failure]-> close reaches close node 'close' before any "
+                        "rollback node: the failed change would be closed without being rolled back. %s" % (
+                            path, FAILURE_FIX % "deploy")]

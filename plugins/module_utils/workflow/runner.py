@@ -135,7 +135,8 @@ class WorkflowRunner:
     def __init__(self, workflow_path, controller_config=None, project_dir=None, inventory=None, extra_vars=None, answers=None,
                  run_dir=None, parallel=4, ledger=None, policy=None, launcher=None, poll_interval=2.0, interactive=None,
                  prompt_in=None, prompt_out=None, validate=True, deploy_patterns=wfv.DEFAULT_DEPLOY_PATTERNS,
-                 rollback_patterns=wfv.DEFAULT_ROLLBACK_PATTERNS, ansible_playbook=None):
+                 rollback_patterns=wfv.DEFAULT_ROLLBACK_PATTERNS, ansible_playbook=None, verify_patterns=wfv.DEFAULT_VERIFY_PATTERNS,
+                 close_patterns=wfv.DEFAULT_CLOSE_PATTERNS):
         self.workflow_path = str(workflow_path)
         self.doc = wfv.load_workflow(self.workflow_path)
         config_path = controller_config or wfv.find_controller_config(self.workflow_path)
@@ -145,7 +146,8 @@ class WorkflowRunner:
         self.controller = wfv.ControllerConfig(config_path, project_dir=project_dir)
         if validate:
             report = wfv.validate_files([self.workflow_path], controller_config=config_path, project_dir=self.controller.project_dir,
-                                        deploy_patterns=deploy_patterns, rollback_patterns=rollback_patterns)
+                                        deploy_patterns=deploy_patterns, rollback_patterns=rollback_patterns,
+                                        verify_patterns=verify_patterns, close_patterns=close_patterns)
             if not report["ok"]:
                 first = report["errors"][0]
                 raise ValidationError("the workflow does not validate (%d problem(s)); first: %s" % (len(report["errors"]), first["message"]),

@@ -16,8 +16,13 @@ EDGES = ("success_nodes", "failure_nodes", "always_nodes")
 EDGE_LABELS = {"success_nodes": "success", "failure_nodes": "failure", "always_nodes": "always"}
 # AWX's unified job template types (awx.awx workflow_job_template: unified_job_template.type).
 UJT_TYPES = ("job_template", "workflow_job_template", "project", "inventory_source", "system_job_template", "workflow_approval")
+# Stage roles of job template nodes, recognised by the file name of the template's playbook (a template's name is a label
+# anyone can change; its playbook is what runs). A playbook matching several takes the first role in STAGE_ROLES.
 DEFAULT_DEPLOY_PATTERNS = ("deploy",)
 DEFAULT_ROLLBACK_PATTERNS = ("rollback",)
+DEFAULT_VERIFY_PATTERNS = ("verify",)
+DEFAULT_CLOSE_PATTERNS = ("close",)
+STAGE_ROLES = ("rollback", "deploy", "verify", "close")
 # Controller configuration as code: key -> awx.awx module whose options document an entry.
 CONTROLLER_KINDS = {"controller_templates": "job_template", "controller_projects": "project",
                     "controller_inventories": "inventory", "controller_inventory_sources": "inventory_source",
@@ -172,10 +177,10 @@ class Validator:
     """Checks workflow templates; every problem is collected (ValidationError with where and fix)."""
 
     def __init__(self, controller=None, deploy_patterns=DEFAULT_DEPLOY_PATTERNS, rollback_patterns=DEFAULT_ROLLBACK_PATTERNS,
-                 known_workflows=()):
+                 known_workflows=(), verify_patterns=DEFAULT_VERIFY_PATTERNS, close_patterns=DEFAULT_CLOSE_PATTERNS):
         self.controller = controller
-        self.deploy_patterns = tuple(deploy_patterns)
-        self.rollback_patterns = tuple(rollback_patterns)
+        self.patterns = {"deploy": tuple(deploy_patterns), "rollback": tuple(rollback_patterns),
+                         "verify": tuple(verify_patterns), "close": tuple(close_patterns)}
         self.known_workflows = set(known_workflows)
         self._checked_templates = set()
 
@@ -227,8 +232,22 @@ class Validator:
         for cycle in find_cycles(by_id):
             errors.append(ValidationError("the workflow has a cycle: %s." % cycle, where=source,
                                           fix="remove one of these edges; AWX workflows must be acyclic."))
-        self._check_rollback_paths(by_id, source, errors)
+        graph = WorkflowGraph(by_id, source, self.stage_playbooks(by_id), self.patterns)
+        for rule in SAFETY_RULES:
+            errors.extend(rule(graph))
         return errors, warnings
+
+    def stage_playbooks(self, by_id):
+        """{identifier: playbook} of the job template nodes whose template the controller configuration defines."""
+        out = {}
+        for ident, node in by_id.items():
+            if template_type(node) != "job_template" or self.controller is None:
+                continue
+            template = self.controller.templates.get(template_name(node))
+            playbook = template.get("playbook") if isinstance(template, dict) else None
+            if isinstance(playbook, str) and playbook:
+                out[ident] = playbook
+        return out
 
     def _check_node(self, node, where, source, errors, warnings, doc):
         ujt = node.get("unified_job_template")
@@ -319,35 +338,183 @@ class Validator:
                 errors.append(ValidationError("%s '%s' of job template '%s' is not in %s (known: %s)." % (
                     field, value, name, key, ", ".join(sorted(known))), where=where, fix="define it under %s or correct the name." % key))
 
-    def _check_rollback_paths(self, by_id, source, errors):
-        rollback = {ident for ident, node in by_id.items()
-                    if template_type(node) == "job_template" and _matches(template_name(node), self.rollback_patterns)}
-        for ident, node in by_id.items():
-            if template_type(node) != "job_template" or not _matches(template_name(node), self.deploy_patterns):
+
+class WorkflowGraph:
+    """A workflow's nodes as a graph for the safety rules: edges both ways, and each job template node's stage role."""
+
+    def __init__(self, by_id, source, playbooks, patterns):
+        self.by_id = by_id
+        self.source = source
+        self.playbooks = playbooks
+        self.patterns = patterns
+        self.roles = {}
+        for ident, playbook in playbooks.items():
+            base = os.path.basename(playbook)
+            role = next((role for role in STAGE_ROLES if _matches(base, patterns.get(role, ()))), None)
+            if role:
+                self.roles[ident] = role
+        self.parents = {ident: [] for ident in by_id}
+        for ident in by_id:
+            for _kind, child in self.children(ident):
+                self.parents[child].append(ident)
+
+    def children(self, ident, kinds=EDGES):
+        """[(edge kind, child)] of a node, for the edges that resolve."""
+        return [(kind, child) for kind, child, _pos in edges_of(self.by_id[ident]) if kind in kinds and child in self.by_id]
+
+    def of_role(self, role):
+        return [ident for ident in self.by_id if self.roles.get(ident) == role]
+
+    def where(self, ident):
+        return "%s: node '%s'" % (self.source, ident)
+
+    def label(self, ident):
+        """"deploy node 'x' (job template 'y', playbook z)" for messages."""
+        return "%s node '%s' (job template '%s', playbook %s)" % (self.roles.get(ident, "the"), ident, template_name(self.by_id[ident]),
+                                                                 self.playbooks.get(ident))
+
+    def playbook_hint(self, role):
+        return "a job template whose playbook file name contains %s" % " or ".join(repr(p) for p in self.patterns[role])
+
+    def waits_for_all(self, ident):
+        """True when the node waits for all of its several parents: AWX skips it when any other parent took another edge."""
+        return self.by_id[ident].get("all_parents_must_converge") is True and len(set(self.parents[ident])) > 1
+
+    def descendants(self, starts):
+        seen, stack = set(), [child for ident in starts for _kind, child in self.children(ident)]
+        while stack:
+            ident = stack.pop()
+            if ident not in seen:
+                seen.add(ident)
+                stack.extend(child for _kind, child in self.children(ident))
+        return seen
+
+    def walk(self, ident, kinds, visitor):
+        """Breadth-first from a node's edges of ``kinds``, each node once: ``visitor(node, path text)`` returns the edge kinds
+        to follow on from that node."""
+        queue = [(child, "%s -[%s]-> %s" % (ident, EDGE_LABELS[kind], child)) for kind, child in self.children(ident, kinds)]
+        seen = set()
+        while queue:
+            node, path = queue.pop(0)
+            if node in seen:
                 continue
-            if _matches(template_name(node), self.rollback_patterns):
-                continue  # a rollback template whose name also says deploy is not itself a deploy
-            starts = [child for kind, child, _pos in edges_of(node) if kind in ("failure_nodes", "always_nodes") and child in by_id]
-            if not reaches(by_id, starts, rollback):
-                errors.append(ValidationError(
-                    "deploy node (job template '%s') has no failure or always path that reaches a rollback node." % template_name(node),
-                    where="%s: node '%s'" % (source, ident),
-                    fix="add related.failure_nodes from '%s' leading to a node whose job template matches %s." % (
-                        ident, " or ".join(repr(p) for p in self.rollback_patterns))))
+            seen.add(node)
+            queue.extend((child, "%s -[%s]-> %s" % (path, EDGE_LABELS[kind], child))
+                         for kind, child in self.children(node, visitor(node, path)))
 
 
-def reaches(by_id, starts, targets):
-    """True when any node reachable from ``starts`` (inclusive, along every edge) is in ``targets``."""
-    seen, stack = set(), list(starts)
-    while stack:
-        ident = stack.pop()
-        if ident in seen:
+def rule_failure_reaches_rollback(graph):
+    """Every path from the failure of a deploy node (and of a verify node after a deploy) reaches a rollback node.
+
+    The nodes in between are joined by always edges only: a node whose own outcome picks the next step (e.g. deploy
+    failure -> verify -> rollback) would carry a failed deploy on as a success whenever that node passes.
+    """
+    guarded = graph.of_role("deploy")
+    after_deploy = graph.descendants(guarded)
+    guarded += [ident for ident in graph.of_role("verify") if ident in after_deploy]
+    errors = []
+    for ident in guarded:
+        fix = ("point related.failure_nodes of '%s' straight at a rollback node (%s), and join any node in between with "
+               "always_nodes only." % (ident, graph.playbook_hint("rollback")))
+        if not graph.children(ident, ("failure_nodes", "always_nodes")):
+            errors.append(ValidationError("%s has no failure or always edge, so no path from its failure reaches a rollback node." % graph.label(ident),
+                                          where=graph.where(ident), fix=fix))
             continue
-        seen.add(ident)
-        if ident in targets:
-            return True
-        stack.extend(child for _kind, child, _pos in edges_of(by_id.get(ident) or {}) if child in by_id)
-    return False
+
+        def visitor(node, path, ident=ident, fix=fix):
+            problem = _failure_path_problem(graph, node, path, graph.roles[ident])
+            if problem is None:
+                return () if graph.roles.get(node) == "rollback" else ("always_nodes",)
+            errors.append(ValidationError("%s: %s" % (graph.label(ident), problem), where=graph.where(ident), fix=fix))
+            return ()
+
+        graph.walk(ident, ("failure_nodes", "always_nodes"), visitor)
+    return errors
+
+
+def _failure_path_problem(graph, node, path, failed_role):
+    """Why a failure path may not go on at ``node``; None when it reached a rollback node or goes on by always edges."""
+    role = graph.roles.get(node)
+    if graph.waits_for_all(node):
+        return ("its failure path %s reaches '%s', which waits for all its parents (all_parents_must_converge: true), so AWX "
+                "skips it when another parent took a different edge." % (path, node))
+    if role == "rollback":
+        return None
+    if role == "verify":
+        return ("its failure path %s reaches verify node '%s' before any rollback node: a passing verify would take the failed "
+                "change on to close as successful." % (path, node))
+    if role == "close":
+        return ("its failure path %s reaches close node '%s' before any rollback node: the failed change would be closed "
+                "without being rolled back." % (path, node))
+    if graph.children(node, ("success_nodes", "failure_nodes")):
+        return ("its failure path %s depends on the outcome of '%s' before any rollback node: a successful '%s' would carry "
+                "the failed %s on as a success." % (path, node, node, failed_role))
+    if not graph.children(node, ("always_nodes",)):
+        return "its failure path %s ends at '%s' without reaching a rollback node." % (path, node)
+    return None
+
+
+def rule_verify_follows_deploy(graph):
+    """A verify node runs whenever a deploy node succeeds, and no close node follows that success except after a verify."""
+    errors = []
+    for ident in graph.of_role("deploy"):
+        fix = ("route related.success_nodes of '%s' to a verify node (%s) and close only after it." % (
+            ident, graph.playbook_hint("verify")))
+        found = {"closes": [], "verified": False}
+
+        def to_close(node, path, found=found):
+            role = graph.roles.get(node)
+            if role == "close":
+                found["closes"].append((node, path))
+            return () if role in ("verify", "rollback", "close") else EDGES
+
+        def to_verify(node, _path, found=found):
+            if graph.waits_for_all(node):
+                return ()
+            if graph.roles.get(node) == "verify":
+                found["verified"] = True
+                return ()
+            return () if graph.children(node, ("success_nodes", "failure_nodes")) else ("always_nodes",)
+
+        graph.walk(ident, ("success_nodes", "always_nodes"), to_close)
+        for node, path in found["closes"]:
+            errors.append(ValidationError("%s: its success path %s reaches close node '%s' without a verify node in between: a "
+                                          "change nobody verified would be closed as successful." % (graph.label(ident), path, node),
+                                          where=graph.where(ident), fix=fix))
+        if found["closes"]:
+            continue
+        graph.walk(ident, ("success_nodes", "always_nodes"), to_verify)
+        if not found["verified"]:
+            errors.append(ValidationError("%s: no verify node is sure to run when it succeeds." % graph.label(ident),
+                                          where=graph.where(ident), fix=fix))
+    return errors
+
+
+def rule_no_unexpected_roots(graph):
+    """Only the entry node may lack a parent: AWX starts every root node at launch, whatever the rest of the graph says."""
+    errors, entries = [], []
+    for ident in graph.by_id:
+        if graph.parents[ident]:
+            continue
+        if graph.roles.get(ident) in STAGE_ROLES:
+            errors.append(ValidationError(
+                "%s has no parent: AWX starts every node without a parent at launch, so this %s would run at once, before "
+                "assess, the gates and the deploy." % (graph.label(ident), graph.roles[ident]), where=graph.where(ident),
+                fix="make '%s' a child of the node it must follow (e.g. related.success_nodes of the deploy node for a verify), "
+                    "or remove it." % ident))
+        else:
+            entries.append(ident)
+    if graph.of_role("deploy"):
+        for ident in entries[1:]:
+            errors.append(ValidationError(
+                "node '%s' has no parent: AWX starts every node without a parent at launch, so it would run at once beside "
+                "the entry node '%s'; a governed change has one entry." % (ident, entries[0]), where=graph.where(ident),
+                fix="make '%s' a child of the node it must follow, or remove it." % ident))
+    return errors
+
+
+# The graph rules that keep a failed or unverified change from closing as successful (docs/workflows.md).
+SAFETY_RULES = (rule_failure_reaches_rollback, rule_verify_follows_deploy, rule_no_unexpected_roots)
 
 
 def find_cycles(by_id):
@@ -394,7 +561,8 @@ def find_cycles(by_id):
 
 
 def validate_files(paths, controller_config=None, project_dir=None, deploy_patterns=DEFAULT_DEPLOY_PATTERNS,
-                   rollback_patterns=DEFAULT_ROLLBACK_PATTERNS):
+                   rollback_patterns=DEFAULT_ROLLBACK_PATTERNS, verify_patterns=DEFAULT_VERIFY_PATTERNS,
+                   close_patterns=DEFAULT_CLOSE_PATTERNS):
     """Validate workflow template files; returns {ok, files: [{path, name, nodes, errors, warnings}], errors, warnings}.
 
     ``controller_config`` defaults to ``<parent of the first file's directory>/controller``; ``project_dir`` defaults to
@@ -423,7 +591,8 @@ def validate_files(paths, controller_config=None, project_dir=None, deploy_patte
         except GovernedChangeError as exc:
             report["files"].append({"path": path, "name": None, "nodes": 0, "errors": [exc.as_dict()], "warnings": []})
     validator = Validator(controller, deploy_patterns, rollback_patterns,
-                          known_workflows=[doc.get("name") for _path, doc in docs if isinstance(doc.get("name"), str)])
+                          known_workflows=[doc.get("name") for _path, doc in docs if isinstance(doc.get("name"), str)],
+                          verify_patterns=verify_patterns, close_patterns=close_patterns)
     for path, doc in docs:
         try:
             errors, warnings = validator.validate(doc, str(path))
