@@ -13,12 +13,13 @@ from ansible_collections.governed.change.plugins.module_utils import assess as c
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.facts import config_entries, normalize_inventory, resolve_targets
+from ansible_collections.governed.change.plugins.module_utils.facts import normalize_inventory, resolve_targets
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.records import record_assessment
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
+from ansible_collections.governed.change.plugins.plugin_utils.render import render_config_lines
 
 # Host variables a policy may use; only the targets' are read (reading all hostvars of a big inventory is slow).
 HOST_VARS = ("site", "role", "criticality", "tags", "governed_platform")
@@ -35,6 +36,10 @@ class ActionModule(DeviceActionBase):
         policy = load_policy(self._path(args["policy"], task_vars))
         inventory = self._inventory_view(request, policy, task_vars)
         hosts = resolve_targets(request["targets"], inventory, source=cr_path)
+        # Rendered before any device is read: a refused template costs no SSH session.
+        templates_dir = self._path(args["templates_dir"], task_vars)
+        rendered = {host: self._render_lines(request, host, inventory, cr_path, task_vars, templates_dir=templates_dir)
+                    for host in hosts}
 
         running, unreachable = {}, {}
         for host, path in (args["running_configs"] or {}).items():
@@ -54,9 +59,8 @@ class ActionModule(DeviceActionBase):
         diffs = {}
         for host in hosts:
             entry = {"running": running.get(host)}
-            lines = self._render_lines(request, host, inventory, cr_path, task_vars)
-            if lines is not None:
-                entry["lines"] = lines
+            if rendered[host] is not None:
+                entry["lines"] = rendered[host]
             diffs[host] = entry
 
         assessment = core.assess(request, policy, inventory, diffs=diffs, now=args["now"], source=cr_path)
@@ -132,28 +136,10 @@ class ActionModule(DeviceActionBase):
                         failed[host] = reason
         return got, failed
 
-    def _render_lines(self, request, host, inventory, cr_path, task_vars):
-        entries = config_entries(request, host, normalize_inventory(inventory))
-        if not entries:
-            return None
-        lines = []
-        for key, entry in entries:
-            if "lines" in entry:
-                lines.extend(entry["lines"])
-                continue
-            path = entry["template"]
-            if not os.path.isabs(path):
-                path = os.path.join(os.path.dirname(os.path.abspath(cr_path)), path)
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    source = handle.read()
-            except OSError as exc:
-                raise ValidationError("the template cannot be read (%s)." % exc, where="%s: config.%s.template" % (cr_path, key),
-                                      fix="give a path relative to the change request file.")
-            host_vars = dict(task_vars["hostvars"][host])
-            rendered = self._templar.copy_with_new_env(available_variables=host_vars).template(source)
-            lines.extend(line.rstrip() for line in str(rendered).splitlines() if line.strip())
-        return lines
+    def _render_lines(self, request, host, inventory, cr_path, task_vars, templates_dir=None):
+        # The same rendering as governed.change.config_lines at deploy time (plugin_utils/render.py): same lines, same hash.
+        return render_config_lines(self._templar, request, host, normalize_inventory(inventory), cr_path,
+                                   task_vars["hostvars"][host], templates_dir=templates_dir)
 
     def _write(self, assessment, output_dir, task_vars):
         folder = self._path(output_dir, task_vars)

@@ -56,6 +56,13 @@ options:
         candidate against it. An unreachable device is reported and diffed against an unknown configuration.
     type: bool
     default: true
+  templates_dir:
+    description:
+      - A folder of templates that C(template:) entries of the change request may also come from.
+      - Without it a template must lie in the change request's folder (or below it); a path resolving anywhere else
+        (an absolute path, C(..), a symlink leading out) is refused. Templates are rendered with the host's variables
+        and the entry's C(vars), exactly as M(governed.change.config_lines) renders them at deploy time.
+    type: path
   now:
     description: Assessment time (ISO 8601 with offset); defaults to the current time.
     type: str

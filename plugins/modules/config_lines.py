@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the governed.change.config_lines action (the work is done by plugins/action/config_lines.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: config_lines
+short_description: The configuration lines a change request gives one target, templates rendered as assess renders them
+version_added: 0.1.0
+author:
+  - Governed Change Maintainers (@governed-change)
+description:
+  - Returns the configuration lines of the change request's C(config) entries that apply to the task's host (group
+    entries, then the host's own entry, in document order) - C(lines) as written, C(template) entries rendered.
+  - A template is rendered with ansible-core's templating under its trust model - only the template file is trusted
+    as a template - with the entry's C(vars) (plain data, never templated themselves) over the host's variables
+    (C(hostvars[inventory_hostname])). Lookups (C(lookup), C(query), C(q)) are refused in templates.
+  - The template must lie in the change request's folder or in O(templates_dir); C(..), absolute paths and symlinks
+    that resolve anywhere else are refused.
+  - This is the same function M(governed.change.assess) renders with, so the deploy stage pushes the lines whose diff
+    was assessed and approved (the content hash); the deploy role uses it for every target.
+  - Runs on the controller for each host; reads no device.
+options:
+  change_request:
+    description: Path of the change request YAML (relative paths are resolved from the playbook directory).
+    type: path
+    required: true
+  templates_dir:
+    description: A folder of templates that C(template:) entries may also come from (the same as the assess stage's).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; the same result in check mode.
+  diff_mode:
+    support: none
+    description: No diff.
+  platform:
+    support: full
+    description: Runs on the controller.
+    platforms: all
+seealso:
+  - module: governed.change.assess
+  - module: governed.change.deploy
+"""
+
+EXAMPLES = r"""
+- name: Render this target's configuration lines from the change request
+  governed.change.config_lines:
+    change_request: changes/CHG-1003.yml
+  register: rendered
+
+- name: Deploy them
+  governed.change.deploy:
+    lines: "{{ rendered.lines }}"
+    backup: "{{ governed_backups[inventory_hostname] }}"
+"""
+
+RETURN = r"""
+lines:
+  description: The host's configuration lines, in order (empty when the change request has no config for the host).
+  returned: success
+  type: list
+  elements: str
+  sample: ["router bgp 65002", " neighbor 10.0.12.1 description to r1"]
+has_config:
+  description: Whether any config entry of the change request applies to the host.
+  returned: success
+  type: bool
+entries:
+  description: The config entries used, in order (their keys, and C(template) for rendered ones).
+  returned: success
+  type: list
+  elements: dict
+"""
