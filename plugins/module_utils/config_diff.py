@@ -410,7 +410,8 @@ def diff_configs(running, candidate, host="device"):
 
 def _sorted_prefixes(prefixes):
     _need_netaddr()
-    return [str(network) for network in sorted(netaddr.IPNetwork(prefix) for prefix in prefixes)]
+    # key=sort_key: the order IPNetwork's comparisons give, with one key per prefix instead of two per comparison.
+    return [str(network) for network in sorted((netaddr.IPNetwork(prefix) for prefix in prefixes), key=netaddr.IPNetwork.sort_key)]
 
 
 def check_config_size(host, running=None, candidate=None, lines=None):
