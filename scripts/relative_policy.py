@@ -4,9 +4,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write a copy of a policy whose dated entries are placed relative to the governed.change clock.
 
-The example policy carries real calendar dates (a year-end freeze). The demo and the lab tests run changes
-*now*, on any day of any year, so they use a copy in which every freeze starts ``--freeze-in`` days after
-the clock's now, keeping its length. (A past exdate only skips an occurrence that is gone anyway.)
+The example policy freezes changes every year from 20 December to 4 January. The demo and the lab tests
+run changes *now*, on any day of any year, so they use a copy in which every freeze (yearly or dated) is a
+dated one that starts ``--freeze-in`` days after the clock's now, keeping its length. (A past exdate only skips an occurrence that is gone anyway.)
 The clock is governed.change's own (GOVERNED_CHANGE_NOW moves it), so a shifted test run gets a matching
 policy.
 
@@ -47,7 +47,15 @@ def relative_policy(src, dst, freeze_in_days=30, now=None):
     placed = []
     base = (now + datetime.timedelta(days=freeze_in_days)).replace(microsecond=0)
     for freeze in policy.get("freezes") or []:
-        length = _parse(freeze["end"]) - _parse(freeze["start"])
+        if "yearly" in freeze:  # a yearly freeze becomes a dated one of the same length (in days)
+            (m1, d1), (m2, d2) = ([int(part) for part in freeze["yearly"][key].split("-")] for key in ("start", "end"))
+            first = datetime.date(2001, m1, min(d1, 28) if m1 == 2 else d1)
+            last = datetime.date(2001 + (1 if (m2, d2) <= (m1, d1) else 0), m2, min(d2, 28) if m2 == 2 else d2)
+            length = datetime.timedelta(days=(last - first).days)
+            del freeze["yearly"]
+            freeze.pop("timezone", None)
+        else:
+            length = _parse(freeze["end"]) - _parse(freeze["start"])
         freeze["start"], freeze["end"] = clock.iso_z(base), clock.iso_z(base + length)
         placed.append((freeze["name"], freeze["start"], freeze["end"]))
     with open(dst, "w", encoding="utf-8") as handle:

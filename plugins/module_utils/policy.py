@@ -68,7 +68,8 @@ STANDARD_KEYS = ("name", "description", "category", "when", "max_tier")
 IDENTITY_KEYS = ("groups", "principals", "person")
 WINDOW_KEYS = ("name", "scope", "timezone", "weekly", "rrule", "duration_minutes", "exdate")
 SCOPE_KEYS = ("sites", "groups", "hosts")
-FREEZE_KEYS = ("name", "start", "end", "scope", "allow_emergency", "reason")
+FREEZE_KEYS = ("name", "start", "end", "yearly", "timezone", "scope", "allow_emergency", "reason")
+YEARLY_RE = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 EMERGENCY_KEYS = ("allowed", "bypass_window", "bypass_freeze", "post_review_hours")
 
 REQUIREMENT_DEFAULTS = {
@@ -549,21 +550,60 @@ def _freezes(check, freezes):
     out, names = [], set()
     for index, freeze in enumerate(freezes):
         path = join_path("freezes", index)
-        check.mapping(freeze, path, FREEZE_KEYS, ("name", "start", "end"))
+        check.mapping(freeze, path, FREEZE_KEYS, ("name",))
         name = check.string(freeze["name"], join_path(path, "name"), pattern=NAME_RE)
         if name in names:
             check.fail(join_path(path, "name"), "freeze '%s' is defined twice." % name, "give each freeze a unique name.")
         names.add(name)
-        start = check.timestamp(freeze["start"], join_path(path, "start"))
-        end = check.timestamp(freeze["end"], join_path(path, "end"))
-        if end <= start:
-            check.fail(join_path(path, "end"), "is not after start.", "make the freeze end after it starts.")
-        item = {"name": name, "start": start.isoformat(), "end": end.isoformat(),
+        item = {"name": name}
+        item.update(_yearly_freeze(check, freeze, path) if "yearly" in freeze else _dated_freeze(check, freeze, path))
+        item.update({
                 "scope": _scope(check, freeze.get("scope"), join_path(path, "scope")),
                 "allow_emergency": check.boolean(freeze.get("allow_emergency", False), join_path(path, "allow_emergency")),
-                "reason": check.string(freeze.get("reason", ""), join_path(path, "reason"), allow_empty=True)}
+                "reason": check.string(freeze.get("reason", ""), join_path(path, "reason"), allow_empty=True)})
         out.append(item)
     return out
+
+
+def _dated_freeze(check, freeze, path):
+    """A one-off freeze: start and end, ISO 8601 instants with an offset."""
+    for key in ("start", "end"):
+        if key not in freeze:
+            check.fail(join_path(path, key), "is required but missing.",
+                       "give start and end (ISO 8601 with an offset), or a yearly freeze: yearly: {start: \"12-20\", end: \"01-04\"} "
+                       "with a timezone.")
+    if "timezone" in freeze:
+        check.fail(join_path(path, "timezone"), "only applies to yearly freezes (start and end carry their offset).", "remove it.")
+    start = check.timestamp(freeze["start"], join_path(path, "start"))
+    end = check.timestamp(freeze["end"], join_path(path, "end"))
+    if end <= start:
+        check.fail(join_path(path, "end"), "is not after start.", "make the freeze end after it starts.")
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
+def _yearly_freeze(check, freeze, path):
+    """A freeze that recurs every year: local month-day start (inclusive, 00:00) to end (exclusive, 00:00)."""
+    for key in ("start", "end"):
+        if key in freeze:
+            check.fail(join_path(path, key), "does not go with yearly (the yearly dates repeat every year).",
+                       "remove it, or remove yearly for a one-off freeze.")
+    ypath = join_path(path, "yearly")
+    check.mapping(freeze["yearly"], ypath, ("start", "end"), ("start", "end"))
+    days = {}
+    for key in ("start", "end"):
+        days[key] = check.string(freeze["yearly"][key], join_path(ypath, key), pattern=YEARLY_RE,
+                                 hint='write the month and day as "MM-DD", e.g. "12-20".')
+        month, day = (int(part) for part in days[key].split("-"))
+        try:
+            datetime.date(2000, month, day)  # a leap year: 02-29 is allowed (it falls on 03-01 in other years)
+        except ValueError:
+            check.fail(join_path(ypath, key), "'%s' is not a day of the year." % days[key], 'use a real date, e.g. "12-20".')
+    if days["start"] == days["end"]:
+        check.fail(join_path(ypath, "end"), "equals start, so the freeze would be empty.",
+                   "give a different end (an end before the start spans the new year).")
+    if "timezone" not in freeze:
+        check.fail(join_path(path, "timezone"), "is required with yearly.", "set an IANA zone such as Europe/London or UTC.")
+    return {"yearly": dict(days), "timezone": _timezone(check, freeze["timezone"], join_path(path, "timezone"))}
 
 
 def _emergency(check, section):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 import time
@@ -202,21 +203,56 @@ class Window:
 
 
 class Freeze:
-    """A change freeze: an aware UTC range with a scope."""
+    """A change freeze with a scope: one dated UTC range, or a yearly one (local month-day to month-day)."""
 
     def __init__(self, spec, position):
         self.name = spec.get("name") or "freeze-%d" % position
         where = "policy: freezes.%s" % self.name
+        self.scope = _scope(spec.get("scope"))
+        self.allow_emergency = spec.get("allow_emergency") is True
+        self.yearly = None
+        if spec.get("yearly"):
+            self.zone = _zone(spec.get("timezone"), where + ".timezone")
+            try:
+                self.yearly = tuple(tuple(int(part) for part in str(spec["yearly"][key]).split("-")) for key in ("start", "end"))
+            except (KeyError, TypeError, ValueError):
+                raise PolicyError("a yearly freeze needs start and end as \"MM-DD\".", where=where + ".yearly",
+                                  fix='write yearly: {start: "12-20", end: "01-04"}.')
+            self.start = self.end = None
+            return
         self.start = _aware(spec.get("start"), where + ".start")
         self.end = _aware(spec.get("end"), where + ".end")
         if self.end <= self.start:
             raise PolicyError("the freeze ends before it starts.", where=where, fix="make end later than start.")
-        self.scope = _scope(spec.get("scope"))
-        self.allow_emergency = spec.get("allow_emergency") is True
+
+    def _local(self, year, month_day):
+        month, day = month_day
+        if (month, day) == (2, 29) and not calendar.isleap(year):
+            month, day = 3, 1
+        return datetime.datetime(year, month, day, tzinfo=self.zone).astimezone(UTC)
+
+    def occurrences(self, begin, finish):
+        """The freeze's (start, end) ranges in UTC that overlap [begin, finish], in order."""
+        if self.yearly is None:
+            return [(self.start, self.end)] if self.start <= finish and begin < self.end else []
+        out = []
+        for year in range(begin.year - 1, finish.year + 1):
+            start = self._local(year, self.yearly[0])
+            end = self._local(year + (1 if self.yearly[1] <= self.yearly[0] else 0), self.yearly[1])
+            if start <= finish and begin < end:
+                out.append((start, end))
+        return out
+
+    def span_at(self, moment):
+        """The (start, end) range covering ``moment``, or None."""
+        for start, end in self.occurrences(moment, moment):
+            if start <= moment < end:
+                return start, end
+        return None
 
     def active(self, moment):
         """True when ``moment`` is inside the freeze."""
-        return self.start <= moment < self.end
+        return self.span_at(moment) is not None
 
 
 def compile_policy(policy):
@@ -285,8 +321,7 @@ class _Plan:
             for window in self.windows:
                 points.update(begin for begin, _end in window.prepare(now, horizon) if begin > now)
         for freeze in self.freezes:
-            if now < freeze.end <= horizon:
-                points.add(freeze.end)
+            points.update(end for _start, end in freeze.occurrences(now, horizon) if now < end <= horizon)
         if self.requested is not None and self.requested[0] > now:
             points.add(self.requested[0])
         return sorted(points)
@@ -360,13 +395,14 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
         if freeze.name not in state["freezes"]:
             continue
         hosts = sorted(set(state["freezes"][freeze.name]))
-        text = "freeze %s (%s to %s) covers %s" % (freeze.name, _iso(freeze.start), _iso(freeze.end), _hosts(hosts))
+        start, end = freeze.span_at(now)
+        text = "freeze %s (%s to %s) covers %s" % (freeze.name, _iso(start), _iso(end), _hosts(hosts))
         if emergency_ok and (freeze.allow_emergency or emergency_policy.get("bypass_freeze") is True):
             bypassed.append({"kind": "freeze", "name": freeze.name, "hosts": hosts})
             reasons.append(text + ": bypassed by the emergency change as the policy allows.")
         else:
             blocking.append(text + ("; the policy does not let an emergency change bypass it" if is_emergency else "")
-                            + "; fix: wait until %s or narrow the targets." % _iso(freeze.end))
+                            + "; fix: wait until %s or narrow the targets." % _iso(end))
     window_problems = []
     if state["no_window"]:
         window_problems.append("no maintenance window covers %s; fix: add a window whose scope includes them."

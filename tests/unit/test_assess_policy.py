@@ -29,6 +29,9 @@ JMES_FIX = "fix the syntax; literals go in backticks (`2`) and strings in single
 def mutate(path, value):
     """The example policy with the value at a dotted/indexed path replaced (value DELETE removes it)."""
     doc = raw_policy()
+    if path.startswith("freezes[0]."):  # the freeze cases below are about a dated freeze (the example's is yearly)
+        doc["freezes"][0] = {"name": "year-end", "start": "2026-12-20T00:00:00+00:00", "end": "2027-01-04T00:00:00+00:00",
+                             "scope": {}, "allow_emergency": True}
     keys = path.replace("[", ".").replace("]", "").split(".")
     node = doc
     for key in keys[:-1]:
@@ -189,7 +192,8 @@ MALFORMED = [
      "policy.yml: freezes[0].end: is not after start. Fix: make the freeze end after it starts."),
     ("freeze_naive_start", mutate("freezes[0].start", "2026-12-20T00:00:00"),
      "policy.yml: freezes[0].start: has no UTC offset, so the instant is ambiguous. Fix: add the offset, e.g. \"2026-11-28T01:00:00+00:00\"."),
-    ("freeze_missing_end", mutate("freezes[0].end", DELETE), "policy.yml: freezes[0].end: is required but missing. Fix: add the 'end' key."),
+    ("freeze_missing_end", mutate("freezes[0].end", DELETE), "policy.yml: freezes[0].end: is required but missing. Fix: give start and end (ISO 8601 with an offset), or a yearly freeze: "
+     "yearly: {start: \"12-20\", end: \"01-04\"} with a timezone."),
     ("emergency_allowed_string", mutate("emergency.allowed", "yes"),
      "policy.yml: emergency.allowed: must be true or false, got a string. Fix: write true or false without quotes."),
     ("emergency_review_zero", mutate("emergency.post_review_hours", 0),
@@ -308,3 +312,34 @@ def test_fact_fields_match_the_facts_document():
     doc = facts()
     names = set(doc) | set(doc["targets"][0]) | set(doc["diff"])
     assert names == set(FACT_FIELDS)
+
+
+@pytest.mark.parametrize("freeze, message", [
+    ({"name": "f", "yearly": {"start": "12-20", "end": "01-04"}},
+     "policy.yml: freezes[0].timezone: is required with yearly. Fix: set an IANA zone such as Europe/London or UTC."),
+    ({"name": "f", "yearly": {"start": "12-32", "end": "01-04"}, "timezone": "UTC"},
+     "policy.yml: freezes[0].yearly.start: "),
+    ({"name": "f", "yearly": {"start": "02-30", "end": "03-04"}, "timezone": "UTC"},
+     "policy.yml: freezes[0].yearly.start: '02-30' is not a day of the year."),
+    ({"name": "f", "yearly": {"start": "12-20", "end": "12-20"}, "timezone": "UTC"},
+     "policy.yml: freezes[0].yearly.end: equals start, so the freeze would be empty."),
+    ({"name": "f", "yearly": {"start": "12-20", "end": "01-04"}, "timezone": "UTC", "start": "2026-12-20T00:00:00Z"},
+     "policy.yml: freezes[0].start: does not go with yearly"),
+    ({"name": "f", "start": "2026-12-20T00:00:00Z", "end": "2027-01-04T00:00:00Z", "timezone": "UTC"},
+     "policy.yml: freezes[0].timezone: only applies to yearly freezes"),
+    ({"name": "f", "start": "2026-12-20T00:00:00Z"}, "policy.yml: freezes[0].end: is required but missing."),
+    ({"name": "f", "yearly": {"start": "12-20", "end": "01-04"}, "timezone": "Mars/Olympus"},
+     "policy.yml: freezes[0].timezone: 'Mars/Olympus' is not a known time zone."),
+])
+def test_freeze_forms_are_validated(freeze, message):
+    raw = raw_policy()
+    raw["freezes"] = [freeze]
+    with pytest.raises(PolicyError) as info:
+        validate_policy(raw, source=P)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_yearly_freeze_is_accepted():
+    raw = raw_policy()
+    raw["freezes"] = [{"name": "year-end", "yearly": {"start": "12-20", "end": "01-04"}, "timezone": "Europe/London"}]
+    assert validate_policy(raw, source=P)["freezes"][0]["yearly"] == {"start": "12-20", "end": "01-04"}

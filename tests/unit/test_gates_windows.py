@@ -322,3 +322,41 @@ def test_accepts_the_assessment_as_change(policy):
                   "facts": {"targets": [dict(R1, role="edge", criticality="medium")]}}
     verdict = window_gate(policy, assessment, assessment["facts"]["targets"], z("2026-03-25T12:00:00Z"))
     assert verdict["change_id"] == "CHG-7" and verdict["decision"] == "pass" and "post_review_due" in verdict["bypass"]
+
+
+# -- yearly freezes: the same dates every year, in the freeze's own time zone -------------------------------
+
+def _yearly(policy, start="12-20", end="01-04", zone="Europe/London"):
+    policy["freezes"] = [{"name": "year-end", "yearly": {"start": start, "end": end}, "timezone": zone, "scope": {},
+                          "allow_emergency": False}]
+    policy["requirements"]["high"]["window_required"] = False
+    return policy
+
+
+@pytest.mark.parametrize("at, frozen", [
+    ("2026-12-19T23:59:00Z", False), ("2026-12-20T00:00:00Z", True), ("2027-01-03T23:59:00Z", True),
+    ("2027-01-04T00:00:00Z", False), ("2031-12-25T12:00:00Z", True), ("2031-01-02T12:00:00Z", True),
+    ("2045-07-01T12:00:00Z", False), ("2100-12-31T23:00:00Z", True),
+])
+def test_yearly_freeze_recurs_across_the_new_year(policy, at, frozen):
+    verdict = decide(_yearly(policy), [R1], at)
+    assert (verdict["decision"] == "fail") is frozen, verdict["reasons"]
+    if frozen:
+        moment = z(at)
+        first_year = moment.year if moment.month == 12 else moment.year - 1
+        assert "freeze year-end (%d-12-20T00:00:00Z to %d-01-04T00:00:00Z)" % (first_year, first_year + 1) in verdict["reasons"][0]
+
+
+def test_yearly_freeze_follows_its_time_zone_and_reports_the_next_opening(policy):
+    # 20 June in Europe/Berlin starts at 22:00Z the day before (CEST, UTC+2)
+    policy = _yearly(policy, "06-20", "06-22", "Europe/Berlin")
+    assert decide(policy, [R1], "2030-06-19T21:59:00Z")["decision"] == "pass"
+    verdict = decide(policy, [R1], "2030-06-19T22:00:00Z")
+    assert verdict["decision"] == "fail" and verdict["next_open"] == "2030-06-21T22:00:00Z"
+
+
+def test_yearly_freeze_on_29_february(policy):
+    policy = _yearly(policy, "02-29", "03-02", "UTC")
+    assert decide(policy, [R1], "2028-02-29T12:00:00Z")["decision"] == "fail"  # leap year
+    assert decide(policy, [R1], "2027-02-28T12:00:00Z")["decision"] == "pass"
+    assert decide(policy, [R1], "2027-03-01T12:00:00Z")["decision"] == "fail"  # 29 Feb falls on 1 Mar
