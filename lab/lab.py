@@ -4,10 +4,15 @@
 """The lab: three FRR routers (eBGP r1-r2-r3), a Linux nftables firewall fw1 and a server srv1, each in
 its own network namespace on this machine, managed over SSH on 127.0.0.1 only.
 
-Usage (as root): python3 lab/lab.py up|down|status|wait [--timeout S]
+Usage (as root): python3 lab/lab.py up|down|status|wait [--timeout S] [--bastion]
 
 Addresses live only on interfaces inside the lab's namespaces (and sshd on 127.0.0.1): nothing is
 routed to or from the machine's own interfaces.
+
+Host keys: `up` writes <run>/known_hosts ([127.0.0.1]:port entries for sshd's host key) and the inventory points
+every SSH client at it, so the devices' identity is verified. With --bastion (or GC_LAB_BASTION=1) the devices' sshd
+listens on 127.0.0.1 inside a bastion namespace only, reachable through a jump host on 127.0.0.1:<base>+20
+(<run>/ssh_config names it <prefix>bastion, for ProxyJump).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +32,8 @@ RUN = os.environ.get("GC_LAB_RUN", os.path.join(LAB_DIR, "run"))
 PREFIX = os.environ.get("GC_LAB_PREFIX", "gc-")
 FRR_BIN = "/usr/lib/frr"
 PORT_BASE = int(os.environ.get("GC_LAB_PORT_BASE", "22200"))
+BASTION = os.environ.get("GC_LAB_BASTION", "").lower() in ("1", "yes", "true")
+BASTION_PORT = PORT_BASE + 20
 
 ROUTERS = {
     "r1": {"asn": 65001, "loopback": "10.255.0.1"},
@@ -178,6 +186,9 @@ def down(verbose=True):
     sshd_pid = read_pid(os.path.join(RUN, "sshd.pid"))
     if sshd_pid and _is_lab_sshd(sshd_pid):
         pids.add(sshd_pid)
+    relay_pid = read_pid(os.path.join(RUN, "bastion-relay.pid"))
+    if relay_pid and _is_lab_process(relay_pid, "bastion-relay"):
+        pids.add(relay_pid)
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -200,12 +211,17 @@ def down(verbose=True):
 
 
 def _is_lab_sshd(pid):
+    return _is_lab_process(pid, "sshd")
+
+
+def _is_lab_process(pid, word):
+    """True when the PID is still this lab's process (its command line names ``word`` and the run folder)."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as handle:
             cmdline = handle.read().decode(errors="replace")
     except OSError:
         return False
-    return "sshd" in cmdline and RUN in cmdline
+    return word in cmdline and RUN in cmdline
 
 
 # ----------------------------------------------------------------------------------------------- bring-up
@@ -239,6 +255,9 @@ def up():
         nsexec(b, "ip", "link", "set", ib, "up")
     for name, spec in ROUTERS.items():
         nsexec(name, "ip", "addr", "add", spec["loopback"] + "/32", "dev", "lo")
+    if BASTION:
+        run(["ip", "netns", "add", ns("bastion")])
+        nsexec("bastion", "ip", "link", "set", "lo", "up")
     nsexec("fw1", "ip", "route", "add", "default", "via", "10.0.34.3")
     nsexec("srv1", "ip", "route", "add", "default", "via", "10.0.45.1")
     fw_rules = os.path.join(RUN, "fw1.nft")
@@ -250,7 +269,11 @@ def up():
     for name in ROUTERS:
         start_router(name)
     start_sshd()
-    print("lab up in %.2f s (BGP converging; `lab.py wait` waits for it)" % (time.time() - start))
+    if BASTION:
+        start_bastion()
+    write_known_hosts()
+    print("lab up in %.2f s (BGP converging; `lab.py wait` waits for it)%s" % (
+        time.time() - start, "; devices only through the bastion on 127.0.0.1:%d" % BASTION_PORT if BASTION else ""))
 
 
 def start_router(name):
@@ -344,12 +367,98 @@ def start_sshd():
         conf += ["Match LocalPort %d" % port, "    ForceCommand %s" % login]
     sshd_conf = os.path.join(RUN, "sshd_config")
     write(sshd_conf, "\n".join(conf) + "\n")
-    run(["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd.log")])
+    # With a bastion, the devices' sshd lives in the bastion's namespace: its 127.0.0.1 is not the machine's.
+    inside = ["ip", "netns", "exec", ns("bastion")] if BASTION else []
+    run(inside + ["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd.log")])
     for _attempt in range(100):
         if read_pid(os.path.join(RUN, "sshd.pid")):
             return
         time.sleep(0.05)
     raise LabError("sshd did not start; see %s/sshd.log" % RUN)
+
+
+def write_known_hosts():
+    """<run>/known_hosts: the host key of every SSH port the lab serves, as [127.0.0.1]:port entries."""
+    entries = []
+    keys = [(os.path.join(RUN, "ssh_host_ed25519_key.pub"), sorted(PORTS.values()))]
+    if BASTION:
+        keys.append((os.path.join(RUN, "bastion", "ssh_host_ed25519_key.pub"), [BASTION_PORT]))
+    for pubfile, ports in keys:
+        with open(pubfile, encoding="utf-8") as handle:
+            kind, blob = handle.read().split()[:2]
+        entries += ["[127.0.0.1]:%d %s %s" % (port, kind, blob) for port in ports]
+    write(os.path.join(RUN, "known_hosts"), "\n".join(entries) + "\n")
+
+
+def start_bastion():
+    """A jump host on 127.0.0.1:BASTION_PORT: each connection gets its own `sshd -i` inside the bastion namespace,
+    which may only forward to that namespace's 127.0.0.1 (where the devices' sshd listens)."""
+    bdir = os.path.join(RUN, "bastion")
+    os.makedirs(bdir, mode=0o755)
+    hostkey = os.path.join(bdir, "ssh_host_ed25519_key")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey])
+    conf = [
+        "HostKey %s" % hostkey,
+        "PidFile none",
+        "AuthorizedKeysFile %s" % os.path.join(RUN, "authorized_keys"),
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "AllowTcpForwarding local",
+        "PermitOpen 127.0.0.1:*",
+        "AllowAgentForwarding no",
+        "X11Forwarding no",
+        "PermitTTY no",
+        "ForceCommand /bin/echo bastion: port forwarding only",
+    ]
+    write(os.path.join(bdir, "sshd_config"), "\n".join(conf) + "\n")
+    write(os.path.join(RUN, "ssh_config"), "\n".join([
+        "# The lab's jump host (lab.py up --bastion): ssh -F %s -J %s -p PORT root@127.0.0.1" % (os.path.join(RUN, "ssh_config"), ns("bastion")),
+        "Host %s" % ns("bastion"),
+        "    HostName 127.0.0.1",
+        "    Port %d" % BASTION_PORT,
+        "    User root",
+        "    IdentityFile %s" % os.path.join(RUN, "id_ed25519"),
+        "    IdentitiesOnly yes",
+        "    UserKnownHostsFile %s" % os.path.join(RUN, "known_hosts"),
+        "    StrictHostKeyChecking yes",
+        "    BatchMode yes",
+        "    LogLevel ERROR",
+    ]) + "\n")
+    # The listening socket is bound here (the machine's loopback) before `up` returns, then handed to the relay.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", BASTION_PORT))
+    except OSError as exc:
+        listener.close()
+        raise LabError("the bastion port 127.0.0.1:%d is taken (%s); set GC_LAB_PORT_BASE to a free range" % (BASTION_PORT, exc))
+    listener.listen(64)
+    log = open(os.path.join(RUN, "bastion-relay.log"), "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, os.path.abspath(__file__), "bastion-relay", "--fd", str(listener.fileno()), "--run", RUN],
+        pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    listener.close()
+    log.close()
+    write(os.path.join(RUN, "bastion-relay.pid"), "%d\n" % proc.pid)
+
+
+def bastion_relay(fd):
+    """The bastion's front door (runs until killed): every accepted connection is served by `sshd -i` in the bastion."""
+    listener = socket.socket(fileno=fd)
+    conf = os.path.join(RUN, "bastion", "sshd_config")
+    log = os.path.join(RUN, "bastion", "sshd.log")
+    children = []
+    while True:
+        conn, _peer = listener.accept()
+        with conn:
+            conn.setblocking(True)
+            children.append(subprocess.Popen(  # pylint: disable=consider-using-with
+                ["ip", "netns", "exec", ns("bastion"), "/usr/sbin/sshd", "-i", "-f", conf, "-E", log],
+                stdin=conn, stdout=conn, stderr=subprocess.DEVNULL))
+        children = [child for child in children if child.poll() is None]
 
 
 # ----------------------------------------------------------------------------------------------- status
@@ -381,6 +490,8 @@ def status(as_json=False):
     if ns("r1") in result["namespaces"]:
         result["srv1_from_r1"] = srv1_reachable_from("r1")
     result["ports"] = PORTS
+    relay = read_pid(os.path.join(RUN, "bastion-relay.pid"))
+    result["bastion"] = BASTION_PORT if relay and pid_alive(relay) else None
     result["up"] = bool(result["namespaces"])
     result["converged"] = converged(result)
     if as_json:
@@ -424,12 +535,19 @@ def wait(timeout):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lab", description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("command", choices=["up", "down", "status", "wait"])
+    parser.add_argument("command", choices=["up", "down", "status", "wait", "bastion-relay"])
     parser.add_argument("--timeout", type=int, default=60)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--bastion", action="store_true", help="devices reachable only through a jump host (as GC_LAB_BASTION=1)")
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global BASTION  # pylint: disable=global-statement
+    BASTION = BASTION or args.bastion
     try:
-        if args.command == "up":
+        if args.command == "bastion-relay":
+            bastion_relay(args.fd)
+        elif args.command == "up":
             try:
                 up()
             except BaseException:

@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options every device-stage action shares: how it reaches the device host, retries, and the state store."""
+"""Options every device-stage action shares: how it reaches the device host, retries, and the state store.
+
+The SSH settings themselves (user, key, ssh arguments, host key checking) come from the inventory, as for Ansible's
+own ssh connection; the notes below say which.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +29,10 @@ options:
       - SSH port of the device host's shell; defaults to C(governed_host_port), else C(ansible_port).
     type: int
   connect_timeout:
-    description: Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+    description:
+      - Seconds to wait for the SSH connection; an unreachable device fails with a transient device error.
+      - Defaults to the host variable C(ansible_ssh_timeout) when set, else 5 (ansible.cfg's C(timeout) is left to Ansible's own connection).
     type: int
-    default: 5
   retries:
     description:
       - How many times a connection failure (ssh exit 255 before the command ran) is retried, with exponential backoff.
@@ -47,4 +52,13 @@ options:
       - Folder of the content-addressed state store on the controller (big state travels by reference).
       - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
     type: path
+notes:
+  - The device host is reached with the system C(ssh) client and the host's own Ansible SSH settings, resolved as
+    C(ansible.builtin.ssh) resolves them - C(ansible_user), C(ansible_ssh_private_key_file), C(ansible_ssh_common_args),
+    C(ansible_ssh_extra_args) (a known_hosts file, C(ProxyJump) or C(ProxyCommand) through a bastion, ...),
+    C(ansible_ssh_executable), C(ansible_ssh_timeout); host C(ansible_host), port C(governed_host_port) else C(ansible_port).
+  - The device's host key is verified (C(StrictHostKeyChecking=yes)) unless host key checking is turned off on purpose
+    (C(ansible_host_key_checking=false), C(ANSIBLE_HOST_KEY_CHECKING=False) or C(host_key_checking = False) in ansible.cfg);
+    the result then carries C(host_key_checking=false) and a warning. ssh arguments that would undo checking while it
+    is on (C(StrictHostKeyChecking=no), C(UserKnownHostsFile=/dev/null)) are refused.
 """

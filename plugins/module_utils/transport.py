@@ -1,11 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An SSH command transport: one `ssh ... user@host CMD` per command, data on stdin, typed errors, bounded retry."""
+"""An SSH command transport: one `ssh ... user@host CMD` per command, data on stdin, typed errors, bounded retry.
+
+The device's host key is verified (StrictHostKeyChecking=yes against the known_hosts files the ssh arguments name)
+unless host key checking is turned off on purpose; the inventory's ssh arguments (known_hosts file, ProxyJump or
+ProxyCommand through a bastion, ...) are passed on as Ansible's own ssh connection passes them.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import time
 
@@ -19,6 +26,72 @@ MAX_RETRY_DELAY = 30.0
 # command may have started: neither is retried (a half-run command must not run twice).
 _PERMANENT = ("permission denied", "host key verification failed", "no such identity", "bad configuration option")
 _MID_SESSION = ("closed by remote host", "not responding", "broken pipe", "packet_write_wait", "client_loop")
+# ssh's words when the device's host key is unknown or not the one on record (the command never ran).
+_HOST_KEY = ("host key verification failed", "remote host identification has changed")
+# StrictHostKeyChecking values that accept a key nobody verified (accept-new trusts whatever answers first).
+_UNVERIFIED = ("no", "off", "false", "accept-new")
+_OPTION = re.compile(r"^\s*([A-Za-z0-9]+)\s*(?:=|\s)\s*(.*)$", re.S)
+HOST_KEY_FIX = ("nothing was run on the device. If the device was rebuilt on purpose, check its new host key out of band "
+                "and replace its entry in the known_hosts file the inventory names (ssh-keygen -R '[host]:port' -f FILE, "
+                "then add the new key); otherwise treat the answer as an impostor. Turning checking off is an explicit "
+                "opt-out: ansible_host_key_checking: false (recorded in the task result).")
+
+
+def is_host_key_failure(stderr):
+    """True when ssh refused the device's host key (unknown, or changed since it was recorded)."""
+    text = (stderr or "").lower()
+    return any(marker in text for marker in _HOST_KEY)
+
+
+def split_args(value):
+    """ssh arguments as a list: a string is split as a shell would (as Ansible's ssh connection does)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return shlex.split(str(value))
+
+
+def ssh_option_values(tokens):
+    """{lower-case option: value} of the ``-o`` options (and ``-J``) in ssh arguments; the first one wins, as in ssh."""
+    values = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        option = None
+        if token in ("-o", "-J") and index + 1 < len(tokens):
+            option = tokens[index + 1] if token == "-o" else "ProxyJump=" + tokens[index + 1]
+            index += 2
+        else:
+            if token.startswith("-o") and len(token) > 2:
+                option = token[2:]
+            elif token.startswith("-J") and len(token) > 2:
+                option = "ProxyJump=" + token[2:]
+            index += 1
+        match = _OPTION.match(option or "")
+        if match:
+            values.setdefault(match.group(1).lower(), match.group(2).strip())
+    return values
+
+
+def check_host_key_args(tokens, host_key_checking, where):
+    """Refuse ssh arguments that would quietly undo host key checking while it is on."""
+    if not host_key_checking:
+        return
+    values = ssh_option_values(tokens)
+    strict = values.get("stricthostkeychecking", "").strip("\"'").lower()
+    if strict in _UNVERIFIED:
+        raise ValidationError("the ssh arguments turn host key checking off (StrictHostKeyChecking=%s) while it is on." % strict,
+                              where="%s: ansible_ssh_common_args / ansible_ssh_extra_args" % where,
+                              fix="remove StrictHostKeyChecking from the ssh arguments and name a known_hosts file that lists "
+                                  "the device (-o UserKnownHostsFile=FILE); to opt out on purpose set "
+                                  "ansible_host_key_checking: false (recorded in the task result).")
+    known = values.get("userknownhostsfile")
+    if known is not None and all(path.strip("\"'") == "/dev/null" for path in known.split()):
+        raise ValidationError("the ssh arguments set UserKnownHostsFile=/dev/null: no host key to verify the device against.",
+                              where="%s: ansible_ssh_common_args / ansible_ssh_extra_args" % where,
+                              fix="point UserKnownHostsFile at a known_hosts file that lists the device (the lab writes "
+                                  "lab/run/known_hosts), or opt out on purpose with ansible_host_key_checking: false.")
 
 
 def is_connection_failure(rc, stdout, stderr):
@@ -36,10 +109,16 @@ def backoff_delays(retries, delay, cap=MAX_RETRY_DELAY):
 
 
 class SSHTransport(Transport):
-    """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode)."""
+    """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode).
+
+    ``host_key_checking`` (default on) makes ssh refuse a device whose host key is unknown or changed;
+    ``common_args``/``extra_args`` are the inventory's ``ansible_ssh_common_args``/``ansible_ssh_extra_args``
+    (a string split as a shell would, or a list).
+    """
 
     def __init__(self, host, port=22, user="root", key_file=None, connect_timeout=5, command_timeout=60, device=None,
-                 ssh_binary="ssh", extra_args=None, retries=0, retry_delay=1.0, sleep=time.sleep):
+                 ssh_binary="ssh", extra_args=None, retries=0, retry_delay=1.0, sleep=time.sleep, host_key_checking=True,
+                 common_args=None):
         if not host:
             raise ValidationError("the device has no address.", where="%s: ansible_host" % (device or "device"),
                                   fix="set ansible_host for the device in the inventory.")
@@ -57,8 +136,15 @@ class SSHTransport(Transport):
         self.connect_timeout = int(connect_timeout)
         self.command_timeout = int(command_timeout)
         self.device = device or host
-        self.ssh_binary = ssh_binary
-        self.extra_args = list(extra_args or [])
+        self.ssh_binary = ssh_binary or "ssh"
+        self.host_key_checking = bool(host_key_checking)
+        try:
+            self.common_args = split_args(common_args)
+            self.extra_args = split_args(extra_args)
+        except ValueError as exc:
+            raise ValidationError("the ssh arguments cannot be split (%s)." % exc, where="%s: ansible_ssh_common_args / ansible_ssh_extra_args" % self.device,
+                                  fix="balance the quotes in the ssh arguments (for example -o ProxyCommand=\"ssh -W %h:%p bastion\").")
+        check_host_key_args(self.common_args + self.extra_args, self.host_key_checking, self.device)
         try:
             self.retries = int(retries)
             self.retry_delay = float(retry_delay)
@@ -74,16 +160,33 @@ class SSHTransport(Transport):
         self.exhausted = False  # a command stayed unreachable after every retry
 
     def argv(self, command):
-        """The ssh command line (no secrets: config text goes on stdin)."""
+        """The ssh command line (no secrets: config text goes on stdin).
+
+        ssh keeps the first value of an option: BatchMode and the host key policy come first so no argument can undo
+        them; then the inventory's arguments; then defaults the inventory may have set already (timeouts, log level).
+        """
         argv = [self.ssh_binary, "-p", str(self.port)]
         if self.key_file:
             argv += ["-i", self.key_file]
-        argv += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                 "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % self.connect_timeout,
+        argv += ["-o", "BatchMode=yes"]
+        if self.host_key_checking:
+            argv += ["-o", "StrictHostKeyChecking=yes"]
+        else:  # the explicit, recorded opt-out: accept any key and remember none
+            argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        argv += self.common_args + self.extra_args
+        argv += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % self.connect_timeout,
                  "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"]
-        argv += self.extra_args
         argv += ["%s@%s" % (self.user, self.host), command]
         return argv
+
+    def jump(self):
+        """The bastion the ssh arguments go through (ProxyJump value, or "ProxyCommand"), else None."""
+        values = ssh_option_values(self.common_args + self.extra_args)
+        if values.get("proxyjump", "none").lower() != "none":
+            return values["proxyjump"]
+        if values.get("proxycommand", "none").lower() != "none":
+            return "ProxyCommand"
+        return None
 
     def run(self, command, stdin=None, timeout=None, check=True):
         delays = backoff_delays(self.retries, self.retry_delay)
@@ -98,6 +201,10 @@ class SSHTransport(Transport):
             self.retried.append({"command": redacted(command, 120), "attempt": attempt, "stderr": redacted(proc.stderr, 200), "wait_s": wait})
             self._sleep(wait)
         result = CommandResult(command, proc.returncode, proc.stdout, proc.stderr, elapsed)
+        if proc.returncode == SSH_UNREACHABLE_RC and is_host_key_failure(proc.stderr):
+            raise DeviceError("host key verification failed: the SSH host key the device presented is not the one on record "
+                              "(%s)." % redacted(proc.stderr, 300),
+                              where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), fix=HOST_KEY_FIX)
         if proc.returncode == SSH_UNREACHABLE_RC:
             connect_failed = is_connection_failure(proc.returncode, proc.stdout, proc.stderr)
             if connect_failed:

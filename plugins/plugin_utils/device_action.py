@@ -14,9 +14,21 @@ from ansible_collections.governed.change.plugins.module_utils.platforms import g
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import run_probes
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
+from ansible_collections.governed.change.plugins.plugin_utils import ssh_settings
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
 _MISSING = object()
+
+
+def note_unverified(result, transports):
+    """Record in a task result that host key checking was off for some devices (the evidence keeps the result)."""
+    unchecked = sorted(set(transport.device for transport in transports if not transport.host_key_checking))
+    if unchecked:
+        result["host_key_checking"] = False
+        result.setdefault("warnings", []).append(
+            "host key checking is off for %s (ansible_host_key_checking / host_key_checking): the device's identity "
+            "was not verified." % ", ".join(unchecked))
+    return result
 
 
 class DeviceActionBase(GovernedActionBase):
@@ -25,6 +37,7 @@ class DeviceActionBase(GovernedActionBase):
     Connection failures (ssh rc 255, nothing run) are retried with bounded exponential backoff (options ``retries``,
     ``retry_delay``); every result carries ``attempts`` (the most attempts one command needed) and a failure after
     the retries were used up carries ``transient: true`` so a role can escalate with reason retries_exhausted.
+    Host key checking turned off for a device is recorded: ``host_key_checking: false`` and a warning naming it.
     """
 
     def run(self, tmp=None, task_vars=None):
@@ -37,6 +50,7 @@ class DeviceActionBase(GovernedActionBase):
                 result["retried"] = retried[:20]
             if result.get("failed") and any(transport.exhausted for transport in self._transports):
                 result["transient"] = True
+            note_unverified(result, self._transports)
         return result
 
     def _var(self, task_vars, name, host=None, default=None):
@@ -52,19 +66,32 @@ class DeviceActionBase(GovernedActionBase):
             return default
         return self._templar.template(value)
 
+    def ssh_settings(self, task_vars, host=None):
+        """The host's SSH settings as Ansible's ssh connection resolves them (variables, environment, ansible.cfg)."""
+        variables = {}
+        for name in ssh_settings.variable_names():
+            value = self._var(task_vars, name, host)
+            if value is not None:
+                variables[name] = value
+        return ssh_settings.resolve(variables)
+
     def transport_for(self, args, task_vars, host=None):
-        """An SSHTransport to a host's shell: governed_host_port (routers) or ansible_port (Linux hosts)."""
+        """An SSHTransport to a host's shell: governed_host_port (routers) or ansible_port (Linux hosts), with the
+        inventory's SSH settings (user, key, ssh arguments such as a known_hosts file or a bastion, host key checking)."""
         device = host or task_vars.get("inventory_hostname")
         port = args.get("port") if host is None and args.get("port") else None
         if port is None:
             port = self._var(task_vars, "governed_host_port", host) or self._var(task_vars, "ansible_port", host, 22)
-        key = self._var(task_vars, "ansible_ssh_private_key_file", host) or self._var(task_vars, "ansible_private_key_file", host)
+        settings = self.ssh_settings(task_vars, host)
         retries = args.get("retries")
         retry_delay = args.get("retry_delay")
         transport = SSHTransport(host=self._var(task_vars, "ansible_host", host, device), port=port,
-                                 user=self._var(task_vars, "ansible_user", host, "root"), key_file=key,
-                                 connect_timeout=args.get("connect_timeout") or 5, command_timeout=args.get("command_timeout") or 60,
-                                 device=device, retries=2 if retries is None else retries, retry_delay=1.0 if retry_delay is None else retry_delay)
+                                 user=settings["remote_user"] or "root", key_file=settings["private_key_file"],
+                                 connect_timeout=args.get("connect_timeout") or settings["timeout"] or 5,
+                                 command_timeout=args.get("command_timeout") or 60,
+                                 device=device, retries=2 if retries is None else retries, retry_delay=1.0 if retry_delay is None else retry_delay,
+                                 ssh_binary=settings["ssh_executable"], host_key_checking=settings["host_key_checking"],
+                                 common_args=settings["ssh_common_args"], extra_args=settings["ssh_extra_args"])
         if getattr(self, "_transports", None) is not None:
             self._transports.append(transport)
         return transport

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_session, lab_ssh_argv
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +34,6 @@ def run_playbook(playbook, env, *extra, check=True):
 
 def device_ssh(port, command):
     """Run one command on a lab device over its management SSH port (vtysh for routers, a shell for fw1)."""
-    key = os.path.join(ROOT, "lab", "run", "id_ed25519")
-    proc = subprocess.run(["ssh", "-p", str(port), "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                           "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command],
+    proc = subprocess.run(lab_ssh_argv(os.path.join(ROOT, "lab", "run"), port) + [command],
                           capture_output=True, text=True, timeout=30, check=True)
     return proc.stdout

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_session, lab_ssh_argv
 
 LAB_ENV = {"GC_LAB_PREFIX": "ge-", "GC_LAB_PORT_BASE": "25200", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-ge")}
 PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
@@ -34,10 +34,8 @@ def device_env(device_lab):  # pylint: disable=unused-argument,redefined-outer-n
 
 def host_shell(device, command, stdin=None):
     """One command in a device's host shell (routers: inside the router's namespaces, FRR_VTY_DIR set)."""
-    key = os.path.join(LAB_ENV["GC_LAB_RUN"], "id_ed25519")
-    proc = subprocess.run(["ssh", "-p", str(HOST_PORTS[device]), "-i", key, "-o", "StrictHostKeyChecking=no",
-                           "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-                           "root@127.0.0.1", command], input=stdin, capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command],
+                          input=stdin, capture_output=True, text=True, timeout=60, check=True)
     return proc.stdout
 
 

@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_policy, lab_session
+from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv
 
 from ansible_collections.governed.change.plugins.module_utils import cli
 
@@ -91,10 +91,8 @@ def webhook():
 
 def host_shell(device, command):
     """One command in a device's host shell (routers: inside the router's namespaces, FRR_VTY_DIR set)."""
-    key = os.path.join(LAB_ENV["GC_LAB_RUN"], "id_ed25519")
-    proc = subprocess.run(["ssh", "-p", str(HOST_PORTS[device]), "-i", key, "-o", "StrictHostKeyChecking=no",
-                           "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-                           "root@127.0.0.1", command], capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command],
+                          capture_output=True, text=True, timeout=60, check=True)
     return proc.stdout
 
 

@@ -21,6 +21,13 @@ def lab_policy(dst, freeze_in_days=30):
     return dst
 
 
+def lab_ssh_argv(run_dir, port):
+    """ssh to a lab port as root with the lab's key, verifying the host key against the lab's known_hosts."""
+    return ["ssh", "-p", str(port), "-i", os.path.join(run_dir, "id_ed25519"),
+            "-o", "UserKnownHostsFile=%s" % os.path.join(run_dir, "known_hosts"), "-o", "StrictHostKeyChecking=yes",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1"]
+
+
 def lab_cmd(*args, env=None, check=True):
     proc = subprocess.run([sys.executable, LAB] + list(args), capture_output=True, text=True, env=env, check=False)
     if check and proc.returncode != 0:

@@ -130,15 +130,19 @@ def local_sshd(tmp_path_factory):
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.05)
+    kind, blob = (base / "host_key.pub").read_text().split()[:2]
+    (base / "known_hosts").write_text("[127.0.0.1]:%d %s %s\n" % (port, kind, blob))
     try:
-        yield {"port": port, "key": str(base / "client_key")}
+        yield {"port": port, "key": str(base / "client_key"), "known_hosts": str(base / "known_hosts"),
+               "args": "-o UserKnownHostsFile=%s" % (base / "known_hosts")}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
 def test_command_failure_is_not_retried(local_sshd):
-    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], retries=3, retry_delay=0.5, device="r9")
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], retries=3, retry_delay=0.5, device="r9",
+                             common_args=local_sshd["args"])
     assert transport.run("echo hello").stdout.strip() == "hello"
     start = time.monotonic()
     with pytest.raises(DeviceError) as info:
@@ -151,7 +155,8 @@ def test_command_failure_is_not_retried(local_sshd):
 
 
 def test_command_exiting_255_with_output_is_not_retried(local_sshd):
-    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], retries=3, retry_delay=0.5, device="r9")
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], retries=3, retry_delay=0.5, device="r9",
+                             common_args=local_sshd["args"])
     with pytest.raises(DeviceError) as info:
         transport.run("echo partial; exit 255")
     assert transport.max_attempts == 1 and transport.retried == []
@@ -161,7 +166,8 @@ def test_command_exiting_255_with_output_is_not_retried(local_sshd):
 def test_auth_refusal_is_not_retried(local_sshd, tmp_path):
     other = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=str(other), retries=3, retry_delay=0.5, device="r9")
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=str(other), retries=3, retry_delay=0.5, device="r9",
+                             common_args=local_sshd["args"])
     with pytest.raises(DeviceError) as info:
         transport.run("true")
     assert "Permission denied" in info.value.problem
@@ -187,3 +193,40 @@ def test_device_action_reports_attempts_and_transient(tmp_path):
     play[0]["tasks"][0]["governed.change.backup"]["retries"] = 0
     rc, result, _doc, _output = run(tmp_path, play, check=False)
     assert rc == 2 and result["attempts"] == 1 and result["transient"] is True and "retried" not in result
+
+
+# host keys: verified against the known_hosts the arguments name; a changed key is refused before anything runs -----
+
+def test_known_host_key_is_accepted(local_sshd):
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], device="r9", common_args=local_sshd["args"])
+    assert "StrictHostKeyChecking=yes" in transport.argv("true")
+    assert transport.run("echo verified").stdout.strip() == "verified"
+
+
+@pytest.mark.parametrize("case", ["changed", "unknown"])
+def test_changed_or_unknown_host_key_is_refused_and_nothing_runs(local_sshd, tmp_path, case):
+    known = tmp_path / "known_hosts"
+    if case == "changed":
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "impostor")], check=True)
+        kind, blob = (tmp_path / "impostor.pub").read_text().split()[:2]
+        known.write_text("[127.0.0.1]:%d %s %s\n" % (local_sshd["port"], kind, blob))
+    else:
+        known.write_text("")
+    marker = tmp_path / "ran"
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], retries=3, retry_delay=0.5,
+                             device="r9", common_args=["-o", "UserKnownHostsFile=%s" % known])
+    with pytest.raises(DeviceError) as info:
+        transport.run("touch %s" % marker)
+    assert info.value.problem.startswith("host key verification failed")
+    assert "known_hosts" in info.value.fix and "ansible_host_key_checking: false" in info.value.fix
+    assert info.value.transient is False and transport.max_attempts == 1 and transport.retried == []
+    assert not marker.exists()
+
+
+def test_opt_out_connects_to_a_changed_key(local_sshd, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "impostor")], check=True)
+    kind, blob = (tmp_path / "impostor.pub").read_text().split()[:2]
+    (tmp_path / "known_hosts").write_text("[127.0.0.1]:%d %s %s\n" % (local_sshd["port"], kind, blob))
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], device="r9",
+                             host_key_checking=False, common_args=["-o", "UserKnownHostsFile=%s" % (tmp_path / "known_hosts")])
+    assert transport.run("echo unverified").stdout.strip() == "unverified"
