@@ -98,6 +98,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+host_key_checking:
+  description:
+    - C(false) when host key checking was turned off for a device this task reached (C(ansible_host_key_checking=false)
+      or ansible.cfg C(host_key_checking = False)); the device's identity was not verified. A warning names the devices.
+  returned: when host key checking was off
+  type: bool
+  sample: false
 assessment:
   description: The full assessment.
   returned: success
