@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
@@ -228,12 +229,12 @@ def verify_approval(approval, index, allowed_signers):
     approver = approval.get("approver")
     identity = resolve_identity(index, approver)
     if identity is None:
-        return None, "approver %s is not an identity of the policy; fix: add them under identities." % (approver,)
+        return None, "approver %s is not an identity of the policy; fix: add them under identities." % shown(approver)
     principal = approval.get("principal")
     owner = resolve_identity(index, principal) if principal in index["principals"] else None
     if owner != identity:
         return identity, ("principal %s is not one of identity %s's principals; fix: sign with your own key and principal, or "
-                          "list the principal under identities.%s.principals." % (principal, identity, identity))
+                          "list the principal under identities.%s.principals." % (shown(principal), identity, identity))
     try:
         text = approval_statement(approval)
     except ValidationError as exc:

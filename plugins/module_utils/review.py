@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
+from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, PolicyError
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
@@ -98,7 +99,8 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
     seen = {}
     for position, approval in enumerate(approvals):
         if not isinstance(approval, dict):
-            rejected.append({"approver": None, "index": position, "reason": "not an approval record"})
+            rejected.append({"approver": None, "index": position, "reason": "not an approval record (got %s); fix: record "
+                             "approvals with governed-change approve or read them from AWX." % type(approval).__name__})
             continue
         name = approval.get("approver")
         problem, identity = _check_one(approval, index, signers, change_id, content_hash, required, now)
@@ -189,9 +191,10 @@ def _check_one(approval, index, signers, change_id, content_hash, required, now)
         if not approval.get(key):
             return "the approval lacks %s; fix: record approvals with governed-change approve or from AWX." % key, identity
     if approval["decision"] not in approvals_mod.DECISIONS:
-        return "decision %r is neither approve nor deny." % (approval["decision"],), identity
+        return "decision %s is neither approve nor deny; fix: sign approve or deny." % shown(approval["decision"]), identity
     if approval["change_id"] != change_id:
-        return "the approval is for change %s, not %s." % (approval["change_id"], change_id), identity
+        return ("the approval is for change %s, not %s; fix: approve this change's assessment."
+                % (shown(approval["change_id"]), change_id)), identity
     source = approval["source"]
     if source == "ssh":
         identity, problem = approvals_mod.verify_approval(approval, index, signers)
@@ -200,17 +203,18 @@ def _check_one(approval, index, signers, change_id, content_hash, required, now)
     elif source == "awx":
         if identity is None:
             return ("AWX user %s is not an identity of the policy; fix: name the identity after the AWX username (or list "
-                    "the username as one of its principals)." % name), None
+                    "the username as one of its principals)." % shown(name)), None
         if approval.get("verified") is not True:
             return "the AWX approval was not confirmed by the controller API; fix: re-read approvals from AWX.", identity
     else:
-        return "unknown approval source %r (ssh or awx)." % (source,), identity
+        return "unknown approval source %s; fix: use ssh (governed-change approve) or awx." % shown(source), identity
     if approval["content_hash"] != content_hash:
         return ("the approval is for content %s..., the change is now %s...: the content changed, earlier approvals are "
                 "void; fix: approve the current assessment." % (approval["content_hash"][:12], content_hash[:12])), identity
     moment = _parse_ts(approval["ts"])
     if moment is None:
-        return "the approval time %r is not an ISO 8601 UTC time." % (approval["ts"],), identity
+        return ("the approval time %s is not an ISO 8601 UTC time; fix: sign again (the time is set when signing)."
+                % shown(approval["ts"])), identity
     if moment > now + CLOCK_SKEW:
         return "the approval time %s is in the future; fix: check the approver's clock and sign again." % approval["ts"], identity
     max_age = required.get("max_age_hours")
