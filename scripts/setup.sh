@@ -10,8 +10,8 @@ PY=${PYTHON:-python3}
 say() { printf '[setup] %s\n' "$*"; }
 SECONDS=0
 
-# 1. Debian packages (the lab's routers, sshd, nftables; chromium for the report test).
-APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium shellcheck make)
+# 1. Debian packages (the lab's routers, sshd, nftables; chromium for the report test; sudo for the become test).
+APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium shellcheck make sudo)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -57,6 +57,8 @@ notes:
     C(ansible.builtin.ssh) resolves them - C(ansible_user), C(ansible_ssh_private_key_file), C(ansible_ssh_common_args),
     C(ansible_ssh_extra_args) (a known_hosts file, C(ProxyJump) or C(ProxyCommand) through a bastion, ...),
     C(ansible_ssh_executable), C(ansible_ssh_timeout); host C(ansible_host), port C(governed_host_port) else C(ansible_port).
+  - With C(become) (method C(sudo)) every device command runs through C(sudo -n -H -u become_user); a become password or
+    another method is refused (the device stages never prompt). C(become_method=enable) is left to network_cli.
   - The device's host key is verified (C(StrictHostKeyChecking=yes)) unless host key checking is turned off on purpose
     (C(ansible_host_key_checking=false), C(ANSIBLE_HOST_KEY_CHECKING=False) or C(host_key_checking = False) in ansible.cfg);
     the result then carries C(host_key_checking=false) and a warning. ssh arguments that would undo checking while it

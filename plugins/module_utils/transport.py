@@ -37,6 +37,14 @@ HOST_KEY_FIX = ("nothing was run on the device. If the device was rebuilt on pur
                 "opt-out: ansible_host_key_checking: false (recorded in the task result).")
 
 
+def become_command(command, user):
+    """``command`` run as ``user`` through sudo, non-interactively (-n: a password prompt fails instead of hanging).
+
+    stdin still reaches the command (config text travels there), so sudo must not read a password from it.
+    """
+    return "sudo -n -H -u %s -- /bin/sh -c %s" % (shlex.quote(user), shlex.quote(command))
+
+
 def is_host_key_failure(stderr):
     """True when ssh refused the device's host key (unknown, or changed since it was recorded)."""
     text = (stderr or "").lower()
@@ -113,12 +121,12 @@ class SSHTransport(Transport):
 
     ``host_key_checking`` (default on) makes ssh refuse a device whose host key is unknown or changed;
     ``common_args``/``extra_args`` are the inventory's ``ansible_ssh_common_args``/``ansible_ssh_extra_args``
-    (a string split as a shell would, or a list).
+    (a string split as a shell would, or a list). ``become_user`` runs every command through ``sudo -n -u USER``.
     """
 
     def __init__(self, host, port=22, user="root", key_file=None, connect_timeout=5, command_timeout=60, device=None,
                  ssh_binary="ssh", extra_args=None, retries=0, retry_delay=1.0, sleep=time.sleep, host_key_checking=True,
-                 common_args=None):
+                 common_args=None, become_user=None):
         if not host:
             raise ValidationError("the device has no address.", where="%s: ansible_host" % (device or "device"),
                                   fix="set ansible_host for the device in the inventory.")
@@ -145,6 +153,7 @@ class SSHTransport(Transport):
             raise ValidationError("the ssh arguments cannot be split (%s)." % exc, where="%s: ansible_ssh_common_args / ansible_ssh_extra_args" % self.device,
                                   fix="balance the quotes in the ssh arguments (for example -o ProxyCommand=\"ssh -W %h:%p bastion\").")
         check_host_key_args(self.common_args + self.extra_args, self.host_key_checking, self.device)
+        self.become_user = become_user if become_user and become_user != self.user else None  # sudo to oneself: a no-op
         try:
             self.retries = int(retries)
             self.retry_delay = float(retry_delay)
@@ -176,7 +185,7 @@ class SSHTransport(Transport):
         argv += self.common_args + self.extra_args
         argv += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % self.connect_timeout,
                  "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"]
-        argv += ["%s@%s" % (self.user, self.host), command]
+        argv += ["%s@%s" % (self.user, self.host), become_command(command, self.become_user) if self.become_user else command]
         return argv
 
     def jump(self):
@@ -214,6 +223,12 @@ class SSHTransport(Transport):
                               where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
                               fix="check that the device is up and its management SSH port is open and that the key is authorized; "
                                   "a deploy with an armed commit-confirmed timer reverts by itself.")
+        if check and proc.returncode != 0 and self.become_user and "sudo:" in (proc.stderr or "") and "password" in proc.stderr.lower():
+            raise DeviceError("become failed: sudo asks %s for a password (%s)." % (self.user, redacted(proc.stderr, 200)),
+                              where="%s: ansible_become" % self.device,
+                              fix="the device stages run non-interactively: allow %s to run commands as %s without a password "
+                                  "(sudoers NOPASSWD), or log in as the user that runs the device's commands (ansible_user)."
+                                  % (self.user, self.become_user))
         if check and proc.returncode != 0:
             raise DeviceError("a command failed (rc %d): %s" % (proc.returncode, redacted(proc.stderr or proc.stdout, 400)),
                               where="%s" % self.device,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import difflib
 import os
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
@@ -29,6 +31,25 @@ def note_unverified(result, transports):
             "host key checking is off for %s (ansible_host_key_checking / host_key_checking): the device's identity "
             "was not verified." % ", ".join(unchecked))
     return result
+
+
+def resolve_become(become, method, user, password, where):
+    """The user a device host's commands run as through sudo (None: no become). ``enable`` is a network CLI's own
+    privilege level (network_cli), not the host shell's: it is left to that connection."""
+    if not boolean(become or False, strict=False):
+        return None
+    method = (method or "sudo").split(".")[-1]
+    if method == "enable":
+        return None
+    if method != "sudo":
+        raise ValidationError("become method %r is not supported on the device host (only sudo)." % method, where="%s: ansible_become_method" % where,
+                              fix="use become_method: sudo (passwordless for the device user), or log in as the user that runs the device's commands.")
+    if password:
+        raise ValidationError("a become password is set, but the device stages run non-interactively and never send one.",
+                              where="%s: ansible_become_password" % where,
+                              fix="allow the device user passwordless sudo (NOPASSWD) for the device's commands and drop the password, "
+                                  "or log in as the user that runs them (ansible_user).")
+    return user or "root"
 
 
 class DeviceActionBase(GovernedActionBase):
@@ -75,6 +96,20 @@ class DeviceActionBase(GovernedActionBase):
                 variables[name] = value
         return ssh_settings.resolve(variables)
 
+    def become_user(self, task_vars, host=None):
+        """The user to become on the device host (sudo), None without become; the play's become for the task's own host,
+        the ``ansible_become*`` variables for another host (a probe's vantage point)."""
+        if host is None or host == task_vars.get("inventory_hostname"):
+            context = self._play_context
+            become, method, user, password = context.become, context.become_method, context.become_user, context.become_pass
+        else:
+            become = self._var(task_vars, "ansible_become", host, False)
+            method = self._var(task_vars, "ansible_become_method", host, "sudo")
+            user = self._var(task_vars, "ansible_become_user", host)
+            password = self._var(task_vars, "ansible_become_password", host) or self._var(task_vars, "ansible_become_pass", host)
+        where = host or task_vars.get("inventory_hostname")
+        return resolve_become(become, method, user, password, where)
+
     def transport_for(self, args, task_vars, host=None):
         """An SSHTransport to a host's shell: governed_host_port (routers) or ansible_port (Linux hosts), with the
         inventory's SSH settings (user, key, ssh arguments such as a known_hosts file or a bastion, host key checking)."""
@@ -91,7 +126,8 @@ class DeviceActionBase(GovernedActionBase):
                                  command_timeout=args.get("command_timeout") or 60,
                                  device=device, retries=2 if retries is None else retries, retry_delay=1.0 if retry_delay is None else retry_delay,
                                  ssh_binary=settings["ssh_executable"], host_key_checking=settings["host_key_checking"],
-                                 common_args=settings["ssh_common_args"], extra_args=settings["ssh_extra_args"])
+                                 common_args=settings["ssh_common_args"], extra_args=settings["ssh_extra_args"],
+                                 become_user=self.become_user(task_vars, host))
         if getattr(self, "_transports", None) is not None:
             self._transports.append(transport)
         return transport

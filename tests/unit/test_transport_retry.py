@@ -230,3 +230,12 @@ def test_opt_out_connects_to_a_changed_key(local_sshd, tmp_path):
     transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], device="r9",
                              host_key_checking=False, common_args=["-o", "UserKnownHostsFile=%s" % (tmp_path / "known_hosts")])
     assert transport.run("echo unverified").stdout.strip() == "unverified"
+
+
+def test_become_runs_the_command_as_the_become_user_with_stdin_intact(local_sshd):
+    if not shutil.which("sudo"):
+        pytest.fail("sudo is missing: `make setup` installs it (the device stages' become uses sudo)")
+    transport = SSHTransport("127.0.0.1", port=local_sshd["port"], key_file=local_sshd["key"], device="r9",
+                             common_args=local_sshd["args"], become_user="nobody")
+    assert transport.run("id -un").stdout.strip() == "nobody"
+    assert transport.run("cat", stdin="line one\nline two\n").stdout == "line one\nline two\n"

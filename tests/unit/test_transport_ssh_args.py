@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
 from ansible.template import Templar
 
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport, ssh_option_values
 from ansible_collections.governed.change.plugins.plugin_utils import ssh_settings
-from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase, note_unverified
+from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase, note_unverified, resolve_become
 
 KNOWN = "-o UserKnownHostsFile=/srv/lab/known_hosts"
 
@@ -115,6 +116,7 @@ class FakeDeviceAction(DeviceActionBase):  # pylint: disable=abstract-method
 
     def __init__(self):  # pylint: disable=super-init-not-called
         self._templar = Templar(loader=DataLoader(), variables={})
+        self._play_context = PlayContext()
         self._transports = []
 
 
@@ -144,3 +146,39 @@ def test_transport_for_refuses_inventory_args_that_undo_checking():
     with pytest.raises(ValidationError) as info:
         FakeDeviceAction().transport_for({}, task_vars)
     assert "r2: ansible_ssh_common_args" in info.value.where
+
+
+# become: sudo on the device host, never a password ----------------------------------------------------------
+
+def test_become_wraps_every_command_in_non_interactive_sudo():
+    transport = SSHTransport("127.0.0.1", user="ops", device="fw1", become_user="root")
+    assert transport.argv("nft -f - && echo 'ok'")[-1] == "sudo -n -H -u root -- /bin/sh -c 'nft -f - && echo '\"'\"'ok'\"'\"''"
+    assert SSHTransport("127.0.0.1", user="root", device="fw1", become_user="root").argv("true")[-1] == "true"  # sudo to oneself
+
+
+@pytest.mark.parametrize("become,method,user,password,expected", [
+    (False, "sudo", "root", None, None),
+    ("yes", "sudo", None, None, "root"),
+    (True, "ansible.builtin.sudo", "netops", None, "netops"),
+    (True, "enable", None, None, None),  # a network CLI privilege level: network_cli's business
+])
+def test_become_settings(become, method, user, password, expected):
+    assert resolve_become(become, method, user, password, "fw1") == expected
+
+
+@pytest.mark.parametrize("method,password,field", [("su", None, "ansible_become_method"), ("sudo", "secret", "ansible_become_password")])
+def test_become_that_would_need_a_prompt_is_refused(method, password, field):
+    with pytest.raises(ValidationError) as info:
+        resolve_become(True, method, "root", password, "fw1")
+    assert info.value.where == "fw1: %s" % field and "secret" not in str(info.value)
+
+
+def test_transport_for_takes_become_from_the_play_and_the_other_hosts_variables():
+    action = FakeDeviceAction()
+    action._play_context.become = True  # pylint: disable=protected-access
+    action._play_context.become_user = "root"  # pylint: disable=protected-access
+    task_vars = {"inventory_hostname": "fw1", "ansible_host": "127.0.0.1", "ansible_user": "ops", "ansible_ssh_common_args": KNOWN,
+                 "hostvars": {"r3": {"ansible_host": "127.0.0.1", "ansible_user": "ops", "ansible_become": True,
+                                     "ansible_become_user": "frr", "ansible_ssh_common_args": KNOWN}}}
+    assert action.transport_for({}, task_vars).become_user == "root"
+    assert action.transport_for({}, task_vars, host="r3").become_user == "frr"
