@@ -52,10 +52,12 @@ RULES = [
     ("snmp_user", re.compile(r"^\s*snmp-server\s+user\s+.*?\bauth\s+\S+\s+(?P<secret>\S+)(?:.*?\bpriv\s+(?:(?:3?des|aes(?:\s+\d+)?)\s+)?(?P<secret2>\S+))?")),
     ("ntp_key", re.compile(r"^\s*ntp\s+authentication-key\s+\d+\s+\S+\s+" + _TYPE + r"(?P<secret>\S+)")),
     ("isakmp_key", re.compile(r"^\s*crypto\s+isakmp\s+key\s+" + _TYPE + r"(?P<secret>\S+)")),
-    ("generic_secret", re.compile(r"^\s*(?:.*[\s\"'])?(?:secret|pre-shared-key|psk)\s+" + _TYPE + r"(?P<secret>[^\s\"']+)")),
+    # "secret" only first on a line or first in a quoted comment: in prose ("a secret step") the next word is no secret
+    ("generic_secret", re.compile(r"^\s*(?:(?:.*\s)?(?:pre-shared-key|wpa-psk|psk)|(?:.*[\"'])?secret)\s+(?:(?:ascii|hex)\s+)?" + _TYPE
+                                  + r"(?P<secret>[^\s\"']+)")),
     # free text and nftables comments: "token=...", "api_key: ...", "password=...", "token ...", "Bearer ..."
     ("token", re.compile(r"(?i)(?:^|[\s\"'{(,;])(?:(?:auth[-_]?token|access[-_]?token|api[-_]?key|access[-_]?key|token|secret"
-                         r"|passw(?:or)?d|passphrase)\s*[:=]\s*|(?:auth[-_]?token|api[-_]?key|token|bearer)\s+)"
+                         r"|passw(?:or)?d|passphrase)\s*[:=]\s*|bearer\s+|(?<=[\"'])(?:auth[-_]?token|api[-_]?key|token)\s+)"
                          r"[\"']?(?P<secret>[^\s\"',;]+)")),
 ]
 # Multi-line private keys (ssh, TLS, PGP): every line between BEGIN and END is a secret.

@@ -75,6 +75,8 @@ options:
 notes:
   - The content hash is sha256 over the canonical change request plus every target's rendered diff, sorted by host;
     a changed diff therefore voids approvals given for an earlier hash.
+  - Secrets in configs and diffs (for example C(neighbor X password Y)) are redacted in the returned and written
+    assessment, after the content hash was computed over the real text; a changed secret still changes the hash.
 seealso:
   - name: Policy reference
     description: Every policy key, the change facts document and example change requests.

@@ -93,6 +93,9 @@ def test_evidence_form_keeps_real_hash_only():
     ("Authorization: Bearer eyJhbGciOi", "token", ["eyJhbGciOi"]),
     ("password=hunter2", "token", ["hunter2"]),
     ("rocommunity c0mmRO default", "agentx_community", ["c0mmRO"]),
+    ("crypto isakmp profile p pre-shared-key 0 Ik3Psk", "generic_secret", ["Ik3Psk"]),
+    (" wpa-psk ascii 0 Wp4Psk", "generic_secret", ["Wp4Psk"]),
+    ("\t\tip saddr 10.9.9.7 accept comment \"token T0kSpace\"", "token", ["T0kSpace"]),
 ])
 def test_redacts_more_kinds(line, kind, secrets):
     text, findings = redact_text(line)
@@ -101,7 +104,8 @@ def test_redacts_more_kinds(line, kind, secrets):
         assert secret not in text and placeholder(secret) in text
 
 
-@pytest.mark.parametrize("line", ["no service password-encryption", "title: password rotation", "bgp community-list standard C permit 65001:100",
+@pytest.mark.parametrize("line", ["no service password-encryption", "title: password rotation", "A secret step",
+                                  "rotate the secret of r1", "the token expired", "bgp community-list standard C permit 65001:100",
                                   "--- r1/running", "+++ r1/candidate", "\t\ttcp dport 22 accept comment \"ssh\""])
 def test_leaves_prose_and_headers(line):
     assert redact_text(line) == (line, [])
