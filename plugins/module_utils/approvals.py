@@ -45,6 +45,12 @@ def statement_text(change_id, content_hash, decision, approver, ts, comment=""):
         if "\n" in value or "\r" in value:
             raise ValidationError("%s contains a line break." % name, where="approval.%s" % name,
                                   fix="write it on a single line (a line break could forge another field).")
+        if any(not char.isprintable() for char in value):
+            raise ValidationError("%s contains a control or invisible character (%s)." % (name, shown(value)),
+                                  where="approval.%s" % name, fix="write plain printable text.")
+        if len(value) > 1000:
+            raise ValidationError("%s is %d characters long; the limit is 1000." % (name, len(value)), where="approval.%s" % name,
+                                  fix="keep the %s short (details belong in the change request or its ticket)." % name)
         if name != "comment" and not value.strip():
             raise ValidationError("%s is empty." % name, where="approval.%s" % name, fix="give a value.")
     if decision not in DECISIONS:

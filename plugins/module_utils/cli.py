@@ -11,6 +11,7 @@ import os
 import sys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
+from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import MAX_DOCUMENT_BYTES, load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, LedgerTampered, SqliteLedger
@@ -200,7 +201,7 @@ def cmd_decide(args, out, err, stdin):
         policy = load_document(args.policy, "policy")
         index = approvals_mod.identity_index(policy)
         if approvals_mod.resolve_identity(index, args.identity) != args.identity:
-            raise ValidationError("identity %s is not in the policy's identities." % args.identity, where=args.policy,
+            raise ValidationError("identity %s is not in the policy's identities." % shown(args.identity), where=args.policy,
                                   fix="use your identity name as listed under identities.")
         principal = principal or ((index["identities"][args.identity] or {}).get("principals") or [args.identity])[0]
         signers = approvals_mod.allowed_signers_path(policy, policy_dir=os.path.dirname(os.path.abspath(args.policy)))

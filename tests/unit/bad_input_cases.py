@@ -334,3 +334,12 @@ CASES = [
     _cli("cli-break-lock-reason", "ledger break-lock without --reason", {"argv": ["ledger", "break-lock", "r2", "--ledger", "@ledger"]},
          "--reason", "required"),
 ]
+
+CASES += [
+    _cli("cli-comment-escape", "approve --comment with a terminal escape", {"approve": {"--comment": "ok\x1b[2J"}},
+         "contains a control or invisible character", "approval.comment"),
+    _cli("cli-comment-huge", "approve --comment of 100,000 characters", {"approve": {"--comment": "c" * 100000}},
+         "the limit is 1000", "approval.comment"),
+    _cli("cli-identity-escape", "approve --identity with a terminal escape", {"approve": {"--identity": "alice\x1b[2J"}},
+         "is not in the policy's identities", "policy"),
+]
