@@ -13,10 +13,16 @@ import subprocess
 
 import pytest
 
+from conftest_pipeline import approve, extra_vars, run_playbook, signing  # noqa: F401 pylint: disable=unused-import
 from labfixture import ROOT, lab_session
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+
+pytestmark = [pytest.mark.lab]
 
 LAB_ENV = {"GC_LAB_PREFIX": "k4-", "GC_LAB_PORT_BASE": "26400", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-k4")}
 ASSESS = os.path.join(ROOT, "playbooks", "assess.yml")
+PIPELINE = os.path.join(ROOT, "playbooks", "governed_change.yml")
 
 TEMPLATE = """{# r2's peering, from the inventory: bgp_asn and loopback are host variables #}
 router bgp {{ bgp_asn }}
@@ -121,3 +127,33 @@ def test_a_template_outside_the_folder_or_calling_a_lookup_is_refused_with_nothi
     assert "root:x:0:0" not in proc.stdout
     # Nothing recorded: no assessment, no ledger, no runbook.
     assert not (out / "assessments").exists() and not (out / "ledger.sqlite").exists() and not (out / "runbooks").exists()
+
+
+def test_the_pipeline_deploys_the_rendered_lines_it_assessed(k4_env, signing, tmp_path):  # noqa: F811 pylint: disable=redefined-outer-name
+    """A templated change through assess, a signed approval and the whole pipeline: deploy re-renders the same lines
+    (the content hash check passes) and r1 carries the address computed from its host variable."""
+    folder = tmp_path / "changes"
+    folder.mkdir()
+    (folder / "loopback.j2").write_text("interface lo\n ip address 192.0.2.{{ bgp_asn - 65000 }}/32\n")
+    change = folder / "change.yml"
+    change.write_text(json.dumps({
+        "id": "CHG-K4-3", "title": "Service address on r1's loopback, from a template", "author": "carol", "type": "normal",
+        "category": "other", "targets": ["r1"], "description": "192.0.2.<asn-65000>/32 on r1's loopback.",
+        "config": {"r1": {"template": "loopback.j2"}},
+        "expected": [{"name": "service_address_up", "query": "contains(sections.interfaces.lo.addresses, '192.0.2.1/32')",
+                      "op": "equals", "value": True, "snapshot": "post"}]}))
+    out = tmp_path / "out"
+    variables = extra_vars(change, out, signing)
+    rc, _stats, output, _seconds = run_playbook(k4_env, ASSESS, variables, tmp_path, "assess")
+    assert rc == 0, output[-3000:]
+    assessment = json.loads((out / "assessments" / "CHG-K4-3.assessment.json").read_text())
+    r1 = assessment["devices"]["r1"]
+    assert r1["running_known"] is True, r1.get("unreachable")
+    assert sorted(r1["existing_lines"] + r1["new_lines"]) == [" ip address 192.0.2.1/32", "interface lo"]
+    assert "+ ip address 192.0.2.1/32" in r1["diff"].splitlines()
+    approve(out, "CHG-K4-3", signing)
+    rc, art, output, _seconds = run_playbook(k4_env, PIPELINE, variables, tmp_path, "pipeline")
+    assert rc == 0 and art.get("governed_outcome") == "successful", output[-4000:]
+    assert art["governed_deployed"] == ["r1"]
+    post = statestore.get(art["governed_post_snapshots"]["r1"])
+    assert "192.0.2.1/32" in post["sections"]["interfaces"]["lo"]["addresses"]
