@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.governed.change.plugins.module_utils import checks as checks_core
+from ansible_collections.governed.change.plugins.module_utils import impact
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
@@ -23,7 +24,7 @@ class ActionModule(DeviceActionBase):
         store = self.store_dir(args, task_vars)
         checks = list(args.get("checks") or []) + list(args.get("expected") or [])
         if args["no_regression"]:
-            checks = checks_core.no_regression_checks(driver.name, args["tolerance_pct"]) + checks
+            checks = checks_core.no_regression_checks(driver.name, args["tolerance_pct"], args.get("intended")) + checks
         # run_checks applies `platform`/`devices` only to network-wide mappings: filter here for one device
         checks = [c for c in checks if isinstance(c, dict) and c.get("platform") in (None, driver.name)
                   and (c.get("devices") is None or driver.device in c["devices"])]
@@ -35,13 +36,16 @@ class ActionModule(DeviceActionBase):
             def snap():
                 return take(self, args, task_vars, driver, args.get("probes"))
 
-            settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre)
+            converge_s = impact.convergence_bound_s(pre) if pre else None
+            settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
+                                                    fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s)
             run = settle["result"]
             if settle["settled"] and args["hold"]:
                 time.sleep(args["hold"])
                 settle = checks_core.wait_until_settled(snap, checks, args["settle_interval"], args["settle_interval"], pre=pre)
                 run = settle["result"]
-            out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"]}
+            out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"],
+                             "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s}
             if settle.get("last_error"):
                 out["settle"]["last_error"] = settle["last_error"]
             if settle["post"] is not None:

@@ -14,6 +14,7 @@ from ansible_collections.governed.change.plugins.module_utils.change_request imp
 from ansible_collections.governed.change.plugins.module_utils.config_diff import device_diff, diff_configs
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.impact import verification_plan
 from ansible_collections.governed.change.plugins.module_utils.facts import (
     build_facts_and_blast_radius, check_config_keys, config_entries, normalize_inventory, resolve_targets,
 )
@@ -196,6 +197,9 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
         "standard_change": klass["standard_change"],
         "requirements": requirements,
         "required_gates": required_gates(klass["change_class"], requirements, policy),
+        # What will be verified where: the scope rule, the hosts always verified, each expected check's hosts.
+        "verification": verification_plan(hosts, request["expected"], requirements, inventory["hosts"], request.get("intended"),
+                                          source=source),
         "window": request["window"],
         "blast_radius": blast,
         "facts": facts,

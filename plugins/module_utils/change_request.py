@@ -10,10 +10,12 @@ import datetime
 import re
 import unicodedata
 
+from ansible_collections.governed.change.plugins.module_utils.blast_radius import to_ipset
 from ansible_collections.governed.change.plugins.module_utils.checks import OPERATORS as CHECK_OPERATORS, validate_check
 from ansible_collections.governed.change.plugins.module_utils.config_diff import TOKEN_SPLIT_RE, V4_RE, V6_RE
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.impact import normalize_intended
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
@@ -29,7 +31,7 @@ CHECK_NAME_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 TARGET_RE = re.compile(r"^[A-Za-z0-9._*?!\[\]-]{1,64}$")
 
 TOP_KEYS = ("id", "title", "description", "author", "type", "category", "targets", "config", "expected", "rollback",
-            "window", "links")
+            "window", "links", "intended")
 TOP_REQUIRED = ("id", "title", "description", "author", "type", "category", "targets")
 CONFIG_KEYS = ("lines", "template", "vars")
 EXPECTED_KEYS = ("name", "description", "query", "op", "value", "snapshot", "tolerance_pct", "where", "hosts")
@@ -216,7 +218,27 @@ def validate_change_request(doc, source="change request"):
         "window": _window(check, doc.get("window")),
         "links": _links(check, doc.get("links", {})),
     }
+    if doc.get("intended") is not None:  # only when written: the content hash of a change without it stays as it was
+        out["intended"] = _intended(check, doc["intended"])
     return out
+
+
+def _intended(check, intended):
+    """Losses the change means to cause (the verification invariant does not count them): prefixes and BGP sessions."""
+    check.mapping(intended, "intended", ("prefixes_lost", "sessions_down"))
+    for key, hint in (("prefixes_lost", 'write prefixes in CIDR form, e.g. prefixes_lost: ["10.255.0.1/32"]'),
+                      ("sessions_down", 'write the peer addresses, e.g. sessions_down: ["10.0.12.2"]')):
+        values = check.list_of(intended.get(key, []), join_path("intended", key), hint=hint)
+        for index, value in enumerate(values):
+            path = join_path(join_path("intended", key), index)
+            check.string(value, path, hint=hint)
+            try:
+                to_ipset([value], path)
+            except ValidationError:
+                check.fail(path, "'%s' is not an IP %s." % (value, "prefix" if key == "prefixes_lost" else "address"), hint + ".")
+            if key == "sessions_down" and "/" in value:
+                check.fail(path, "'%s' is a prefix, not a peer address." % value, hint + ".")
+    return normalize_intended(intended)
 
 
 def canonical_change_request(doc, source="change request"):

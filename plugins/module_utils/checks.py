@@ -21,6 +21,9 @@ import time
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, MissingLibrary, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.impact import (
+    FAIL_FAST_POLLS, SettleTracker, failure_signature, normalize_intended, routing_signature,
+)
 
 try:
     import jmespath
@@ -50,7 +53,7 @@ OPERATORS = {
     "unchanged": (False, ("pre_vs_post",)),
 }
 CHECK_KEYS = ("name", "query", "op", "value", "snapshot", "tolerance_pct", "description", "where", "platform", "devices",
-              "skip_if_absent", "allow_empty")
+              "skip_if_absent", "allow_empty", "ignore")
 MAX_LISTED = 20  # values longer than this are reported as {count, sample}
 MAX_WAIT_S = 3600
 
@@ -118,6 +121,10 @@ def validate_check(check, where="check"):
     devices = check.get("devices")
     if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)):
         _fail(where + ".devices", "devices must be a list of inventory names.", "write e.g. devices: [r1, r2].")
+    ignore = check.get("ignore")
+    if ignore is not None and (not isinstance(ignore, list) or op != "superset"):
+        _fail(where + ".ignore", "ignore must be a list, used by superset only (items allowed to be missing).",
+              "write e.g. ignore: [\"10.255.0.1/32\"] on a superset check, or remove it.")
     for flag in ("skip_if_absent", "allow_empty"):
         if flag in check and not isinstance(check[flag], bool):
             _fail(where + "." + flag, "%s must be true or false." % flag, "write %s: true." % flag)
@@ -155,11 +162,22 @@ def validate_checks(checks, where="checks"):
 # ------------------------------------------------------------------------------------------------ built-ins
 
 
-def no_regression_checks(platform, tolerance_pct=0):
-    """The built-in "no regression" checks of a platform (pre_vs_post), tagged with the platform they apply to."""
+def no_regression_checks(platform, tolerance_pct=0, intended=None):
+    """The built-in "no regression" checks of a platform (pre_vs_post), tagged with the platform they apply to.
+
+    On FRR, no_bgp_session_lost and no_route_lost are the network-wide invariant (run on every device of the
+    verification scope); ``intended`` ({prefixes_lost, sessions_down}) lists the losses the change declares.
+    """
     checks = _no_regression(platform, tolerance_pct)
+    wanted = None
+    if intended:
+        wanted = normalize_intended(intended)
     for check in checks:
         check["platform"] = platform
+        if wanted and check["name"] == "no_bgp_session_lost" and wanted["sessions_down"]:
+            check["ignore"] = wanted["sessions_down"]
+        if wanted and check["name"] == "no_route_lost" and wanted["prefixes_lost"]:
+            check["ignore"] = wanted["prefixes_lost"]
     return checks
 
 
@@ -283,11 +301,18 @@ def _compare(check, actual, expected, relative):
             extra = sorted(have - want, key=repr)
             ok = not extra
             return ok, "all items are in %s" % against if ok else "%d item(s) not in %s" % (len(extra), against), {"extra": _show(extra)}
+        excused = want & _hashable(check.get("ignore") or [])
+        want = want - excused
         missing = sorted(want - have, key=repr)
         allowed = int(len(want) * tol / 100.0)
         ok = len(missing) <= allowed
         reason = "%d of %d %s item(s) missing (allowed %d = %s%%)" % (len(missing), len(want), "pre" if relative else "expected", allowed, tol)
-        return ok, reason, {"missing": _show(missing), "missing_count": len(missing)}
+        extra = {"missing": _show(missing), "missing_count": len(missing)}
+        if excused:
+            gone = sorted(excused - have, key=repr)
+            reason += "; %d declared intended" % len(gone)
+            extra["intended_missing"] = _show(gone)
+        return ok, reason, extra
     if op == "within_pct_of_pre":
         _numbers(op, actual, expected)
         pct = check["tolerance_pct"] if check.get("tolerance_pct") is not None else check.get("value")
@@ -451,11 +476,15 @@ def _platform_device(docs):
     return None
 
 
-def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic):
-    """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre`` or ``timeout_s`` runs out (bounded).
+def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic,
+                       fail_fast_polls=None, converge_s=None):
+    """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre``, fail for good, or ``timeout_s`` runs out (bounded).
 
-    A transient DeviceError from the snapshot is retried within the timeout; any other error is raised.
-    Returns ``{settled, attempts, elapsed_s, post, result}`` (``result`` of the last run_checks).
+    Fail fast (impact.SettleTracker): the same failure on ``fail_fast_polls`` consecutive polls with the routing state
+    unchanged - and, when ``converge_s`` (the BGP convergence bound from the timers) is known, that long after the wait
+    began - ends the wait; a pass that follows a failure must hold as many polls. ``fail_fast_polls=0`` waits for the
+    timeout as before. A transient DeviceError from the snapshot is retried within the timeout; any other is raised.
+    Returns ``{settled, attempts, elapsed_s, post, result, fail_fast?, reason?}``.
     """
     for label, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
         if not _is_number(value) or value <= 0:
@@ -465,23 +494,31 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
         raise ValidationError("timeout_s %s is above the %d s bound." % (timeout_s, MAX_WAIT_S), where="wait_until_settled(timeout_s)",
                               fix="converge within an hour, or split the change.")
     validated = validate_checks(checks)
+    tracker = SettleTracker(FAIL_FAST_POLLS if fail_fast_polls is None else fail_fast_polls, converge_s)
     start = clock()
     attempts, post, result, last_error = 0, None, None, None
     while True:
         attempts += 1
+        verdict = None
         try:
             post = take_snapshot_fn()
             result = run_checks(validated, pre=pre, post=post)
             last_error = None
-            if result["passed"]:
-                return {"settled": True, "attempts": attempts, "elapsed_s": round(clock() - start, 3), "post": post, "result": result}
+            verdict = tracker.observe(clock() - start, result["passed"], failure_signature(result), routing_signature(post))
         except DeviceError as exc:
             if not exc.transient:
                 raise
             last_error = exc.as_dict()
         elapsed = clock() - start
+        if verdict is not None:
+            out = {"settled": verdict["settled"], "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result,
+                   "reason": verdict["reason"]}
+            if verdict.get("fail_fast"):
+                out["fail_fast"] = True
+            return out
         if elapsed + interval_s > timeout_s:
-            out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result}
+            out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result,
+                   "reason": "settle timeout %s s ran out" % timeout_s}
             if last_error:
                 out["last_error"] = last_error
             return out

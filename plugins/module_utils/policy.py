@@ -82,7 +82,7 @@ REQUIREMENT_DEFAULTS = {
     "max_failures": 0,
     "auto_rollback": True,
     "rollback_scope": "all",
-    "snapshot_scope": "network",
+    "snapshot_scope": "impact",
     "escalation": None,
 }
 EMERGENCY_DEFAULTS = {"allowed": True, "bypass_window": True, "bypass_freeze": False, "post_review_hours": 48}
@@ -420,7 +420,10 @@ def _requirements(check, requirements, identities):
         if "rollback_scope" in block:
             merged["rollback_scope"] = check.string(block["rollback_scope"], join_path(path, "rollback_scope"), choices=("all", "failed"))
         if "snapshot_scope" in block:
-            merged["snapshot_scope"] = check.string(block["snapshot_scope"], join_path(path, "snapshot_scope"), choices=("network", "targets"))
+            # "targets" (before the impact scope) is read as "impact"; narrowing to the targets is written targets_only.
+            scope = check.string(block["snapshot_scope"], join_path(path, "snapshot_scope"),
+                                 choices=("impact", "network", "targets_only", "targets"))
+            merged["snapshot_scope"] = "impact" if scope == "targets" else scope
         if block.get("escalation") is not None:
             epath = join_path(path, "escalation")
             escalation = check.mapping(block["escalation"], epath, ("target", "runbook"), ("target",))

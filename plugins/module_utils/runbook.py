@@ -163,7 +163,8 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
 
     step("Take the device locks for %s (governed.change.lock state=acquired)." % ", ".join(hosts),
          "locks returned for every target; the task fails naming the holder if another change holds one.")
-    scope = requirements.get("snapshot_scope") or "targets"
+    scope_plan = assessment.get("verification") or {}
+    scope = scope_plan.get("mode") or requirements.get("snapshot_scope") or "impact"
     step("Back up every target and take the pre-change snapshot (%s scope; governed.change.backup, governed.change.snapshot)." % scope,
          "a backup reference (sha256) per target and a pre snapshot reference per device in scope; no configuration change.")
     for index, batch in enumerate(plan["batches"], start=1):
@@ -199,6 +200,9 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
         "no_regression": "the post-change snapshot of every device in scope is compared with its pre-change snapshot: "
                          "anything lost or changed beyond the change's own lines is a regression and fails verification.",
     }
+    if scope_plan:
+        # what will be verified where (impact.verification_plan): the devices, the rule, each check's hosts, the invariant
+        verification["scope"] = {key: scope_plan.get(key) for key in ("mode", "rule", "always", "checks_where", "invariants", "intended")}
 
     if rollback_req.get("strategy") == "custom":
         rollback_steps = [{"number": 1, "action": "Apply the change request's custom rollback lines on each changed device.",
@@ -273,6 +277,13 @@ def render_markdown(doc):
         out.append("The change request declares no expected checks.")
     out += ["", "Policy checks for this tier: %s." % (", ".join(verification["policy_checks"]) or "none"), "",
             "No regression: %s" % verification["no_regression"]]
+    scope = verification.get("scope")
+    if scope:
+        intended = scope.get("intended") or {}
+        out += ["", "Where (%s scope): %s; always verified: %s." % (scope["mode"], scope["rule"], ", ".join(scope.get("always") or [])),
+                "", "Network-wide invariant: %s%s." % ("; ".join(scope.get("invariants") or []), "" if not any(intended.values()) else
+                                                      " - intended, not counted: %s" % json.dumps(intended, sort_keys=True))]
+        out += ["- check `%s` runs on %s" % (name, ", ".join(hosts)) for name, hosts in sorted((scope.get("checks_where") or {}).items())]
     rollback = doc["rollback"]
     out += ["", "## 5. Rollback", "",
             "- Strategy: %s; automatic: %s; scope: %s" % (

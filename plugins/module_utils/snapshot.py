@@ -412,8 +412,42 @@ def frr_snapshot(device, outputs, taken_at=None, salt=None):
     command, text = _pick(outputs, FRR_CONFIG_COMMANDS)
     if command:
         sections["config"] = {"running": config_record(text, salt)}
+        bgp = parse_frr_bgp_config(text)
+        if bgp:
+            sections["bgp"] = bgp
         used.append(command)
     return _snapshot(device, "frr", sections, taken_at, used)
+
+
+def parse_frr_bgp_config(text):
+    """The BGP facts of a running-config the verification needs: {asn, router_id, keepalive, hold, neighbors: {address:
+    {remote_as, connect, advertisement_interval}}} (None values: not set, the daemon's default applies). {} without BGP."""
+    out, neighbors, inside = {}, {}, False
+    for raw in normalize_config(text).splitlines():
+        words = raw.split()
+        if not raw.startswith(" "):
+            # the default instance's block only: `router bgp ASN` up to the next line at the left margin
+            inside = len(words) >= 3 and words[:2] == ["router", "bgp"] and "vrf" not in words and not out
+            if inside:
+                out = {"asn": _as_int(words[2]), "router_id": None, "keepalive": None, "hold": None}
+            continue
+        if not inside or not words:
+            continue
+        if words[:2] == ["bgp", "router-id"] and len(words) == 3:
+            out["router_id"] = words[2]
+        elif words[:2] == ["timers", "bgp"] and len(words) == 4:
+            out["keepalive"], out["hold"] = _as_int(words[2]), _as_int(words[3])
+        elif words[0] == "neighbor" and len(words) >= 3:
+            entry = neighbors.setdefault(canonical_address(words[1]), {"remote_as": None, "connect": None, "advertisement_interval": None})
+            if words[2] == "remote-as" and len(words) == 4:
+                entry["remote_as"] = _as_int(words[3]) if _as_int(words[3]) is not None else words[3]
+            elif words[2:4] == ["timers", "connect"] and len(words) == 5:
+                entry["connect"] = _as_int(words[4])
+            elif words[2] == "advertisement-interval" and len(words) == 4:
+                entry["advertisement_interval"] = _as_int(words[3])
+    if out:
+        out["neighbors"] = neighbors
+    return out
 
 
 def linux_snapshot(device, outputs, probes=None, taken_at=None):

@@ -54,6 +54,18 @@ options:
     description: After the checks pass, wait this long and check again (catches a session that flaps a moment later).
     type: float
     default: 0
+  fail_fast_polls:
+    description:
+      - Fail fast - the same failure seen on this many consecutive polls with the routing state unchanged ends the wait
+        (not before the BGP convergence bound from the pre snapshot's timers, when known); a pass that follows a failure
+        must hold as many polls. C(0) waits for I(settle_timeout) as before.
+    type: int
+    default: 3
+  intended:
+    description:
+      - Losses the change declares intended (the change request's C(intended)) - C(prefixes_lost) and C(sessions_down);
+        the built-in no_route_lost / no_bgp_session_lost checks (the network-wide invariant) do not count them.
+    type: dict
   probes:
     description: Probes for the snapshots the action takes (see M(governed.change.snapshot)).
     type: list
@@ -144,8 +156,12 @@ post:
   returned: when the action took it
   type: dict
 settle:
-  description: Attempts and seconds spent waiting until settled.
+  description:
+    - Attempts and seconds spent waiting until settled, why the wait ended (C(reason)), C(fail_fast) when a stable
+      failure ended it early, and C(converge_s), the BGP convergence bound used (null when unknown).
   returned: when the action polled
   type: dict
+  sample: {settled: false, attempts: 5, elapsed_s: 2.4, fail_fast: true, converge_s: 2.0,
+           reason: "the same failure on 3 consecutive polls with the routing state unchanged (BGP convergence bound 2.0 s passed)"}
 
 """

@@ -21,7 +21,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Poli
 from test_assess_support import EXAMPLES, INVENTORY, NOW, change, example, policy
 
 CR = "change request"
-TOP = "id, title, description, author, type, category, targets, config, expected, rollback, window, links"
+TOP = "id, title, description, author, type, category, targets, config, expected, rollback, window, links, intended"
 ID_FIX = "use 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit (e.g. CHG-1001), quoted if numeric."
 LINES_FIX = 'list the configuration lines, e.g. lines: ["ip prefix-list PL seq 5 permit 10.0.0.0/8"].'
 TARGETS_FIX = "list inventory hosts, groups or patterns, e.g. targets: [fw1]."

@@ -129,7 +129,7 @@ MALFORMED = [
     ("rollback_scope_unknown", mutate("requirements.high.rollback_scope", "some"),
      "policy.yml: requirements.high.rollback_scope: 'some' is not allowed. Fix: use one of: all, failed."),
     ("snapshot_scope_unknown", mutate("requirements.high.snapshot_scope", "site"),
-     "policy.yml: requirements.high.snapshot_scope: 'site' is not allowed. Fix: use one of: network, targets."),
+     "policy.yml: requirements.high.snapshot_scope: 'site' is not allowed. Fix: use one of: impact, network, targets_only, targets."),
     ("escalation_missing_target", mutate("requirements.high.escalation", {"runbook": "x"}),
      "policy.yml: requirements.high.escalation.target: is required but missing. Fix: add the 'target' key."),
     ("checks_not_list", mutate("requirements.high.checks", "baseline"),

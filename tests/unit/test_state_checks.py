@@ -180,7 +180,7 @@ def test_checks_read_refs(tmp_path):
 
 def test_wait_until_settled_bounded():
     clock = {"t": 0.0}
-    states = [POST_BAD, DeviceError("timeout", transient=True), copy.deepcopy(PRE)]
+    states = [POST_BAD, DeviceError("timeout", transient=True)] + [copy.deepcopy(PRE) for _ in range(3)]
 
     def take():
         value = states.pop(0)
@@ -192,10 +192,13 @@ def test_wait_until_settled_bounded():
         clock["t"] += seconds
 
     out = wait_until_settled(take, no_regression_checks("frr"), 30, 5, pre=PRE, sleep=sleep, clock=lambda: clock["t"])
-    assert out["settled"] and out["attempts"] == 3 and out["elapsed_s"] == 10
+    # a pass after a failure counts once it held 3 polls (a flapping state never passes early)
+    assert out["settled"] and out["attempts"] == 5 and out["elapsed_s"] == 20, out["reason"]
     clock["t"] = 0.0
-    never = wait_until_settled(lambda: POST_BAD, no_regression_checks("frr"), 12, 5, pre=PRE, sleep=sleep, clock=lambda: clock["t"])
+    never = wait_until_settled(lambda: POST_BAD, no_regression_checks("frr"), 12, 5, pre=PRE, sleep=sleep, clock=lambda: clock["t"],
+                               fail_fast_polls=0)
     assert never["settled"] is False and never["attempts"] == 3 and not never["result"]["passed"]
+    assert "fail_fast" not in never and never["reason"] == "settle timeout 12 s ran out"
     with pytest.raises(ValidationError, match="timeout_s"):
         wait_until_settled(take, [], 0, 1)
     with pytest.raises(ValidationError, match="bound"):

@@ -18,7 +18,7 @@ from test_state_fixtures import BGP_SUMMARY, frr_outputs, linux_outputs
 def test_frr_snapshot_sections():
     s = snap.frr_snapshot("r2", frr_outputs(), taken_at="2024-01-01T00:00:00+00:00")
     assert s["device"] == "r2" and s["platform"] == "frr" and s["taken_at"].startswith("2024")
-    assert set(s["sections"]) == {"peers", "routes", "interfaces", "config"}
+    assert set(s["sections"]) == {"peers", "routes", "interfaces", "config", "bgp"}
     peer = s["sections"]["peers"]["10.0.12.1"]
     assert peer == {"address": "10.0.12.1", "state": "Established", "established": True, "remoteAs": 65001,
                     "pfxRcd": 3, "pfxSnt": 5, "hostname": "r1", "afis": {"ipv4Unicast": {"state": "Established", "pfxRcd": 3, "pfxSnt": 5}}}

@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Impact-aware verification: which devices a change is verified on, what must hold there, when a wait may end.
+
+* ``verification_plan``: at assess time, the mode (policy ``snapshot_scope``), the hosts always verified (targets and
+  every host an expected check names), where each expected check runs and the network-wide invariants.
+* ``impact_scope``: at precheck, from the pre-change snapshots: the targets, every BGP neighbor of a target and every
+  device holding a route through a target (next hop on a target, or the target's AS in the AS path).
+* The network-wide invariant "no prefix lost, no session down" is the no-regression checks (checks.py) run on every
+  device of the scope, except what the change declares intended (``normalize_intended``: ``intended.prefixes_lost`` /
+  ``intended.sessions_down``).
+* ``SettleTracker``: fail fast - a failure that stays the same once the network has converged ends the wait; a pass
+  after a failure must hold for as many polls before it counts (a flapping state never passes early).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
+
+SCOPE_MODES = ("impact", "network", "targets_only")
+# Written by policies before the impact scope existed: "targets" never meant "not the devices the change breaks".
+SCOPE_ALIASES = {"targets": "impact"}
+DEFAULT_MODE = "impact"
+INVARIANTS = ("no_route_lost", "no_bgp_session_lost")
+# FRR's defaults when the running config does not set them (traditional profile).
+FRR_DEFAULT_KEEPALIVE_S = 60
+FRR_DEFAULT_CONNECT_S = 120
+FAIL_FAST_POLLS = 3
+
+
+def _fail(where, problem, fix):
+    raise ValidationError(problem, where=where, fix=fix)
+
+
+# ------------------------------------------------------------------------------------------------ plan (assess)
+
+
+def scope_mode(requirements=None, override=None):
+    """The verification scope mode: an explicit override, else the tier's snapshot_scope, else ``impact``."""
+    value = override if override else (requirements or {}).get("snapshot_scope") or DEFAULT_MODE
+    value = SCOPE_ALIASES.get(value, value)
+    if value not in SCOPE_MODES:
+        _fail("snapshot_scope", "%r is not a verification scope." % (value,),
+              "use one of: %s (targets_only narrows the scope to the targets and the hosts checks name)." % ", ".join(SCOPE_MODES))
+    return value
+
+
+def check_hosts(expected):
+    """Hosts named by expected checks (``hosts: [...]``), sorted."""
+    return sorted({host for check in expected or [] for host in (check.get("hosts") or [])})
+
+
+def expected_for(expected, device, targets):
+    """The expected checks to run on ``device``: a check naming hosts runs on them; one without hosts on every target."""
+    out = []
+    for check in expected or []:
+        hosts = check.get("hosts") or []
+        if (hosts and device in hosts) or (not hosts and device in (targets or [])):
+            out.append({key: value for key, value in check.items() if key != "hosts"})
+    return out
+
+
+def verification_plan(targets, expected, requirements, inventory_hosts, intended=None, source="change request"):
+    """What will be verified where (the assessment's ``verification``); refuses a check naming a host not in the inventory."""
+    mode = scope_mode(requirements)
+    named = check_hosts(expected)
+    for index, check in enumerate(expected or []):
+        missing = [host for host in check.get("hosts") or [] if host not in inventory_hosts]
+        if missing:
+            _fail("%s: expected[%d].hosts" % (source, index),
+                  "check '%s' names %s, not in the inventory: it could never be evaluated." % (check.get("name"), ", ".join(missing)),
+                  "name inventory hosts (the check then runs on them, added to the verification scope), or remove the check.")
+    always = sorted(set(targets) | set(named))
+    where = {check["name"]: (list(check.get("hosts")) if check.get("hosts") else list(targets)) for check in expected or []}
+    if mode == "impact":
+        rule = ("the targets, the hosts the expected checks name, every BGP neighbor of a target and every device holding a "
+                "route through a target (next hop on a target or its AS in the AS path), found in the pre-change snapshots "
+                "of the play's devices")
+    elif mode == "network":
+        rule = "every device of the play"
+    else:
+        rule = "only the targets and the hosts the expected checks name (narrowed by the policy: snapshot_scope targets_only)"
+    return {"mode": mode, "targets": list(targets), "check_hosts": named, "always": always, "rule": rule,
+            "snapshot_play": mode != "targets_only", "checks_where": where,
+            "invariants": ["%s on every device of the scope" % name for name in INVARIANTS],
+            "intended": normalize_intended(intended)}
+
+
+def normalize_intended(intended):
+    """``{prefixes_lost: [...], sessions_down: [...]}`` with canonical prefixes and addresses (empty lists by default)."""
+    intended = intended or {}
+    return {"prefixes_lost": sorted({canonical_prefix(p) for p in intended.get("prefixes_lost") or []}),
+            "sessions_down": sorted({canonical_address(a) for a in intended.get("sessions_down") or []})}
+
+
+# ------------------------------------------------------------------------------------------------ topology (precheck)
+
+ROUTING_PLATFORMS = ("frr",)
+
+
+def snapshot_candidates(plan, platforms, override=None):
+    """The devices to snapshot before the change, from which the scope is learned (sorted).
+
+    ``plan``: the assessment's ``verification``; ``platforms``: {host: governed_platform} of the play's devices.
+    impact: the hosts always verified and every routing device of the play; network: every device of the play;
+    targets_only: the hosts always verified.
+    """
+    plan = plan or {}
+    mode = scope_mode({"snapshot_scope": plan.get("mode")}, override)
+    always = set(plan.get("always") or plan.get("targets") or [])
+    known = {host for host, platform in (platforms or {}).items() if platform}
+    if mode == "network":
+        return sorted(known | always)
+    if mode == "impact":
+        return sorted(always | {host for host in known if platforms[host] in ROUTING_PLATFORMS})
+    return sorted(always)
+
+
+
+def _load(doc):
+    return statestore.load(doc) if statestore.is_ref(doc) else doc
+
+
+def _host_address(prefix):
+    return str(prefix).split("/", 1)[0]
+
+
+def _as_tokens(as_path):
+    return set(str(as_path or "").replace("{", " ").replace("}", " ").replace(",", " ").split())
+
+
+def device_topology(snapshot):
+    """{addresses, peers: {address: remote AS}, asn, routes: {prefix: (nexthop, as_path)}, routing} of one snapshot."""
+    doc = _load(snapshot) or {}
+    sections = doc.get("sections") or {}
+    addresses = set()
+    for interface in (sections.get("interfaces") or {}).values():
+        for prefix in (interface or {}).get("addresses") or []:
+            addresses.add(_host_address(prefix))
+    peers = {address: (peer or {}).get("remoteAs") for address, peer in (sections.get("peers") or {}).items()}
+    routes = {prefix: ((route or {}).get("nexthop"), (route or {}).get("as_path") or "")
+              for prefix, route in (sections.get("routes") or {}).items()}
+    bgp = sections.get("bgp") or {}
+    return {"addresses": addresses, "peers": peers, "asn": bgp.get("asn"), "routes": routes,
+            "routing": "peers" in sections or "routes" in sections}
+
+
+def _asn_of(device, topo):
+    """A device's AS: its own BGP config, else the remote AS its neighbors have for one of its addresses."""
+    if topo[device]["asn"] is not None:
+        return str(topo[device]["asn"])
+    for host, item in topo.items():
+        for address, remote_as in item["peers"].items():
+            if host != device and address in topo[device]["addresses"] and remote_as not in (None, ""):
+                return str(remote_as)
+    return None
+
+
+def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=()):
+    """The devices to verify, with the reasons: ``{mode, hosts, reasons: {host: [..]}, candidates, excluded}``.
+
+    ``pre_snapshots``: {device: snapshot or statestore ref} of the candidates (the play's devices for impact/network).
+    """
+    mode = scope_mode(override=mode)
+    candidates = sorted(pre_snapshots)
+    reasons = {}
+
+    def add(host, why):
+        reasons.setdefault(host, [])
+        if why not in reasons[host]:
+            reasons[host].append(why)
+
+    for host in targets:
+        add(host, "target")
+    for host in named_hosts:
+        add(host, "named by an expected check")
+    if mode == "network":
+        for host in candidates:
+            add(host, "network scope")
+    elif mode == "impact":
+        topo = {host: device_topology(pre_snapshots[host]) for host in candidates}
+        owners = {}
+        for host, item in topo.items():
+            for address in item["addresses"]:
+                owners.setdefault(address, host)
+        for target in [t for t in targets if t in topo and topo[t]["routing"]]:
+            target_addresses, target_asn = topo[target]["addresses"], _asn_of(target, topo)
+            for address in topo[target]["peers"]:
+                neighbor = owners.get(address)
+                if neighbor and neighbor != target:
+                    add(neighbor, "BGP neighbor of %s" % target)
+            for host in candidates:
+                if host == target or not topo[host]["routing"]:
+                    continue
+                if target_addresses & set(topo[host]["peers"]):
+                    add(host, "BGP neighbor of %s" % target)
+                via = sorted(prefix for prefix, (nexthop, as_path) in topo[host]["routes"].items()
+                             if (nexthop and nexthop in target_addresses) or (target_asn and target_asn in _as_tokens(as_path)))
+                if via:
+                    add(host, "%d route(s) through %s (e.g. %s)" % (len(via), target, via[0]))
+    hosts = sorted(reasons)
+    return {"mode": mode, "hosts": hosts, "reasons": reasons, "candidates": candidates,
+            "excluded": [host for host in candidates if host not in reasons],
+            "unsnapshotted": [host for host in hosts if host not in pre_snapshots]}
+
+
+# ------------------------------------------------------------------------------------------------ fail fast
+
+
+def convergence_bound_s(snapshot):
+    """Seconds a BGP router needs to re-establish a reset session and exchange routes, from its configured timers.
+
+    connect retry + keepalive (+ advertisement interval), the largest over its neighbors; FRR's defaults where the
+    config sets none. None when the snapshot has no BGP configuration (the bound is then unknown).
+    """
+    doc = _load(snapshot) or {}
+    bgp = (doc.get("sections") or {}).get("bgp")
+    if not bgp:
+        return None
+    keepalive = bgp.get("keepalive") or FRR_DEFAULT_KEEPALIVE_S
+    neighbors = bgp.get("neighbors") or {}
+    if not neighbors:
+        return float(keepalive)
+    worst = 0.0
+    for item in neighbors.values():
+        connect = item.get("connect")
+        connect = FRR_DEFAULT_CONNECT_S if connect is None else connect
+        worst = max(worst, connect + keepalive + (item.get("advertisement_interval") or 0))
+    return float(worst)
+
+
+def routing_signature(snapshot):
+    """What must stop changing for the network to count as converged: sessions up, prefixes and their next hops, rules."""
+    doc = _load(snapshot) or {}
+    sections = doc.get("sections") or {}
+    peers = tuple(sorted((a, bool((p or {}).get("established"))) for a, p in (sections.get("peers") or {}).items()))
+    routes = tuple(sorted((prefix, str((r or {}).get("nexthop"))) for prefix, r in (sections.get("routes") or {}).items()))
+    rules = tuple(sorted(str(key) for key in (sections.get("rules") or {})))
+    probes = tuple(sorted((str(k), str((v or {}).get("result"))) for k, v in (sections.get("probes") or {}).items()))
+    interfaces = tuple(sorted((n, (i or {}).get("state")) for n, i in (sections.get("interfaces") or {}).items()))
+    return (peers, routes, rules, probes, interfaces)
+
+
+def failure_signature(result):
+    """The failing checks and what they saw (the same failure twice has the same signature)."""
+    if not result:
+        return None
+    return tuple(sorted((r.get("device") or "", r["name"], repr(r.get("actual")), repr(r.get("missing")))
+                        for r in result.get("results") or [] if not r.get("passed")))
+
+
+class SettleTracker:
+    """Decides after each poll whether the wait for the checks is over.
+
+    ``observe(elapsed_s, passed, failure_sig, routing_sig)`` returns None (keep polling) or a verdict
+    ``{settled, reason}``. Rules (one per branch, unit-tested with plain data):
+
+    * a pass on a wait that has seen no failure settles at once (as before);
+    * a pass after a failure settles only after ``polls`` consecutive passing polls with the same routing state;
+    * a failure ends the wait (fail fast) when the same failure and the same routing state were seen on ``polls``
+      consecutive polls and, when the BGP convergence bound is known, at least that long after the wait began.
+    """
+
+    def __init__(self, polls=FAIL_FAST_POLLS, converge_s=None):
+        if isinstance(polls, bool) or not isinstance(polls, int) or polls < 0:
+            _fail("fail_fast_polls", "must be a whole number of polls (0 turns fail fast off), got %r." % (polls,),
+                  "write e.g. fail_fast_polls: 3.")
+        self.polls, self.converge_s = polls, converge_s
+        self.seen_failure = False
+        self.last, self.run = None, 0
+
+    def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None):
+        key = ("pass" if passed else ("fail", failure_sig), routing_sig)
+        self.run = self.run + 1 if key == self.last else 1
+        self.last = key
+        if passed:
+            if not self.seen_failure:
+                return {"settled": True, "reason": "passed on the first read of this state"}
+            if self.run >= max(self.polls, 1):
+                return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
+            return None
+        self.seen_failure = True
+        if self.polls == 0 or self.run < self.polls:
+            return None
+        if self.converge_s is not None and elapsed_s < self.converge_s:
+            return None
+        bound = "BGP convergence bound %.1f s passed" % self.converge_s if self.converge_s is not None else "no BGP timers known"
+        return {"settled": False, "fail_fast": True,
+                "reason": "the same failure on %d consecutive polls with the routing state unchanged (%s)" % (self.run, bound)}
