@@ -35,18 +35,18 @@ ledger — except the review gate, whose failed verdict is the refusal event it 
 
 | What | Limit | Where it is enforced |
 | --- | --- | --- |
-| Any YAML/JSON document (change request, policy, approvals file, workflow template, controller configuration, extra vars) | 16 MiB (`docfile.MAX_DOCUMENT_BYTES`) | `docfile.load_document` / `parse_yaml_text` |
+| Any YAML/JSON document (change request, policy, approvals, workflow template, extra vars) | 16 MiB | `docfile.MAX_DOCUMENT_BYTES` |
 | YAML anchors and aliases (`&a`, `*a`, `<<: *a`) | refused: an alias can expand to gigabytes when the content is hashed | `docfile.StrictLoader` |
 | Duplicate keys in one mapping | refused, naming both lines (YAML would keep only the last one silently) | `docfile.StrictLoader` |
 | Nesting depth | 64 levels (`docfile.MAX_DEPTH`) | `docfile.StrictLoader` |
 | Control characters in a YAML file | refused by the YAML reader, naming the line | `docfile.parse_yaml_text` |
 | A path that is a directory, FIFO, socket or device where a file is expected | refused saying what it is; a FIFO is never opened | `docfile.require_file` |
-| Change id | 1-64 characters from `A-Z a-z 0-9 . _ -`, starting with a letter or digit (never `.`, `..`, `/`, `-x`) | `paths.SAFE_ID_RE`: change requests, the ledger, close, runbook, escalate, `governed-change --change` |
-| Files the project writes | must resolve inside their output directory (symlinks followed) | `paths.safe_join`: evidence, assessment, runbook and escalation writers |
+| Change id | 1-64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit (never `.`, `..`, `/`, `-x`) | `paths.SAFE_ID_RE`, everywhere |
+| Files the project writes | must resolve inside their output directory (symlinks followed) | `paths.safe_join` in every writer |
 | Change request `title` | 200 characters, one line, no control or invisible characters | `change_request.check_text` |
 | Change request `description` | 20,000 characters; line breaks and tabs allowed, no other control or invisible characters | `change_request.check_text` |
 | `links.*` | 2,048 characters, one line | `change_request.check_text` |
-| Config lines (`config.*.lines`, `rollback.steps`, rendered templates) | 4,096 characters, no control characters but tab, IPv4/IPv6 addresses and prefixes must be valid | `change_request.check_config_line` |
+| Config lines (`config.*.lines`, `rollback.steps`, rendered lines) | 4,096 characters, tab the only control character, valid IPv4/IPv6 | `check_config_line` |
 | `targets` | inventory host, group or pattern: `A-Z a-z 0-9 . _ - * ? [ ] !`, 64 characters | `change_request.TARGET_RE` |
 | Inventory host names | DNS names or IP addresses: `A-Z a-z 0-9 . _ : -`, 253 characters | `facts.HOST_NAME_RE` |
 | Identities of one person | `identities.<name>.person` (see [policy.md](policy.md#identities-and-allowed_signers)) | policy validation, review gate |
@@ -97,8 +97,8 @@ def render(cases, kinds=None):
         lines.append("| Case | Input | Refused with (message fragment) | Field named |")
         lines.append("| --- | --- | --- | --- |")
         for case in rows:
-            lines.append("| %s | %s | %s | %s |" % (_code(case["id"]), _cell(case["input"]), _code(case["expect"]),
-                                                  _code(case["field"])))
+            cells = (_code(case["id"]), _cell(case["input"]), _code(case["expect"]), _code(case["field"]))
+            lines.append("| %s | %s | %s | %s |" % cells)
         lines.append("")
     return "\n".join(lines)
 

@@ -376,9 +376,9 @@ def check_text(check, value, path, maximum, multiline=False):
     """Free text a person reads: a non-empty string, at most ``maximum`` characters, no control or invisible characters."""
     check.string(value, path)
     if len(value) > maximum:
+        where_else = "" if multiline else " (put details in the description or a link)"
         check.fail(path, "is %d characters long; the limit is %d." % (len(value), maximum),
-                   "shorten it to %d characters or fewer%s." % (maximum, " (put details in the description or a link)"
-                                                                 if not multiline else ""))
+                   "shorten it to %d characters or fewer%s." % (maximum, where_else))
     bad = _bad_character(value, "\n\t" if multiline else "")
     if bad is not None:
         check.fail(path, "contains the character %s at position %d." % (_char_label(bad), value.index(bad) + 1),

@@ -32,15 +32,15 @@ BOMB = "\n".join(
 def k3_env():
     """This module's own lab (k3-, ports 263xx), torn down on every exit path."""
     env = dict(os.environ, **LAB_ENV)
-    gen = lab_session(env=env)
-    next(gen)
     env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
     env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
     env.pop("GOVERNED_CHANGE_LEDGER", None)
-    try:
-        yield env
-    finally:
-        gen.close()
+    session = lab_session(env=env)
+    for _status in session:  # up once; closing the session runs its `lab down` on every exit path
+        try:
+            yield env
+        finally:
+            session.close()
 
 
 def r2_config():

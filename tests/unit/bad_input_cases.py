@@ -56,16 +56,16 @@ CASES = [
     # ---------------------------------------------------------------- change requests (in-process assess + record)
     _cr("cr-alias-bomb", "billion-laughs alias bomb nested under config.r2.vars", {"yaml": ALIAS_BOMB},
         "anchors and aliases are not accepted", "change.yml:12"),
-    _cr("cr-alias-reuse", "an anchor on targets reused by an alias", {"yaml": CR_HEAD.replace("targets: [r2]", "targets: &t [r2]")
-                                                                       + "author: carol\nlinks: {ticket: *t}\n"},
+    _cr("cr-alias-reuse", "an anchor on targets reused by an alias",
+        {"yaml": CR_HEAD.replace("targets: [r2]", "targets: &t [r2]") + "author: carol\nlinks: {ticket: *t}\n"},
         "anchors and aliases are not accepted", "change.yml:6"),
     _cr("cr-merge-key", "a YAML merge key (<<: *base)", {"yaml": "base: &b {author: carol}\n<<: *b\n" + CR_HEAD},
         "anchors and aliases are not accepted", "change.yml:1"),
     _cr("cr-duplicate-author", "author: alice then author: carol", {"yaml": CR_HEAD + "author: alice\nauthor: carol\n"},
         "'author' appears twice", "change.yml:8"),
-    _cr("cr-duplicate-nested", "config.r2.lines given twice", {"yaml": CR_HEAD + "author: carol\nconfig:\n  r2:\n"
-                                                                  "    lines: ['ip route 10.9.0.0/16 blackhole']\n"
-                                                                  "    lines: ['ip route 10.8.0.0/16 blackhole']\n"},
+    _cr("cr-duplicate-nested", "config.r2.lines given twice",
+        {"yaml": CR_HEAD + "author: carol\nconfig:\n  r2:\n    lines: ['ip route 10.9.0.0/16 blackhole']\n"
+                 "    lines: ['ip route 10.8.0.0/16 blackhole']\n"},
         "'lines' appears twice", "change.yml:11"),
     _cr("cr-duplicate-quoted", "the same key once plain and once quoted", {"yaml": CR_HEAD + "author: carol\n\"author\": dave\n"},
         "'author' appears twice", "change.yml:8"),
@@ -76,8 +76,8 @@ CASES = [
     _cr("cr-raw-bell", "a raw BEL (U+0007) control character in the title", {"yaml": CR_HEAD.replace("title: t", "title: a\x07b")
                                                                              + "author: carol\n"},
         "U+0007", "change.yml:2"),
-    _cr("cr-raw-nul", "a raw NUL byte in the description", {"yaml": CR_HEAD.replace("description: d", "description: \x00")
-                                                           + "author: carol\n"}, "U+0000", "change.yml:3"),
+    _cr("cr-raw-nul", "a raw NUL byte in the description",
+        {"yaml": CR_HEAD.replace("description: d", "description: \x00") + "author: carol\n"}, "U+0000", "change.yml:3"),
     _cr("cr-not-utf8", "bytes that are not UTF-8 (Latin-1 title)", {"bytes": b"id: CHG-2001\ntitle: caf\xe9\n"},
         "cannot be read", "change.yml"),
     _cr("cr-invalid-yaml", "unclosed flow sequence", {"yaml": "id: CHG-2001\ntargets: [r2\n"}, "is not valid YAML", "change.yml:3"),
@@ -213,8 +213,8 @@ CASES = [
          "needs 50 approver(s)", "requirements.high.approvals.count"),
     _pol("pol-group-unknown", "approvals.groups naming a group nobody is in", {"set": {"requirements.high.approvals.groups": ["ghosts"]}},
          "no identity is in group 'ghosts'", "requirements.high.approvals.groups[0]"),
-    _pol("pol-freeze-naive", "a freeze without a UTC offset", {"set": {"freezes": [{"name": "naive", "start": "2026-12-20T00:00:00",
-                                                                        "end": "2026-12-21T00:00:00+00:00"}]}},
+    _pol("pol-freeze-naive", "a freeze without a UTC offset",
+         {"set": {"freezes": [{"name": "naive", "start": "2026-12-20T00:00:00", "end": "2026-12-21T00:00:00+00:00"}]}},
          "has no UTC offset", "freezes[0].start"),
     _pol("pol-bool-string", "segregation_of_duties: \"no\" (a string)", {"set": {"requirements.high.approvals.segregation_of_duties": "no"}},
          "must be true or false", "requirements.high.approvals.segregation_of_duties"),
@@ -254,7 +254,8 @@ CASES = [
     # ---------------------------------------------------------------- inventories (the assess inventory view)
     _inv("inv-criticality", "criticality: extreme", {"hostvar": [["r2", "criticality", "extreme"]]}, "not a criticality level", "r2"),
     _inv("inv-criticality-int", "criticality: 5", {"hostvar": [["r2", "criticality", 5]]}, "not a criticality level", "r2"),
-    _inv("inv-tags-mapping", "tags given as a mapping", {"hostvar": [["r2", "criticality", None], ["r2", "tags", {"pci": True}]]}, "must be a list of tags", "r2"),
+    _inv("inv-tags-mapping", "tags given as a mapping", {"hostvar": [["r2", "criticality", None], ["r2", "tags", {"pci": True}]]},
+         "must be a list of tags", "r2"),
     _inv("inv-host-shell", "a host named r2;reboot", {"rename": ["r2", "r2;reboot"]}, "is not a DNS name or IP address", "inventory.hosts"),
     _inv("inv-host-subst", "a host named $(id)", {"rename": ["r3", "$(id)"]}, "is not a DNS name or IP address", "inventory.hosts"),
     _inv("inv-host-traversal", "a host named ../../r2", {"rename": ["r3", "../../r2"]}, "is not a DNS name or IP address", "inventory.hosts"),

@@ -128,5 +128,5 @@ def test_real_config_lines_are_accepted(line):
 
 
 def test_a_document_with_a_few_keys_and_no_alias_loads_unchanged():
-    assert parse_yaml_text("a: {b: [1, 2]}\nc: 'x'\nd: 2026-11-01\n") == {"a": {"b": [1, 2]}, "c": "x",
-                                                                           "d": datetime.date(2026, 11, 1)}
+    expected = {"a": {"b": [1, 2]}, "c": "x", "d": datetime.date(2026, 11, 1)}
+    assert parse_yaml_text("a: {b: [1, 2]}\nc: 'x'\nd: 2026-11-01\n") == expected

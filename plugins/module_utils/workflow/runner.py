@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, parse_yaml_text
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.paths import safe_join
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.workflow import validate as wfv
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
@@ -448,7 +449,8 @@ class WorkflowRunner:
         return self._job(ident, plan)
 
     def _job(self, ident, plan):
-        private = os.path.join(self.run_dir, "nodes", _SAFE.sub("_", ident))
+        # an identifier such as '..' must not put a node's files beside (or above) the other nodes'
+        private = safe_join(self.run_dir, "nodes", _SAFE.sub("_", ident).lstrip(".") or "_", where="workflow node %s" % ident)
         os.makedirs(private, exist_ok=True)
         self.state[ident]["private_data_dir"] = private
         captured = {"artifacts": {}, "failures": []}
