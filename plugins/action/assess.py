@@ -58,7 +58,8 @@ class ActionModule(DeviceActionBase):
 
         diffs = {}
         for host in hosts:
-            entry = {"running": running.get(host)}
+            # the platform says which live values (counters...) the core takes out of the running config before the diff
+            entry = {"running": running.get(host), "platform": self._var(task_vars, "governed_platform", host)}
             if rendered[host] is not None:
                 entry["lines"] = rendered[host]
             diffs[host] = entry

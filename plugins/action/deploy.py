@@ -82,10 +82,13 @@ class ActionModule(DeviceActionBase):
         after_ref = statestore.put(store, {"device": driver.device, "platform": driver.name, "taken_at": now_iso(),
                                            "text": form["text"], "sha256": form["sha256"], "redactions": form["redaction_count"]},
                                    "config")
-        changed = driver.normalize(after) != driver.normalize(before)
-        out.update(changed=changed, after=self.ref_out(after_ref), changes=self.unified(before, after))
+        # compared and shown without live values (counters moved by traffic during the deploy are not changes)
+        normal_before, normal_after = driver.normalize(before), driver.normalize(after)
+        changed = normal_after != normal_before
+        out.update(changed=changed, after=self.ref_out(after_ref), changes=self.unified(normal_before, normal_after))
         out["summary"].update(applied=applied["applied"], config_changed=changed, deploy_s=applied["elapsed"],
                               elapsed_s=round(time.time() - start, 3))
         if self._task.diff:
-            out["diff"] = self.config_diff(before, after, "running before (%s)" % driver.device, "running after (%s)" % driver.device)
+            out["diff"] = self.config_diff(normal_before, normal_after, "running before (%s)" % driver.device,
+                                           "running after (%s)" % driver.device)
         return out

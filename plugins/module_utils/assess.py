@@ -18,6 +18,7 @@ from ansible_collections.governed.change.plugins.module_utils.impact import veri
 from ansible_collections.governed.change.plugins.module_utils.facts import (
     build_facts_and_blast_radius, check_config_keys, config_entries, normalize_inventory, resolve_targets,
 )
+from ansible_collections.governed.change.plugins.module_utils.live_values import strip_live_values
 from ansible_collections.governed.change.plugins.module_utils.policy import ensure_policy
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_assessment
 from ansible_collections.governed.change.plugins.module_utils.risk import classify_change, evaluate_rules
@@ -25,7 +26,7 @@ from ansible_collections.governed.change.plugins.module_utils.clock import utc_n
 
 # Gates in the order a workflow runs them; required_gates() returns the applicable subset in this order.
 GATE_ORDER = ("approval", "review", "freeze", "window", "precheck", "deploy", "verify", "post_review")
-DIFF_KEYS = ("running", "candidate", "lines")
+DIFF_KEYS = ("running", "candidate", "lines", "platform")
 
 
 def content_hash(change_request, device_diffs):
@@ -41,7 +42,8 @@ def content_hash(change_request, device_diffs):
     3 lines of context). So the hash changes when any field of the normalised change request changes (key order
     and YAML formatting do not matter) or any device's diff changes, including running-config drift inside the
     diff or its context, or a device becoming unreachable. Drift elsewhere in the running config does not change
-    it, nor do the policy, the assessment time or cosmetic config differences (headers, '!' lines, spaces at end).
+    it, nor do the policy, the assessment time or cosmetic config differences (headers, '!' lines, spaces at end),
+    nor live values (nft counters, quota use, set element expiry: ``live_values``, taken out before the diff).
     Secrets are part of it as they are (the hash reveals none): ``assess`` redacts the diffs only after hashing.
     """
     return sha256_of({
@@ -53,9 +55,10 @@ def content_hash(change_request, device_diffs):
 def prepare_diffs(change_request, hosts, inventory, diffs, source="change request"):
     """Per-host diff summaries for every target host.
 
-    ``diffs`` maps host -> {"running": text or None (unknown), and optionally "candidate": text or "lines": [...]}.
-    Without candidate/lines, the change request's config lines for the host are merged into running. A host
-    without an entry is diffed against an unknown running config (all lines new, running_known false).
+    ``diffs`` maps host -> {"running": text or None (unknown), and optionally "candidate": text or "lines": [...],
+    "platform": the host's governed_platform}. Without candidate/lines, the change request's config lines for the
+    host are merged into running. A host without an entry is diffed against an unknown running config (all lines
+    new, running_known false). Live values (``live_values.strip_live_values``) leave running and candidate first.
     """
     if diffs is None:
         diffs = {}
@@ -82,13 +85,18 @@ def prepare_diffs(change_request, hosts, inventory, diffs, source="change reques
         if running is not None and not isinstance(running, str):
             raise ValidationError("must be text or null, got %s." % describe(running), where=where + ".running",
                                   fix="pass the device's running configuration as a string (null when unreachable).")
+        platform = entry.get("platform")
+        if platform is not None and not isinstance(platform, str):
+            raise ValidationError("must be a platform name, got %s." % describe(platform), where=where + ".platform",
+                                  fix="pass the host's governed_platform (frr or linux), or leave platform out.")
+        running = strip_live_values(running, platform)
         if "candidate" in entry and "lines" in entry:
             raise ValidationError("has both candidate and lines.", where=where, fix="pass one of them.")
         if "candidate" in entry:
             if not isinstance(entry["candidate"], str):
                 raise ValidationError("must be text, got %s." % describe(entry["candidate"]), where=where + ".candidate",
                                       fix="pass the rendered candidate configuration as a string.")
-            out[host] = device_diff(host, running=running, candidate=entry["candidate"])
+            out[host] = device_diff(host, running=running, candidate=strip_live_values(entry["candidate"], platform))
             continue
         lines = entry.get("lines")
         if lines is None:

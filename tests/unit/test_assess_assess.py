@@ -135,7 +135,7 @@ def test_host_without_config_and_explicit_candidate(lab_policy):
      "diffs.r2: must be a mapping with running and candidate or lines, got a string. Fix: pass {running: <text or null>, candidate: <text>}."),
     ({"r2": {"running": 5}},
      "diffs.r2.running: must be text or null, got an integer (5). Fix: pass the device's running configuration as a string (null when unreachable)."),
-    ({"r2": {"running": "", "config": ""}}, "diffs.r2: has unknown key 'config'. Fix: use only: running, candidate, lines."),
+    ({"r2": {"running": "", "config": ""}}, "diffs.r2: has unknown key 'config'. Fix: use only: running, candidate, lines, platform."),
     ({"r2": {"candidate": "", "lines": []}}, "diffs.r2: has both candidate and lines. Fix: pass one of them."),
     ({"r2": {"candidate": ["x"]}}, "diffs.r2.candidate: must be text, got a list. Fix: pass the rendered candidate configuration as a string."),
     ({"r2": {"lines": "x"}}, "diffs.r2.lines: must be a list of configuration lines, got a string. Fix: pass the rendered lines as a list of strings."),

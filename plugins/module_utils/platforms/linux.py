@@ -5,19 +5,18 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.governed.change.plugins.module_utils import snapshot as snapshot_core
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError
+from ansible_collections.governed.change.plugins.module_utils.live_values import strip_nft_live_values
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import Platform, multi_command, redacted, split_multi
 
 SNAPSHOT_COMMANDS = ("nft -j list ruleset", "ip -j addr")
-_COUNTER_RE = re.compile(r"\bcounter packets \d+ bytes \d+")
 
 
 def normalize_ruleset(text):
-    """A ruleset as compared: counter values dropped (state, not configuration), trailing blanks stripped."""
-    lines = [_COUNTER_RE.sub("counter", line.rstrip()) for line in str(text or "").splitlines()]
+    """A ruleset as compared: live values dropped (live_values: counters, quota use, expiry; the same normalization as the
+    assessment's diff), trailing blanks stripped."""
+    lines = [line.rstrip() for line in strip_nft_live_values(text).splitlines()]
     while lines and not lines[-1].strip():
         lines.pop()
     while lines and not lines[0].strip():
