@@ -280,7 +280,7 @@ def cmd_ledger(args, out):
         if args.ledger_command == "show":
             change = ledger.check_change(args.change)
             if change is None:
-                raise ValidationError("change %s is not in the ledger." % args.change, where=args.ledger, fix="check the id.")
+                raise ValidationError("change %s is not in the ledger." % shown(args.change), where=args.ledger, fix="check the id.")
             doc = {"change": change, "events": ledger.events(change_id=args.change),
                    "approvals": [dict(a, signature=("<%d bytes>" % len(a["signature"])) if a.get("signature") else None)
                                  for a in ledger.approvals(args.change)],

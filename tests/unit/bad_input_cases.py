@@ -344,3 +344,5 @@ CASES += [
     _cli("cli-identity-escape", "approve --identity with a terminal escape", {"approve": {"--identity": "alice\x1b[2J"}},
          "is not in the policy's identities", "policy"),
 ]
+CASES.append(_cli("cli-show-escape", "ledger show with a terminal escape in the change id",
+                  {"argv": ["ledger", "show", "CHG-1\x1b[2J", "--ledger", "@ledger"]}, "is not in the ledger", "CHG-1\\u001b"))
