@@ -151,7 +151,11 @@ class LedgerBackend(abc.ABC):
 
     @abc.abstractmethod
     def verify(self, anchor=None):
-        """Check the whole event chain; returns {ok, events, head, problems}."""
+        """Check the whole event chain and the records derived from it; returns {ok, events, head, problems}."""
+
+    @abc.abstractmethod
+    def check_change(self, change_id=None, devices=()):
+        """Verify what a decision about the change relies on, cheaply; raise LedgerTampered; return the change record."""
 
 
 def _run_script(conn, script):
@@ -305,9 +309,9 @@ def compare_tables(derived, changes, approvals, locks, strict_times=True):
             continue
         for key in ("title", "author", "state", "close_code", "tier", "content_hash") + times:
             if not _same(key, row[key], want[key]):
-                problems.append({"seq": want["_seq"], "table": "changes", "problem": "changes row %s: %s is %r but its events "
-                                 "(last at seq %d) say %r: the changes table was edited." % (change_id, key, row[key],
-                                                                                            want["_seq"], want[key])})
+                text = "changes row %s: %s is %r but its events (last at seq %d) say %r: the changes table was edited." % (
+                    change_id, key, row[key], want["_seq"], want[key])
+                problems.append({"seq": want["_seq"], "table": "changes", "problem": text})
     for change_id in sorted(set(approvals) | set(derived["approvals"]), key=str):
         rows, wants = approvals.get(change_id) or [], derived["approvals"].get(change_id) or []
         for position in range(max(len(rows), len(wants))):
@@ -382,6 +386,8 @@ class SqliteLedger(LedgerBackend):
         self.clock = clock or utc_now
         self.readonly = bool(readonly)
         self._trusted = {"data_version": None, "changes": set(), "tail": False}
+        # per change, the last event this connection verified ({seq, hash}): later checks re-hash only newer events
+        self._seen = {}
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise LedgerError("the ledger directory does not exist.", where=parent,
@@ -601,7 +607,26 @@ class SqliteLedger(LedgerBackend):
                              "the tail were deleted or appended outside the ledger." % (head[0], last[0])})
         elif head is None and last[0]:
             problems.append({"seq": last[0], "problem": "the chain head record is missing: the ledger was edited."})
+        gap = self._first_gap(conn, last[0])
+        if gap is not None:
+            problems.append({"seq": gap, "problem": "seq %d is missing: the event was deleted (the events before the verified "
+                             "checkpoint no longer number 1 to %d)." % (gap, last[0])})
         return problems, start
+
+    @staticmethod
+    def _first_gap(conn, last_seq):
+        """The first seq in 1..last_seq with no event (a deletion anywhere), or None; one COUNT(*) when there is none."""
+        if conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == last_seq:
+            return None
+        low, high = 1, last_seq  # the first m with fewer than m events in 1..m
+        while low < high:
+            middle = (low + high) // 2
+            if conn.execute("SELECT COUNT(*) FROM events WHERE seq BETWEEN 1 AND ?", (middle,)).fetchone()[0] < middle:
+                high = middle
+            else:
+                low = middle + 1
+        present = conn.execute("SELECT COUNT(*) FROM events WHERE seq BETWEEN 1 AND ?", (low,)).fetchone()[0]
+        return low if present < low else None
 
     def _change_problems(self, conn, change_id, walked_from):
         """The change's own events (hash and both neighbour links) and its rows against them."""
@@ -609,9 +634,16 @@ class SqliteLedger(LedgerBackend):
         rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
                             "ORDER BY seq", (change_id,)).fetchall()
         head = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
+        seen = self._seen.get(change_id)
+        if seen is not None:
+            still = conn.execute("SELECT hash FROM events WHERE seq = ?", (seen[0],)).fetchone()
+            if still is None or still[0] != seen[1]:
+                problems.append({"seq": seen[0], "problem": "the event was %s after this process verified it." % (
+                    "deleted" if still is None else "edited")})
+                seen = None
         for seq, cid, ts, kind, actor, data, prev, digest in rows:
-            if walked_from is not None and seq > walked_from:
-                continue  # already walked with the tail
+            if (walked_from is not None and seq > walked_from) or (seen is not None and seq <= seen[0]):
+                continue  # already walked with the tail, or verified earlier by this connection
             if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
                 problems.append({"seq": seq, "problem": "content does not match its hash: the event was edited."})
                 continue
@@ -624,6 +656,8 @@ class SqliteLedger(LedgerBackend):
                 if after is None or after[0] != digest:
                     problems.append({"seq": seq, "problem": "seq %d does not chain to it: %s." % (
                         seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
+        if rows and not problems:
+            self._seen[change_id] = (rows[-1][0], rows[-1][7])
         derived = derive_state([row[:6] for row in rows])
         derived["locks"] = {d: lock for d, lock in derived["locks"].items() if lock["change_id"] == change_id}
         change = self._change_row(conn, change_id)

@@ -280,3 +280,21 @@ def test_secret_looking_values_compare_in_their_stored_form(tmp_path):
         led.record_approval({"change_id": "CHG-S", "approver": "bob", "decision": "deny", "content_hash": "h",
                              "ts": "2026-11-27T12:00:00Z", "source": "ssh", "comment": "Bearer zzz"})
         assert led.verify()["ok"] and led.check_change("CHG-S")["title"] == "Bearer abc.def"
+
+
+def test_a_deleted_deny_of_the_change_is_found_by_the_check_even_with_its_row(path):
+    """The deny event and its approvals row are removed together (the rows then match the events): the gap in the
+    numbering gives it away, with the seq, even though the neighbours belong to other changes."""
+    with SqliteLedger(path) as led:
+        led.append_event(None, "note", "x", {})
+        led.record_approval({"change_id": "CHG-2", "approver": "bob", "decision": "deny", "content_hash": "b" * 64,
+                             "ts": "2026-11-27T12:00:00Z", "source": "ssh"})
+        for i in range(3):
+            led.append_event(None, "note", "x", {"i": i})
+    seq = seq_of(path, "CHG-2", "approval.deny")
+    tamper(path, "DELETE FROM events WHERE seq = %d" % seq, "DELETE FROM approvals WHERE decision = 'deny'")
+    with SqliteLedger(path) as led:
+        with pytest.raises(LedgerTampered) as caught:
+            led.check_change("CHG-2")
+        assert caught.value.seq == seq and "seq %d is missing: the event was deleted" % seq in caught.value.problem
+        assert led.verify()["ok"] is False
