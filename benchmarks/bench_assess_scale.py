@@ -135,7 +135,7 @@ def run_action(size, workdir):
     - ansible.builtin.assert:
         that: result.assessment.devices.r2.lines_added == %d
 """ % (os.path.join(folder, "change.yml"), os.path.join(ROOT, "examples", "policy", "policy.yml"),
-               os.path.join(folder, "running-r2.cfg"), NOW, size // 4))
+       os.path.join(folder, "running-r2.cfg"), NOW, size // 4))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
     started = time.perf_counter()
     proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(ROOT, "lab", "inventory", "hosts.yml"),
@@ -183,8 +183,9 @@ def main():
         core[size] = result
         print("%-10d %-8s %10s %8.1f %10.0f %8d %s" % (size, "core", _fmt(result["seconds"]), result["seconds"] / core[base]["seconds"],
                                                        result["rss_mb"], result["lines_added"], result["content_hash"][:16]))
-    print("ratio %d / %d lines: %.1f (linear growth: %.0f)" % (args.sizes[-1], base, core[args.sizes[-1]]["seconds"] / core[base]["seconds"],
-                                                              float(args.sizes[-1]) / base))
+    last = args.sizes[-1]
+    print("ratio %d / %d lines: %.1f (linear growth: %.0f)" % (last, base, core[last]["seconds"] / core[base]["seconds"],
+                                                               float(last) / base))
     workdir = tempfile.mkdtemp(prefix="bench-assess-")
     try:
         if args.action:

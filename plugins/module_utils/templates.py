@@ -74,8 +74,8 @@ def read_template(path, where="config.template"):
     """The text of a resolved template file, at most MAX_TEMPLATE_BYTES, UTF-8."""
     size = os.path.getsize(path)
     if size > MAX_TEMPLATE_BYTES:
-        raise ValidationError("the template is %d bytes, over the limit of %d (%d KiB)." % (size, MAX_TEMPLATE_BYTES,
-                                                                                        MAX_TEMPLATE_BYTES // 1024),
+        raise ValidationError("the template is %d bytes, over the limit of %d (%d KiB)."
+                              % (size, MAX_TEMPLATE_BYTES, MAX_TEMPLATE_BYTES // 1024),
                               where=where, fix="split the template (or the change) into smaller ones.")
     try:
         with open(path, "rb") as handle:
