@@ -9,6 +9,8 @@ import os
 
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.records import empty_stage_refs, fill_stage_refs, load_stage_refs, record_stage_refs
+from ansible_collections.governed.change.plugins.module_utils.records import record_stage_start
+from ansible_collections.governed.change.plugins.module_utils.recovery import current_run
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
 
@@ -20,16 +22,22 @@ class ActionModule(GovernedActionBase):
     def execute(self, args, task_vars, result):
         path = self._path(args["ledger"], task_vars)
         record = args["record"]
-        if record is not None and not args["stage"]:
-            raise ValidationError("stage is required with record.", where="stage", fix="pass the stage recording (e.g. precheck).")
+        if (record is not None or args["start_hosts"] is not None) and not args["stage"]:
+            raise ValidationError("stage is required with record and start_hosts.", where="stage",
+                                  fix="pass the stage recording (e.g. precheck).")
         out = {"changed": False}
         if not os.path.isfile(path):
-            if record:
+            if record or args["start_hosts"] is not None:
                 raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path,
                                   fix="run governed.change.assess with ledger: set to this path first (it opens the change record).")
             recorded = empty_stage_refs()
         else:
-            if record is not None and not self._task.check_mode:
+            if args["start_hosts"] is not None and not self._task.check_mode:
+                # before the stage touches a device: its references and a "stage.started" event, in one transaction
+                event = record_stage_start(path, args["change_id"], args["stage"], args["start_hosts"], record or {},
+                                           candidates=args["candidates"], run=current_run(), actor="governed.change.%s" % args["stage"])
+                out.update(changed=True, event={"seq": event["seq"], "kind": event["kind"], "ts": event["ts"]})
+            elif record is not None and not self._task.check_mode:
                 event = record_stage_refs(path, args["change_id"], args["stage"], record, actor="governed.change.%s" % args["stage"])
                 if event is not None:
                     out.update(changed=True, event={"seq": event["seq"], "kind": event["kind"], "ts": event["ts"]})

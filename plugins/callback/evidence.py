@@ -63,7 +63,9 @@ options:
       - section: governed_change_evidence
         key: max_result_bytes
   batch_size:
-    description: Task events are appended to the ledger in one transaction per this many tasks (and at every play end).
+    description:
+      - Task events are appended to the ledger in one transaction per this many tasks, before every task that changes
+        devices (governed.change.deploy, restore, confirm, recover) and with each of its results, and at the end of the run.
     type: int
     default: 50
     env:
@@ -120,6 +122,9 @@ DROP_KEYS = ("invocation", "ansible_facts", "_ansible_no_log", "_ansible_verbose
              "stdout_lines", "stderr_lines", "diff", "exception")
 OWN_PREFIX = "governed.change."
 BUFFER_MAX = 2000
+# Tasks that change devices: the events buffered so far are appended before one starts and as each of its results
+# arrives, so a controller that dies mid-stage (kill -9) leaves in the ledger everything up to the device change.
+DEVICE_STAGE_ACTIONS = ("deploy", "restore", "confirm", "recover")
 
 
 def _iso(epoch):
@@ -243,6 +248,18 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_task_start(self, task, is_conditional):
         if self._enabled:
             self.task_start[task._uuid] = time.time()  # pylint: disable=protected-access
+            self._flush_before_device_stage(str(getattr(task, "action", "") or ""))
+
+    @staticmethod
+    def _device_stage(action):
+        return action.startswith(OWN_PREFIX) and action[len(OWN_PREFIX):] in DEVICE_STAGE_ACTIONS
+
+    def _flush_before_device_stage(self, action):
+        if self._device_stage(action) and not self._broken:
+            try:
+                self._flush()
+            except Exception as exc:  # pylint: disable=broad-except
+                self._disable("cannot record the tasks before a device stage (%s)" % exc)
 
     def v2_playbook_on_handler_task_start(self, task):
         if self._enabled:
@@ -272,8 +289,8 @@ class CallbackModule(CallbackBase):
             self.buffer.append((self.change_id, item))
             if self.change_id is None and len(self.buffer) > BUFFER_MAX:
                 del self.buffer[0]  # not (yet) a governed run: keep only the latest tasks
-            if self.change_id is not None and len(self.buffer) >= self._batch:
-                self._flush()
+            if self.change_id is not None and (len(self.buffer) >= self._batch or self._device_stage(item["action"])):
+                self._flush()  # a device-changing task's result is in the ledger as soon as it is known
             elif self.closed is not None:
                 self._flush()
         except Exception as exc:  # pylint: disable=broad-except

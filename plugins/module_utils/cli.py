@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The governed-change command: approve/deny a change, inspect and verify the ledger, validate and run AWX workflows."""
+"""The governed-change command: approve/deny a change, inspect and verify the ledger, validate and run AWX workflows,
+recover a change whose run died."""
 
 from __future__ import annotations
 
@@ -53,7 +54,49 @@ def _parser():
         cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file")
         cmd.add_argument("--json", action="store_true", help="print JSON")
     _workflow_parser(sub)
+    _recover_parser(sub)
     return parser
+
+
+def _recover_parser(sub):
+    rec = sub.add_parser("recover", help="recover a change whose run died in implement: inspect its devices against the ledger, "
+                         "restore or confirm their backups, verify the pre-change state, record, close and release the locks")
+    rec.add_argument("change", help="change id, e.g. CHG-1001")
+    rec.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file "
+                     "(default $GOVERNED_CHANGE_LEDGER)")
+    rec.add_argument("--inventory", "-i", action="append", default=[], help="inventory holding the change's devices "
+                     "(default: ansible.cfg's)")
+    rec.add_argument("--extra-vars", "-e", action="append", default=[], help="more extra vars for playbooks/recover.yml "
+                     "(@FILE or KEY=VALUE, repeatable), e.g. governed_store_dir=...")
+    rec.add_argument("--force", action="store_true", help="recover even though the deploying run still looks alive")
+    rec.add_argument("--plan", action="store_true", help="only show what recovering means (read-only)")
+    rec.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_recover(args, out, err):
+    """recover CHANGE: the plan (read-only), then playbooks/recover.yml, then the result as the ledger records it."""
+    from ansible_collections.governed.change.plugins.module_utils import recovery  # pylint: disable=import-outside-toplevel
+
+    check_safe_id(args.change, where="change")
+    _open_ledger(args.ledger, readonly=True).close()  # says what a wrong --ledger path is
+    plan = recovery.plan(args.ledger, args.change, force=args.force)
+    if not plan["recover"] or args.plan:
+        if args.json:
+            out.write(json.dumps(plan, indent=2, sort_keys=True) + "\n")
+        else:
+            out.write(plan["reason"] + "\n")
+            for host in plan["hosts"]:
+                out.write("  %s: %s\n" % (host, plan["missing"].get(host) or "backup and pre-change snapshot recorded"))
+        return EXIT_OK
+    proc = recovery.run_playbook(args.ledger, args.change, inventories=args.inventory, extra_vars=args.extra_vars, force=args.force)
+    err.write(proc["output"])
+    result = recovery.summary(args.ledger, args.change)
+    if args.json:
+        out.write(json.dumps(dict(result, rc=proc["rc"], seconds=proc["seconds"]), indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        for line in recovery.summary_lines(result):
+            out.write(line + "\n")
+    return EXIT_OK if (result["result"] or {}).get("recovered") and proc["rc"] == 0 else EXIT_FAIL
 
 
 def _workflow_parser(sub):
@@ -324,6 +367,8 @@ def main(argv=None, out=None, err=None, stdin=None):
             return cmd_decide(args, out, err, stdin)
         if args.command == "workflow":
             return cmd_workflow(args, out, err)
+        if args.command == "recover":
+            return cmd_recover(args, out, err)
         return cmd_ledger(args, out)
     except LedgerTampered as exc:
         err.write("governed-change: refused: %s\n" % exc.render())

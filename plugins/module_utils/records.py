@@ -5,11 +5,42 @@
 
 from __future__ import annotations
 
+import os
+
+from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 
 # A change whose content was re-assessed goes back to "assess" and waits for authorization again.
 REASSESSABLE = ("new", "assess", "authorize", "scheduled")
+
+
+def refuse_unassessable(change, where):
+    """Raise when ``change`` (a ledger row, or None) may not be (re-)assessed: its devices may be changed, or it is final.
+
+    Called before anything is written (the assessment file, any event), so a refused run leaves no trace.
+    """
+    if change is None or change["state"] in REASSESSABLE:
+        return
+    if change["state"] in FINAL_STATES:
+        raise LedgerError("change %s is %s; it cannot be re-assessed." % (change["id"], change["state"]), where=where,
+                          fix="a %s change is final: open a new change id for further work." % change["state"])
+    fixes = {"implement": "its deploy started and may have changed devices: when that run died, run `governed-change recover %s` "
+                          "(or playbooks/recover.yml) to restore and close it; otherwise let the run finish." % change["id"],
+             "review": "its deploy is over: run the close stage (playbooks/close.yml) to end it."}
+    raise LedgerError("change %s is in %s, so it cannot be re-assessed (nothing was recorded)." % (change["id"], change["state"]),
+                      where=where, fix=fixes.get(change["state"], "end the change first."))
+
+
+def check_assessable(ledger_path, change_id):
+    """Refuse, before anything is written, to (re-)assess a change the ledger holds in implement, review or a final state."""
+    if not ledger_path or not os.path.isfile(ledger_path):
+        return None
+    with SqliteLedger(ledger_path) as ledger:
+        change = ledger.check_change(change_id)
+    refuse_unassessable(change, "ledger: %s" % ledger_path)
+    return change
 
 
 def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
@@ -20,6 +51,7 @@ def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
     change_id = assessment["change_id"]
     with SqliteLedger(ledger_path) as ledger:
         change = ledger.check_change(change_id)  # refuses (LedgerTampered, with the seq) before anything is recorded
+        refuse_unassessable(change, "ledger: %s" % ledger_path)  # before set_assessment appends anything
         if change is None:
             change = ledger.create_change(change_id, assessment["title"], assessment["author"], actor=actor,
                                           tier=assessment["tier"], content_hash=assessment["content_hash"])
@@ -120,3 +152,68 @@ def fill_stage_refs(incoming, recorded):
         mine = list(incoming.get(key) or [])
         out[key] = mine + [host for host in recorded.get(key) or [] if host not in mine]
     return out
+
+
+# Written before a device stage touches any device, in one transaction with its references ("stage.refs"): which devices it
+# is about to change, the candidate lines (redacted, with their sha256) and the run doing it (for `governed-change recover`).
+STAGE_STARTED_EVENT = "stage.started"
+
+
+def _candidates(candidates, hosts):
+    if candidates is None:
+        return {}
+    if not isinstance(candidates, dict):
+        raise ValidationError("must be a mapping of host to its configuration lines.", where="candidates",
+                              fix="pass {host: [lines]} (the lines the stage deploys).")
+    out = {}
+    for host in hosts:
+        lines = candidates.get(host)
+        if lines is None:
+            continue
+        if isinstance(lines, str):
+            lines = lines.splitlines()
+        if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+            raise ValidationError("must be a list of configuration lines.", where="candidates.%s" % host,
+                                  fix="pass the host's rendered lines (deploy_config_lines).")
+        text = "\n".join(line.rstrip("\r\n") for line in lines) + "\n"
+        out[host] = {"sha256": sha256_of(text), "lines": redact_text(text)[0].splitlines()}
+    return out
+
+
+def record_stage_start(ledger_path, change_id, stage, hosts, refs, candidates=None, run=None, actor="governed.change"):
+    """Before a stage touches ``hosts``: record every reference needed to restore them, then "stage.started" (one transaction).
+
+    Every host needs a backup and a pre-change snapshot in ``refs`` (fail closed: a device without them is never touched).
+    Returns the "stage.started" event.
+    """
+    _check_refs(refs)
+    if not isinstance(stage, str) or not stage:
+        raise ValidationError("a stage name is required.", where="stage", fix="pass the stage about to touch devices (e.g. deploy).")
+    if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
+        raise ValidationError("the devices the stage is about to touch are required.", where="start_hosts",
+                              fix="pass the list of devices (the deploy's targets).")
+    for key, what in (("backups", "backup"), ("pre_snapshots", "pre-change snapshot")):
+        missing = [host for host in hosts if host not in (refs.get(key) or {})]
+        if missing:
+            raise ValidationError("no %s reference for %s: a device is only touched once the ledger can say how to restore it."
+                                  % (what, ", ".join(missing)), where="refs.%s" % key,
+                                  fix="run the precheck stage first and pass its governed_backups and governed_pre_snapshots.")
+    data = {key: refs[key] for key in REF_MAPS + REF_LISTS if refs.get(key)}
+    started = {"stage": stage, "hosts": list(hosts), "candidates": _candidates(candidates, hosts), "run": run or {}}
+    with SqliteLedger(ledger_path) as ledger:
+        change = ledger.check_change(change_id)
+        if change is None:
+            raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
+                              fix="run governed.change.assess with this ledger first (it opens the change record).")
+        if change["state"] in FINAL_STATES:
+            raise LedgerError("change %s is %s; no stage may start." % (change_id, change["state"]), where="ledger: %s" % ledger_path,
+                              fix="a %s change is final: open a new change id." % change["state"])
+        events = ledger.append_events([(change_id, STAGE_REFS_EVENT, actor, {"stage": stage, "refs": data}),
+                                       (change_id, STAGE_STARTED_EVENT, actor, started)])
+    return events[-1]
+
+
+def stage_starts(events, stage=None):
+    """The "stage.started" events' data among ``events`` (of one change), oldest first; only ``stage``'s when given."""
+    return [dict(event["data"], seq=event["seq"], ts=event["ts"]) for event in events
+            if event["kind"] == STAGE_STARTED_EVENT and (stage is None or (event.get("data") or {}).get("stage") == stage)]

@@ -42,6 +42,17 @@ options:
   incoming:
     description: The stage's incoming artifacts, same keys as O(record), to complete with the recorded references.
     type: dict
+  start_hosts:
+    description:
+      - The devices the stage is about to touch. Given before a device stage changes anything, the O(record) must hold a
+        backup and a pre-change snapshot reference for every one of them (else the task fails and nothing is recorded);
+        the references and a C(stage.started) event (the devices, the candidate lines redacted with their sha256, and
+        the run - controller host and process group - for C(governed-change recover)) are appended in one transaction.
+    type: list
+    elements: str
+  candidates:
+    description: With O(start_hosts), each device's configuration lines about to be deployed ({host - [lines]}).
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -61,6 +72,18 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Before the deploy touches a device, record how to restore each target
+  governed.change.stage_refs:
+    ledger: out/ledger.sqlite
+    change_id: CHG-3001
+    stage: deploy
+    record:
+      backups: "{{ precheck_backups }}"
+      pre_snapshots: "{{ precheck_pre_snapshots }}"
+    start_hosts: [r2]
+    candidates: {r2: ["interface lo", " ip address 192.0.2.2/32"]}
+  run_once: true
+
 - name: Record the precheck's backups and pre-change snapshots
   governed.change.stage_refs:
     ledger: out/ledger.sqlite
@@ -96,7 +119,7 @@ refs:
   sample: {"backups": {"r3": {"path": "store/ab/abcd.json"}, "fw1": {"path": "store/cd/cdef.json"}}, "pre_snapshots": {},
            "post_snapshots": {}, "deployed": ["r3", "fw1"], "failed_hosts": [], "rolled_back": []}
 event:
-  description: The appended ledger event (seq, kind, ts), when something was recorded.
+  description: The appended ledger event (seq, kind, ts), when something was recorded (with O(start_hosts), the C(stage.started) event).
   returned: when something was recorded
   type: dict
   sample: {"seq": 42, "kind": "stage.refs", "ts": "2026-11-22T13:00:00Z"}
