@@ -16,7 +16,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Gove
 from ansible_collections.governed.change.plugins.module_utils.facts import normalize_inventory, resolve_targets
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
-from ansible_collections.governed.change.plugins.module_utils.records import record_assessment
+from ansible_collections.governed.change.plugins.module_utils.records import check_assessable, record_assessment
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
 from ansible_collections.governed.change.plugins.plugin_utils.render import render_config_lines
@@ -33,6 +33,9 @@ class ActionModule(DeviceActionBase):
     def execute(self, args, task_vars, result):
         cr_path = self._path(args["change_request"], task_vars)
         request = load_change_request(cr_path)
+        if args["ledger"] and not self._task.check_mode:
+            # a change being implemented (or final) is refused before any device is read or anything is written
+            check_assessable(self._path(args["ledger"], task_vars), request["id"])
         policy = load_policy(self._path(args["policy"], task_vars))
         inventory = self._inventory_view(request, policy, task_vars)
         hosts = resolve_targets(request["targets"], inventory, source=cr_path)
