@@ -116,7 +116,10 @@ def test_the_argument_check_catches_a_wrong_argument():
 def test_one_job_template_per_stage_with_the_contract_names(loaded):
     _play, _variables, calls = loaded
     templates = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "job_template"}
-    assert set(templates) == {"governed-change %s" % stage for stage in STAGES}
+    assert set(templates) == {"governed-change %s" % stage for stage in STAGES} | {"governed-change recover"}
+    recover = templates["governed-change recover"]
+    assert recover["playbook"] == "playbooks/recover.yml" and recover["allow_simultaneous"] is False
+    assert recover["ask_variables_on_launch"] is True and recover["credentials"] == ["governed-change devices", "governed-change"]
     for stage in STAGES:
         args = templates["governed-change %s" % stage]
         assert args["playbook"] == "playbooks/%s.yml" % stage
