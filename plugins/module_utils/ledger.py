@@ -15,7 +15,7 @@ import urllib.parse
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
-from ansible_collections.governed.change.plugins.module_utils.redact import REDACTED, redact_value  # noqa: F401 - REDACTED re-exported
+from ansible_collections.governed.change.plugins.module_utils.redact import redact_value
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 

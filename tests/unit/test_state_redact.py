@@ -128,7 +128,7 @@ def test_private_key_blocks():
     assert findings == [{"line_no": 2, "kind": "private_key"}] and len(text.splitlines()) == 6
     assert text.splitlines()[2] == placeholder("b3BlbnNzaC1rZXktdjEAAAAA") and text.splitlines()[5] == "hostname x"
     # a diff of a key block keeps its markers; a key on one line (pasted, JSON-escaped) is redacted too
-    diff, _ = redact_text("+-----BEGIN RSA PRIVATE KEY-----\n+MIIEpAIBAAKCAQEA\n+-----END RSA PRIVATE KEY-----\n")
+    diff = redact_text("+-----BEGIN RSA PRIVATE KEY-----\n+MIIEpAIBAAKCAQEA\n+-----END RSA PRIVATE KEY-----\n")[0]
     assert "MIIEpAIBAAKCAQEA" not in diff and diff.splitlines()[1] == "+" + placeholder("MIIEpAIBAAKCAQEA")
     one, found = redact_text("key: -----BEGIN EC PRIVATE KEY-----MHcCAQEEI-----END EC PRIVATE KEY-----")
     assert "MHcCAQEEI" not in one and found == [{"line_no": 1, "kind": "private_key"}]
