@@ -211,8 +211,8 @@ class SSHTransport(Transport):
             self._sleep(wait)
         result = CommandResult(command, proc.returncode, proc.stdout, proc.stderr, elapsed)
         if proc.returncode == SSH_UNREACHABLE_RC and is_host_key_failure(proc.stderr):
-            raise DeviceError("host key verification failed: the SSH host key the device presented is not the one on record "
-                              "(%s)." % redacted(proc.stderr, 300),
+            raise DeviceError("host key verification failed: the SSH host key the device%s presented is not the one on record "
+                              "(%s)." % (" (or its jump host %s)" % self.jump() if self.jump() else "", redacted(proc.stderr, 300)),
                               where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), fix=HOST_KEY_FIX)
         if proc.returncode == SSH_UNREACHABLE_RC:
             connect_failed = is_connection_failure(proc.returncode, proc.stdout, proc.stderr)

@@ -57,7 +57,8 @@ def own_lab(bastion=False):
     if bastion:
         env["GC_LAB_BASTION"] = "1"
     session = lab_session(env=env)
-    status = next(session)
+    status = next(session, None)
+    assert status is not None, "the lab session yielded no status"
     try:
         env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
         env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
