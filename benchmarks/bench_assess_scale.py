@@ -120,6 +120,8 @@ def run_action(size, workdir):
     with open(os.path.join(folder, "change.yml"), "w", encoding="utf-8") as handle:
         json.dump(change_request(lines), handle)  # JSON is YAML: the action reads it with the same loader
     playbook = os.path.join(folder, "assess.yml")
+    values = (os.path.join(folder, "change.yml"), os.path.join(ROOT, "examples", "policy", "policy.yml"),
+              os.path.join(folder, "running-r2.cfg"), NOW, size // 4)
     with open(playbook, "w", encoding="utf-8") as handle:
         handle.write("""- hosts: localhost
   gather_facts: false
@@ -134,8 +136,7 @@ def run_action(size, workdir):
       register: result
     - ansible.builtin.assert:
         that: result.assessment.devices.r2.lines_added == %d
-""" % (os.path.join(folder, "change.yml"), os.path.join(ROOT, "examples", "policy", "policy.yml"),
-       os.path.join(folder, "running-r2.cfg"), NOW, size // 4))
+""" % values)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
     started = time.perf_counter()
     proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(ROOT, "lab", "inventory", "hosts.yml"),
