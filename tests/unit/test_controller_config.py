@@ -138,7 +138,10 @@ def test_credential_type_injects_the_contract_variables_without_leaking_secrets(
     fields = {field["id"]: field for field in ctype["inputs"]["fields"]}
     assert {"ledger", "signing_key", "allowed_signers", "controller_host", "controller_token", "webhook_url"} <= set(fields)
     secrets = {name for name, field in fields.items() if field.get("secret")}
-    assert secrets == {"signing_key", "controller_token", "webhook_url"}
+    assert secrets == {"signing_key", "controller_token", "webhook_url", "redaction_key"}
+    # one redaction key for every job: the placeholders of a secret are the same on every execution node
+    assert ctype["injectors"]["env"]["GOVERNED_CHANGE_REDACTION_KEY"] == "{{ redaction_key }}"
+    assert "redaction_key" not in " ".join(ctype["injectors"]["extra_vars"].values())
     injectors = ctype["injectors"]
     # the injectors are AWX templates over the credential's inputs: they must reach the controller unrendered
     assert injectors["extra_vars"]["governed_ledger"] == "{{ ledger }}"
@@ -162,6 +165,7 @@ def test_credentials_tasks_hide_secrets_and_drop_unset_inputs(loaded):
     governed = [call["args"] for call in creds if call["args"]["credential_type"] == "governed-change"][0]
     # unset secrets are not sent as empty strings (AWX would store them as set-but-empty)
     assert "signing_key" not in governed["inputs"] and "webhook_url" not in governed["inputs"]
+    assert "redaction_key" not in governed["inputs"]
     assert governed["inputs"]["ledger"] == "/var/lib/governed-change/ledger.sqlite"
 
 
