@@ -22,6 +22,7 @@ import hmac
 import os
 import re
 import secrets
+import tempfile
 
 PLACEHOLDER_RE = re.compile(r"<redacted:[0-9a-f]{8}>")
 REDACTED = "********"  # the value of a secret-looking key (password: ..., token: ...) in structured data
@@ -67,23 +68,38 @@ KEY_END_RE = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _DIFF_MARK_RE = re.compile(r"^[+\-](?![+\-]{2} )")
 
 
-def _key_file():
+def _key_files():
+    """[(path, strict)] to try in order: the operator's file, else the config home, then the temp folder."""
     path = os.environ.get(KEY_FILE_ENV)
     if path:
-        return path
+        return [(path, False)]
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "governed-change", "redaction.key")
+    # an unwritable home (a locked-down execution environment): a key in the temp folder, still one per machine
+    spare = os.path.join(tempfile.gettempdir(), "governed-change-%s" % _uid(), "redaction.key")
+    return [(os.path.join(base, "governed-change", "redaction.key"), True), (spare, True)]
 
 
-def _load_or_create_key(path):
+def _check_owner(path):
+    """A key (or its folder) that someone else owns or may write is not ours to trust."""
+    info = os.stat(path)
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        raise OSError("%s is not owned and writable by this user only" % path)
+
+
+def _load_or_create_key(path, strict=True):
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if strict:  # a default location; a file named by GOVERNED_CHANGE_REDACTION_KEY_FILE is the operator's choice
+        _check_owner(folder)
     try:
+        if strict:
+            _check_owner(path)
         with open(path, "rb") as handle:
             key = handle.read().strip()
         if key:
             return key
     except FileNotFoundError:
         pass
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     key = secrets.token_hex(32).encode("ascii")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -100,15 +116,22 @@ def redaction_key():
     value = os.environ.get(KEY_ENV)
     if value:
         return value.encode("utf-8")
-    path = _key_file()
-    if path not in _KEYS:
-        try:
-            _KEYS[path] = _load_or_create_key(path)
-        except OSError:
-            # an unwritable home (a locked-down execution environment): placeholders stay keyed, only not stable
-            # across processes; set GOVERNED_CHANGE_REDACTION_KEY there (docs/security.md)
-            _KEYS[path] = secrets.token_hex(32).encode("ascii")
-    return _KEYS[path]
+    candidates = _key_files()
+    cache = candidates[0][0]
+    if cache not in _KEYS:
+        for path, strict in candidates:
+            try:
+                _KEYS[cache] = _load_or_create_key(path, strict)
+                break
+            except OSError:
+                continue
+        else:  # a key per process: placeholders keyed but not stable; set GOVERNED_CHANGE_REDACTION_KEY there
+            _KEYS[cache] = secrets.token_hex(32).encode("ascii")
+    return _KEYS[cache]
+
+
+def _uid():
+    return os.getuid() if hasattr(os, "getuid") else "user"
 
 
 def placeholder(secret, salt=None):

@@ -159,6 +159,15 @@ def test_redaction_key_from_env_file_and_created_owner_only(tmp_path):
     (tmp_path / "other.key").write_text("k2\n")
     assert run(GOVERNED_CHANGE_REDACTION_KEY_FILE=str(tmp_path / "other.key"))[0] == \
         "<redacted:%s>" % hmac.new(b"k2", b"zebra", hashlib.sha256).hexdigest()[:8]
+    # an unwritable config home: one key in the temp folder (still stable); a temp folder others may write: not trusted
+    (tmp_path / "home-is-a-file").write_text("")
+    spare = tmp_path / "tmp" / ("governed-change-%d" % os.getuid())
+    (tmp_path / "tmp").mkdir()
+    locked = dict(XDG_CONFIG_HOME=str(tmp_path / "home-is-a-file"), TMPDIR=str(tmp_path / "tmp"))
+    assert run(**locked) == run(**locked) != first
+    assert stat.S_IMODE((spare / "redaction.key").stat().st_mode) == 0o600
+    spare.chmod(0o777)
+    assert run(**locked)[0] != run(**locked)[0]  # a key per process rather than one someone else could have planted
 
 
 def test_redact_value_keys_and_text():
