@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -62,3 +63,16 @@ def test_bad_refs(tmp_path):
         statestore.put(str(tmp_path), {}, "")
     with pytest.raises(ValidationError, match="no store directory"):
         statestore.put("", {}, "x")
+
+
+def test_store_is_owner_only(tmp_path):
+    # backups hold the devices' real configs (secrets included): every file 0600, every folder 0700
+    store = tmp_path / "out" / "store"
+    ref = statestore.put(str(store), {"text": "password zebra\n"}, "backup")
+    assert stat.S_IMODE(os.stat(ref["path"]).st_mode) == 0o600
+    assert stat.S_IMODE(store.stat().st_mode) == 0o700 and stat.S_IMODE(os.stat(os.path.dirname(ref["path"])).st_mode) == 0o700
+    # a store written by an older version (0644 files, 0755 folders) is tightened when the same data is stored again
+    os.chmod(ref["path"], 0o644)
+    os.chmod(os.path.dirname(ref["path"]), 0o755)
+    assert statestore.put(str(store), {"text": "password zebra\n"}, "backup")["path"] == ref["path"]
+    assert stat.S_IMODE(os.stat(ref["path"]).st_mode) == 0o600 and stat.S_IMODE(os.stat(os.path.dirname(ref["path"])).st_mode) == 0o700
