@@ -85,7 +85,7 @@ def test_traffic_between_assess_and_deploy_leaves_the_approval_valid(k6_env, tmp
 
     # Traffic after the approval: the counters move, the content does not.
     before = fw1_ruleset()
-    assert sum(http_get_from_r3() for _ in range(20)) == 20
+    assert sum(http_get_from_r3() for _request in range(20)) == 20
     after = fw1_ruleset()
     assert web_packets(after) > web_packets(before) and after != before
     assert strip_live_values(after, "linux") == strip_live_values(before, "linux")

@@ -369,9 +369,9 @@ class WorkflowGraph:
         return "%s: node '%s'" % (self.source, ident)
 
     def label(self, ident):
-        """"deploy node 'x' (job template 'y', playbook z)" for messages."""
-        return "%s node '%s' (job template '%s', playbook %s)" % (self.roles.get(ident, "the"), ident, template_name(self.by_id[ident]),
-                                                                 self.playbooks.get(ident))
+        """The node for messages: deploy node 'x' (job template 'y', playbook z)."""
+        return "%s node '%s' (job template '%s', playbook %s)" % (
+            self.roles.get(ident, "the"), ident, template_name(self.by_id[ident]), self.playbooks.get(ident))
 
     def playbook_hint(self, role):
         return "a job template whose playbook file name contains %s" % " or ".join(repr(p) for p in self.patterns[role])
@@ -454,37 +454,48 @@ def _failure_path_problem(graph, node, path, failed_role):
     return None
 
 
+def _closes_before_verify(graph, ident):
+    """[(close node, path)] reachable from a deploy node's success without passing a verify (or rollback) node."""
+    closes = []
+
+    def visit(node, path):
+        role = graph.roles.get(node)
+        if role == "close":
+            closes.append((node, path))
+        return () if role in ("verify", "rollback", "close") else EDGES
+
+    graph.walk(ident, ("success_nodes", "always_nodes"), visit)
+    return closes
+
+
+def _verify_is_sure(graph, ident):
+    """True when a verify node runs whenever the deploy node succeeds (reached through always edges only)."""
+    found = []
+
+    def visit(node, _path):
+        if graph.waits_for_all(node):
+            return ()
+        if graph.roles.get(node) == "verify":
+            found.append(node)
+            return ()
+        return () if graph.children(node, ("success_nodes", "failure_nodes")) else ("always_nodes",)
+
+    graph.walk(ident, ("success_nodes", "always_nodes"), visit)
+    return bool(found)
+
+
 def rule_verify_follows_deploy(graph):
     """A verify node runs whenever a deploy node succeeds, and no close node follows that success except after a verify."""
     errors = []
     for ident in graph.of_role("deploy"):
         fix = ("route related.success_nodes of '%s' to a verify node (%s) and close only after it." % (
             ident, graph.playbook_hint("verify")))
-        found = {"closes": [], "verified": False}
-
-        def to_close(node, path, found=found):
-            role = graph.roles.get(node)
-            if role == "close":
-                found["closes"].append((node, path))
-            return () if role in ("verify", "rollback", "close") else EDGES
-
-        def to_verify(node, _path, found=found):
-            if graph.waits_for_all(node):
-                return ()
-            if graph.roles.get(node) == "verify":
-                found["verified"] = True
-                return ()
-            return () if graph.children(node, ("success_nodes", "failure_nodes")) else ("always_nodes",)
-
-        graph.walk(ident, ("success_nodes", "always_nodes"), to_close)
-        for node, path in found["closes"]:
+        closes = _closes_before_verify(graph, ident)
+        for node, path in closes:
             errors.append(ValidationError("%s: its success path %s reaches close node '%s' without a verify node in between: a "
                                           "change nobody verified would be closed as successful." % (graph.label(ident), path, node),
                                           where=graph.where(ident), fix=fix))
-        if found["closes"]:
-            continue
-        graph.walk(ident, ("success_nodes", "always_nodes"), to_verify)
-        if not found["verified"]:
+        if not closes and not _verify_is_sure(graph, ident):
             errors.append(ValidationError("%s: no verify node is sure to run when it succeeds." % graph.label(ident),
                                           where=graph.where(ident), fix=fix))
     return errors
