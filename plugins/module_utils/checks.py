@@ -500,6 +500,7 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
     while True:
         attempts += 1
         verdict = None
+        polled_at = clock()
         try:
             post = take_snapshot_fn()
             result = run_checks(validated, pre=pre, post=post)
@@ -516,10 +517,12 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
             if verdict.get("fail_fast"):
                 out["fail_fast"] = True
             return out
-        if elapsed + interval_s > timeout_s:
+        # polls start every interval_s: a poll slower than that (SSH, several show commands) is followed at once
+        pause = max(0.0, interval_s - (clock() - polled_at))
+        if elapsed + pause > timeout_s:
             out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result,
                    "reason": "settle timeout %s s ran out" % timeout_s}
             if last_error:
                 out["last_error"] = last_error
             return out
-        sleep(interval_s)
+        sleep(pause)

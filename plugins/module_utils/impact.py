@@ -29,6 +29,7 @@ INVARIANTS = ("no_route_lost", "no_bgp_session_lost")
 FRR_DEFAULT_KEEPALIVE_S = 60
 FRR_DEFAULT_CONNECT_S = 120
 FAIL_FAST_POLLS = 3
+KNOWN_BOUND_POLLS = 2
 
 
 def _fail(where, problem, fix):
@@ -259,9 +260,11 @@ class SettleTracker:
     ``{settled, reason}``. Rules (one per branch, unit-tested with plain data):
 
     * a pass on a wait that has seen no failure settles at once (as before);
-    * a pass after a failure settles only after ``polls`` consecutive passing polls with the same routing state;
+    * a pass after a failure settles only after ``polls`` consecutive passing polls with the same routing state (2
+      when the BGP convergence bound is known);
     * a failure ends the wait (fail fast) when the same failure and the same routing state were seen on ``polls``
-      consecutive polls and, when the BGP convergence bound is known, at least that long after the wait began.
+      consecutive polls - or, when the BGP convergence bound is known, on 2 consecutive polls the later of which is at
+      least that bound after the wait began.
     """
 
     def __init__(self, polls=FAIL_FAST_POLLS, converge_s=None):
@@ -279,11 +282,15 @@ class SettleTracker:
         if passed:
             if not self.seen_failure:
                 return {"settled": True, "reason": "passed on the first read of this state"}
-            if self.run >= max(self.polls, 1):
+            needed = min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
+            if self.run >= max(needed, 1):
                 return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
             return None
         self.seen_failure = True
-        if self.polls == 0 or self.run < self.polls:
+        # With the BGP timers known, convergence is certain once their bound has passed: two polls confirm the failure
+        # is not a moment's state; without them, stability over ``polls`` polls is the only evidence.
+        needed = min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
+        if self.polls == 0 or self.run < needed:
             return None
         if self.converge_s is not None and elapsed_s < self.converge_s:
             return None

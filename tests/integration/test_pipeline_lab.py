@@ -101,7 +101,9 @@ def test_good_change_closes_successful(driver, pipeline_env, signing, tmp_path):
     assert (art["governed_change_id"], art["governed_tier"], art["governed_review"], art["governed_window"]) == \
         ("CHG-2001", "low", "pass", "pass")
     assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == [] and art["governed_rolled_back"] == []
-    assert sorted(art["governed_backups"]) == ["r1"] and sorted(art["governed_pre_snapshots"]) == ["r1"]
+    # verified where the change reaches (impact scope, learned from the pre snapshots): r1, its neighbor r2, r3 behind r2
+    assert sorted(art["governed_backups"]) == ["r1"] and sorted(art["governed_pre_snapshots"]) == ["r1", "r2", "r3"]
+    assert art["governed_verification_scope"]["hosts"] == ["r1", "r2", "r3"], art["governed_verification_scope"]
     # the device has the change, and the snapshots show it: the loopback address is new, the BGP session kept
     assert GOOD_LINE in after
     pre, post = load_ref(art["governed_pre_snapshots"]["r1"]), load_ref(art["governed_post_snapshots"]["r1"])
@@ -134,7 +136,8 @@ def test_bad_change_rolls_back_escalates_and_restores_the_pre_state(driver, pipe
     assert run.rc != 0 and run.status == "failed", run.explain()
     assert (art["governed_outcome"], art["governed_stage_failed"], art["governed_tier"]) == ("unsuccessful", "deploy", "medium"), \
         run.explain()
-    assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == ["r1"] and art["governed_rolled_back"] == ["r1"]
+    # the session r1-r2 is down on both ends and r3 lost r1's routes: all three fail, r1 (the only one changed) rolls back
+    assert art["governed_deployed"] == ["r1"] and art["governed_failed_hosts"] == ["r1", "r2", "r3"] and art["governed_rolled_back"] == ["r1"]
     assert art["governed_rollback_verified"] is True
     # state equal to the pre-change snapshot: the running config is byte-identical, the session to r2 is back
     assert config_sha("r1") == before_sha and running_config("r1") == before
@@ -227,7 +230,8 @@ def test_stage_playbooks_in_sequence_pass_artifacts_like_awx(pipeline_env, signi
     assert node("window")["governed_window"] == "pass"
     assert sorted(node("precheck")["governed_backups"]) == ["r1"]
     deployed = node("deploy", expect_ok=False)
-    assert (deployed["governed_deployed"], deployed["governed_failed_hosts"], deployed["governed_stage_failed"]) == (["r1"], ["r1"], "deploy")
+    assert (deployed["governed_deployed"], deployed["governed_failed_hosts"], deployed["governed_stage_failed"]) == \
+        (["r1"], ["r1", "r2", "r3"], "deploy")
     rolled = node("rollback")
     assert rolled["governed_rolled_back"] == ["r1"] and rolled["governed_rollback_verified"] is True
     assert running_config("r1") == before

@@ -158,6 +158,13 @@ def test_fail_fast_waits_for_the_bgp_convergence_bound():
     for elapsed in (0.0, 0.5, 1.0, 1.5):
         assert tracker.observe(elapsed, False, ("f",), "s") is None
     assert tracker.observe(2.0, False, ("f",), "s")["fail_fast"]
+    # timers known: two polls of the same failure, the later one past the bound (slow polls: 1.2 s each)
+    slow = impact.SettleTracker(polls=3, converge_s=2.0)
+    assert slow.observe(1.2, False, ("f",), "s") is None
+    assert "2 consecutive polls" in slow.observe(2.9, False, ("f",), "s")["reason"]
+    changed = impact.SettleTracker(polls=3, converge_s=2.0)
+    assert changed.observe(1.2, False, ("f",), "s") is None
+    assert changed.observe(2.9, False, ("g",), "s") is None  # another failure: not yet stable
 
 
 def test_a_changing_state_is_not_a_stable_failure():
@@ -173,6 +180,9 @@ def test_flapping_never_passes_early():
     for index, passed in enumerate([False, True, False, True, True]):
         assert flapping.observe(index * 0.5, passed, None if passed else ("f",), "up" if passed else "down") is None
     assert flapping.observe(3.0, True, None, "up")["settled"]
+    timers = impact.SettleTracker(polls=3, converge_s=2.0)  # timers known: 2 passing polls after a failure
+    assert timers.observe(0.0, False, ("f",), "down") is None and timers.observe(1.0, True, None, "up") is None
+    assert timers.observe(2.0, True, None, "up")["reason"] == "passed on 2 consecutive polls after a failure"
     off = impact.SettleTracker(polls=0)
     assert all(off.observe(i, False, ("f",), "s") is None for i in range(5))
     with pytest.raises(ValidationError):
@@ -192,6 +202,9 @@ def test_wait_until_settled_detects_a_stable_failure_at_the_bound_not_the_timeou
     out = wait_until_settled(lambda: bad, no_regression_checks("frr"), 8, 0.5, pre=pre, sleep=sleep, clock=lambda: clock["t"],
                              converge_s=impact.convergence_bound_s(pre))
     assert out["settled"] is False and out["fail_fast"] and out["elapsed_s"] == 2.0 and out["attempts"] == 5
+    clock["t"] = 0.0
+    unknown = wait_until_settled(lambda: bad, no_regression_checks("frr"), 8, 0.5, pre=pre, sleep=sleep, clock=lambda: clock["t"])
+    assert unknown["fail_fast"] and unknown["attempts"] == 3 and unknown["elapsed_s"] == 1.0  # no timers: 3 polls
     clock["t"] = 0.0
     slow = wait_until_settled(lambda: bad, no_regression_checks("frr"), 8, 0.5, pre=pre, sleep=sleep, clock=lambda: clock["t"],
                               fail_fast_polls=0)

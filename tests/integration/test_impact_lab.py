@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Impact-aware verification on the lab (issue 12, findings 1 and 2), through the whole pipeline with a signed approval.
+
+Own lab instance (k8-, ports 268xx, lab/run-k8). A change on r1 that stops advertising r1's loopback to r2 (an AS-path
+filter outbound: no prefix in its text) keeps every check on r1 green; only r2 and r3 see it (they lose 10.255.0.1/32).
+It must be caught there, rolled back, and the restore verified on every device of the scope.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from conftest_pipeline import PIPELINE, approve, extra_vars, run_playbook
+from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv
+
+from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+LAB_ENV = {"GC_LAB_PREFIX": "k8-", "GC_LAB_PORT_BASE": "26800", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-k8")}
+PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
+HOST_PORTS = {"r1": PORT_BASE + 11, "r2": PORT_BASE + 12, "r3": PORT_BASE + 13}
+ASSESS = os.path.join(ROOT, "playbooks", "assess.yml")
+R1_LOOPBACK = "10.255.0.1/32"
+
+# Drops every route r1 originates (empty AS path) on the way to r2; the text names no prefix.
+ROUTE_LOSS_CHANGE = {
+    "id": "CHG-2801", "title": "Outbound AS-path policy on r1 towards r2",
+    "description": "Filter what r1 announces to r2 with an AS-path list. It also drops r1's own routes (the empty AS path): "
+                   "r2 and r3 lose r1's loopback while r1 looks healthy.",
+    "author": "carol", "type": "normal", "category": "other", "targets": ["r1"],
+    "config": {"r1": {"lines": [
+        "bgp as-path access-list GC-OUT seq 5 deny ^$",
+        "bgp as-path access-list GC-OUT seq 10 permit .*",
+        "route-map GC-TO-R2 permit 10",
+        " match as-path GC-OUT",
+        "router bgp 65001",
+        " address-family ipv4 unicast",
+        "  neighbor 10.0.12.2 route-map GC-TO-R2 out",
+    ]}},
+    "rollback": {"strategy": "backup"},
+}
+
+
+@pytest.fixture(scope="module")
+def impact_lab():
+    env = dict(os.environ, **LAB_ENV)
+    yield from lab_session(env=env)
+
+
+@pytest.fixture(scope="module")
+def impact_env(impact_lab):  # pylint: disable=unused-argument,redefined-outer-name
+    env = dict(os.environ, **LAB_ENV)
+    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
+    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def signing(tmp_path_factory):
+    base = tmp_path_factory.mktemp("signing")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(base / "alice")], check=True)
+    pub = (base / "alice.pub").read_text().split()
+    (base / "allowed_signers").write_text('alice@lab namespaces="governed.change" %s %s\n' % (pub[0], pub[1]))
+    lab_policy(base / "policy.yml")
+    return base
+
+
+def vtysh(device, command):
+    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [
+        'vtysh --vty_socket "$FRR_VTY_DIR" -c %s' % json.dumps(command)], capture_output=True, text=True, timeout=60, check=True)
+    return proc.stdout
+
+
+def bgp_routes(device):
+    return set(json.loads(vtysh(device, "show bgp ipv4 unicast json")).get("routes") or {})
+
+
+def write_change(tmp_path, doc):
+    path = tmp_path / ("%s.yml" % doc["id"])
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def assess_and_approve(env, change, out, signing_dir, tmp_path, change_id):  # pylint: disable=redefined-outer-name
+    variables = extra_vars(change, out, signing_dir)
+    rc, _art, output, _seconds = run_playbook(env, ASSESS, variables, tmp_path, "assess")
+    assert rc == 0, output[-3000:]
+    approve(out, change_id, signing_dir)
+    return variables
+
+
+def events_of(out, change_id):
+    with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
+        return ledger.get_change(change_id), ledger.events(change_id=change_id), ledger.verify(), ledger.locks()
+
+
+def test_remote_route_loss_is_caught_rolled_back_and_verified_on_every_affected_device(impact_env, signing, tmp_path):  # noqa: F811
+    out = tmp_path / "out"
+    before = {device: bgp_routes(device) for device in ("r1", "r2", "r3")}
+    assert R1_LOOPBACK in before["r3"] and R1_LOOPBACK in before["r2"]
+    before_r1 = vtysh("r1", "show running-config")
+    change = write_change(tmp_path, ROUTE_LOSS_CHANGE)
+    variables = assess_and_approve(impact_env, change, out, signing, tmp_path, "CHG-2801")
+    with open(out / "assessments" / "CHG-2801.assessment.json", encoding="utf-8") as handle:
+        plan = json.load(handle)["verification"]
+    assert plan["mode"] == "impact" and plan["always"] == ["r1"] and plan["snapshot_play"] is True
+    rc, art, output, _seconds = run_playbook(impact_env, PIPELINE, variables, tmp_path, "route-loss")
+    explain = output[-5000:]
+    assert rc != 0 and art["governed_outcome"] == "unsuccessful" and art["governed_stage_failed"] == "deploy", explain
+    # verified where the change reaches: r1's neighbor r2 and r3, which routes through r1 (learned from the pre snapshots)
+    scope = art["governed_verification_scope"]
+    assert scope["mode"] == "impact" and scope["hosts"] == ["r1", "r2", "r3"], scope
+    assert scope["reasons"]["r2"][0] == "BGP neighbor of r1" and "through r1" in scope["reasons"]["r3"][-1], scope
+    assert sorted(art["governed_pre_snapshots"]) == ["r1", "r2", "r3"]
+    # caught on the devices that lost the prefix (r1 itself stays green), rolled back on r1, verified on all three
+    assert "r3" in art["governed_failed_hosts"] and "r2" in art["governed_failed_hosts"], explain
+    assert "r1" not in art["governed_failed_hosts"], explain
+    assert art["governed_rolled_back"] == ["r1"] and art["governed_rollback_verified"] is True, explain
+    assert sorted(art["governed_post_snapshots"]) == ["r1", "r2", "r3"]
+    for device in ("r1", "r2", "r3"):
+        pre, post = statestore.get(art["governed_pre_snapshots"][device]), statestore.get(art["governed_post_snapshots"][device])
+        assert sorted(post["sections"]["routes"]) == sorted(pre["sections"]["routes"]), device
+    assert "r3: " in output and "no_route_lost" in output
+    # the devices: r1's config is back, r3 has r1's loopback again
+    assert vtysh("r1", "show running-config").split("\n", 3)[-1] == before_r1.split("\n", 3)[-1]
+    assert R1_LOOPBACK in bgp_routes("r3") and R1_LOOPBACK in bgp_routes("r2")
+    record, events, verified, locks = events_of(out, "CHG-2801")
+    assert (record["state"], record["close_code"]) == ("closed", "unsuccessful")
+    assert locks == [] and verified["ok"], verified["problems"]
+    with open(art["governed_escalation"], encoding="utf-8") as handle:
+        packet = json.load(handle)
+    assert any("no_route_lost" in line and "r3" in line for line in packet["detected"]), packet["detected"]
+
+
+def test_a_check_naming_a_non_target_host_is_evaluated_there(impact_env, signing, tmp_path):  # noqa: F811
+    out = tmp_path / "out"
+    with open(os.path.join(ROOT, "examples", "changes", "good_r1_static.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    # r3 never learns the service address (the good change does not announce it): this check fails - on r3 only
+    doc["expected"].append({"name": "r3_learns_service_address", "query": "contains(keys(sections.routes), '192.0.2.1/32')",
+                            "op": "equals", "value": True, "snapshot": "post", "hosts": ["r3"]})
+    change = write_change(tmp_path, doc)
+    variables = assess_and_approve(impact_env, change, out, signing, tmp_path, "CHG-2001")
+    rc, art, output, _seconds = run_playbook(impact_env, PIPELINE, variables, tmp_path, "named-host")
+    explain = output[-5000:]
+    assert rc != 0 and art["governed_outcome"] == "unsuccessful", explain
+    assert "r3" in art["governed_verification_scope"]["hosts"]
+    assert "named by an expected check" in art["governed_verification_scope"]["reasons"]["r3"]
+    assert art["governed_failed_hosts"] == ["r3"] and art["governed_rolled_back"] == ["r1"], explain
+    assert "r3/r3_learns_service_address" in output
+    assert "192.0.2.1/32" not in vtysh("r1", "show running-config")
+
+
+def test_a_check_naming_a_host_outside_the_inventory_is_refused_at_assess(impact_env, signing, tmp_path):  # noqa: F811
+    out = tmp_path / "out"
+    with open(os.path.join(ROOT, "examples", "changes", "good_r1_static.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    doc["expected"].append({"name": "far_check", "query": "sections.routes", "op": "not_empty", "snapshot": "post", "hosts": ["r9"]})
+    change = write_change(tmp_path, doc)
+    rc, _art, output, _seconds = run_playbook(impact_env, ASSESS, extra_vars(change, out, signing), tmp_path, "assess-r9")
+    assert rc != 0
+    assert "expected[1].hosts: check 'far_check' names r9, not in the inventory: it could never be evaluated." in output, output[-3000:]
