@@ -49,21 +49,37 @@ RESTORE_CHECKS = (
 
 
 # ---------------------------------------------------------------------------------------------- the run
+def _start_ticks(pid):
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22): tells a reused pid apart; None off Linux."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def current_run():
-    """Who is running this stage: controller host name, process group and pid (a dead run's group no longer exists)."""
-    return {"controller": socket.gethostname(), "pgid": os.getpgid(0), "pid": os.getpid()}
+    """The run doing this stage: controller host name and the ansible-playbook process (pid and start time).
+
+    Called in an Ansible worker, which is a forked child of ansible-playbook in a session of its own: the parent is the run.
+    """
+    pid = os.getppid()
+    return {"controller": socket.gethostname(), "pid": pid, "started": _start_ticks(pid), "worker_pid": os.getpid()}
 
 
 def run_alive(run):
-    """True/False when the run was on this controller (its process group exists or not); None when it cannot be told."""
-    if not isinstance(run, dict) or run.get("controller") != socket.gethostname() or not isinstance(run.get("pgid"), int):
+    """True/False when the run was on this controller (its process still exists or not); None when it cannot be told."""
+    if not isinstance(run, dict) or run.get("controller") != socket.gethostname() or not isinstance(run.get("pid"), int):
         return None
     try:
-        os.killpg(run["pgid"], 0)
+        os.kill(run["pid"], 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    started = _start_ticks(run["pid"])
+    if run.get("started") is not None and started is not None and started != run["started"]:
+        return False  # the pid was reused by another process
     return True
 
 
@@ -126,8 +142,8 @@ def plan(ledger_path, change_id, force=False):
     run = starts[-1].get("run") or {} if starts else {}
     alive = run_alive(run)
     if alive and not force:
-        raise LedgerError("the run that started the %s stage is still alive (process group %s on %s)." % (
-            starts[-1].get("stage"), run.get("pgid"), run.get("controller")), where=where,
+        raise LedgerError("the run that started the %s stage is still alive (ansible-playbook pid %s on %s)." % (
+            starts[-1].get("stage"), run.get("pid"), run.get("controller")), where=where,
             fix="let it finish, or stop it first; recover only a run that died (--force / governed_recover_force "
                 "overrides this check).")
     candidates = {}
@@ -284,9 +300,9 @@ def record(ledger_path, change_id, results, missing=None, actor="governed.change
     for host, why in sorted(missing.items()):
         if host not in results:
             verdicts[host] = RECOVERY_FAILED
-            items.append((change_id, DEVICE_EVENT, actor, {"device": host, "verdict": RECOVERY_FAILED,
-                                                          "error": {"where": "ledger", "message": why}}))
-    decision = decide(verdicts, [h for h in missing])
+            data = {"device": host, "verdict": RECOVERY_FAILED, "error": {"where": "ledger", "message": why}}
+            items.append((change_id, DEVICE_EVENT, actor, data))
+    decision = decide(verdicts, list(missing))
     decision["verdicts"] = verdicts
     with SqliteLedger(ledger_path) as ledger:
         change = ledger.check_change(change_id)
@@ -329,8 +345,8 @@ def summary_lines(result):
         if data.get("restore"):
             detail.append("restored in %ss" % data["restore"].get("elapsed_s"))
         if data.get("verify"):
-            detail.append("pre-change state %s" % ("verified" if data["verify"].get("passed") else
-                                                  "DIFFERS (%s)" % ", ".join(data["verify"].get("failed_checks") or [])))
+            failed = ", ".join(data["verify"].get("failed_checks") or [])
+            detail.append("pre-change state %s" % ("verified" if data["verify"].get("passed") else "DIFFERS (%s)" % failed))
         if data.get("error"):
             detail.append("error: %s" % data["error"].get("message"))
         lines.append("  %s: %s (%s)" % (host, data.get("verdict"), "; ".join(detail)))

@@ -16,7 +16,7 @@ description:
   - Reads the change's record, the devices its deploy was about to touch (the C(stage.started) event written before any
     device was touched), and each device's backup and pre-change snapshot references (C(stage.refs)).
   - A closed or canceled change gives C(recover=false) (a no-op). A change in any other state than C(implement) is
-    refused, and so is one whose deploying run is still alive on this controller (its process group exists) unless
+    refused, and so is one whose deploying run is still alive on this controller (its ansible-playbook process exists) unless
     O(force). Nothing is ever written.
   - Runs once on the controller for the whole change (use C(run_once)).
 options:
@@ -29,7 +29,7 @@ options:
     type: str
     required: true
   force:
-    description: Recover even though the deploying run still looks alive (its process group exists on this controller).
+    description: Recover even though the deploying run still looks alive (its ansible-playbook process exists on this controller).
     type: bool
     default: false
 attributes:
@@ -82,7 +82,7 @@ missing:
   returned: always
   type: dict
 run:
-  description: The run that started the deploy (controller host, process group, pid).
+  description: The run that started the deploy (controller host, ansible-playbook pid and start time, worker pid).
   returned: always
   type: dict
 run_alive:

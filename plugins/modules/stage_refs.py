@@ -47,7 +47,7 @@ options:
       - The devices the stage is about to touch. Given before a device stage changes anything, the O(record) must hold a
         backup and a pre-change snapshot reference for every one of them (else the task fails and nothing is recorded);
         the references and a C(stage.started) event (the devices, the candidate lines redacted with their sha256, and
-        the run - controller host and process group - for C(governed-change recover)) are appended in one transaction.
+        the run - controller host, ansible-playbook pid and start time - for C(governed-change recover)) are appended in one transaction.
     type: list
     elements: str
   candidates:

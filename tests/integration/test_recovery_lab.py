@@ -98,7 +98,7 @@ def _deploy_task(out, change_id):
 
 
 def start_and_kill_mid_deploy(env, tmp_path, change_id, signing_dir, confirm_timeout):  # pylint: disable=redefined-outer-name
-    """Assess, approve, start the pipeline and kill -9 its process group once r2's deploy is recorded; (out, kill epoch, monotonic)."""
+    """Assess, approve, start the pipeline, kill -9 its process group once r2's deploy is recorded; (out, kill epoch, monotonic, pid)."""
     out = tmp_path / "out"
     variables = extra_vars(change_file(tmp_path, change_id), out, signing_dir)
     rc, artifacts, output, _seconds = run_playbook(env, ASSESS, variables, tmp_path, "assess")
@@ -124,7 +124,7 @@ def start_and_kill_mid_deploy(env, tmp_path, change_id, signing_dir, confirm_tim
         except ProcessLookupError:
             pass
         proc.wait(timeout=30)  # reaped: the dead group is gone, as after a real controller crash
-    return out, killed_at, killed_mono
+    return out, killed_at, killed_mono, proc.pid
 
 
 def recover(env, out, change_id):
@@ -141,13 +141,13 @@ def _record(name, **values):
         json.dump(TIMINGS, handle, indent=2, sort_keys=True)
 
 
-def _assert_crash_left_a_recoverable_record(out, change_id):
+def _assert_crash_left_a_recoverable_record(out, change_id, pipeline_pid):
     events = ledger_events(out, change_id)
     kinds = [e["kind"] for e in events]
     change, locks, _verified = ledger_state(out, change_id)
     assert change["state"] == "implement" and [lock["device"] for lock in locks if lock["change_id"] == change_id] == ["r2"]
     started = [e for e in events if e["kind"] == "stage.started"][-1]
-    assert started["data"]["hosts"] == ["r2"] and started["data"]["run"]["pgid"]
+    assert started["data"]["hosts"] == ["r2"] and started["data"]["run"]["pid"] == pipeline_pid
     refs = [e for e in events if e["kind"] == "stage.refs" and e["data"]["stage"] == "deploy"][-1]["data"]["refs"]
     assert set(refs["backups"]) == {"r2"} and "r2" in refs["pre_snapshots"]  # the snapshot scope may hold r2's neighbours too
     # the evidence callback flushed its batch before the device stage: the precheck's tasks are in the ledger
@@ -187,8 +187,8 @@ def test_kill_mid_deploy_then_recover_restores_r2_exactly(recovery_env, signing,
     change_id = "CHG-7001"
     before = r2_running()
     assert LINE not in before
-    out, killed_at, killed_mono = start_and_kill_mid_deploy(recovery_env, tmp_path, change_id, signing, confirm_timeout=120)
-    events = _assert_crash_left_a_recoverable_record(out, change_id)
+    out, killed_at, killed_mono, pid = start_and_kill_mid_deploy(recovery_env, tmp_path, change_id, signing, confirm_timeout=120)
+    events = _assert_crash_left_a_recoverable_record(out, change_id, pid)
     assert LINE in r2_running()  # the change is still on r2 (its timer has 120 s to go)
 
     # re-running the change is refused before anything is appended (and the approved assessment file is kept)
@@ -215,8 +215,8 @@ def test_kill_mid_deploy_then_recover_restores_r2_exactly(recovery_env, signing,
 def test_kill_mid_deploy_after_the_timer_reverted_recover_confirms(recovery_env, signing, tmp_path):  # noqa: F811 pylint: disable=redefined-outer-name
     change_id = "CHG-7002"
     before = r2_running()
-    out, _killed_at, killed_mono = start_and_kill_mid_deploy(recovery_env, tmp_path, change_id, signing, confirm_timeout=8)
-    _assert_crash_left_a_recoverable_record(out, change_id)
+    out, _killed_at, killed_mono, pid = start_and_kill_mid_deploy(recovery_env, tmp_path, change_id, signing, confirm_timeout=8)
+    _assert_crash_left_a_recoverable_record(out, change_id, pid)
     reverted = wait_for(lambda: r2_running() == before, 60, "the commit-confirmed timer to revert r2", interval=0.5)
     reverted_s = time.monotonic() - killed_mono
     assert reverted

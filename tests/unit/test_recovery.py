@@ -44,7 +44,7 @@ def ledger_path(tmp_path):
 def _implement(path, run=None):
     record_stage_start(path, "CHG-1", "deploy", ["r2"], REFS,
                        candidates={"r2": ["interface lo", " ip address 192.0.2.2/32", "neighbor 10.0.0.1 password s3cret"]},
-                       run=run or {"controller": "elsewhere.invalid", "pgid": 1, "pid": 1})
+                       run=run or {"controller": "elsewhere.invalid", "pid": 1, "started": 1})
     with SqliteLedger(path) as ledger:
         ledger.acquire_locks("CHG-1", ["r2"], "svc-ci", 3600)
         ledger.transition("CHG-1", "implement", "svc-ci")
@@ -53,8 +53,8 @@ def _implement(path, run=None):
 # ---------------------------------------------------------------------------------------------- stage.started
 def test_stage_start_records_every_reference_and_the_run_before_any_device(ledger_path):
     event = record_stage_start(ledger_path, "CHG-1", "deploy", ["r2"], REFS, candidates={"r2": ["neighbor 10.0.0.1 password s3cret"]},
-                               run={"controller": "c1", "pgid": 42, "pid": 43})
-    assert event["kind"] == "stage.started" and event["data"]["hosts"] == ["r2"] and event["data"]["run"]["pgid"] == 42
+                               run={"controller": "c1", "pid": 42, "started": 7})
+    assert event["kind"] == "stage.started" and event["data"]["hosts"] == ["r2"] and event["data"]["run"]["pid"] == 42
     assert "s3cret" not in str(_events(ledger_path))  # the candidate lines are redacted in the ledger
     assert event["data"]["candidates"]["r2"]["sha256"]  # ... and identified by the real text's sha256
     refs = load_stage_refs(ledger_path, "CHG-1")
@@ -103,7 +103,7 @@ def test_plan_of_a_change_in_implement_names_its_devices_and_references(ledger_p
 
 
 def test_plan_refuses_while_the_deploying_run_is_alive_unless_forced(ledger_path):
-    _implement(ledger_path, run=recovery.current_run())  # this very process: alive
+    _implement(ledger_path, run=recovery.current_run())  # this process's parent (as ansible-playbook is a worker's): alive
     before = _events(ledger_path)
     with pytest.raises(LedgerError) as info:
         recovery.plan(ledger_path, "CHG-1")
@@ -113,10 +113,16 @@ def test_plan_refuses_while_the_deploying_run_is_alive_unless_forced(ledger_path
 
 
 def test_plan_of_a_dead_run_on_this_controller(ledger_path):
-    proc = subprocess.Popen(["sleep", "0"], start_new_session=True)
+    proc = subprocess.Popen(["sleep", "0"])
     proc.wait()
-    _implement(ledger_path, run=dict(recovery.current_run(), pgid=proc.pid))
+    _implement(ledger_path, run=dict(recovery.current_run(), pid=proc.pid, started=None))
     assert recovery.plan(ledger_path, "CHG-1")["run_alive"] is False
+
+
+def test_a_reused_pid_is_not_the_run():
+    run = dict(recovery.current_run(), pid=os.getpid())
+    assert recovery.run_alive(dict(run, started=recovery._start_ticks(os.getpid()))) is True  # pylint: disable=protected-access
+    assert recovery.run_alive(dict(run, started=1)) is False
 
 
 def test_plan_refuses_a_change_that_never_reached_implement(ledger_path):
@@ -288,3 +294,45 @@ def test_the_cli_runs_the_collection_playbook():
     argv = recovery.playbook_argv("/tmp/x/ledger.sqlite", "CHG-1", inventories=["inv.yml"], extra_vars=["a=b"])
     assert argv[1].endswith(os.path.join("playbooks", "recover.yml")) and os.path.isfile(argv[1])
     assert argv[argv.index("-i") + 1] == "inv.yml" and argv[-1] == "a=b" and '"governed_recover_change": "CHG-1"' in argv[3]
+
+
+# ---------------------------------------------------------------------------------------------- evidence flushed around device tasks
+def test_a_run_killed_after_a_device_task_keeps_its_task_events(tmp_path):
+    """The evidence callback appends its buffer before and after a device-changing task: a SIGKILL after it loses nothing."""
+    import json  # pylint: disable=import-outside-toplevel
+    import signal  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+
+    from test_evidence_support import CHANGE, ROOT, VENV_BIN, scheduled_change  # pylint: disable=import-outside-toplevel
+
+    ledger, _out = scheduled_change(tmp_path)
+    tasks = [{"name": "Before the device stage", "ansible.builtin.debug": {"msg": "hello"}},
+             # a device-changing task (it fails fast: nothing listens on the port); its result is appended at once
+             {"name": "Confirm on a device", "ignore_errors": True,
+              "governed.change.confirm": {"platform": "frr", "state_dir": "/tmp/gc-none", "port": 9, "retries": 0, "connect_timeout": 1}},
+             {"name": "A long step (the controller dies here)", "ansible.builtin.wait_for": {"timeout": 15}},
+             {"name": "Never reached", "ansible.builtin.debug": {"msg": "no"}}]
+    path = tmp_path / "play.yml"
+    path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": tasks,
+                                "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]))
+    environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+
+    def recorded():
+        with SqliteLedger(ledger) as led:
+            return [(e["data"]["task"], e["data"]["status"]) for e in led.events(change_id=CHANGE) if e["kind"] == "task"]
+
+    with open(tmp_path / "play.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", str(path), "-e",
+                                 "governed_change_id=%s" % CHANGE, "-e", "governed_ledger=%s" % ledger],
+                                cwd=str(tmp_path), env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ("Confirm on a device", "failed") not in recorded() and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    # with batches of 50 and no flush around device tasks, both events would have died with the controller
+    assert recorded() == [("Before the device stage", "ok"), ("Confirm on a device", "failed")], (tmp_path / "play.log").read_text()
+    with SqliteLedger(ledger) as led:
+        assert led.verify()["ok"]
