@@ -65,7 +65,7 @@ CASES = [
         "'author' appears twice", "change.yml:8"),
     _cr("cr-duplicate-nested", "config.r2.lines given twice",
         {"yaml": CR_HEAD + "author: carol\nconfig:\n  r2:\n    lines: ['ip route 10.9.0.0/16 blackhole']\n"
-                 "    lines: ['ip route 10.8.0.0/16 blackhole']\n"},
+         + "    lines: ['ip route 10.8.0.0/16 blackhole']\n"},
         "'lines' appears twice", "change.yml:11"),
     _cr("cr-duplicate-quoted", "the same key once plain and once quoted", {"yaml": CR_HEAD + "author: carol\n\"author\": dave\n"},
         "'author' appears twice", "change.yml:8"),
