@@ -561,9 +561,9 @@ def _freezes(check, freezes):
         item = {"name": name}
         item.update(_yearly_freeze(check, freeze, path) if "yearly" in freeze else _dated_freeze(check, freeze, path))
         item.update({
-                "scope": _scope(check, freeze.get("scope"), join_path(path, "scope")),
-                "allow_emergency": check.boolean(freeze.get("allow_emergency", False), join_path(path, "allow_emergency")),
-                "reason": check.string(freeze.get("reason", ""), join_path(path, "reason"), allow_empty=True)})
+            "scope": _scope(check, freeze.get("scope"), join_path(path, "scope")),
+            "allow_emergency": check.boolean(freeze.get("allow_emergency", False), join_path(path, "allow_emergency")),
+            "reason": check.string(freeze.get("reason", ""), join_path(path, "reason"), allow_empty=True)})
         out.append(item)
     return out
 

@@ -192,7 +192,8 @@ MALFORMED = [
      "policy.yml: freezes[0].end: is not after start. Fix: make the freeze end after it starts."),
     ("freeze_naive_start", mutate("freezes[0].start", "2026-12-20T00:00:00"),
      "policy.yml: freezes[0].start: has no UTC offset, so the instant is ambiguous. Fix: add the offset, e.g. \"2026-11-28T01:00:00+00:00\"."),
-    ("freeze_missing_end", mutate("freezes[0].end", DELETE), "policy.yml: freezes[0].end: is required but missing. Fix: give start and end (ISO 8601 with an offset), or a yearly freeze: "
+    ("freeze_missing_end", mutate("freezes[0].end", DELETE),
+     "policy.yml: freezes[0].end: is required but missing. Fix: give start and end (ISO 8601 with an offset), or a yearly freeze: "
      "yearly: {start: \"12-20\", end: \"01-04\"} with a timezone."),
     ("emergency_allowed_string", mutate("emergency.allowed", "yes"),
      "policy.yml: emergency.allowed: must be true or false, got a string. Fix: write true or false without quotes."),
