@@ -78,7 +78,7 @@ INVENTORY = {
 }
 
 
-def child_core(size, collections):
+def child_core(size, collections, policy_path):
     """Run in a subprocess: time assess() on the workload; prints one JSON line."""
     sys.path.insert(0, collections)
     # pylint: disable=import-outside-toplevel
@@ -86,7 +86,7 @@ def child_core(size, collections):
     from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 
     running, lines = workload(size)
-    policy = load_policy(os.path.join(ROOT, "examples", "policy", "policy.yml"))
+    policy = load_policy(policy_path)
     started = time.perf_counter()
     out = assess(change_request(lines), policy, INVENTORY, {"r2": {"running": running}}, now=NOW)
     elapsed = time.perf_counter() - started
@@ -96,10 +96,12 @@ def child_core(size, collections):
                       "content_hash": out["content_hash"]}))
 
 
-def run_core(size, collections, timeout):
+def run_core(size, collections, timeout, policy_path=None):
     started = time.perf_counter()
+    policy_path = policy_path or os.path.join(ROOT, "examples", "policy", "policy.yml")
     try:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-core", str(size), "--collections", collections],
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-core", str(size), "--collections", collections,
+                               "--policy", policy_path],
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"seconds": None, "note": "over %d s, stopped" % timeout}
@@ -148,12 +150,12 @@ def run_action(size, workdir):
 
 
 def old_collections(rev, workdir):
-    """A collections folder holding this collection's plugins/ as of ``rev`` (git archive), for the old-vs-new figure."""
+    """(collections folder, policy path): this collection's plugins/ and example policy as of ``rev`` (git archive)."""
     target = os.path.join(workdir, "old", "ansible_collections", "governed", "change")
     os.makedirs(target)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", rev, "plugins"], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", ROOT, "archive", rev, "plugins", "examples/policy"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
-    return os.path.join(workdir, "old")
+    return os.path.join(workdir, "old"), os.path.join(target, "examples", "policy", "policy.yml")
 
 
 def _fmt(seconds):
@@ -170,9 +172,10 @@ def main():
     parser.add_argument("--old-timeout", type=int, default=300)
     parser.add_argument("--child-core", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--collections", default=COLLECTIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--policy", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_core:
-        child_core(args.child_core, args.collections)
+        child_core(args.child_core, args.collections, args.policy)
         return 0
 
     base = args.sizes[0]
@@ -196,11 +199,11 @@ def main():
                 print("%-10d %-8s %10s %8.1f   (ansible-playbook wall time, YAML parse and task overhead included)" % (
                     size, "action", _fmt(action[size]["seconds"]), action[size]["seconds"] / action[base]["seconds"]))
         if not args.skip_old:
-            old = old_collections(args.old_rev, workdir)
+            old, old_policy = old_collections(args.old_rev, workdir)
             for size in args.old_sizes:
                 if size not in core:
                     core[size] = run_core(size, COLLECTIONS, timeout=3600)
-                result = run_core(size, old, timeout=args.old_timeout)
+                result = run_core(size, old, timeout=args.old_timeout, policy_path=old_policy)
                 if result["seconds"] is None:
                     print("%-10d %-8s %10s   %s" % (size, "old", "n/a", result["note"]))
                     continue
