@@ -6,7 +6,8 @@ then every output file, the playbook output, the webhook bodies and the SQLite l
 
 Own lab instance (k2-, ports 262xx, lab/run-k2). Planted before anything runs: r1's vty and enable passwords, a BGP
 neighbor password on r1, a token in a comment of one of fw1's nft rules and a secret in a comment of an nft set element.
-The changes carry secrets too: a BGP neighbor password (r1) and a token in a new nft rule's comment (fw1).
+The changes carry secrets too: a BGP neighbor password (r1) and a token in a new nft rule's comment (fw1). Five runs:
+a void approval (only the secret changed), a deploy, a standard fw1 change, an escalation, a verified rollback.
 Only state store backups may hold them (the exact restore needs the real text); they must be owner-only (0600 in 0700).
 FRR 8.4 has no `snmp-server community` command and the lab runs no ospfd: those kinds are covered by the unit tests.
 """
@@ -46,7 +47,8 @@ PLANTED = {  # secret -> what it is
 CHANGE_SECRET = "S3cr3tPassw0rd"      # the r1 change's BGP neighbor password
 VOIDING_SECRET = "Ch4ngedPassw0rd"    # the same change with only the password changed
 FW_TOKEN = "ChangeTok3n9"             # the fw1 change's rule comment
-ALL_SECRETS = list(PLANTED) + [CHANGE_SECRET, VOIDING_SECRET, FW_TOKEN]
+ROLLED_BACK_SECRET = CHANGE_SECRET.replace("S3", "R0")  # the change that fails its check and is rolled back
+ALL_SECRETS = list(PLANTED) + [CHANGE_SECRET, VOIDING_SECRET, FW_TOKEN, ROLLED_BACK_SECRET]
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +96,14 @@ def plant():
         assert secret in configs, "%s (%s) was not planted" % (secret, PLANTED[secret])
 
 
-def write_change(path, change_id, secret):
+def write_change(path, change_id, secret, peers_at_least=2):
     doc = {"id": change_id, "title": "New BGP peer on r1 with a session password", "author": "carol", "type": "normal",
            "category": "other", "targets": ["r1"],
            "description": "A lab peer (never up) whose session is protected by a TCP MD5 password.",
            "config": {"r1": {"lines": ["router bgp 65001", " neighbor 10.0.99.7 remote-as 65097",
                                        " neighbor 10.0.99.7 password %s" % secret]}},
-           "expected": [{"name": "peer_configured", "query": "length(keys(sections.peers))", "op": "at_least", "value": 2,
-                         "snapshot": "post"}],
+           "expected": [{"name": "peer_configured", "query": "length(keys(sections.peers))", "op": "at_least",
+                         "value": peers_at_least, "snapshot": "post"}],
            "rollback": {"strategy": "backup"}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return str(path)
@@ -205,6 +207,19 @@ def test_secrets_never_leave_the_device(lab_env, signing, webhook, tmp_path):  #
     rc, art, output, _s = run_playbook(lab_env, PIPELINE, variables, tmp_path, "stale")
     outputs.append(output)
     assert rc != 0 and art.get("governed_escalation"), output[-4000:]
+
+    # 5. a change whose check fails: rolled back exactly, so r1 keeps every planted secret (the backup held the real text)
+    before = running_config("r1")
+    change = write_change(tmp_path / "chg-rollback.yml", "CHG-2905", ROLLED_BACK_SECRET, peers_at_least=99)
+    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
+    rc, _art, output, _s = run_playbook(lab_env, ASSESS, variables, tmp_path, "assess-rollback")
+    assert rc == 0, output[-3000:]
+    outputs.append(output)
+    approve(out, "CHG-2905", signing)
+    rc, art, output, _s = run_playbook(lab_env, PIPELINE, variables, tmp_path, "rollback")
+    outputs.append(output)
+    assert rc != 0 and art.get("governed_rolled_back") == ["r1"] and art.get("governed_rollback_verified") is True, output[-4000:]
+    assert running_config("r1") == before
 
     # every output: files under the output directory (but backups), the playbook output, webhook bodies, the ledger dump
     backups = _backup_files(out)
