@@ -358,12 +358,16 @@ def _links(check, links):
             for key, value in links.items()}
 
 
+# Control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) and the INVISIBLE ones, as one class:
+# a compiled search is one C loop per line instead of a Python loop per character (100k config lines).
+_SUSPECT_RE = re.compile("[\x00-\x1f\x7f-\x9f%s]" % "".join(sorted(INVISIBLE)))
+
+
 def _bad_character(text, allowed):
     """The first control or invisible character of ``text`` not in ``allowed``, or None."""
-    for char in text:
-        if char in allowed:
-            continue
-        if char in INVISIBLE or unicodedata.category(char) == "Cc":
+    for match in _SUSPECT_RE.finditer(text):
+        char = match.group(0)
+        if char not in allowed and (char in INVISIBLE or unicodedata.category(char) == "Cc"):
             return char
     return None
 
