@@ -170,8 +170,8 @@ def summarize(label, runs):
               "(deploy task %.2f s)" % (index, run["detection_s"], run["restore_s"], run["convergence_s"],
                                         run["detection_after_convergence_s"], run["deploy_task_s"]))
         for host, settle in run["settle"].items():
-            print("    %s: %s attempts, %s s, fail_fast %s - %s" % (host, settle["attempts"], settle["elapsed_s"], settle["fail_fast"],
-                                                              settle["reason"]))
+            print("    %s: %s attempts, %s s, fail_fast %s - %s" % (
+                host, settle["attempts"], settle["elapsed_s"], settle["fail_fast"], settle["reason"]))
     med = {key: statistics.median(r[key] for r in runs if r[key] is not None)
            for key in ("detection_s", "restore_s", "convergence_s", "detection_after_convergence_s")}
     print("  median: deploy start -> detection %.2f s; -> verified restore %.2f s; BGP convergence %.2f s; "

@@ -120,7 +120,6 @@ def snapshot_candidates(plan, platforms, override=None):
     return sorted(always)
 
 
-
 def _load(doc):
     return statestore.load(doc) if statestore.is_ref(doc) else doc
 

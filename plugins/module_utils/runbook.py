@@ -280,9 +280,9 @@ def render_markdown(doc):
     scope = verification.get("scope")
     if scope:
         intended = scope.get("intended") or {}
+        excused = " - intended, not counted: %s" % json.dumps(intended, sort_keys=True) if any(intended.values()) else ""
         out += ["", "Where (%s scope): %s; always verified: %s." % (scope["mode"], scope["rule"], ", ".join(scope.get("always") or [])),
-                "", "Network-wide invariant: %s%s." % ("; ".join(scope.get("invariants") or []), "" if not any(intended.values()) else
-                                                      " - intended, not counted: %s" % json.dumps(intended, sort_keys=True))]
+                "", "Network-wide invariant: %s%s." % ("; ".join(scope.get("invariants") or []), excused)]
         out += ["- check `%s` runs on %s" % (name, ", ".join(hosts)) for name, hosts in sorted((scope.get("checks_where") or {}).items())]
     rollback = doc["rollback"]
     out += ["", "## 5. Rollback", "",

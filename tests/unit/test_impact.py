@@ -55,8 +55,8 @@ def line(with_bgp=True):
         "r3": _router("r3", 65003, ["10.0.23.3/24", "10.0.34.3/24", "10.255.0.3/32"], {"10.0.23.2": 65002},
                       {"10.255.0.1/32": ("10.0.23.2", "65002 65001"), "10.255.0.2/32": ("10.0.23.2", "65002"),
                        "10.255.0.3/32": ("0.0.0.0", "")}, with_bgp),
-        "fw1": {"device": "fw1", "platform": "linux", "sections": {"interfaces": {"eth-r3": {"name": "eth-r3", "state": "up",
-                                                                                           "addresses": ["10.0.34.4/24"]}}, "rules": {}}},
+        "fw1": {"device": "fw1", "platform": "linux",
+                "sections": {"interfaces": {"eth-r3": {"name": "eth-r3", "state": "up", "addresses": ["10.0.34.4/24"]}}, "rules": {}}},
     }
 
 

@@ -180,7 +180,7 @@ def test_checks_read_refs(tmp_path):
 
 def test_wait_until_settled_bounded():
     clock = {"t": 0.0}
-    states = [POST_BAD, DeviceError("timeout", transient=True)] + [copy.deepcopy(PRE) for _ in range(3)]
+    states = [POST_BAD, DeviceError("timeout", transient=True)] + [copy.deepcopy(PRE)] * 3
 
     def take():
         value = states.pop(0)
