@@ -26,7 +26,7 @@ SCOPE_ALIASES = {"targets": "impact"}
 DEFAULT_MODE = "impact"
 INVARIANTS = ("no_route_lost", "no_bgp_session_lost")
 # FRR's defaults when the running config does not set them (traditional profile).
-FRR_DEFAULT_KEEPALIVE_S = 60
+FRR_DEFAULT_HOLD_S = 180
 FRR_DEFAULT_CONNECT_S = 120
 FAIL_FAST_POLLS = 3
 KNOWN_BOUND_POLLS = 2
@@ -213,22 +213,24 @@ def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=()):
 def convergence_bound_s(snapshot):
     """Seconds a BGP router needs to re-establish a reset session and exchange routes, from its configured timers.
 
-    connect retry + keepalive (+ advertisement interval), the largest over its neighbors; FRR's defaults where the
-    config sets none. None when the snapshot has no BGP configuration (the bound is then unknown).
+    hold time (a peer that missed the reset notices it by then) + connect retry (+ advertisement interval), the
+    largest over its neighbors; FRR's defaults where the config sets none. On the lab (hold 3, connect 1) 4 s: a
+    session reset by an exact restore was seen back after about 3.5 s. None when the snapshot has no BGP configuration
+    (the bound is then unknown).
     """
     doc = _load(snapshot) or {}
     bgp = (doc.get("sections") or {}).get("bgp")
     if not bgp:
         return None
-    keepalive = bgp.get("keepalive") or FRR_DEFAULT_KEEPALIVE_S
+    hold = bgp.get("hold") or FRR_DEFAULT_HOLD_S
     neighbors = bgp.get("neighbors") or {}
     if not neighbors:
-        return float(keepalive)
+        return float(hold)
     worst = 0.0
     for item in neighbors.values():
         connect = item.get("connect")
         connect = FRR_DEFAULT_CONNECT_S if connect is None else connect
-        worst = max(worst, connect + keepalive + (item.get("advertisement_interval") or 0))
+        worst = max(worst, hold + connect + (item.get("advertisement_interval") or 0))
     return float(worst)
 
 

@@ -138,9 +138,9 @@ def test_bgp_config_and_convergence_bound():
     bgp = parse_frr_bgp_config(LAB_R1_CONFIG)
     assert bgp == {"asn": 65001, "router_id": "10.255.0.1", "keepalive": 1, "hold": 3,
                    "neighbors": {"10.0.12.2": {"remote_as": 65002, "connect": 1, "advertisement_interval": 0}}}
-    assert impact.convergence_bound_s({"sections": {"bgp": bgp}}) == 2.0
+    assert impact.convergence_bound_s({"sections": {"bgp": bgp}}) == 4.0  # hold 3 + connect 1
     defaults = parse_frr_bgp_config("router bgp 65001\n neighbor 10.0.12.2 remote-as 65002\nexit\n")
-    assert impact.convergence_bound_s({"sections": {"bgp": defaults}}) == 180.0  # connect 120 + keepalive 60
+    assert impact.convergence_bound_s({"sections": {"bgp": defaults}}) == 300.0  # hold 180 + connect 120
     assert impact.convergence_bound_s({"sections": {}}) is None
     assert parse_frr_bgp_config("interface lo\n ip address 10.255.0.1/32\n") == {}
 
@@ -201,7 +201,7 @@ def test_wait_until_settled_detects_a_stable_failure_at_the_bound_not_the_timeou
 
     out = wait_until_settled(lambda: bad, no_regression_checks("frr"), 8, 0.5, pre=pre, sleep=sleep, clock=lambda: clock["t"],
                              converge_s=impact.convergence_bound_s(pre))
-    assert out["settled"] is False and out["fail_fast"] and out["elapsed_s"] == 2.0 and out["attempts"] == 5
+    assert out["settled"] is False and out["fail_fast"] and out["elapsed_s"] == 4.0 and out["attempts"] == 9  # the 4 s bound
     clock["t"] = 0.0
     unknown = wait_until_settled(lambda: bad, no_regression_checks("frr"), 8, 0.5, pre=pre, sleep=sleep, clock=lambda: clock["t"])
     assert unknown["fail_fast"] and unknown["attempts"] == 3 and unknown["elapsed_s"] == 1.0  # no timers: 3 polls
