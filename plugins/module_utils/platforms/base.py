@@ -234,9 +234,14 @@ class Platform(object):
     def arm_command(self, seconds):
         """The shell command that arms the revert timer (the backup must already be on the device)."""
         restore = self.restore_command(self.path(BACKUP_FILE))
-        body = ("sleep %d; mv %s %s 2>/dev/null || exit 0; %s > %s 2>&1; echo \"$? $(date +%%s)\" > %s; mv %s %s" % (
-            int(seconds), self.qpath(ARMED), self.qpath(FIRING), restore, self.qpath(REVERT_LOG), self.qpath(FIRING),
-            self.qpath(FIRING), self.qpath(REVERTED)))
+        # The timer fires only on its own marker: after the claim, a marker armed later (another change) names
+        # another pid, and this timer puts it back untouched and exits.
+        body = ("sleep %d; mv %s %s 2>/dev/null || exit 0; read owner rest < %s; "
+                "if [ \"$owner\" != \"$$\" ]; then mv %s %s; exit 0; fi; "
+                "%s > %s 2>&1; echo \"$? $(date +%%s)\" > %s; mv %s %s" % (
+                    int(seconds), self.qpath(ARMED), self.qpath(FIRING), self.qpath(FIRING),
+                    self.qpath(FIRING), self.qpath(ARMED),
+                    restore, self.qpath(REVERT_LOG), self.qpath(FIRING), self.qpath(FIRING), self.qpath(REVERTED)))
         return ("cd %s || exit 1; rm -f %s %s %s %s %s; setsid sh -c %s </dev/null >/dev/null 2>&1 & pid=$!; "
                 "echo \"$pid $(( $(date +%%s) + %d ))\" > %s.tmp && mv %s.tmp %s && echo \"armed $pid\"" % (
                     '"%s"' % self.state_dir, self.qpath(FIRING), self.qpath(REVERTED), self.qpath(CONFIRMED),
@@ -257,9 +262,10 @@ class Platform(object):
         return {"armed": True, "seconds": seconds, "deadline": int(time.time()) + seconds}
 
     def _claim(self, target):
-        """Atomically claim the armed marker (rename to ``target``) and kill the timer; the confirm state afterwards."""
+        """Atomically claim the armed marker (rename to ``target``) and kill the timer's process group; the confirm
+        state afterwards. (``kill -TERM -PGID``: dash's kill refuses ``--``.)"""
         script = ("cd %s 2>/dev/null || { echo none; exit 0; }; "
-                  "if mv %s %s 2>/dev/null; then kill -TERM -- -$(cut -d' ' -f1 %s) 2>/dev/null; echo claimed; "
+                  "if mv %s %s 2>/dev/null; then kill -TERM -$(cut -d' ' -f1 %s) 2>/dev/null; echo claimed; "
                   "elif [ -e %s ]; then echo firing; elif [ -e %s ]; then echo \"reverted $(cat %s)\"; "
                   "elif [ -e %s ]; then echo confirmed; else echo none; fi" % (
                       '"%s"' % self.state_dir, self.qpath(ARMED), self.qpath(target), self.qpath(target),
