@@ -15,6 +15,7 @@ from ansible_collections.governed.change.plugins.module_utils.config_diff import
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.impact import verification_plan
+from ansible_collections.governed.change.plugins.module_utils.traffic import traffic_plan
 from ansible_collections.governed.change.plugins.module_utils.facts import (
     build_facts_and_blast_radius, check_config_keys, config_entries, normalize_inventory, resolve_targets,
 )
@@ -113,6 +114,26 @@ def prepare_diffs(change_request, hosts, inventory, diffs, source="change reques
             if isinstance(line, str):
                 check_config_line(line, "%s.lines[%d]" % (where, index), Checker(source))
         out[host] = device_diff(host, running=running, lines=lines)
+    return out
+
+
+def _changed_lines(device_diffs):
+    """{host: the lines the change adds or removes} (merged lines, else the candidate diff's added lines)."""
+    out = {}
+    for host, summary in device_diffs.items():
+        if "new_lines" in summary:
+            out[host] = list(summary.get("new_lines") or []) + list(summary.get("removed_lines") or [])
+        else:
+            out[host] = list(summary.get("added") or [])
+    return out
+
+
+def _platforms(hosts, inventory, diffs):
+    """{host: governed_platform} of the targets (inventory variable, else the platform passed with its diff)."""
+    out = {}
+    for host in hosts:
+        variables = (inventory["hosts"].get(host) or {}).get("vars") or {}
+        out[host] = variables.get("governed_platform") or ((diffs or {}).get(host) or {}).get("platform")
     return out
 
 
@@ -218,6 +239,10 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
         "policy_name": policy["name"],
         "assessed_at": now.isoformat(),
     }
+    # Traffic checks of a firewall change: the catalogue's services and the probes its rules name, run from their namespaces.
+    assessment["verification"]["traffic"] = traffic_plan(
+        policy.get("services") or [], _changed_lines(device_diffs), _platforms(hosts, inventory, diffs), inventory["hosts"],
+        request.get("intended"), source=source)
     if klass["change_class"] == "emergency":
         due = now + datetime.timedelta(hours=policy["emergency"]["post_review_hours"])
         assessment["post_review_due"] = due.isoformat()

@@ -225,7 +225,10 @@ def validate_change_request(doc, source="change request"):
 
 def _intended(check, intended):
     """Losses the change means to cause (the verification invariant does not count them): prefixes and BGP sessions."""
-    check.mapping(intended, "intended", ("prefixes_lost", "sessions_down"))
+    check.mapping(intended, "intended", ("prefixes_lost", "sessions_down", "services_blocked"))
+    # services_blocked: names of the policy's service catalogue (checked against it at assess: traffic.traffic_plan)
+    check.string_list(intended.get("services_blocked", []), join_path("intended", "services_blocked"), pattern=NAME_RE,
+                      hint="name the policy's services the change means to block, e.g. services_blocked: [srv1_web]")
     for key, hint in (("prefixes_lost", 'write prefixes in CIDR form, e.g. prefixes_lost: ["10.255.0.1/32"]'),
                       ("sessions_down", 'write the peer addresses, e.g. sessions_down: ["10.0.12.2"]')):
         values = check.list_of(intended.get(key, []), join_path("intended", key), hint=hint)

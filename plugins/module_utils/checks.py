@@ -178,6 +178,8 @@ def no_regression_checks(platform, tolerance_pct=0, intended=None):
             check["ignore"] = wanted["sessions_down"]
         if wanted and check["name"] == "no_route_lost" and wanted["prefixes_lost"]:
             check["ignore"] = wanted["prefixes_lost"]
+        if wanted and check["name"] == "probes_still_pass" and wanted["services_blocked"]:
+            check["ignore"] = wanted["services_blocked"]  # traffic.py: a probe's key is its service's name
     return checks
 
 

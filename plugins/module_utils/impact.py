@@ -91,10 +91,12 @@ def verification_plan(targets, expected, requirements, inventory_hosts, intended
 
 
 def normalize_intended(intended):
-    """``{prefixes_lost: [...], sessions_down: [...]}`` with canonical prefixes and addresses (empty lists by default)."""
+    """``{prefixes_lost: [...], sessions_down: [...], services_blocked: [...]}`` with canonical prefixes and addresses and
+    the catalogue's service names (traffic.py) a firewall change means to block (empty lists by default)."""
     intended = intended or {}
     return {"prefixes_lost": sorted({canonical_prefix(p) for p in intended.get("prefixes_lost") or []}),
-            "sessions_down": sorted({canonical_address(a) for a in intended.get("sessions_down") or []})}
+            "sessions_down": sorted({canonical_address(a) for a in intended.get("sessions_down") or []}),
+            "services_blocked": sorted({str(name) for name in intended.get("services_blocked") or []})}
 
 
 # ------------------------------------------------------------------------------------------------ topology (precheck)

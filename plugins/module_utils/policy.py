@@ -17,6 +17,7 @@ from ansible_collections.governed.change.plugins.module_utils.change_request imp
 )
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import MissingLibrary, PolicyError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.traffic import validate_services
 
 try:
     import jmespath
@@ -57,7 +58,7 @@ FACT_FIELDS = frozenset((
 ))
 
 TOP_KEYS = ("policy_version", "name", "description", "criticality", "protected_prefixes", "risk", "requirements",
-            "standard_changes", "identities", "allowed_signers", "windows", "freezes", "emergency")
+            "standard_changes", "identities", "allowed_signers", "windows", "freezes", "emergency", "services")
 TOP_REQUIRED = ("policy_version", "name", "risk", "requirements")
 CRITICALITY_KEYS = ("default", "hostvar", "groups", "tagvar", "tags", "critical_at")
 RULE_KEYS = ("name", "description", "when", "score", "force_tier")
@@ -175,6 +176,8 @@ def validate_policy(doc, source="policy", base_dir=None, key_sources=None, norma
     out["windows"] = _windows(check, raw.get("windows", []))
     out["freezes"] = _freezes(check, raw.get("freezes", []))
     out["emergency"] = _emergency(check, raw.get("emergency", {}))
+    if raw.get("services") is not None:  # only when written: the hash of a policy without a catalogue stays as it was
+        out["services"] = validate_services(raw["services"], "services", fail=check.fail)
     # Hash of the effective policy (defaults filled, before the derived keys below: no machine-specific paths),
     # so it is the same on every controller and for a re-validated normalised policy.
     out["policy_sha256"] = sha256_of(out)

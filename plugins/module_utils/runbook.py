@@ -203,6 +203,8 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
     if scope_plan:
         # what will be verified where (impact.verification_plan): the devices, the rule, each check's hosts, the invariant
         verification["scope"] = {key: scope_plan.get(key) for key in ("mode", "rule", "always", "checks_where", "invariants", "intended")}
+        if (scope_plan.get("traffic") or {}).get("firewalls"):
+            verification["traffic"] = scope_plan["traffic"]  # traffic.traffic_plan: the probes of a firewall change, where they run
 
     if rollback_req.get("strategy") == "custom":
         rollback_steps = [{"number": 1, "action": "Apply the change request's custom rollback lines on each changed device.",
@@ -236,6 +238,25 @@ def build_runbook(change_request, assessment, policy, confirm_timeout=120, base_
 
 def _md_value(value):
     return "`%s`" % json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+
+
+def _traffic_lines(traffic):
+    """The runbook's traffic checks: each probe, the firewall whose snapshots carry it, and where it runs from."""
+    if not traffic:
+        return []
+    out = ["", "Traffic checks (firewall %s): %s." % (", ".join(traffic["firewalls"]), traffic["verdict"])]
+    for host, probes in sorted((traffic.get("probes_by_host") or {}).items()):
+        for probe in probes:
+            target = "%s %s%s" % (probe["type"], probe["host"], ":%d" % probe["port"] if probe.get("port") else "")
+            out.append("- probe `%s`: %s from %s's namespace, with %s's snapshots (timeout %s s)" % (
+                probe["name"], target, probe["from"], host, probe.get("timeout")))
+    touched = [item for item in traffic.get("services") or [] if item.get("touched_by")]
+    out += ["- service `%s` is matched by the change's rule: %s" % (item["name"], item["touched_by"][0]) for item in touched]
+    out += ["- not probed: %s - %s" % (item.get("rule") or item.get("service"), item["reason"]) for item in traffic.get("unprobed") or []]
+    blocked = (traffic.get("intended") or {}).get("services_blocked") or []
+    if blocked:
+        out.append("- declared intended (blocked on purpose, not counted): %s" % ", ".join(blocked))
+    return out
 
 
 def render_markdown(doc):
@@ -284,6 +305,7 @@ def render_markdown(doc):
         out += ["", "Where (%s scope): %s; always verified: %s." % (scope["mode"], scope["rule"], ", ".join(scope.get("always") or [])),
                 "", "Network-wide invariant: %s%s." % ("; ".join(scope.get("invariants") or []), excused)]
         out += ["- check `%s` runs on %s" % (name, ", ".join(hosts)) for name, hosts in sorted((scope.get("checks_where") or {}).items())]
+    out += _traffic_lines(verification.get("traffic"))
     rollback = doc["rollback"]
     out += ["", "## 5. Rollback", "",
             "- Strategy: %s; automatic: %s; scope: %s" % (

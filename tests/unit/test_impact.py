@@ -104,7 +104,7 @@ def test_plan_says_where_each_check_runs_and_refuses_a_host_outside_the_inventor
                                     intended={"prefixes_lost": ["10.9.0.1"]})
     assert plan["always"] == ["r1", "r3"] and plan["check_hosts"] == ["r3"] and plan["snapshot_play"]
     assert plan["checks_where"] == {"a": ["r1"], "r3_sees_r1": ["r3"]}
-    assert plan["intended"] == {"prefixes_lost": ["10.9.0.1/32"], "sessions_down": []}
+    assert plan["intended"] == {"prefixes_lost": ["10.9.0.1/32"], "sessions_down": [], "services_blocked": []}
     with pytest.raises(ValidationError) as info:
         impact.verification_plan(["r1"], [dict(expected[1], hosts=["r9"])], {}, {"r1": {}})
     assert str(info.value).startswith("change request: expected[0].hosts: check 'r3_sees_r1' names r9, not in the inventory")
@@ -217,7 +217,8 @@ def test_change_request_intended_is_validated_and_only_hashed_when_written():
             "targets": ["r1"], "config": {"r1": {"lines": ["interface lo"]}}}
     assert "intended" not in validate_change_request(copy.deepcopy(base))
     doc = dict(base, intended={"prefixes_lost": ["10.255.0.1"], "sessions_down": ["10.0.12.2"]})
-    assert validate_change_request(doc)["intended"] == {"prefixes_lost": ["10.255.0.1/32"], "sessions_down": ["10.0.12.2"]}
+    assert validate_change_request(doc)["intended"] == {"prefixes_lost": ["10.255.0.1/32"], "sessions_down": ["10.0.12.2"],
+                                                        "services_blocked": []}
     with pytest.raises(ValidationError) as info:
         validate_change_request(dict(base, intended={"sessions_down": ["10.0.12.0/24"]}))
     assert "intended.sessions_down[0]: '10.0.12.0/24' is a prefix, not a peer address." in str(info.value)
