@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_session, lab_ssh_argv, run_env
 
 LAB_ENV = {"GC_LAB_PREFIX": "ge-", "GC_LAB_PORT_BASE": "25200", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-ge")}
 PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
@@ -26,9 +26,7 @@ def device_lab():
 
 @pytest.fixture(scope="module")
 def device_env(device_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
+    env = run_env(LAB_ENV, keep_ledger=True)
     return env
 
 

@@ -15,6 +15,30 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from relative_policy import relative_policy  # noqa: E402  pylint: disable=wrong-import-position
 
 
+def run_env(lab_vars=None, keep_ledger=False):
+    """The environment of ansible runs against one lab instance: its GC_LAB_* settings, the project's ansible.cfg,
+    the venv first on PATH, and (unless ``keep_ledger``) no GOVERNED_CHANGE_LEDGER leaking in from the caller."""
+    env = dict(os.environ, **(lab_vars or {}))
+    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
+    if not keep_ledger:
+        env.pop("GOVERNED_CHANGE_LEDGER", None)
+    return env
+
+
+def signing_keys(base, names=("alice",)):
+    """Real ed25519 keys for ``names`` in ``base``, an allowed_signers trusting them as <name>@lab, and the lab policy
+    beside it (its allowed_signers: is the relative file name, so the copy trusts these keys); returns base."""
+    lines = []
+    for name in names:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(base / name)], check=True)
+        pub = (base / (name + ".pub")).read_text().split()
+        lines.append('%s@lab namespaces="governed.change" %s %s' % (name, pub[0], pub[1]))
+    (base / "allowed_signers").write_text("\n".join(lines) + "\n")
+    lab_policy(base / "policy.yml")
+    return base
+
+
 def lab_policy(dst, freeze_in_days=30):
     """The example policy with its freezes placed after the clock's now (tests run on any day); returns dst."""
     relative_policy(EXAMPLE_POLICY, str(dst), freeze_in_days)

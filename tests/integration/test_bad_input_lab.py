@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_session, lab_ssh_argv, run_env
 
 LAB_ENV = {"GC_LAB_PREFIX": "k3-", "GC_LAB_PORT_BASE": "26300", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-k3")}
 R2_CLI = int(LAB_ENV["GC_LAB_PORT_BASE"]) + 2
@@ -31,10 +31,7 @@ BOMB = "\n".join(
 @pytest.fixture(scope="module")
 def k3_env():
     """This module's own lab (k3-, ports 263xx), torn down on every exit path."""
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     session = lab_session(env=env)
     for _status in session:  # up once; closing the session runs its `lab down` on every exit path
         try:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest_pipeline import PIPELINE, approve, extra_vars, run_playbook
-from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_session, lab_ssh_argv, run_env, signing_keys
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -57,21 +57,13 @@ def impact_lab():
 
 @pytest.fixture(scope="module")
 def impact_env(impact_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     return env
 
 
 @pytest.fixture(scope="module")
 def signing(tmp_path_factory):
-    base = tmp_path_factory.mktemp("signing")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(base / "alice")], check=True)
-    pub = (base / "alice.pub").read_text().split()
-    (base / "allowed_signers").write_text('alice@lab namespaces="governed.change" %s %s\n' % (pub[0], pub[1]))
-    lab_policy(base / "policy.yml")
-    return base
+    return signing_keys(tmp_path_factory.mktemp("signing"))
 
 
 def vtysh(device, command):

@@ -18,7 +18,7 @@ import pytest
 
 from conftest_pipeline import ASSESS, approve, extra_vars, good_change, run_playbook
 from conftest_pipeline import signing  # noqa: F401 pylint: disable=unused-import
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_session, run_env
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import APPEND_ONLY_TRIGGERS, SqliteLedger
 
@@ -38,10 +38,7 @@ def tamper_lab():
 @pytest.fixture(scope="module")
 def assessed(tamper_lab, signing, tmp_path_factory):  # noqa: F811 pylint: disable=unused-argument,redefined-outer-name
     """The good change assessed on the lab and approved by alice: (env, variables incl. the assess artifacts, clean copy)."""
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     base = tmp_path_factory.mktemp("tamper")
     out = base / "out"
     variables = extra_vars(good_change(base), out, signing)

@@ -23,7 +23,7 @@ import yaml
 
 from conftest_pipeline import ASSESS, INVENTORY, PIPELINE, approve, extra_vars, run_playbook
 from conftest_pipeline import signing  # noqa: F401 pylint: disable=unused-import
-from labfixture import ROOT, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_session, lab_ssh_argv, run_env
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -39,10 +39,7 @@ TIMINGS = {}
 @pytest.fixture(scope="module")
 def recovery_env():
     """This module's own lab instance, torn down on every exit path; the environment of its runs."""
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     for _status in lab_session(env=dict(os.environ, **LAB_ENV)):
         yield env
 

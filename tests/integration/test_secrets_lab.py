@@ -25,7 +25,7 @@ import yaml
 
 from conftest_pipeline import ASSESS, PIPELINE, approve, extra_vars, run_playbook
 from conftest_pipeline import signing, webhook  # noqa: F401 pylint: disable=unused-import
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_session, run_env
 
 from ansible_collections.governed.change.plugins.module_utils import clock, statestore
 from ansible_collections.governed.change.plugins.module_utils.approvals import now_z, sign_approval
@@ -60,10 +60,7 @@ def secrets_lab():
 
 @pytest.fixture(scope="module")
 def lab_env(secrets_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     return env
 
 

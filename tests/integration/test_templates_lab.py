@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest_pipeline import approve, extra_vars, run_playbook, signing  # noqa: F401 pylint: disable=unused-import
-from labfixture import ROOT, lab_session
+from labfixture import ROOT, lab_session, run_env
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
 
@@ -46,10 +46,7 @@ def k4_lab():
 
 @pytest.fixture(scope="module")
 def k4_env(k4_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     return env
 
 

@@ -23,7 +23,7 @@ import zoneinfo
 import pytest
 import yaml
 
-from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv, run_env
 
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -47,10 +47,7 @@ def wf_lab():
 
 @pytest.fixture(scope="module")
 def wf_env(wf_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = dict(os.environ, **LAB_ENV)
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-    env.pop("GOVERNED_CHANGE_LEDGER", None)
+    env = run_env(LAB_ENV)
     return env
 
 

@@ -32,8 +32,8 @@ class Recorder(base.Platform):
     def restore_command(self, backup_path):
         return "sh -c %s" % base.q("echo restored >> %s" % base.q(self.path("restored.log")))
 
-    def restore_file_text(self, text):
-        return text
+    def restore_file_text(self, backup_text):
+        return backup_text
 
 
 def _alive(pid):
