@@ -23,6 +23,8 @@ class ActionModule(DeviceActionBase):
         driver = self.driver(args, task_vars)
         store = self.store_dir(args, task_vars)
         checks = list(args.get("checks") or []) + list(args.get("expected") or [])
+        if args["same_as_pre"]:
+            checks = checks_core.same_as_pre_checks(driver.name) + checks
         if args["no_regression"]:
             checks = checks_core.no_regression_checks(driver.name, args["tolerance_pct"], args.get("intended")) + checks
         # run_checks applies `platform`/`devices` only to network-wide mappings: filter here for one device

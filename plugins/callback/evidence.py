@@ -14,7 +14,10 @@ description:
   - Once the run's change id is known (the variable C(governed_change_id) as an extra var, play var or fact, the
     C(summary.change_id) of a M(governed.change.assess) result, or the C(change_id) of a governed.change task such as
     M(governed.change.close)), every task result is recorded in the change's ledger as a C(task) event (task name,
-    action, host, status ok/changed/failed/skipped/unreachable, duration, trimmed and redacted result). Results seen
+    action, host, status ok/changed/failed/skipped/unreachable, duration, trimmed and redacted result). A
+    M(governed.change.check) task's event also holds C(checks) - one row per check with its name, host, phase (the
+    stage - precheck, deploy, verify, rollback_verify), operator, expected and actual values (bounded), verdict
+    (passed, failed, undecidable, skipped) and reason, redacted. Results seen
     before the change id is known are buffered; events are appended in batches.
   - At the end of the playbook, when a change was closed in this run, the evidence bundle and the HTML report are
     rebuilt so that they hold the run's task timeline, and the summary lines are printed.
@@ -125,6 +128,10 @@ BUFFER_MAX = 2000
 # Tasks that change devices: the events buffered so far are appended before one starts and as each of its results
 # arrives, so a controller that dies mid-stage (kill -9) leaves in the ledger everything up to the device change.
 DEVICE_STAGE_ACTIONS = ("deploy", "restore", "confirm", "recover")
+# A governed.change.check task's checks are recorded one row each (name, host, phase, expected, actual, verdict) beside its
+# trimmed result; the phase follows the role that ran it.
+CHECK_ACTION = "check"
+CHECK_PHASES = {"precheck": "precheck", "deploy": "deploy", "verify": "verify", "rollback": "rollback_verify"}
 
 
 def _iso(epoch):
@@ -134,7 +141,10 @@ def _iso(epoch):
 def trim_result(result, max_bytes):
     """The recordable form of a task result: small keys kept, payload of huge results dropped (size, keys, msg only)."""
     data = dict((k, v) for k, v in result.items() if k not in DROP_KEYS and not str(k).startswith("_ansible"))
-    if isinstance(data.get("results"), list):  # loops: per item status only
+    if isinstance(data.get("results"), list) and data["results"] and all(
+            isinstance(r, dict) and "name" in r and "passed" in r for r in data["results"]):
+        data["results"] = [{"name": r.get("name"), "passed": r.get("passed")} for r in data["results"][:100]]  # rows: "checks"
+    elif isinstance(data.get("results"), list):  # loops: per item status only
         data["results"] = [{"item": str(r.get("item"))[:200], "changed": r.get("changed"), "failed": r.get("failed"),
                             "skipped": r.get("skipped")} if isinstance(r, dict) else str(r)[:200] for r in data["results"][:100]]
     try:
@@ -283,6 +293,10 @@ class CallbackModule(CallbackBase):
             item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
                     "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
                     "result": trimmed}
+            if self._own(item["action"]) == CHECK_ACTION and not task.no_log and not data.get("_ansible_no_log"):
+                rows = evidence.check_records(data.get("results"), item["host"], self._phase(task))
+                if rows:
+                    item["checks"] = rows
             delegated = data.get("_ansible_delegated_vars") or {}
             if delegated.get("ansible_host"):
                 item["delegated_to"] = str(delegated.get("ansible_delegated_host") or delegated["ansible_host"])
@@ -297,6 +311,17 @@ class CallbackModule(CallbackBase):
             self._disable("cannot record the task (%s)" % exc)
         self.spent["results"] += 1
         self.spent["record_s"] += time.perf_counter() - begin
+
+    @staticmethod
+    def _own(action):
+        return action[len(OWN_PREFIX):] if action.startswith(OWN_PREFIX) else ""
+
+    @staticmethod
+    def _phase(task):
+        """The stage a check ran in: the role that ran it (deploy, verify, rollback -> rollback_verify), else its task name."""
+        role = getattr(task, "_role", None)
+        name = str(role.get_name() if role is not None else "").rsplit(".", 1)[-1]
+        return CHECK_PHASES.get(name) or name or str(getattr(task, "name", "") or "check")[:80]
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result.is_changed() else "ok")

@@ -204,6 +204,28 @@ def _no_regression(platform, tolerance_pct):
                           fix="use frr or linux.")
 
 
+SAME_AS_PRE = (
+    {"name": "same_established_peers", "query": "sections.peers.*|[?state=='Established'].address | sort(@)", "op": "unchanged",
+     "snapshot": "pre_vs_post", "platform": "frr", "skip_if_absent": True},
+    {"name": "same_routes", "query": "keys(sections.routes) | sort(@)", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "frr"},
+    {"name": "same_config", "query": "sections.config.running.sha256", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "frr"},
+    {"name": "same_rules", "query": "sections.rules.*.[chain, expr] | sort_by(@, &to_string(@))", "op": "unchanged",
+     "snapshot": "pre_vs_post", "platform": "linux", "skip_if_absent": True},
+    {"name": "same_probes", "query": "sections.probes", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "linux",
+     "skip_if_absent": True},
+)
+
+
+def same_as_pre_checks(platform=None):
+    """The checks proving a device's state equals its pre-change snapshot (the rollback's verification), per platform.
+
+    A section that is collected only on demand (probes, BGP peers, firewall rules) and is absent from both the pre and
+    the post snapshot is skipped with its reason ("nothing collected"), not failed: nothing was there to compare. A
+    section present in one snapshot only still fails closed (undecidable).
+    """
+    return [dict(check) for check in SAME_AS_PRE if platform is None or check["platform"] == platform]
+
+
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
@@ -364,8 +386,8 @@ def evaluate_check(check, documents):
             pre_doc, post_doc = documents.get("pre"), documents.get("post")
             pre_val = _search(check["_query"], pre_doc, "pre") if pre_doc is not None else None
             post_val = _search(check["_query"], post_doc, "post") if post_doc is not None else None
-            if pre_val is None and post_val is None and check.get("skip_if_absent"):
-                result.update(passed=True, skipped=True, reason="skipped: not captured in either snapshot")
+            if pre_val is None and post_val is None and check.get("skip_if_absent") and pre_doc is not None and post_doc is not None:
+                result.update(passed=True, skipped=True, reason="skipped: nothing collected (not captured in either snapshot)")
                 return result
             _doc(documents, "pre")
             _doc(documents, "post")

@@ -121,7 +121,13 @@ def change_summary(assessment):
 
 
 def _affected(devices, reason):
-    bad = [host for host, entry in devices.items() if entry["state"] not in ("ok", "deployed", "confirmed", "untouched", "restored")]
+    unreachable = [host for host, entry in devices.items() if entry["state"] == "unreachable"]
+    if reason == "retries_exhausted" and unreachable:
+        bad = unreachable
+    elif any("affected" in entry for entry in devices.values()):  # states decided by module_utils/outcome.py say which
+        bad = [host for host, entry in devices.items() if entry.get("affected")]
+    else:
+        bad = [host for host, entry in devices.items() if entry["state"] not in ("ok", "deployed", "confirmed", "untouched", "restored")]
     if not bad and reason in ("rollback_failed", "retries_exhausted", "check_undecidable", "change_failed"):
         bad = list(devices)
     return bad

@@ -239,6 +239,44 @@ def _check_rows(host, phase, block):
     return rows
 
 
+CHECK_VALUE_LIMIT = 500  # characters of JSON kept of a check's expected/actual value in a task event
+CHECK_ROWS_LIMIT = 200
+
+
+def _bounded_value(value):
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = str(value)
+    if len(text) <= CHECK_VALUE_LIMIT:
+        return value
+    return {"clipped": text[:CHECK_VALUE_LIMIT], "chars": len(text)}
+
+
+def check_verdict(item):
+    """passed / failed / undecidable / skipped of one check result."""
+    if item.get("skipped"):
+        return "skipped"
+    if item.get("undecidable"):
+        return "undecidable"
+    return "passed" if item.get("passed") else "failed"
+
+
+def check_records(results, host, phase):
+    """The ledger's record of a check run: one row per check (name, host, phase, op, expected, actual, verdict, reason),
+    values bounded, secrets redacted. ``results`` is the ``results`` list of a governed.change.check task."""
+    rows = []
+    for item in results if isinstance(results, list) else []:
+        if not isinstance(item, dict) or "name" not in item or "passed" not in item:
+            continue
+        rows.append({"name": str(item.get("name")), "host": str(item.get("device") or host), "phase": phase, "op": item.get("op"),
+                     "expected": _bounded_value(item.get("expected")), "actual": _bounded_value(item.get("actual")),
+                     "verdict": check_verdict(item), "reason": _clip(item.get("reason") or "", 300)})
+        if len(rows) >= CHECK_ROWS_LIMIT:
+            break
+    return redact_all(rows)
+
+
 def _devices_section(stages, problems, limit):
     devices, checks = {}, []
     for host, data in sorted(((stages or {}).get("hosts") or {}).items()):
@@ -273,9 +311,19 @@ def _devices_section(stages, problems, limit):
             entry["restore"] = {"failed": bool(restore.get("failed")), "verified": restore.get("verified"), "msg": restore.get("msg"),
                                 "summary": restore.get("summary")}
         verify = data.get("verify")
-        if isinstance(verify, dict):
+        rollback_verify = data.get("rollback_verify")
+        if isinstance(rollback_verify, dict):  # the pipeline names the verify stage and the rollback's verification apart
+            entry["rollback_verify"] = {"passed": rollback_verify.get("passed")}
+            checks.extend(_check_rows(host, "rollback_verify", rollback_verify))
+            if isinstance(verify, dict):
+                entry["verify"] = {"passed": verify.get("passed")}
+                checks.extend(_check_rows(host, "verify", verify))
+        elif isinstance(verify, dict):
             entry["verify"] = {"passed": verify.get("passed")}
             checks.extend(_check_rows(host, "rollback_verify", verify))
+        state = (((stages or {}).get("decision") or {}).get("devices") or {}).get(host)
+        if isinstance(state, dict):
+            entry["state"] = state
         devices[host] = entry
     return devices, checks
 
@@ -294,6 +342,16 @@ def _rollback_section(stages, devices):
         verified = None
     else:
         verified = all(d["restored"] and d["config_equal"] is True and d["state_equal"] is not False for d in detail.values())
+    decided = (stages.get("decision") or {}).get("rollback")
+    if isinstance(decided, dict):  # the run's verdict (module_utils/outcome.py): the summary, report and packet show the same
+        for host in decided.get("state_differs") or []:
+            detail.setdefault(host, {"restored": None, "config_equal": None, "state_equal": False, "msg": None})
+        for host, msg in (decided.get("errors") or {}).items():
+            if host in detail:
+                detail[host]["error"] = msg
+        return {"performed": bool(decided.get("performed")), "hosts": sorted(set(hosts) | set(decided.get("targets") or [])),
+                "verified": decided.get("verified"), "restore_failed": decided.get("restore_failed") or [],
+                "state_differs": decided.get("state_differs") or [], "detail": detail}
     return {"performed": bool(hosts), "hosts": sorted(hosts), "verified": verified, "detail": detail}
 
 
@@ -399,7 +457,10 @@ def _outcome_section(change, events, stages):
             "deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok,
             "untouched_hosts": untouched,
             "halted": bool(stages.get("halted")), "stage_failed": stages.get("stage_failed") or "", "plan": stages.get("plan"),
-            "actor": (record or {}).get("actor")}
+            "actor": (record or {}).get("actor"),
+            "escalation_reason": (stages.get("decision") or {}).get("reason") or "",
+            "verdict": (stages.get("decision") or {}).get("summary"),
+            "locks_released": (stages.get("decision") or {}).get("release_locks")}
 
 
 # -- the bundle ---------------------------------------------------------------------------------------------------
@@ -569,6 +630,7 @@ def summary(bundle, paths=None):
             "untouched_hosts": outcome.get("untouched_hosts") or [],
             "checks": {"passed": checks.get("passed", 0), "failed": checks.get("failed", 0), "undecidable": checks.get("undecidable", 0)},
             "escalated": (sec.get("escalation") or {}).get("escalated", False), "duration_s": outcome.get("duration_s"),
+            "escalation_reason": outcome.get("escalation_reason") or "",
             "tasks": (sec.get("tasks") or {}).get("count", 0), "ledger_ok": (bundle.get("ledger") or {}).get("verify", {}).get("ok"),
             "ledger_head": (bundle.get("ledger") or {}).get("head"), "bundle_sha256": bundle.get("sha256"),
             "evidence": paths.get("evidence"), "report": paths.get("report"), "problems": bundle.get("problems") or []}
@@ -596,8 +658,8 @@ def summary_lines(bundle, paths=None):
     if info["untouched_hosts"]:
         lines[-1] += "; untouched%s" % _hosts(info["untouched_hosts"])
     checks = info["checks"]
-    lines.append("  Checks: %d passed, %d failed, %d undecidable%s" % (checks["passed"], checks["failed"], checks["undecidable"],
-                                                                       "; escalated" if info["escalated"] else ""))
+    escalated = "; escalated (%s)" % info["escalation_reason"] if info["escalation_reason"] else "; escalated" if info["escalated"] else ""
+    lines.append("  Checks: %d passed, %d failed, %d undecidable%s" % (checks["passed"], checks["failed"], checks["undecidable"], escalated))
     duration = "%.1f s" % info["duration_s"] if isinstance(info["duration_s"], (int, float)) else "unknown"
     head = info["ledger_head"] or {}
     lines.append("  Duration: %s; %d tasks recorded; ledger %s at seq %s" % (

@@ -210,7 +210,7 @@ def _rollback(sec):
                                                           "verified (config and state equal to the pre-change snapshot)"
                                                           if rb.get("verified") else "<strong class=\"problem\">NOT verified</strong>"))
         out.append(_table(["Device", "Restored", "Config equals backup", "State equals pre", "Message"],
-                          [[h, d.get("restored"), d.get("config_equal"), d.get("state_equal"), d.get("msg")]
+                          [[h, d.get("restored"), d.get("config_equal"), d.get("state_equal"), d.get("error") or d.get("msg")]
                            for h, d in (rb.get("detail") or {}).items()]))
     out.append('<h2 id="escalation">Escalation</h2>')
     if not esc_sec.get("escalated"):
@@ -269,6 +269,8 @@ def render_html(bundle, paths=None):
                  ("Rolled back", ", ".join(outcome.get("rolled_back") or []) or "none"),
                  ("Untouched", ", ".join(outcome.get("untouched_hosts") or []) or "none"),
                  ("Stage failed", outcome.get("stage_failed") or "none"),
+                 ("Verdict", outcome.get("verdict") or "not recorded"),
+                 ("Escalation reason", outcome.get("escalation_reason") or "none"),
                  ("Duration", "%s s" % outcome["duration_s"] if outcome.get("duration_s") is not None else "unknown"),
                  ("Closed at", outcome.get("closed_at")), ("Tasks recorded", (sec.get("tasks") or {}).get("count"))]),
             _risk(sec), _approvals(sec), _diffs(sec), _state(sec), _checks(sec), _rollback(sec), _timeline(sec), _hashes(bundle, paths)]

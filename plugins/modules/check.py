@@ -38,6 +38,13 @@ options:
     description: Add the platform's built-in no-regression checks.
     type: bool
     default: true
+  same_as_pre:
+    description:
+      - Add the platform's built-in checks that the state equals the pre-change snapshot (the rollback's verification, see
+        C(same_as_pre_checks) in plugins/module_utils/checks.py). A section collected on demand (probes, BGP peers,
+        firewall rules) that is in neither snapshot is recorded as skipped with the reason, not failed.
+    type: bool
+    default: false
   tolerance_pct:
     description: Route loss tolerated by the built-in checks, in percent of the pre routes.
     type: float
