@@ -37,15 +37,7 @@ RESULT_EVENT = "recovery.result"
 RECOVER_STATE = "implement"  # the only state a dead run can leave a change in with devices possibly changed
 
 # The state that must equal the pre-change snapshot after a restore (the same as the rollback stage proves).
-RESTORE_CHECKS = (
-    {"name": "same_established_peers", "query": "sections.peers.*|[?state=='Established'].address | sort(@)", "op": "unchanged",
-     "snapshot": "pre_vs_post", "platform": "frr"},
-    {"name": "same_routes", "query": "keys(sections.routes) | sort(@)", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "frr"},
-    {"name": "same_config", "query": "sections.config.running.sha256", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "frr"},
-    {"name": "same_rules", "query": "sections.rules.*.[chain, expr] | sort_by(@, &to_string(@))", "op": "unchanged",
-     "snapshot": "pre_vs_post", "platform": "linux"},
-    {"name": "same_probes", "query": "sections.probes", "op": "unchanged", "snapshot": "pre_vs_post", "platform": "linux"},
-)
+RESTORE_CHECKS = tuple(checks_core.same_as_pre_checks())  # one list: module_utils/checks.py
 
 
 # ---------------------------------------------------------------------------------------------- the run
