@@ -41,6 +41,7 @@ STATES = {
     "untouched": "untouched",
 }
 MSG_LIMIT = 500
+AFFECTED = ("restore_failed", "state_differs", "unreachable", "not_verified", "checks_failed")  # a person must look at these
 
 
 # ---------------------------------------------------------------------------------------------- reading the facts
@@ -54,6 +55,15 @@ def _list(value):
 
 def _dict(value):
     return value if isinstance(value, dict) else {}
+
+
+def _flag(value, default=False):
+    """A yes/no fact as Ansible may pass it (a bool, or a string such as "False" from a template)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
 
 
 def _clip(text):
@@ -85,7 +95,7 @@ def unreachable_hosts(records):
     for host in sorted(records):
         for key in RECORD_KEYS:
             record = _dict(_dict(records[host]).get(key))
-            if record.get("transient"):
+            if _flag(record.get("transient")):
                 out[host] = _error_text(record) or "unreachable"
                 break
     return out
@@ -114,6 +124,8 @@ def rollback_verdict(facts, records):
             state_differs.append(host)
     rolled_back = [h for h in _list(rollback.get("rolled_back")) or targets if h not in restore_failed]
     given = rollback.get("verified")
+    if isinstance(given, str):  # a template may hand "True", "False" or "None"
+        given = None if given.strip().lower() in ("", "none", "null") else _flag(given)
     if not targets and not state_differs:
         verified = None if given is None else bool(given)
     elif restore_failed or state_differs:
@@ -143,8 +155,9 @@ def decide_outcome(facts, deployed, failed_hosts, rollback):
         return forced
     stage_failed = facts.get("stage_failed") or ""
     implementing = facts.get("implementing")
-    if implementing is None:
+    if implementing is None or implementing == "":
         implementing = bool(deployed) or stage_failed in DEVICE_STAGES
+    implementing = _flag(implementing)
     if not implementing:
         return "canceled" if stage_failed or not deployed else "successful"
     if stage_failed or failed_hosts or rollback["performed"]:
@@ -155,9 +168,9 @@ def decide_outcome(facts, deployed, failed_hosts, rollback):
 def _undecidable(facts, records):
     if (facts.get("stage_failed") or "") not in ("deploy", "verify"):
         return False
-    if facts.get("undecidable"):
+    if _flag(facts.get("undecidable")):
         return True
-    return any(_dict(_dict(r).get(key)).get("undecidable") for r in records.values() for key in ("check", "verify"))
+    return any(_flag(_dict(_dict(r).get(key)).get("undecidable")) for r in records.values() for key in ("check", "verify"))
 
 
 def decide_reason(facts, records, unreachable, rollback):
@@ -183,11 +196,11 @@ def decide_reason(facts, records, unreachable, rollback):
         return "retries_exhausted"
     if _undecidable(facts, records):
         return "check_undecidable"
-    if stage_failed in ("deploy", "verify") and facts.get("escalate_on_failure", True) and facts.get("escalation_configured"):
+    if stage_failed in ("deploy", "verify") and _flag(facts.get("escalate_on_failure"), True) and _flag(facts.get("escalation_configured")):
         return "change_failed"
-    if stage_failed == "review" and review.get("expired"):
+    if stage_failed == "review" and _flag(review.get("expired")):
         return "approval_timeout"
-    if stage_failed == "review" and review.get("denied") and facts.get("escalate_on_denial", True):
+    if stage_failed == "review" and _flag(review.get("denied")) and _flag(facts.get("escalate_on_denial"), True):
         return "approval_denied"
     if facts.get("close_error"):
         return "change_failed"
@@ -220,8 +233,7 @@ def device_states(hosts, deployed, failed_hosts, records, unreachable, rollback)
                 detail = "the commit was not confirmed: its commit-confirmed timer reverts it"
         else:
             state = "untouched"
-        entry = {"state": state, "label": STATES[state], "affected": state in ("restore_failed", "state_differs", "unreachable",
-                                                                                 "not_verified", "checks_failed")}
+        entry = {"state": state, "label": STATES[state], "affected": state in AFFECTED}
         if host in unreachable and host in deployed and not rollback["verified"]:
             detail = "%s; the deploy's commit-confirmed timer reverts an unconfirmed commit by itself" % detail
         if detail:

@@ -44,7 +44,7 @@ R3_LINE = "ip address 192.0.2.93/32"
 @pytest.fixture(scope="module")
 def k9_env():
     session = lab_session(env=dict(os.environ, **LAB_ENV))
-    next(session)
+    next(session, None)
     try:
         yield run_env(LAB_ENV)
     finally:

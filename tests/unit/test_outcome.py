@@ -174,3 +174,14 @@ def test_long_messages_are_clipped():
     records = {"r3": {"deploy": dict(TRANSIENT, msg="x" * 5000)}}
     got = _run(records=records)
     assert len(got["devices"]["r3"]["detail"]) <= outcome.MSG_LIMIT
+
+
+def test_flags_passed_as_template_strings_are_read_as_booleans():
+    review = {"stage_failed": "review", "implementing": "False", "deployed": [], "failed_hosts": []}
+    assert _run(review={"expired": "False", "denied": "False"}, **review)["reason"] == ""
+    assert _run(review={"expired": "True"}, **review)["reason"] == "approval_timeout"
+    assert _run(review={"expired": "True"}, **review)["outcome"] == "canceled"
+    assert _run(deployed=["r1"], failed_hosts=["r1"], escalation_configured="false")["reason"] == ""
+    got = outcome.decide({"stage_failed": "deploy", "deployed": ["r1"], "rollback": {"rolled_back": ["r1"], "verified": "False"}})
+    assert got["rollback"]["verified"] is False and got["reason"] == "rollback_failed"
+    assert outcome.decide({"rollback": {"verified": "None"}})["rollback"]["verified"] is None
