@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.snapshot import probes_taken
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
 
 
@@ -31,6 +32,10 @@ def snapshot_summary(snap):
 
 
 def take(action, args, task_vars, driver, probes):
+    """A snapshot with the given probes; without any, the probes the pre-change snapshot (``pre``) ran, so pre and post
+    are compared like for like (a stage that was not given the probes still takes them)."""
+    if not probes and args.get("pre") is not None and driver.name == "linux":
+        probes = probes_taken(args["pre"]) or None
     snap = driver.snapshot(probes=action.probe_results(args, task_vars, probes))
     return snap
 

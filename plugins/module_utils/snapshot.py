@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data, redact_text
@@ -339,8 +340,15 @@ def parse_ip_addr(text, command="ip -j addr", device=None):
 _OK = ("ok", "pass", "passed", "up", "reachable", "success", "true", "yes")
 
 
+PROBE_DEFINITION_KEYS = ("name", "type", "host", "port", "from", "timeout")
+
+
 def parse_probes(results):
-    """Reachability probe results {target: ok/fail | bool | {ok: bool}} -> {target: {target, result}}."""
+    """Reachability probe results {target: ok/fail | bool | {ok: bool, probe?}} -> {target: {target, result, probe?}}.
+
+    ``probe``: the probe's definition (type, host, port, from, timeout, name), kept so a later snapshot of the device
+    can run the same probes (``probes_taken``): pre and post are then compared like for like.
+    """
     if results is None:
         return None
     if isinstance(results, list):
@@ -350,11 +358,24 @@ def parse_probes(results):
                               fix="pass e.g. {'10.0.45.10:80': 'ok'}.")
     probes = {}
     for target, value in results.items():
+        definition = None
         if isinstance(value, dict):
+            if isinstance(value.get("probe"), dict):
+                definition = dict((k, value["probe"][k]) for k in PROBE_DEFINITION_KEYS if value["probe"].get(k) is not None)
             value = value.get("ok", value.get("result", value.get("status")))
         ok = value is True or (isinstance(value, str) and value.strip().lower() in _OK)
         probes[str(target)] = {"target": str(target), "result": "ok" if ok else "fail"}
+        if definition:
+            probes[str(target)]["probe"] = definition
     return probes
+
+
+def probes_taken(snapshot):
+    """The probe definitions a snapshot (dict or statestore reference) ran, in key order; [] when it ran none or
+    recorded no definition."""
+    doc = statestore.load(snapshot) if statestore.is_ref(snapshot) else snapshot
+    probes = (((doc or {}).get("sections") or {}).get("probes") or {}) if isinstance(doc, dict) else {}
+    return [dict(probes[key]["probe"]) for key in sorted(probes) if isinstance(probes[key], dict) and isinstance(probes[key].get("probe"), dict)]
 
 
 # ------------------------------------------------------------------------------------------------ snapshots

@@ -13,7 +13,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
-from ansible_collections.governed.change.plugins.module_utils.platforms.base import run_probes
+from ansible_collections.governed.change.plugins.module_utils.platforms.base import probe_key, run_probes
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
 from ansible_collections.governed.change.plugins.plugin_utils import ssh_settings
@@ -157,7 +157,9 @@ class DeviceActionBase(GovernedActionBase):
         for probe in probes:
             groups.setdefault(probe.get("from") or None, []).append(probe)
         for host, items in groups.items():
-            results.update(run_probes(self.transport_for(args, task_vars, host), items))
+            found = run_probes(self.transport_for(args, task_vars, host), items)
+            # each result keeps its probe's definition: a later snapshot of the device can run the same probes
+            results.update((probe_key(probe), {"result": found.get(probe_key(probe), "fail"), "probe": probe}) for probe in items)
         return results
 
     @staticmethod

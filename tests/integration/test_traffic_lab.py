@@ -133,10 +133,26 @@ def test_shipped_good_firewall_change_still_closes_successful(k10_env, tmp_path)
     assert (art["governed_outcome"], art["governed_deployed"]) == ("successful", ["fw1"]), output[-4000:]
     pre = probes_of(art["governed_pre_snapshots"]["fw1"])
     assert pre["srv1_web"]["result"] == "ok" and "rule tcp 10.0.45.10:8443 from r3" in pre
+    assert pre["srv1_web"]["probe"] == {"name": "srv1_web", "type": "tcp", "host": "10.0.45.10", "port": 8080, "from": "r3",
+                                        "timeout": 2}
     assert 'comment "acl: https to srv1"' in fw1_ruleset() and http_get_from_r3()
     with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
         assert ledger.get_change("CHG-1001")["close_code"] == "successful"
     print("good firewall change: pipeline %.1f s" % seconds)
+
+    # A stage given no probes and no assessment (a rollback or recover run by hand) runs the pre snapshot's probes.
+    playbook = tmp_path / "check_without_probes.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Check fw1 against its pre-change snapshot, no probes given", "hosts": "fw1", "gather_facts": False,
+        "tasks": [{"name": "Check", "governed.change.check": {"pre": art["governed_pre_snapshots"]["fw1"], "no_regression": True,
+                                                              "settle_timeout": 10, "store_dir": str(tmp_path / "store")},
+                   "register": "k10_check"},
+                  {"name": "Publish", "ansible.builtin.set_stats": {"data": {"k10_check": "{{ k10_check }}"}}}]}], sort_keys=False))
+    rc, stats, output, _seconds = run_playbook(k10_env, str(playbook), {}, tmp_path, "check")
+    assert rc == 0, output[-3000:]
+    taken = probes_of(stats["k10_check"]["post"])
+    assert sorted(taken) == ["rule tcp 10.0.45.10:8443 from r3", "srv1_web"] and taken["srv1_web"]["result"] == "ok"
+    assert stats["k10_check"]["passed"] is True
 
 
 def test_probe_cost(k10_env):  # pylint: disable=redefined-outer-name,unused-argument

@@ -243,3 +243,21 @@ def test_probes_missing_after_the_change_fail_closed():
     result = run_checks(no_regression_checks("linux"), pre=pre, post=post)
     item = next(r for r in result["results"] if r["name"] == "probes_still_pass")
     assert item["passed"] is False and item["undecidable"] is True
+
+
+# ------------------------------------------------------------------------------------------------ like-for-like probes
+
+
+def test_a_snapshot_keeps_each_probe_definition_and_a_later_one_can_run_the_same(tmp_path):
+    from ansible_collections.governed.change.plugins.module_utils import statestore
+    from ansible_collections.governed.change.plugins.module_utils.snapshot import parse_probes, probes_taken
+
+    probe = traffic.service_probe(traffic.validate_services([WEB])[0])
+    section = parse_probes({"srv1_web": {"result": "ok", "probe": dict(probe, extra="dropped")}, "plain": "fail"})
+    assert section["srv1_web"] == {"target": "srv1_web", "result": "ok", "probe": probe}
+    assert section["plain"] == {"target": "plain", "result": "fail"}
+    doc = {"device": "fw1", "platform": "linux", "sections": {"probes": section}}
+    assert probes_taken(doc) == [probe]
+    ref = statestore.put(str(tmp_path), doc, "snapshot")
+    assert probes_taken(ref) == [probe]
+    assert probes_taken({"device": "fw1", "sections": {}}) == [] and probes_taken(None) == []
