@@ -74,7 +74,10 @@ options:
         the built-in no_route_lost / no_bgp_session_lost checks (the network-wide invariant) do not count them.
     type: dict
   probes:
-    description: Probes for the snapshots the action takes (see M(governed.change.snapshot)).
+    description:
+      - Probes for the snapshots the action takes (see M(governed.change.snapshot)).
+      - Without probes, a Linux device's snapshots run the probes its C(pre) snapshot recorded (pre and post compared like
+        for like); the stage roles pass a firewall's traffic checks from the assessment (C(verification.traffic)).
     type: list
     elements: dict
 extends_documentation_fragment:

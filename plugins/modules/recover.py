@@ -47,7 +47,7 @@ options:
     type: float
     default: 1
   probes:
-    description: Reachability probes for Linux devices (the same as the pre-change snapshot's).
+    description: Reachability probes for Linux devices; without them, the probes the pre-change snapshot recorded.
     type: list
     elements: dict
   store_dir:
