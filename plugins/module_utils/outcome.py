@@ -242,19 +242,24 @@ def device_states(hosts, deployed, failed_hosts, records, unreachable, rollback)
     return out
 
 
-def _detected(facts, states, rollback):
+def _detected(facts, states, rollback, failed_hosts, records):
+    """What was detected: the failed stage, every device whose checks failed (with the checks, whatever its state is
+    now), every unreachable device with its SSH error, every failed restore with its error, every state that differs."""
     items = []
     if facts.get("stage_failed"):
         items.append(_clip("stage %s failed: %s" % (facts["stage_failed"], facts.get("error") or "")))
     for host, entry in states.items():
+        record = _dict(records.get(host))
         if entry["state"] == "unreachable":
             items.append("%s unreachable: %s" % (host, entry.get("detail") or "no SSH connection"))
-        elif entry["state"] == "restore_failed":
+        elif host in failed_hosts:
+            failed = _failed_checks(record.get("check")) + _failed_checks(record.get("verify"))
+            why = "; ".join(failed) or _error_text(record.get("deploy")) or _error_text(record.get("check")) or "see the stage's message"
+            items.append(_clip("%s: checks failed - %s" % (host, why)))
+        if entry["state"] == "restore_failed":
             items.append("%s: the restore failed - %s" % (host, entry.get("detail") or "no message"))
         elif entry["state"] == "state_differs":
             items.append("%s: after the rollback the state differs from the pre-change snapshot - %s" % (host, entry.get("detail") or ""))
-        elif entry["state"] == "checks_failed":
-            items.append("%s: checks failed - %s" % (host, entry.get("detail") or ""))
     if rollback["verified"] is True:
         items.append("rollback verified on %s: the state equals the pre-change snapshot" % ", ".join(rollback["targets"]))
     return items
@@ -290,7 +295,7 @@ def decide(facts):
     # a device that may not be in its pre-change state keeps the change's locks: a person releases them after looking
     release = rollback["verified"] is not False and not any(
         states[h]["state"] in ("restore_failed", "state_differs", "not_verified") or (states[h]["state"] == "unreachable" and h in deployed) for h in states)
-    return {"outcome": outcome, "reason": reason, "devices": states, "detected": _detected(facts, states, rollback),
+    return {"outcome": outcome, "reason": reason, "devices": states, "detected": _detected(facts, states, rollback, failed_hosts, records),
             "rollback": rollback, "unreachable": unreachable, "release_locks": release, "locks": _locks_sentence(release, states),
             "summary": summary_line(outcome, reason, states, rollback)}
 

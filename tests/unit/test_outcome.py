@@ -119,6 +119,8 @@ def test_a_verified_rollback_with_a_skipped_check_is_not_rollback_failed():
     assert got["rollback"]["verified"] is True and got["reason"] == "change_failed" and got["release_locks"] is True
     assert got["devices"]["r1"]["state"] == "rolled_back" and got["devices"]["fw1"]["state"] == "untouched"
     assert "rollback verified" in got["summary"] and "rollback_failed" not in json.dumps(got)
+    # what was detected keeps r1's failed check although r1 is rolled back now
+    assert "r1: checks failed - no_route_lost (1 missing)" in got["detected"]
 
 
 def test_check_undecidable_change_failed_and_gate_reasons():
