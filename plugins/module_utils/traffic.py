@@ -50,7 +50,7 @@ def _fail(where, problem, fix):
 def validate_services(services, where="services", fail=None):
     """The policy's service catalogue, validated and normalized (a list, names unique). ``fail(path, problem, fix)``
     raises the caller's error (the policy's, naming the policy file); by default a ValidationError."""
-    fail = fail or (lambda path, problem, fix: _fail(path, problem, fix))
+    fail = fail or _fail
     if services is None:
         return []
     if not isinstance(services, list):
