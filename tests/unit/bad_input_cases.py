@@ -346,3 +346,14 @@ CASES += [
 ]
 CASES.append(_cli("cli-show-escape", "ledger show with a terminal escape in the change id",
                   {"argv": ["ledger", "show", "CHG-1\x1b[2J", "--ledger", "@ledger"]}, "is not in the ledger", "CHG-1\\u001b"))
+CASES += [
+    _pol("pol-service-udp", "services[0] with protocol udp",
+         {"set": {"services": [{"name": "dns", "address": "10.0.45.10", "port": 53, "protocol": "udp", "from": "r3"}]}},
+         "udp cannot be probed", "services[0].protocol"),
+    _pol("pol-service-from-shell", "services[0].from with shell metacharacters",
+         {"set": {"services": [{"name": "web", "address": "10.0.45.10", "port": 80, "protocol": "tcp", "from": "r3;id"}]}},
+         "is not an inventory host name", "services[0].from"),
+    _cr("cr-intended-service", "intended.services_blocked names a service the policy's catalogue lacks",
+        {"set": {"intended": {"services_blocked": ["srv9_web"]}}}, "is not a service of the policy's catalogue",
+        "intended.services_blocked[0]"),
+]
