@@ -197,8 +197,12 @@ def _no_regression(platform, tolerance_pct):
     if platform == "linux":
         return [
             dict(common_if),
-            {"name": "probes_still_pass", "query": "sections.probes.*|[?result=='ok'].target", "op": "superset",
+            {"name": "probes_still_pass", "query": "sections.probes.*|[?result=='ok' && probe.reachable!=`false`].target", "op": "superset",
              "snapshot": "pre_vs_post", "skip_if_absent": True, "description": "every reachability probe that passed still passes"},
+            # traffic.py: a catalogue service marked reachable: false must not become reachable
+            {"name": "blocked_services_stay_blocked", "query": "sections.probes.*|[?result=='ok' && probe.reachable==`false`].target",
+             "op": "subset", "snapshot": "pre_vs_post", "skip_if_absent": True,
+             "description": "no service the catalogue marks reachable: false became reachable"},
         ]
     raise ValidationError("no built-in checks for platform %r." % (platform,), where="no_regression_checks(platform)",
                           fix="use frr or linux.")

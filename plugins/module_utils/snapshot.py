@@ -340,13 +340,10 @@ def parse_ip_addr(text, command="ip -j addr", device=None):
 _OK = ("ok", "pass", "passed", "up", "reachable", "success", "true", "yes")
 
 
-PROBE_DEFINITION_KEYS = ("name", "type", "host", "port", "from", "timeout")
-
-
 def parse_probes(results):
     """Reachability probe results {target: ok/fail | bool | {ok: bool, probe?}} -> {target: {target, result, probe?}}.
 
-    ``probe``: the probe's definition (type, host, port, from, timeout, name), kept so a later snapshot of the device
+    ``probe``: the probe's definition (type, host, port, from, timeout, name, reachable), kept so a later snapshot of the device
     can run the same probes (``probes_taken``): pre and post are then compared like for like.
     """
     if results is None:
@@ -361,13 +358,29 @@ def parse_probes(results):
         definition = None
         if isinstance(value, dict):
             if isinstance(value.get("probe"), dict):
-                definition = dict((k, value["probe"][k]) for k in PROBE_DEFINITION_KEYS if value["probe"].get(k) is not None)
+                definition = probe_definition(value["probe"])
             value = value.get("ok", value.get("result", value.get("status")))
         ok = value is True or (isinstance(value, str) and value.strip().lower() in _OK)
         probes[str(target)] = {"target": str(target), "result": "ok" if ok else "fail"}
         if definition:
             probes[str(target)]["probe"] = definition
     return probes
+
+
+def probe_definition(probe):
+    """A probe's definition as a snapshot records it, defaults filled (type tcp, timeout 2 s), so the same probe given
+    through any stage (with or without the defaults) is recorded the same; ``reachable`` only when false."""
+    kind = probe.get("type") or "tcp"
+    out = {"type": kind, "host": str(probe.get("host")), "timeout": probe.get("timeout") if probe.get("timeout") is not None else 2}
+    if probe.get("name"):
+        out["name"] = str(probe["name"])
+    if kind == "tcp" and probe.get("port") is not None:
+        out["port"] = probe["port"]
+    if probe.get("from"):
+        out["from"] = str(probe["from"])
+    if probe.get("reachable") is False:
+        out["reachable"] = False
+    return out
 
 
 def probes_taken(snapshot):

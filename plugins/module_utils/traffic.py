@@ -12,8 +12,9 @@
   carry their results in ``sections.probes``.
 * The verdict is the linux no-regression check ``probes_still_pass`` (checks.py), run on every snapshot of the firewall:
   a probe that passed before the change must pass after it, unless the change request declares the service intended
-  (``intended.services_blocked``). A service the catalogue marks ``reachable: false`` is documentation only: it is not
-  probed (listed under ``unprobed``).
+  (``intended.services_blocked``); and ``blocked_services_stay_blocked``: a service the catalogue marks
+  ``reachable: false`` (its probe carries ``reachable: false``) must not become reachable (to open one on purpose, mark it
+  reachable in the catalogue first).
 """
 
 from __future__ import annotations
@@ -204,6 +205,8 @@ def service_probe(service):
              "from": service["from"], "timeout": PROBE_TIMEOUT_S}
     if service["protocol"] == "tcp":
         probe["port"] = service["port"]
+    if not service["reachable"]:
+        probe["reachable"] = False  # must stay unreachable (checks: blocked_services_stay_blocked)
     return probe
 
 
@@ -234,7 +237,8 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
     plan = {"firewalls": firewalls, "probes_by_host": {}, "services": [], "rule_probes": [], "unprobed": [], "intended": intended,
             "probe_timeout_s": PROBE_TIMEOUT_S,
             "verdict": "a probe that passed before the change passes after it, on every poll and after a rollback "
-                       "(unless intended.services_blocked names the service)"}
+                       "(unless intended.services_blocked names the service); a service marked reachable: false does not "
+                       "become reachable"}
     if not firewalls:
         return plan
     rules = {host: [rule for rule in (parse_rule(line) for line in lines_by_target.get(host) or []) if rule] for host in firewalls}
@@ -242,10 +246,6 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
         probes, keys = [], set()
         for service in services:
             if service.get("via") and host not in service["via"]:
-                continue
-            if not service["reachable"]:
-                plan["unprobed"].append({"host": host, "service": service["name"],
-                                         "reason": "reachable: false in the catalogue (documentation only, not probed)"})
                 continue
             touched = [rule["line"] for rule in rules[host] if rule_matches(rule, service)]
             probe = service_probe(service)

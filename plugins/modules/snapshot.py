@@ -45,6 +45,11 @@ options:
       from:
         description: Inventory host whose shell runs the probe (its namespaces are the vantage point); default the device itself.
         type: str
+      reachable:
+        description:
+          - C(false) for a service that must stay unreachable (a catalogue service marked so); the no-regression check
+            C(blocked_services_stay_blocked) fails when it becomes reachable.
+        type: bool
 extends_documentation_fragment:
   - governed.change.device_connection
 notes:

@@ -156,7 +156,7 @@ def test_no_regression_catches_lost_session_on_untargeted_router():
     by_device = {}
     for r in out["results"]:
         by_device.setdefault(r["device"], []).append(r["name"])
-    assert by_device["fw1"] == ["no_interface_up_to_down", "probes_still_pass"]
+    assert by_device["fw1"] == ["no_interface_up_to_down", "probes_still_pass", "blocked_services_stay_blocked"]
     assert by_device["r3"] == ["no_bgp_session_lost", "no_route_lost", "no_interface_up_to_down"]
 
 

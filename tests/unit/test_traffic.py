@@ -144,13 +144,12 @@ def test_not_a_firewall_change_has_no_probes():
     assert out["firewalls"] == [] and out["probes_by_host"] == {}
 
 
-def test_via_limits_a_service_to_its_firewalls_and_reachable_false_is_not_probed():
+def test_via_limits_a_service_to_its_firewalls_and_reachable_false_is_probed_as_must_stay_blocked():
     other = dict(WEB, name="other_web", via=["fw2"])
     closed = dict(WEB, name="srv1_ssh", port=22, reachable=False)
     out = plan([BLOCK], services=[WEB, other, closed])
-    assert [p["name"] for p in out["probes_by_host"]["fw1"]] == ["srv1_web"]
-    assert {"host": "fw1", "service": "srv1_ssh", "reason": "reachable: false in the catalogue (documentation only, not probed)"} \
-        in out["unprobed"]
+    assert [p["name"] for p in out["probes_by_host"]["fw1"]] == ["srv1_web", "srv1_ssh"]
+    assert out["probes_by_host"]["fw1"][1]["reachable"] is False and "reachable" not in out["probes_by_host"]["fw1"][0]
 
 
 def test_a_vantage_point_outside_the_inventory_is_refused():
@@ -206,15 +205,30 @@ def test_intended_services_blocked_reaches_the_verification(lab_policy):
 # ------------------------------------------------------------------------------------------------ verdict
 
 
-def snap(results):
+def snap(results, blocked=()):
+    probes = {key: {"target": key, "result": value} for key, value in results.items()}
+    for key in blocked:
+        probes[key]["probe"] = {"type": "tcp", "host": "10.0.45.10", "port": 22, "from": "r3", "timeout": 2, "reachable": False}
     return {"device": "fw1", "platform": "linux",
-            "sections": {"interfaces": {"eth-r3": {"name": "eth-r3", "state": "up"}},
-                         "probes": {key: {"target": key, "result": value} for key, value in results.items()}}}
+            "sections": {"interfaces": {"eth-r3": {"name": "eth-r3", "state": "up"}}, "probes": probes}}
 
 
-def verdict(pre, post, intended=None):
-    result = run_checks(no_regression_checks("linux", intended=intended), pre=snap(pre), post=snap(post))
-    return next(item for item in result["results"] if item["name"] == "probes_still_pass")
+def verdict(pre, post, intended=None, name="probes_still_pass", blocked=()):
+    result = run_checks(no_regression_checks("linux", intended=intended), pre=snap(pre, blocked), post=snap(post, blocked))
+    return next(item for item in result["results"] if item["name"] == name)
+
+
+def test_a_blocked_service_that_becomes_reachable_fails():
+    item = verdict({"srv1_web": "ok", "srv1_ssh": "fail"}, {"srv1_web": "ok", "srv1_ssh": "ok"},
+                   name="blocked_services_stay_blocked", blocked=["srv1_ssh"])
+    assert item["passed"] is False and item["extra"] == ["srv1_ssh"]
+    # staying blocked passes; one reachable already before the change is not the change's doing
+    assert verdict({"srv1_ssh": "fail"}, {"srv1_ssh": "fail"}, name="blocked_services_stay_blocked", blocked=["srv1_ssh"])["passed"]
+    assert verdict({"srv1_ssh": "ok"}, {"srv1_ssh": "ok"}, name="blocked_services_stay_blocked", blocked=["srv1_ssh"])["passed"]
+    # a change that closes a blocked service that was open is not a lost service
+    assert verdict({"srv1_ssh": "ok"}, {"srv1_ssh": "fail"}, blocked=["srv1_ssh"])["passed"] is True
+    # a probe without a recorded definition is an ordinary probe
+    assert verdict({"x": "fail"}, {"x": "ok"}, name="blocked_services_stay_blocked")["passed"] is True
 
 
 def test_a_service_reachable_before_and_not_after_fails():
@@ -253,11 +267,14 @@ def test_a_snapshot_keeps_each_probe_definition_and_a_later_one_can_run_the_same
     from ansible_collections.governed.change.plugins.module_utils.snapshot import parse_probes, probes_taken
 
     probe = traffic.service_probe(traffic.validate_services([WEB])[0])
-    section = parse_probes({"srv1_web": {"result": "ok", "probe": dict(probe, extra="dropped")}, "plain": "fail"})
+    section = parse_probes({"srv1_web": {"result": "ok", "probe": dict(probe, extra="dropped")}, "plain": "fail",
+                            "bare": {"result": "ok", "probe": {"host": "10.0.45.10", "port": 8080, "name": None, "reachable": True}}})
     assert section["srv1_web"] == {"target": "srv1_web", "result": "ok", "probe": probe}
+    # defaults filled, empty values and reachable: true left out: a probe given with or without defaults is recorded the same
+    assert section["bare"]["probe"] == {"type": "tcp", "host": "10.0.45.10", "port": 8080, "timeout": 2}
     assert section["plain"] == {"target": "plain", "result": "fail"}
     doc = {"device": "fw1", "platform": "linux", "sections": {"probes": section}}
-    assert probes_taken(doc) == [probe]
+    assert probes_taken(doc) == [section["bare"]["probe"], probe]
     ref = statestore.put(str(tmp_path), doc, "snapshot")
-    assert probes_taken(ref) == [probe]
+    assert probes_taken(ref) == [section["bare"]["probe"], probe]
     assert probes_taken({"device": "fw1", "sections": {}}) == [] and probes_taken(None) == []
