@@ -39,6 +39,8 @@ _DADDR_RE = re.compile(r"\bip6? daddr (!= )?" + _SET)
 _SADDR_RE = re.compile(r"\bip6? saddr (!= )?" + _SET)
 _DPORT_RE = re.compile(r"\b(tcp|udp) dport (!= )?" + _SET)
 _VERDICT_RE = re.compile(r"\b(accept|drop|reject)\b")
+_NOT_RULES = ("table", "chain", "set", "map", "flowtable", "type", "policy", "define", "flush", "delete", "destroy", "}",
+              "elements", "#")
 
 
 def _fail(where, problem, fix):
@@ -144,8 +146,11 @@ def parse_rule(line):
     negation: taken as "anything", the conservative reading)."""
     if not isinstance(line, str):
         return None
+    words = line.split()
+    if not words or words[0] in _NOT_RULES or (words[0] in ("add", "insert", "replace", "create") and words[1:2] != ["rule"]):
+        return None  # a table, chain, set or policy line (a rule is "add|insert|replace rule ..." or a rule body in a chain)
     verdict = _VERDICT_RE.search(line.split(" comment ", 1)[0])
-    if not verdict or "rule" not in line.split():
+    if not verdict:
         return None
     rule = {"line": line.strip(), "verdict": verdict.group(1), "protocol": None, "daddr": None, "saddr": None, "dports": None}
     match = _DADDR_RE.search(line)

@@ -96,6 +96,12 @@ def test_parse_rule_reads_addresses_ports_and_verdict():
     assert traffic.parse_rule("add rule inet filter forward ip daddr != 10.0.45.10 drop")["daddr"] is None  # negation: anything
     assert traffic.parse_rule("add rule inet filter forward tcp dport http accept")["dports"] is None  # named port: any
     assert traffic.parse_rule('add rule inet filter forward tcp dport 22 counter comment "accept later"') is None
+    # a rule body inside a chain (a candidate ruleset's added line) is a rule; chain headers and policies are not
+    body = traffic.parse_rule('\t\tiifname "eth-r3" ip daddr 10.0.45.10 tcp dport 8080 counter accept comment "acl"')
+    assert body["verdict"] == "accept" and body["dports"] == [(8080, 8080)]
+    assert traffic.parse_rule("\t\ttype filter hook forward priority filter; policy drop;") is None
+    assert traffic.parse_rule("\t\tcounter drop")["daddr"] is None  # drops everything: matches every service
+    assert traffic.parse_rule("add chain inet filter forward { type filter hook forward priority 0; policy drop; }") is None
 
 
 @pytest.mark.parametrize("line, hit", [
