@@ -13,7 +13,7 @@ Input (plain data, every key optional)::
     {stage_failed, error, implementing, forced_outcome, forced_reason, close_error,
      hosts: [...], deployed: [...], failed_hosts: [...],
      records: {host: {precheck?, deploy?, check?, verify?, restore?, rollback_verify?, confirmed?}},
-     rollback: {targets, rolled_back, restore_failed, state_differs, verified},
+     rollback: {targets, rolled_back, restore_failed, state_differs, verified, records?},
      review: {decision, expired, denied}, window: decision,
      escalate_on_failure, escalate_on_denial, escalation_configured}
 
@@ -109,6 +109,11 @@ def rollback_verdict(facts, records):
     the backup exactly and every device of the rollback's scope equals its pre-change snapshot.
     """
     rollback = _dict(facts.get("rollback"))
+    for host, record in _dict(rollback.get("records")).items():  # the rollback stage's own records (AWX artifact)
+        mine = records.setdefault(str(host), {})
+        for key, theirs in (("restore", "restore"), ("rollback_verify", "verify")):
+            if isinstance(_dict(record).get(theirs), dict) and key not in mine:
+                mine[key] = record[theirs]
     targets = _list(rollback.get("targets"))
     restore_failed = _list(rollback.get("restore_failed"))
     state_differs = _list(rollback.get("state_differs"))

@@ -187,3 +187,18 @@ def test_flags_passed_as_template_strings_are_read_as_booleans():
     got = outcome.decide({"stage_failed": "deploy", "deployed": ["r1"], "rollback": {"rolled_back": ["r1"], "verified": "False"}})
     assert got["rollback"]["verified"] is False and got["reason"] == "rollback_failed"
     assert outcome.decide({"rollback": {"verified": "None"}})["rollback"]["verified"] is None
+
+
+def test_awx_rollback_artifact_records_carry_the_restore_error_and_the_unreachable_cause():
+    artifact = {"targets": ["r1", "r2"], "restore_failed": ["r2"], "state_differs": ["r2"],
+                "records": {"r1": {"restore": RESTORED, "verify": PASSED},
+                            "r2": {"restore": {"failed": True, "msg": "r2: cannot write frr.conf: Read-only file system"},
+                                   "verify": {"failed": True, "results": [{"name": "same_config", "passed": False, "reason": "differs"}]}}}}
+    got = outcome.decide({"stage_failed": "deploy", "deployed": ["r1", "r2"], "failed_hosts": ["r1"],
+                          "rollback": dict(artifact, rolled_back=["r1"], verified=False)})
+    assert got["reason"] == "rollback_failed" and got["devices"]["r1"]["state"] == "rolled_back"
+    assert got["devices"]["r2"]["state"] == "restore_failed" and got["devices"]["r2"]["detail"].endswith("Read-only file system")
+    unreachable = {"targets": ["r3"], "restore_failed": ["r3"], "records": {"r3": {"restore": TRANSIENT, "verify": TRANSIENT}}}
+    got = outcome.decide({"stage_failed": "deploy", "deployed": ["r3"], "failed_hosts": ["r3"],
+                          "rollback": dict(unreachable, rolled_back=[], verified=False)})
+    assert got["reason"] == "retries_exhausted" and got["devices"]["r3"]["state"] == "unreachable" and got["release_locks"] is False
