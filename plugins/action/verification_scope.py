@@ -15,12 +15,10 @@ class ActionModule(GovernedActionBase):
 
     def execute(self, args, task_vars, result):
         assessment, pre = args["assessment"], args["pre_snapshots"]
-        plan = assessment.get("verification") or {}
-        mode = impact.scope_mode(assessment.get("requirements"), args["scope"] or None)
-        scope = impact.impact_scope(assessment.get("hosts") or [], pre, mode, plan.get("check_hosts") or [])
+        scope = impact.scope_for_play(assessment, pre, args["scope"], args["play_hosts"])
         if scope["unsnapshotted"]:
             raise ValidationError("no pre-change snapshot of %s, which the change is verified on." % ", ".join(scope["unsnapshotted"]),
                                   where="pre_snapshots",
                                   fix="run the play over every device of the scope (targets and the hosts the expected checks name).")
         return {"changed": False, "mode": scope["mode"], "hosts": scope["hosts"], "reasons": scope["reasons"],
-                "excluded": scope["excluded"], "pre_snapshots": {host: pre[host] for host in scope["hosts"]}}
+                "excluded": scope["excluded"], "elsewhere": scope["elsewhere"], "pre_snapshots": {host: pre[host] for host in scope["hosts"]}}

@@ -161,11 +161,17 @@ def _asn_of(device, topo):
     return None
 
 
-def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=()):
-    """The devices to verify, with the reasons: ``{mode, hosts, reasons: {host: [..]}, candidates, excluded}``.
+def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=(), held=None):
+    """The devices to verify, with the reasons: ``{mode, hosts, reasons: {host: [..]}, candidates, excluded, elsewhere}``.
 
     ``pre_snapshots``: {device: snapshot or statestore ref} of the candidates (the play's devices for impact/network).
+    ``held``: the devices a limited play holds (an AWX branch with a limit), None for all: a target or named host
+    outside it is verified by the branch that holds it (listed in ``elsewhere``), not by this one.
     """
+    if held is not None:
+        held = set(held)
+        targets = [host for host in targets if host in held]
+        named_hosts = [host for host in named_hosts if host in held]
     mode = scope_mode(override=mode)
     candidates = sorted(pre_snapshots)
     reasons = {}
@@ -207,6 +213,16 @@ def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=()):
     return {"mode": mode, "hosts": hosts, "reasons": reasons, "candidates": candidates,
             "excluded": [host for host in candidates if host not in reasons],
             "unsnapshotted": [host for host in hosts if host not in pre_snapshots]}
+
+
+def scope_for_play(assessment, pre_snapshots, scope=None, held=None):
+    """The verification scope of one (possibly limited) play: impact_scope() over the assessment's targets and the
+    hosts its expected checks name; ``elsewhere`` lists the targets and named hosts a limited play leaves to others."""
+    plan = (assessment or {}).get("verification") or {}
+    targets, named = list((assessment or {}).get("hosts") or []), list(plan.get("check_hosts") or [])
+    out = impact_scope(targets, pre_snapshots, scope_mode((assessment or {}).get("requirements"), scope or None), named, held)
+    out["elsewhere"] = sorted(set(targets + named) - set(held)) if held is not None else []
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ fail fast

@@ -34,6 +34,13 @@ options:
     description: C(impact), C(network) or C(targets_only); empty for the assessment's (the policy tier's C(snapshot_scope)).
     type: str
     default: ""
+  play_hosts:
+    description:
+      - The devices a limited play holds (an AWX workflow branch with a limit); omit for an unlimited play.
+      - Targets and checked hosts outside them are left to the branch that holds them (returned in RV(elsewhere)) and
+        are not required to have a pre-change snapshot here.
+    type: list
+    elements: str
 attributes:
   check_mode:
     support: full
@@ -76,6 +83,12 @@ reasons:
   returned: always
   type: dict
   sample: {r1: [target], r2: [BGP neighbor of r1], r3: ["4 route(s) through r1 (e.g. 10.0.12.0/24)"]}
+elsewhere:
+  description: Targets and checked hosts that a limited play leaves to the branch holding them.
+  returned: always
+  type: list
+  elements: str
+  sample: [fw1]
 excluded:
   description: Devices snapshotted but outside the scope (not verified).
   returned: always

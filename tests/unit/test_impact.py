@@ -90,6 +90,18 @@ def test_scope_modes_narrow_only_when_written():
     assert missing["unsnapshotted"] == ["r3"]
 
 
+def test_a_limited_branch_verifies_the_hosts_it_holds_and_leaves_the_rest():
+    """AWX multi-domain workflow: the routers branch holds r1-r3, the firewalls branch fw1 (change targets r3 and fw1)."""
+    snaps = line()
+    assessment = {"hosts": ["r3", "fw1"], "requirements": {"snapshot_scope": "impact"}, "verification": {"check_hosts": ["fw1"]}}
+    routers = impact.scope_for_play(assessment, {h: snaps[h] for h in ("r1", "r2", "r3")}, held=["r1", "r2", "r3"])
+    assert routers["unsnapshotted"] == [] and routers["elsewhere"] == ["fw1"] and "r3" in routers["hosts"] and "fw1" not in routers["hosts"]
+    firewalls = impact.scope_for_play(assessment, {"fw1": snaps["fw1"]}, held=["fw1"])
+    assert firewalls["hosts"] == ["fw1"] and firewalls["unsnapshotted"] == [] and firewalls["elsewhere"] == ["r3"]
+    unlimited = impact.scope_for_play(assessment, {h: snaps[h] for h in ("r1", "r2", "r3")})
+    assert unlimited["unsnapshotted"] == ["fw1"] and unlimited["elsewhere"] == []  # an unlimited play must hold every target
+
+
 def test_snapshot_candidates():
     platforms = {"r1": "frr", "r2": "frr", "r3": "frr", "fw1": "linux", "srv1": ""}
     plan = impact.verification_plan(["r1"], [{"name": "c", "hosts": ["fw1"]}], {"snapshot_scope": "impact"}, platforms)
