@@ -25,7 +25,7 @@ import yaml
 
 from conftest_pipeline import ASSESS, PIPELINE, approve, extra_vars, run_playbook
 from conftest_pipeline import signing, webhook  # noqa: F401 pylint: disable=unused-import
-from labfixture import ROOT, lab_session, run_env
+from labfixture import ROOT, lab_session, lab_ssh_argv, run_env
 
 from ansible_collections.governed.change.plugins.module_utils import clock, statestore
 from ansible_collections.governed.change.plugins.module_utils.approvals import now_z, sign_approval
@@ -66,11 +66,7 @@ def lab_env(secrets_lab):  # pylint: disable=unused-argument,redefined-outer-nam
 
 def host_shell(device, command):
     """One command in a device's host shell of this lab instance (test set-up and checks only)."""
-    known = os.path.join(LAB_ENV["GC_LAB_RUN"], "known_hosts")
-    checking = ["-o", "UserKnownHostsFile=%s" % known, "-o", "StrictHostKeyChecking=yes"] if os.path.isfile(known) else \
-        ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]
-    proc = subprocess.run(["ssh", "-p", str(HOST_PORTS[device]), "-i", os.path.join(LAB_ENV["GC_LAB_RUN"], "id_ed25519")] + checking
-                          + ["-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "root@127.0.0.1", command],
+    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command],
                           capture_output=True, text=True, timeout=60, check=True)
     return proc.stdout
 
