@@ -189,6 +189,7 @@ def down(verbose=True):
     relay_pid = read_pid(os.path.join(RUN, "bastion-relay.pid"))
     if relay_pid and _is_lab_process(relay_pid, "bastion-relay"):
         pids.add(relay_pid)
+    pids.update(_daemons_of_this_run())
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -212,6 +213,24 @@ def down(verbose=True):
 
 def _is_lab_sshd(pid):
     return _is_lab_process(pid, "sshd")
+
+
+def _daemons_of_this_run():
+    """FRR daemons whose command line names this lab's run folder (``--vty_socket RUN/<router>``), even when their
+    namespace is already gone (a namespace deleted under them leaves them running, invisible to ``ip netns pids``)."""
+    found = set()
+    marker = "--vty_socket\0%s/" % RUN
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                cmdline = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith(FRR_BIN + "/") and marker in cmdline:
+            found.add(int(entry))
+    return found
 
 
 def _is_lab_process(pid, word):
