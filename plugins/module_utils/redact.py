@@ -297,7 +297,7 @@ def redact_value(data, salt=None):
 
 
 # The parts of an assessment that carry device config (diffs, lines, candidate text, touched contexts).
-ASSESSMENT_CONFIG_KEYS = ("devices", "facts", "blast_radius")
+ASSESSMENT_CONFIG_KEYS = ("devices", "facts", "blast_radius", "verification")  # verification.traffic quotes rule lines
 
 
 def redact_assessment(assessment, salt=None):

@@ -23,7 +23,7 @@ from ansible_collections.governed.change.plugins.module_utils.policy import load
 from ansible_collections.governed.change.plugins.module_utils.redact import placeholder
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
 
-from test_assess_support import FRR_R2, INVENTORY, NOW, POLICY_FILE, change
+from test_assess_support import FRR_R2, INVENTORY, NFT_FW1, NOW, POLICY_FILE, change
 
 SECRET = "S3cr3tPassw0rd"
 OTHER = "An0therPassw0rd"
@@ -122,3 +122,13 @@ def test_the_approval_prompt_shows_no_secret(lab_policy, tmp_path):
         assert "+ neighbor 10.0.23.3 password %s" % placeholder(SECRET) in shown and out["content_hash"] in shown
     with SqliteLedger(ledger) as led:
         assert SECRET not in json.dumps(led.events("CHG-1"))
+
+
+def test_a_firewall_rule_secret_stays_out_of_the_traffic_plan(lab_policy):
+    """The traffic plan (verification.traffic) lists the change's rules that match a catalogue service: redacted too."""
+    token = "RuleTok3n7"
+    request = change(category="acl_update", targets=["fw1"], config={"fw1": {"lines": [
+        'add rule inet filter forward ip daddr 10.0.45.10 tcp dport 8080 drop comment "token=%s"' % token]}})
+    out = assess(request, lab_policy, INVENTORY, {"fw1": {"running": NFT_FW1, "platform": "linux"}}, now=NOW)
+    assert out["verification"]["traffic"], "the rule names srv1's web service: the plan lists it"
+    assert token not in json.dumps(out)
