@@ -39,6 +39,23 @@ def signing_keys(base, names=("alice",)):
     return base
 
 
+# One HTTP GET to srv1:8080 (lab addresses only); exit 0 on a 200.
+_HTTP_GET = ("import socket,sys\ns=socket.create_connection(('10.0.45.10',8080),timeout=2)\n"
+             "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\nsys.exit(0 if b'200' in s.recv(64) else 1)")
+
+
+def srv1_answers_from(namespace):
+    """True when srv1:8080 answers an HTTP GET sent from ``namespace`` (e.g. 'k6-r3'): real traffic through fw1."""
+    return subprocess.run(["ip", "netns", "exec", namespace, sys.executable, "-c", _HTTP_GET], capture_output=True,
+                          timeout=10, check=False).returncode == 0
+
+
+def nft_ruleset(namespace):
+    """The live nft ruleset of a lab firewall's namespace (e.g. 'k6-fw1')."""
+    return subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "ruleset"], capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+
+
 def lab_policy(dst, freeze_in_days=30):
     """The example policy with its freezes placed after the clock's now (tests run on any day); returns dst."""
     relative_policy(EXAMPLE_POLICY, str(dst), freeze_in_days)

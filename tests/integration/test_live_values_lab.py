@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,7 +20,7 @@ import pytest
 import yaml
 
 from conftest_pipeline import PIPELINE, ASSESS, approve, extra_vars, run_playbook
-from labfixture import ROOT, lab_policy, lab_session
+from labfixture import ROOT, lab_session, nft_ruleset, run_env, signing_keys, srv1_answers_from
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.live_values import strip_live_values
@@ -31,24 +29,17 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_ENV = {"GC_LAB_PREFIX": "k6-", "GC_LAB_PORT_BASE": "26600", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-k6")}
 CHANGE = os.path.join(ROOT, "examples", "changes", "acl_update_fw1.yml")
 WEB_RULE = re.compile(r'tcp dport 8080 counter packets (\d+) bytes \d+ accept comment "acl: web to srv1"')
-# One HTTP GET from r3's namespace to srv1:8080 (lab addresses only); exit 0 on a 200.
-GET = ("import socket,sys\ns=socket.create_connection(('10.0.45.10',8080),timeout=2)\n"
-       "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\nsys.exit(0 if b'200' in s.recv(64) else 1)")
 
 
 @pytest.fixture(scope="module")
 def k6_env():
-    env = dict(os.environ, **LAB_ENV)
+    env = run_env(LAB_ENV)
     for _status in lab_session(env=env):
-        env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-        env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-        env.pop("GOVERNED_CHANGE_LEDGER", None)
         yield env
 
 
 def fw1_ruleset():
-    return subprocess.run(["ip", "netns", "exec", "k6-fw1", "nft", "list", "ruleset"], capture_output=True, text=True,
-                          check=True, timeout=30).stdout
+    return nft_ruleset("k6-fw1")
 
 
 def web_packets(ruleset):
@@ -58,8 +49,7 @@ def web_packets(ruleset):
 
 
 def http_get_from_r3():
-    return subprocess.run(["ip", "netns", "exec", "k6-r3", sys.executable, "-c", GET], capture_output=True,
-                          timeout=10, check=False).returncode == 0
+    return srv1_answers_from("k6-r3")
 
 
 def test_traffic_between_assess_and_deploy_leaves_the_approval_valid(k6_env, tmp_path):  # pylint: disable=redefined-outer-name
@@ -68,11 +58,8 @@ def test_traffic_between_assess_and_deploy_leaves_the_approval_valid(k6_env, tmp
     request["type"] = "normal"  # not the pre-approved standard change: the low tier then needs one signed approval
     change = tmp_path / "acl_update_fw1.yml"
     change.write_text(yaml.safe_dump(request, sort_keys=False))
-    lab_policy(tmp_path / "policy.yml")
     signing = tmp_path
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(tmp_path / "alice")], check=True)
-    pub = (tmp_path / "alice.pub").read_text().split()
-    (tmp_path / "allowed_signers").write_text('alice@lab namespaces="governed.change" %s %s\n' % (pub[0], pub[1]))
+    signing_keys(tmp_path)  # alice's key, allowed_signers and the lab policy beside the change
     out = tmp_path / "out"
     variables = extra_vars(str(change), out, signing)
 

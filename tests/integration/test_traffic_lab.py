@@ -16,14 +16,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
 from conftest_pipeline import ASSESS, PIPELINE, approve, extra_vars, run_playbook
-from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv
+from labfixture import ROOT, lab_session, lab_ssh_argv, nft_ruleset, run_env, signing_keys, srv1_answers_from
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -34,29 +33,21 @@ LAB_ENV = {"GC_LAB_PREFIX": "k10-", "GC_LAB_PORT_BASE": "27000", "GC_LAB_RUN": o
 R3_HOST_PORT = int(LAB_ENV["GC_LAB_PORT_BASE"]) + 13
 GOOD = os.path.join(ROOT, "examples", "changes", "acl_update_fw1.yml")
 BLOCK = 'insert rule inet filter forward ip daddr 10.0.45.0/24 tcp dport 8000-8100 counter drop comment "k10: block web"'
-# One HTTP GET from r3's namespace to srv1:8080 (lab addresses only); exit 0 on a 200.
-GET = ("import socket,sys\ns=socket.create_connection(('10.0.45.10',8080),timeout=2)\n"
-       "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\nsys.exit(0 if b'200' in s.recv(64) else 1)")
 
 
 @pytest.fixture(scope="module")
 def k10_env():
-    env = dict(os.environ, **LAB_ENV)
+    env = run_env(LAB_ENV)
     for _status in lab_session(env=env):
-        env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-        env["PATH"] = os.path.join(ROOT, ".venv", "bin") + os.pathsep + env.get("PATH", "")
-        env.pop("GOVERNED_CHANGE_LEDGER", None)
         yield env
 
 
 def fw1_ruleset():
-    return subprocess.run(["ip", "netns", "exec", "k10-fw1", "nft", "list", "ruleset"], capture_output=True, text=True,
-                          check=True, timeout=30).stdout
+    return nft_ruleset("k10-fw1")
 
 
 def http_get_from_r3():
-    return subprocess.run(["ip", "netns", "exec", "k10-r3", sys.executable, "-c", GET], capture_output=True,
-                          timeout=10, check=False).returncode == 0
+    return srv1_answers_from("k10-r3")
 
 
 def probe_from_r3(probes):
@@ -71,10 +62,7 @@ def setup_run(tmp_path, request):
     """The change file, the lab policy trusting alice's fresh ed25519 key, the output folder and the extra vars."""
     change = tmp_path / "change.yml"
     change.write_text(yaml.safe_dump(request, sort_keys=False))
-    lab_policy(tmp_path / "policy.yml")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(tmp_path / "alice")], check=True)
-    pub = (tmp_path / "alice.pub").read_text().split()
-    (tmp_path / "allowed_signers").write_text('alice@lab namespaces="governed.change" %s %s\n' % (pub[0], pub[1]))
+    signing_keys(tmp_path)  # alice's key, allowed_signers and the lab policy beside the change
     out = tmp_path / "out"
     return out, extra_vars(str(change), out, tmp_path)
 
