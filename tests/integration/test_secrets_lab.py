@@ -60,8 +60,7 @@ def secrets_lab():
 
 @pytest.fixture(scope="module")
 def lab_env(secrets_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = run_env(LAB_ENV)
-    return env
+    return run_env(LAB_ENV)
 
 
 def host_shell(device, command):
@@ -148,6 +147,17 @@ def test_secrets_never_leave_the_device(lab_env, signing, webhook, tmp_path):  #
     out = tmp_path / "out"
     outputs = []
 
+    def assess_approve_run(change, change_id, name):
+        """Assess (must pass), approve as alice, run the pipeline; (rc, artifacts, output), both outputs kept."""
+        variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
+        rc, _art, output, _s = run_playbook(lab_env, ASSESS, variables, tmp_path, "assess-" + name)
+        assert rc == 0, output[-3000:]
+        outputs.append(output)
+        approve(out, change_id, signing)
+        rc, art, output, _s = run_playbook(lab_env, PIPELINE, variables, tmp_path, name)
+        outputs.append(output)
+        return rc, art, output
+
     # 1. approve a change, then change only its secret: the approval is void, nothing is deployed
     change = write_change(tmp_path / "chg-void.yml", "CHG-2901", CHANGE_SECRET)
     variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
@@ -167,13 +177,7 @@ def test_secrets_never_leave_the_device(lab_env, signing, webhook, tmp_path):  #
 
     # 2. the same change, approved as it is: deployed with the real secret on the device
     change = write_change(tmp_path / "chg-ok.yml", "CHG-2902", CHANGE_SECRET)
-    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
-    rc, _art, output, _s = run_playbook(lab_env, ASSESS, variables, tmp_path, "assess-ok")
-    assert rc == 0, output[-3000:]
-    outputs.append(output)
-    approve(out, "CHG-2902", signing)
-    rc, art, output, _s = run_playbook(lab_env, PIPELINE, variables, tmp_path, "ok")
-    outputs.append(output)
+    rc, art, output = assess_approve_run(change, "CHG-2902", "ok")
     assert rc == 0 and art.get("governed_outcome") == "successful", output[-4000:]
     assert " neighbor 10.0.99.7 password %s" % CHANGE_SECRET in running_config("r1")  # the real secret, not a placeholder
     report = art["governed_report"]
@@ -204,13 +208,7 @@ def test_secrets_never_leave_the_device(lab_env, signing, webhook, tmp_path):  #
     # 5. a change whose check fails: rolled back exactly, so r1 keeps every planted secret (the backup held the real text)
     before = running_config("r1")
     change = write_change(tmp_path / "chg-rollback.yml", "CHG-2905", ROLLED_BACK_SECRET, peers_at_least=99)
-    variables = extra_vars(change, out, signing, governed_webhook_url=webhook.url)
-    rc, _art, output, _s = run_playbook(lab_env, ASSESS, variables, tmp_path, "assess-rollback")
-    assert rc == 0, output[-3000:]
-    outputs.append(output)
-    approve(out, "CHG-2905", signing)
-    rc, art, output, _s = run_playbook(lab_env, PIPELINE, variables, tmp_path, "rollback")
-    outputs.append(output)
+    rc, art, output = assess_approve_run(change, "CHG-2905", "rollback")
     assert rc != 0 and art.get("governed_rolled_back") == ["r1"] and art.get("governed_rollback_verified") is True, output[-4000:]
     assert running_config("r1") == before
 
