@@ -5,20 +5,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.governed.change.plugins.module_utils import statestore
-from ansible_collections.governed.change.plugins.module_utils.snapshot import now_iso
+from ansible_collections.governed.change.plugins.module_utils.device_records import backup_summary, store_backup
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
-
-
-def store_backup(store_dir, driver, backup):
-    """Store a backup (real text: the exact restore needs it); the reference carries no secret."""
-    data = {"device": driver.device, "platform": driver.name, "taken_at": now_iso(), "text": backup["text"],
-            "sha256": backup["sha256"], "redacted_sha256": backup["redacted_sha256"], "redactions": backup["redactions"]}
-    return statestore.put(store_dir, data, "backup")
-
-
-def backup_summary(backup):
-    return dict((k, backup[k]) for k in ("sha256", "redacted_sha256", "lines", "redactions"))
 
 
 class ActionModule(DeviceActionBase):

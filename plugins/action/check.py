@@ -10,9 +10,9 @@ import time
 from ansible_collections.governed.change.plugins.module_utils import checks as checks_core
 from ansible_collections.governed.change.plugins.module_utils import impact
 from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils.device_records import snapshot_summary
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
-from ansible_collections.governed.change.plugins.action.snapshot import snapshot_summary, take
 
 
 class ActionModule(DeviceActionBase):
@@ -36,7 +36,7 @@ class ActionModule(DeviceActionBase):
             run = checks_core.run_checks(checks, pre=pre, post=args["post"])
         else:
             def snap():
-                return take(self, args, task_vars, driver, args.get("probes"))
+                return self.take_snapshot(args, task_vars, driver, args.get("probes"))
 
             converge_s = impact.convergence_bound_s(pre) if pre else None
             settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,

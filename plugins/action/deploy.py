@@ -8,23 +8,12 @@ from __future__ import annotations
 import time
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
-from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.device_records import backup_summary, load_backup, store_backup
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import lines_text
 from ansible_collections.governed.change.plugins.module_utils.redact import evidence_form, redact_text
 from ansible_collections.governed.change.plugins.module_utils.snapshot import now_iso
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
-from ansible_collections.governed.change.plugins.action.backup import backup_summary, store_backup
-
-
-def load_backup(ref, device):
-    data = statestore.get(ref)
-    if not isinstance(data, dict) or "text" not in data:
-        raise ValidationError("the reference is not a backup.", where="%s: backup" % device,
-                              fix="pass the 'backup' reference returned by governed.change.backup or deploy.")
-    if data.get("device") not in (None, device):
-        raise ValidationError("the backup is of %s, not of this device." % data.get("device"), where="%s: backup" % device,
-                              fix="pass this device's own backup (hostvars[inventory_hostname]).")
-    return data
 
 
 class ActionModule(DeviceActionBase):

@@ -14,7 +14,6 @@ from ansible_collections.governed.change.plugins.module_utils.policy import load
 from ansible_collections.governed.change.plugins.module_utils.runbook import find_assessment_file
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 from ansible_collections.governed.change.plugins.plugin_utils.gates import open_ledger, resolve_assessment
-from ansible_collections.governed.change.plugins.action.runbook import output_dir_of
 
 
 class ActionModule(GovernedActionBase):
@@ -26,7 +25,7 @@ class ActionModule(GovernedActionBase):
         def resolve(path):
             return self._path(path, task_vars)
 
-        output_dir = output_dir_of(self, args, task_vars)
+        output_dir = self.output_dir(args, task_vars)
         assessment = self._assessment(args, task_vars, output_dir, resolve)
         change_id = args["change_id"] or (assessment or {}).get("change_id")
         if not change_id:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.governed.change.plugins.module_utils import recovery, statestore
-from ansible_collections.governed.change.plugins.action.deploy import load_backup
-from ansible_collections.governed.change.plugins.action.snapshot import take
+from ansible_collections.governed.change.plugins.module_utils.device_records import load_backup
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
 
 
@@ -28,7 +27,7 @@ class ActionModule(DeviceActionBase):
                     "change_on_device": recovery.change_presence(args["candidate"], running, backup["text"])}
 
         def snap():
-            return take(self, args, task_vars, driver, args.get("probes"))
+            return self.take_snapshot(args, task_vars, driver, args.get("probes"))
 
         out = recovery.recover_device(driver, backup["text"], args["pre"], snap, candidate=args["candidate"],
                                       settle_timeout=args["settle_timeout"], settle_interval=args["settle_interval"])

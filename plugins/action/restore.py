@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.governed.change.plugins.module_utils.device_records import load_backup
 from ansible_collections.governed.change.plugins.plugin_utils.device_action import DeviceActionBase
-from ansible_collections.governed.change.plugins.action.deploy import load_backup
 
 
 class ActionModule(DeviceActionBase):

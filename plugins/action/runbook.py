@@ -16,16 +16,6 @@ from ansible_collections.governed.change.plugins.plugin_utils.action_base import
 from ansible_collections.governed.change.plugins.plugin_utils.gates import open_ledger, resolve_assessment
 
 
-def output_dir_of(action, args, task_vars):
-    """output_dir, else governed_output_dir, else <playbook_dir>/../out (absolute)."""
-    path = args.get("output_dir") or task_vars.get("governed_output_dir")
-    if path:
-        path = action._templar.template(path)
-    else:
-        path = os.path.join(task_vars.get("playbook_dir") or action._loader.get_basedir(), "..", "out")
-    return os.path.abspath(action._path(str(path), task_vars))
-
-
 class ActionModule(GovernedActionBase):
     """Generate and write the runbook once for the whole change."""
 
@@ -35,7 +25,7 @@ class ActionModule(GovernedActionBase):
         def resolve(path):
             return self._path(path, task_vars)
 
-        output_dir = output_dir_of(self, args, task_vars)
+        output_dir = self.output_dir(args, task_vars)
         request_path = args["change_request"] or task_vars.get("governed_change_request")
         change_request = load_change_request(resolve(str(self._templar.template(request_path)))) if request_path else None
         given, file_path = args["assessment"], args["assessment_file"]

@@ -11,6 +11,7 @@ whose message starts with the plugin's name and ends with the fix.
 from __future__ import annotations
 
 import importlib
+import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -105,6 +106,15 @@ class GovernedActionBase(ActionBase):
         if not path:
             return path
         return self._loader.path_dwim_relative(self._loader.get_basedir(), "", path) if not path.startswith("/") else path
+
+    def output_dir(self, args, task_vars):
+        """output_dir, else governed_output_dir, else <playbook_dir>/../out (absolute)."""
+        path = args.get("output_dir") or task_vars.get("governed_output_dir")
+        if path:
+            path = self._templar.template(path)
+        else:
+            path = os.path.join(task_vars.get("playbook_dir") or self._loader.get_basedir(), "..", "out")
+        return os.path.abspath(self._path(str(path), task_vars))
 
     @staticmethod
     def stats(data, per_host=False):

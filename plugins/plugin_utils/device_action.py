@@ -15,6 +15,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Vali
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import probe_key, run_probes
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
+from ansible_collections.governed.change.plugins.module_utils.snapshot import probes_taken
 from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
 from ansible_collections.governed.change.plugins.plugin_utils import ssh_settings
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
@@ -161,6 +162,13 @@ class DeviceActionBase(GovernedActionBase):
             # each result keeps its probe's definition: a later snapshot of the device can run the same probes
             results.update((probe_key(probe), {"result": found.get(probe_key(probe), "fail"), "probe": probe}) for probe in items)
         return results
+
+    def take_snapshot(self, args, task_vars, driver, probes):
+        """A snapshot with the given probes; without any, the probes the pre-change snapshot (``pre``) ran, so pre and post
+        are compared like for like (a stage that was not given the probes still takes them)."""
+        if not probes and args.get("pre") is not None and driver.name == "linux":
+            probes = probes_taken(args["pre"]) or None
+        return driver.snapshot(probes=self.probe_results(args, task_vars, probes))
 
     @staticmethod
     def ref_out(ref):
