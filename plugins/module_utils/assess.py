@@ -53,6 +53,75 @@ def content_hash(change_request, device_diffs):
     })
 
 
+def _check_diffs_map(diffs, hosts):
+    if not isinstance(diffs, dict):
+        raise ValidationError("must be a mapping of host to {running, candidate|lines}, got %s." % describe(diffs),
+                              where="diffs", fix="pass diffs keyed by target host.")
+    for host in diffs:
+        if host not in hosts:
+            raise ValidationError("host '%s' is not a target of the change." % host, where="diffs.%s" % host,
+                                  fix="pass diffs only for the targets: %s." % ", ".join(hosts))
+
+
+def _diff_entry(entry, where):
+    """One host's diffs entry checked: (running text or None with live values out, platform or None)."""
+    if not isinstance(entry, dict):
+        raise ValidationError("must be a mapping with running and candidate or lines, got %s." % describe(entry),
+                              where=where, fix="pass {running: <text or null>, candidate: <text>}.")
+    unknown = sorted(set(entry) - set(DIFF_KEYS))
+    if unknown:
+        raise ValidationError("has unknown key '%s'." % unknown[0], where=where, fix="use only: %s." % ", ".join(DIFF_KEYS))
+    running = entry.get("running")
+    if running is not None and not isinstance(running, str):
+        raise ValidationError("must be text or null, got %s." % describe(running), where=where + ".running",
+                              fix="pass the device's running configuration as a string (null when unreachable).")
+    platform = entry.get("platform")
+    if platform is not None and not isinstance(platform, str):
+        raise ValidationError("must be a platform name, got %s." % describe(platform), where=where + ".platform",
+                              fix="pass the host's governed_platform (frr or linux), or leave platform out.")
+    running = strip_live_values(running, platform)
+    if "candidate" in entry and "lines" in entry:
+        raise ValidationError("has both candidate and lines.", where=where, fix="pass one of them.")
+    return running, platform
+
+
+def _candidate_diff(host, entry, running, platform, where):
+    if not isinstance(entry["candidate"], str):
+        raise ValidationError("must be text, got %s." % describe(entry["candidate"]), where=where + ".candidate",
+                              fix="pass the rendered candidate configuration as a string.")
+    return device_diff(host, running=running, candidate=strip_live_values(entry["candidate"], platform))
+
+
+def _lines_diff(host, lines, running, where, source):
+    if not isinstance(lines, list):
+        raise ValidationError("must be a list of configuration lines, got %s." % describe(lines), where=where + ".lines",
+                              fix="pass the rendered lines as a list of strings.")
+    for index, line in enumerate(lines):  # rendered template lines face the same limits as written ones
+        if isinstance(line, str):
+            check_config_line(line, "%s.lines[%d]" % (where, index), Checker(source))
+    return device_diff(host, running=running, lines=lines)
+
+
+def _no_config_diff(host):
+    """The summary of a host the change has no config for: nothing will be pushed to it."""
+    summary = diff_configs("", "", host=host)
+    summary.update({"running_known": True, "no_config": True})
+    return summary
+
+
+def _host_diff(change_request, host, inventory, entry, source):
+    where = "diffs.%s" % host
+    running, platform = _diff_entry(entry, where)
+    if "candidate" in entry:
+        return _candidate_diff(host, entry, running, platform, where)
+    lines = entry.get("lines")
+    if lines is None:
+        lines = _request_lines(change_request, host, inventory, where)
+    if lines is None:
+        return _no_config_diff(host)
+    return _lines_diff(host, lines, running, where, source)
+
+
 def prepare_diffs(change_request, hosts, inventory, diffs, source="change request"):
     """Per-host diff summaries for every target host.
 
@@ -63,57 +132,11 @@ def prepare_diffs(change_request, hosts, inventory, diffs, source="change reques
     """
     if diffs is None:
         diffs = {}
-    if not isinstance(diffs, dict):
-        raise ValidationError("must be a mapping of host to {running, candidate|lines}, got %s." % describe(diffs),
-                              where="diffs", fix="pass diffs keyed by target host.")
-    for host in diffs:
-        if host not in hosts:
-            raise ValidationError("host '%s' is not a target of the change." % host, where="diffs.%s" % host,
-                                  fix="pass diffs only for the targets: %s." % ", ".join(hosts))
+    _check_diffs_map(diffs, hosts)
     out = {}
     for host in hosts:
         entry = diffs.get(host)
-        if entry is None:
-            entry = {"running": None}
-        where = "diffs.%s" % host
-        if not isinstance(entry, dict):
-            raise ValidationError("must be a mapping with running and candidate or lines, got %s." % describe(entry),
-                                  where=where, fix="pass {running: <text or null>, candidate: <text>}.")
-        unknown = sorted(set(entry) - set(DIFF_KEYS))
-        if unknown:
-            raise ValidationError("has unknown key '%s'." % unknown[0], where=where, fix="use only: %s." % ", ".join(DIFF_KEYS))
-        running = entry.get("running")
-        if running is not None and not isinstance(running, str):
-            raise ValidationError("must be text or null, got %s." % describe(running), where=where + ".running",
-                                  fix="pass the device's running configuration as a string (null when unreachable).")
-        platform = entry.get("platform")
-        if platform is not None and not isinstance(platform, str):
-            raise ValidationError("must be a platform name, got %s." % describe(platform), where=where + ".platform",
-                                  fix="pass the host's governed_platform (frr or linux), or leave platform out.")
-        running = strip_live_values(running, platform)
-        if "candidate" in entry and "lines" in entry:
-            raise ValidationError("has both candidate and lines.", where=where, fix="pass one of them.")
-        if "candidate" in entry:
-            if not isinstance(entry["candidate"], str):
-                raise ValidationError("must be text, got %s." % describe(entry["candidate"]), where=where + ".candidate",
-                                      fix="pass the rendered candidate configuration as a string.")
-            out[host] = device_diff(host, running=running, candidate=strip_live_values(entry["candidate"], platform))
-            continue
-        lines = entry.get("lines")
-        if lines is None:
-            lines = _request_lines(change_request, host, inventory, where)
-        if lines is None:  # no config for this host: nothing will be pushed to it
-            summary = diff_configs("", "", host=host)
-            summary.update({"running_known": True, "no_config": True})
-            out[host] = summary
-            continue
-        if not isinstance(lines, list):
-            raise ValidationError("must be a list of configuration lines, got %s." % describe(lines), where=where + ".lines",
-                                  fix="pass the rendered lines as a list of strings.")
-        for index, line in enumerate(lines):  # rendered template lines face the same limits as written ones
-            if isinstance(line, str):
-                check_config_line(line, "%s.lines[%d]" % (where, index), Checker(source))
-        out[host] = device_diff(host, running=running, lines=lines)
+        out[host] = _host_diff(change_request, host, inventory, {"running": None} if entry is None else entry, source)
     return out
 
 

@@ -269,6 +269,39 @@ def _find_prefixed(node, prefix):
     return matches[0] if matches else None
 
 
+def _nft_verb_section(words):
+    """The section of an nft command line (`add table inet filter`, `flush ruleset`, ...), or None for other lines."""
+    if not (words[0] in NFT_VERBS and len(words) > 1 and words[1] in NFT_OBJECTS + ("ruleset",)):
+        return None
+    if words[1] == "ruleset":
+        return "ruleset"
+    rest = words[2:]
+    family = rest[0] if rest and rest[0] in NFT_FAMILIES else "ip"
+    if rest and rest[0] in NFT_FAMILIES:
+        rest = rest[1:]
+    return "table %s %s" % (family, rest[0]) if rest else "table %s" % family
+
+
+def _nft_table_section(words):
+    """The section of a `table [FAMILY] NAME` block line, or None for other lines."""
+    if words[0] != "table":
+        return None
+    if len(words) >= 3 and words[1] in NFT_FAMILIES:
+        return "table %s %s" % (words[1], words[2])
+    if len(words) == 2:
+        return "table ip %s" % words[1]
+    return None
+
+
+def _prefix_section(words):
+    if words[0] == "flush" and words[1:2] == ["ruleset"]:
+        return "ruleset"
+    for prefix in SECTION_PREFIXES:
+        if tuple(words[:len(prefix)]) == prefix:
+            return " ".join(prefix)
+    return words[0]
+
+
 def section_name(line):
     """Normalised section of a top-level config line: 'router bgp', 'ip prefix-list', 'table inet filter', ..."""
     words = _key(line).rstrip("{").split()
@@ -276,25 +309,11 @@ def section_name(line):
         words = words[1:]
     if not words:
         return ""
-    if words[0] in NFT_VERBS and len(words) > 1 and words[1] in NFT_OBJECTS + ("ruleset",):
-        if words[1] == "ruleset":
-            return "ruleset"
-        rest = words[2:]
-        family = rest[0] if rest and rest[0] in NFT_FAMILIES else "ip"
-        if rest and rest[0] in NFT_FAMILIES:
-            rest = rest[1:]
-        return "table %s %s" % (family, rest[0]) if rest else "table %s" % family
-    if words[0] == "table":
-        if len(words) >= 3 and words[1] in NFT_FAMILIES:
-            return "table %s %s" % (words[1], words[2])
-        if len(words) == 2:
-            return "table ip %s" % words[1]
-    if words[0] == "flush" and words[1:2] == ["ruleset"]:
-        return "ruleset"
-    for prefix in SECTION_PREFIXES:
-        if tuple(words[:len(prefix)]) == prefix:
-            return " ".join(prefix)
-    return words[0]
+    for rule in (_nft_verb_section, _nft_table_section):
+        name = rule(words)
+        if name is not None:
+            return name
+    return _prefix_section(words)
 
 
 def _contexts(lines):

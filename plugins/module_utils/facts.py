@@ -18,12 +18,7 @@ PATTERN_CHARS = frozenset("*?[")
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$")
 
 
-def normalize_inventory(inventory):
-    """Validate the inventory view {"hosts": {name: {"vars", "groups"}}, "groups": {group: [hosts]}}.
-
-    Returns it normalised (marked ``normalized: true`` so it is not re-validated).
-    Group membership is the union of both directions; the implicit group ``all`` holds every host.
-    """
+def _check_inventory_shape(inventory):
     if not isinstance(inventory, dict) or not isinstance(inventory.get("hosts"), dict):
         raise ValidationError("must be a mapping with a 'hosts' mapping, got %s." % describe(inventory), where="inventory",
                               fix='pass {"hosts": {name: {"vars": {...}, "groups": [...]}}, "groups": {group: [hosts]}}.')
@@ -36,27 +31,38 @@ def normalize_inventory(inventory):
     if not isinstance(groups_in, dict):
         raise ValidationError("must be a mapping of group to host list, got %s." % describe(groups_in),
                               where="inventory.groups", fix="write it as {group: [host, ...]}.")
-    hosts, groups = {}, {}
-    for name, entry in inventory["hosts"].items():
-        entry = {} if entry is None else entry
-        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
-            raise ValidationError("the host name %s is not a DNS name or IP address." % shown(name), where="inventory.hosts",
-                                  fix="rename the host with 1-253 characters from A-Z a-z 0-9 . _ : - (set ansible_host for "
-                                      "the address).")
-        where = "inventory.hosts.%s" % name
-        if not isinstance(entry, dict):
-            raise ValidationError("must be a mapping with 'vars' and 'groups', got %s." % describe(entry), where=where,
-                                  fix='write it as {"vars": {...}, "groups": [...]}.')
-        variables = entry.get("vars") or {}
-        member_of = entry.get("groups") or []
-        if not isinstance(variables, dict):
-            raise ValidationError("must be a mapping, got %s." % describe(variables), where=where + ".vars",
-                                  fix="pass the host's variables as a mapping.")
-        if not isinstance(member_of, (list, tuple)) or not all(isinstance(group, str) for group in member_of):
-            raise ValidationError("must be a list of group names.", where=where + ".groups", fix="pass the host's groups as a list.")
-        hosts[str(name)] = {"vars": variables, "groups": set(member_of)}
+    return groups_in
+
+
+def _inventory_host(name, entry):
+    """One inventory host checked: {"vars", "groups" (a set)}."""
+    entry = {} if entry is None else entry
+    if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+        raise ValidationError("the host name %s is not a DNS name or IP address." % shown(name), where="inventory.hosts",
+                              fix="rename the host with 1-253 characters from A-Z a-z 0-9 . _ : - (set ansible_host for "
+                                  "the address).")
+    where = "inventory.hosts.%s" % name
+    if not isinstance(entry, dict):
+        raise ValidationError("must be a mapping with 'vars' and 'groups', got %s." % describe(entry), where=where,
+                              fix='write it as {"vars": {...}, "groups": [...]}.')
+    variables = entry.get("vars") or {}
+    member_of = entry.get("groups") or []
+    if not isinstance(variables, dict):
+        raise ValidationError("must be a mapping, got %s." % describe(variables), where=where + ".vars",
+                              fix="pass the host's variables as a mapping.")
+    if not _str_list(member_of):
+        raise ValidationError("must be a list of group names.", where=where + ".groups", fix="pass the host's groups as a list.")
+    return {"vars": variables, "groups": set(member_of)}
+
+
+def _str_list(value):
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
+def _add_group_members(hosts, groups_in):
+    """The groups' own host lists added to the hosts' memberships (membership is the union of both directions)."""
     for group, members in groups_in.items():
-        if not isinstance(members, (list, tuple)) or not all(isinstance(member, str) for member in members):
+        if not _str_list(members):
             raise ValidationError("must be a list of host names.", where="inventory.groups.%s" % group,
                                   fix="list the group's hosts.")
         for member in members:
@@ -64,6 +70,19 @@ def normalize_inventory(inventory):
                 raise ValidationError("lists host '%s', which is not in inventory.hosts." % member,
                                       where="inventory.groups.%s" % group, fix="add the host or remove it from the group.")
             hosts[member]["groups"].add(group)
+
+
+def normalize_inventory(inventory):
+    """Validate the inventory view {"hosts": {name: {"vars", "groups"}}, "groups": {group: [hosts]}}.
+
+    Returns it normalised (marked ``normalized: true`` so it is not re-validated).
+    Group membership is the union of both directions; the implicit group ``all`` holds every host.
+    """
+    groups_in = _check_inventory_shape(inventory)
+    hosts, groups = {}, {}
+    for name, entry in inventory["hosts"].items():
+        hosts[str(name)] = _inventory_host(name, entry)
+    _add_group_members(hosts, groups_in)
     for name, entry in hosts.items():
         entry["groups"].discard("all")
         for group in entry["groups"]:

@@ -378,6 +378,68 @@ def _check_persons(check, identities):
                        % identities[other]["person"])
 
 
+def _tier_approvals(check, block, path, identities, known_groups, result):
+    """A tier's approvals block over its defaults in ``result``; a rule nobody can satisfy is refused."""
+    approvals = _section(block.get("approvals"), {})
+    apath = join_path(path, "approvals")
+    check.mapping(approvals, apath, APPROVAL_KEYS)
+    if "count" in approvals:
+        result["count"] = check.integer(approvals["count"], join_path(apath, "count"), minimum=0)
+    if "groups" in approvals:
+        result["groups"] = check.string_list(_section(approvals["groups"], []), join_path(apath, "groups"), pattern=NAME_RE)
+    if "segregation_of_duties" in approvals:
+        result["segregation_of_duties"] = check.boolean(approvals["segregation_of_duties"], join_path(apath, "segregation_of_duties"))
+    if "max_age_hours" in approvals:
+        result["max_age_hours"] = check.integer(approvals["max_age_hours"], join_path(apath, "max_age_hours"), minimum=1)
+    # An approval rule nobody can satisfy would block every change of the tier: refuse it at load.
+    for index, group in enumerate(result["groups"]):
+        if group not in known_groups:
+            check.fail(join_path(join_path(apath, "groups"), index), "no identity is in group '%s'." % group,
+                       "add the group to an identity under identities, or remove it here.")
+    if result["count"] > len(identities):
+        check.fail(join_path(apath, "count"), "needs %d approver(s) but only %d identities are defined." % (result["count"], len(identities)),
+                   "define more identities or lower the count.")
+    if result["groups"] and result["count"] == 0:
+        check.fail(join_path(apath, "count"), "is 0 but groups are listed.", "set count to at least 1 or remove groups.")
+
+
+# A tier's plain settings, checked in this order: key -> how to read it.
+_TIER_SETTINGS = (
+    ("window_required", lambda check, value, path: check.boolean(value, path)),
+    ("automation", lambda check, value, path: check.string(value, path, choices=("auto", "review"))),
+    ("checks", lambda check, value, path: check.string_list(_section(value, []), path, pattern=NAME_RE)),
+    ("canary", lambda check, value, path: check.integer(value, path, minimum=0)),
+    ("batch_size", lambda check, value, path: check.integer(value, path, minimum=1)),
+    ("max_failures", lambda check, value, path: check.integer(value, path, minimum=0)),
+    ("auto_rollback", lambda check, value, path: check.boolean(value, path)),
+    ("rollback_scope", lambda check, value, path: check.string(value, path, choices=("all", "failed"))),
+)
+
+
+def _snapshot_scope(check, value, path):
+    # "targets" (before the impact scope) is read as "impact"; narrowing to the targets is written targets_only.
+    scope = check.string(value, path, choices=("impact", "network", "targets_only", "targets"))
+    return "impact" if scope == "targets" else scope
+
+
+def _tier_escalation(check, value, path):
+    escalation = check.mapping(value, path, ("target", "runbook"), ("target",))
+    out = {"target": check.string(escalation["target"], join_path(path, "target"))}
+    if "runbook" in escalation:
+        out["runbook"] = check.string(escalation["runbook"], join_path(path, "runbook"))
+    return out
+
+
+def _tier_settings(check, block, path, merged):
+    for key, read in _TIER_SETTINGS:
+        if key in block:
+            merged[key] = read(check, block[key], join_path(path, key))
+    if "snapshot_scope" in block:
+        merged["snapshot_scope"] = _snapshot_scope(check, block["snapshot_scope"], join_path(path, "snapshot_scope"))
+    if block.get("escalation") is not None:
+        merged["escalation"] = _tier_escalation(check, block["escalation"], join_path(path, "escalation"))
+
+
 def _requirements(check, requirements, identities):
     check.mapping(requirements, "requirements", TIERS, TIERS)
     known_groups = {group for entry in identities.values() for group in entry["groups"]}
@@ -387,52 +449,8 @@ def _requirements(check, requirements, identities):
         block = _section(requirements[tier], {})
         check.mapping(block, path, REQUIREMENT_KEYS)
         merged = copy.deepcopy(REQUIREMENT_DEFAULTS)
-        approvals = _section(block.get("approvals"), {})
-        apath = join_path(path, "approvals")
-        check.mapping(approvals, apath, APPROVAL_KEYS)
-        result = merged["approvals"]
-        if "count" in approvals:
-            result["count"] = check.integer(approvals["count"], join_path(apath, "count"), minimum=0)
-        if "groups" in approvals:
-            result["groups"] = check.string_list(_section(approvals["groups"], []), join_path(apath, "groups"), pattern=NAME_RE)
-        if "segregation_of_duties" in approvals:
-            result["segregation_of_duties"] = check.boolean(approvals["segregation_of_duties"], join_path(apath, "segregation_of_duties"))
-        if "max_age_hours" in approvals:
-            result["max_age_hours"] = check.integer(approvals["max_age_hours"], join_path(apath, "max_age_hours"), minimum=1)
-        # An approval rule nobody can satisfy would block every change of the tier: refuse it at load.
-        for index, group in enumerate(result["groups"]):
-            if group not in known_groups:
-                check.fail(join_path(join_path(apath, "groups"), index), "no identity is in group '%s'." % group,
-                           "add the group to an identity under identities, or remove it here.")
-        if result["count"] > len(identities):
-            check.fail(join_path(apath, "count"), "needs %d approver(s) but only %d identities are defined." % (result["count"], len(identities)),
-                       "define more identities or lower the count.")
-        if result["groups"] and result["count"] == 0:
-            check.fail(join_path(apath, "count"), "is 0 but groups are listed.", "set count to at least 1 or remove groups.")
-        if "window_required" in block:
-            merged["window_required"] = check.boolean(block["window_required"], join_path(path, "window_required"))
-        if "automation" in block:
-            merged["automation"] = check.string(block["automation"], join_path(path, "automation"), choices=("auto", "review"))
-        if "checks" in block:
-            merged["checks"] = check.string_list(_section(block["checks"], []), join_path(path, "checks"), pattern=NAME_RE)
-        for key, minimum in (("canary", 0), ("batch_size", 1), ("max_failures", 0)):
-            if key in block:
-                merged[key] = check.integer(block[key], join_path(path, key), minimum=minimum)
-        if "auto_rollback" in block:
-            merged["auto_rollback"] = check.boolean(block["auto_rollback"], join_path(path, "auto_rollback"))
-        if "rollback_scope" in block:
-            merged["rollback_scope"] = check.string(block["rollback_scope"], join_path(path, "rollback_scope"), choices=("all", "failed"))
-        if "snapshot_scope" in block:
-            # "targets" (before the impact scope) is read as "impact"; narrowing to the targets is written targets_only.
-            scope = check.string(block["snapshot_scope"], join_path(path, "snapshot_scope"),
-                                 choices=("impact", "network", "targets_only", "targets"))
-            merged["snapshot_scope"] = "impact" if scope == "targets" else scope
-        if block.get("escalation") is not None:
-            epath = join_path(path, "escalation")
-            escalation = check.mapping(block["escalation"], epath, ("target", "runbook"), ("target",))
-            merged["escalation"] = {"target": check.string(escalation["target"], join_path(epath, "target"))}
-            if "runbook" in escalation:
-                merged["escalation"]["runbook"] = check.string(escalation["runbook"], join_path(epath, "runbook"))
+        _tier_approvals(check, block, path, identities, known_groups, merged["approvals"])
+        _tier_settings(check, block, path, merged)
         out[tier] = merged
     return out
 

@@ -97,14 +97,8 @@ def _hosts(starts, refs, locked):
     return hosts
 
 
-def plan(ledger_path, change_id, force=False):
-    """What ``recover`` does for ``change_id``, read from the ledger; nothing is written.
-
-    Returns {change_id, state, recover (bool), reason, hosts, devices {host: {backup, pre_snapshot, candidate}},
-    missing {host: what}, run, run_alive, locks}. A final change gives recover false (a no-op); any other state than
-    implement, or a run still alive on this controller (unless ``force``), raises (nothing is recorded).
-    """
-    where = "ledger: %s" % ledger_path
+def _read_change(ledger_path, change_id, where):
+    """The change row, its events and the devices it leases, from a verified ledger (refused when missing or tampered)."""
     if not ledger_path or not os.path.isfile(ledger_path):
         raise LedgerError("the ledger file does not exist.", where=where, fix="pass the ledger the change was recorded in.")
     with SqliteLedger(ledger_path, readonly=True) as ledger:
@@ -113,31 +107,33 @@ def plan(ledger_path, change_id, force=False):
             raise LedgerError("change %s is not in the ledger." % change_id, where=where, fix="check the change id and --ledger.")
         events = ledger.events(change_id=change_id)
         locked = [lock["device"] for lock in ledger.locks() if lock["change_id"] == change_id]
-    out = {"change_id": change_id, "state": change["state"], "close_code": change["close_code"], "recover": False,
-           "hosts": [], "devices": {}, "missing": {}, "run": {}, "run_alive": None, "locks": locked}
-    if change["state"] in FINAL_STATES:
-        done = [e for e in events if e["kind"] == RESULT_EVENT]
-        out["reason"] = "change %s is already %s%s%s: nothing to recover." % (
-            change_id, change["state"], " (%s)" % change["close_code"] if change["close_code"] else "",
-            "; recovered at %s" % done[-1]["ts"] if done else "")
-        return out
-    if change["state"] != RECOVER_STATE:
-        _refuse_state(change, where)
-    starts = stage_starts(events)
-    refs = load_stage_refs(ledger_path, change_id)
-    hosts = _hosts(starts, refs, locked)
-    if not hosts:
-        raise LedgerError("change %s is in implement but the ledger names no device it touched (no stage.started, no "
-                          "deployed hosts, no leased device with a backup)." % change_id, where=where,
-                          fix="inspect the targets by hand against their backups, restore them, then close the change and "
-                              "break its leases (`governed-change ledger break-lock DEVICE --reason ...`).")
-    run = starts[-1].get("run") or {} if starts else {}
-    alive = run_alive(run)
-    if alive and not force:
-        raise LedgerError("the run that started the %s stage is still alive (ansible-playbook pid %s on %s)." % (
-            starts[-1].get("stage"), run.get("pid"), run.get("controller")), where=where,
-            fix="let it finish, or stop it first; recover only a run that died (--force / governed_recover_force "
-                "overrides this check).")
+    return change, events, locked
+
+
+def _final_reason(change_id, change, events):
+    """Why a final change has nothing to recover (with the time of an earlier recovery)."""
+    done = [e for e in events if e["kind"] == RESULT_EVENT]
+    return "change %s is already %s%s%s: nothing to recover." % (
+        change_id, change["state"], " (%s)" % change["close_code"] if change["close_code"] else "",
+        "; recovered at %s" % done[-1]["ts"] if done else "")
+
+
+def _refuse_no_hosts(change_id, where):
+    raise LedgerError("change %s is in implement but the ledger names no device it touched (no stage.started, no "
+                      "deployed hosts, no leased device with a backup)." % change_id, where=where,
+                      fix="inspect the targets by hand against their backups, restore them, then close the change and "
+                          "break its leases (`governed-change ledger break-lock DEVICE --reason ...`).")
+
+
+def _refuse_alive(start, run, where):
+    raise LedgerError("the run that started the %s stage is still alive (ansible-playbook pid %s on %s)." % (
+        start.get("stage"), run.get("pid"), run.get("controller")), where=where,
+        fix="let it finish, or stop it first; recover only a run that died (--force / governed_recover_force "
+            "overrides this check).")
+
+
+def _plan_devices(out, hosts, starts, refs):
+    """Each host's backup, pre-snapshot and candidate references into out["devices"]; what is missing into out["missing"]."""
     candidates = {}
     for start in starts:
         candidates.update(start.get("candidates") or {})
@@ -148,10 +144,40 @@ def plan(ledger_path, change_id, force=False):
         if missing:
             out["missing"][host] = "no %s reference in the ledger" % " or ".join(m.replace("_", " ") for m in missing)
         out["devices"][host] = device
+
+
+_RUN_STATUS = {False: "is gone", None: "cannot be checked from here", True: "is alive (forced)"}
+
+
+def plan(ledger_path, change_id, force=False):
+    """What ``recover`` does for ``change_id``, read from the ledger; nothing is written.
+
+    Returns {change_id, state, recover (bool), reason, hosts, devices {host: {backup, pre_snapshot, candidate}},
+    missing {host: what}, run, run_alive, locks}. A final change gives recover false (a no-op); any other state than
+    implement, or a run still alive on this controller (unless ``force``), raises (nothing is recorded).
+    """
+    where = "ledger: %s" % ledger_path
+    change, events, locked = _read_change(ledger_path, change_id, where)
+    out = {"change_id": change_id, "state": change["state"], "close_code": change["close_code"], "recover": False,
+           "hosts": [], "devices": {}, "missing": {}, "run": {}, "run_alive": None, "locks": locked}
+    if change["state"] in FINAL_STATES:
+        out["reason"] = _final_reason(change_id, change, events)
+        return out
+    if change["state"] != RECOVER_STATE:
+        _refuse_state(change, where)
+    starts = stage_starts(events)
+    refs = load_stage_refs(ledger_path, change_id)
+    hosts = _hosts(starts, refs, locked)
+    if not hosts:
+        _refuse_no_hosts(change_id, where)
+    run = starts[-1].get("run") or {} if starts else {}
+    alive = run_alive(run)
+    if alive and not force:
+        _refuse_alive(starts[-1], run, where)
+    _plan_devices(out, hosts, starts, refs)
     out.update(recover=True, hosts=hosts, run=run, run_alive=alive,
                reason="change %s is in implement (its run %s): inspect %s against the ledger." % (
-                   change_id, "is gone" if alive is False else "cannot be checked from here" if alive is None else "is alive (forced)",
-                   ", ".join(hosts)))
+                   change_id, _RUN_STATUS.get(alive, _RUN_STATUS[True]), ", ".join(hosts)))
     return out
 
 

@@ -453,6 +453,34 @@ def frr_snapshot(device, outputs, taken_at=None, salt=None):
     return _snapshot(device, "frr", sections, taken_at, used)
 
 
+def _bgp_router_line(words, out):
+    """A line at the left margin: the start of the default instance's `router bgp ASN` block, or None (any other block)."""
+    if len(words) >= 3 and words[:2] == ["router", "bgp"] and "vrf" not in words and not out:
+        return {"asn": _as_int(words[2]), "router_id": None, "keepalive": None, "hold": None}
+    return None
+
+
+def _bgp_neighbor_line(words, neighbors):
+    """`neighbor ADDRESS remote-as|timers connect|advertisement-interval ...` into neighbors[address]."""
+    entry = neighbors.setdefault(canonical_address(words[1]), {"remote_as": None, "connect": None, "advertisement_interval": None})
+    if words[2] == "remote-as" and len(words) == 4:
+        entry["remote_as"] = _as_int(words[3]) if _as_int(words[3]) is not None else words[3]
+    elif words[2:4] == ["timers", "connect"] and len(words) == 5:
+        entry["connect"] = _as_int(words[4])
+    elif words[2] == "advertisement-interval" and len(words) == 4:
+        entry["advertisement_interval"] = _as_int(words[3])
+
+
+def _bgp_block_line(words, out, neighbors):
+    """One line inside the default instance's block."""
+    if words[:2] == ["bgp", "router-id"] and len(words) == 3:
+        out["router_id"] = words[2]
+    elif words[:2] == ["timers", "bgp"] and len(words) == 4:
+        out["keepalive"], out["hold"] = _as_int(words[2]), _as_int(words[3])
+    elif words[0] == "neighbor" and len(words) >= 3:
+        _bgp_neighbor_line(words, neighbors)
+
+
 def parse_frr_bgp_config(text):
     """The BGP facts of a running-config the verification needs: {asn, router_id, keepalive, hold, neighbors: {address:
     {remote_as, connect, advertisement_interval}}} (None values: not set, the daemon's default applies). {} without BGP."""
@@ -461,24 +489,11 @@ def parse_frr_bgp_config(text):
         words = raw.split()
         if not raw.startswith(" "):
             # the default instance's block only: `router bgp ASN` up to the next line at the left margin
-            inside = len(words) >= 3 and words[:2] == ["router", "bgp"] and "vrf" not in words and not out
-            if inside:
-                out = {"asn": _as_int(words[2]), "router_id": None, "keepalive": None, "hold": None}
-            continue
-        if not inside or not words:
-            continue
-        if words[:2] == ["bgp", "router-id"] and len(words) == 3:
-            out["router_id"] = words[2]
-        elif words[:2] == ["timers", "bgp"] and len(words) == 4:
-            out["keepalive"], out["hold"] = _as_int(words[2]), _as_int(words[3])
-        elif words[0] == "neighbor" and len(words) >= 3:
-            entry = neighbors.setdefault(canonical_address(words[1]), {"remote_as": None, "connect": None, "advertisement_interval": None})
-            if words[2] == "remote-as" and len(words) == 4:
-                entry["remote_as"] = _as_int(words[3]) if _as_int(words[3]) is not None else words[3]
-            elif words[2:4] == ["timers", "connect"] and len(words) == 5:
-                entry["connect"] = _as_int(words[4])
-            elif words[2] == "advertisement-interval" and len(words) == 4:
-                entry["advertisement_interval"] = _as_int(words[3])
+            started = _bgp_router_line(words, out)
+            inside = started is not None
+            out = started or out
+        elif inside and words:
+            _bgp_block_line(words, out, neighbors)
     if out:
         out["neighbors"] = neighbors
     return out

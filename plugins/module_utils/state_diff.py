@@ -358,13 +358,49 @@ class _NotLineLayout(Exception):
     """The stored bytes do not have the line layout: fall back to parsing everything."""
 
 
-def _layout_blocks(raw):
-    """Split stored bytes into (layout, meta, {section: (kind, lines)}) without parsing the records."""
+def _split_lines(raw):
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     if not lines:
         raise _NotLineLayout()
+    return lines
+
+
+def _block_end(lines, pos, end, closers):
+    """The index of the first closer line of the block opened at ``pos`` (_NotLineLayout when there is none)."""
+    stop = None
+    for closer in closers:
+        try:
+            found = lines.index(closer, pos + 1, end)
+        except ValueError:
+            continue
+        stop = found if stop is None else min(stop, found)
+    if stop is None:
+        raise _NotLineLayout()
+    return stop
+
+
+def _section_blocks(lines):
+    """The sections of a snapshot's line layout: {name: (dict|list, record lines)} or {name: ("value", value)}."""
+    blocks = {}
+    pos, end = 1, len(lines) - 1
+    while pos < end:
+        line = lines[pos]
+        if line.endswith(b":{") or line.endswith(b":["):
+            closers = (b"}", b"},") if line.endswith(b"{") else (b"]", b"],")
+            stop = _block_end(lines, pos, end, closers)
+            blocks[json.loads(line[:-2])] = ("dict" if closers[0] == b"}" else "list", lines[pos + 1:stop])
+            pos = stop + 1
+            continue
+        blocks.update((name, ("value", value)) for name, value in json.loads(b"{" + line.rstrip(b",") + b"}").items())
+        pos += 1
+    return blocks
+
+
+def _layout_blocks(raw):
+    """Split stored bytes into (layout, meta, {section: (kind, lines)}) without parsing the records."""
+    lines = _split_lines(raw)
     first = lines[0]
     if first == b"[" and lines[-1] == b"]":
         return statestore.LAYOUT_LIST, {}, {None: ("list", lines[1:-1])}
@@ -374,30 +410,7 @@ def _layout_blocks(raw):
         raise _NotLineLayout()
     head = first[:-len(b'"sections":{')].rstrip(b",")
     meta = json.loads(head + b"}") if head != b"{" else {}
-    blocks = {}
-    pos, end = 1, len(lines) - 1
-    while pos < end:
-        line = lines[pos]
-        if line.endswith(b":{") or line.endswith(b":["):
-            name = json.loads(line[:-2])
-            closers = (b"}", b"},") if line.endswith(b"{") else (b"]", b"],")
-            stop = None
-            for closer in closers:
-                try:
-                    found = lines.index(closer, pos + 1, end)
-                except ValueError:
-                    continue
-                stop = found if stop is None else min(stop, found)
-            if stop is None:
-                raise _NotLineLayout()
-            blocks[name] = ("dict" if closers[0] == b"}" else "list", lines[pos + 1:stop])
-            pos = stop + 1
-        else:
-            one = json.loads(b"{" + line.rstrip(b",") + b"}")
-            for name, value in one.items():
-                blocks[name] = ("value", value)
-            pos += 1
-    return statestore.LAYOUT_SNAPSHOT, meta, blocks
+    return statestore.LAYOUT_SNAPSHOT, meta, _section_blocks(lines)
 
 
 def _parse_lines(lines, kind, ident, section, side):
