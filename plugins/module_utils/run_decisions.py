@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run's decisions from its stage results, the same on every path.
+
+The pipeline role (``roles/pipeline/tasks/finish.yml``) and the AWX stage playbooks (``playbooks/close.yml``,
+``playbooks/escalate.yml``) hand the stage results they hold, in one shape (:data:`STAGE_KEYS`), to :func:`run_decision`
+(filter ``governed.change.run_decision``). It assembles each device's record, asks :func:`outcome.decide` for the verdict
+(outcome, escalation reason, device states, rollback, locks) and adds what the close and the escalation show: the close
+reason, the actions taken, the MTTR and the stage results the close action records. The stages' own small decisions live
+here too (:func:`stage_failed`, :func:`probes_for`, :func:`aggregate_hosts`, :func:`rollback_collect`), so the roles keep
+only task order and host loops.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.governed.change.plugins.module_utils import outcome
+from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, parse_instant
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+
+# the stage results run_decision reads (every key optional); the stage keys hold that stage's facts:
+#   assessment {tier, score, hosts, requirements}   (the assess summary or the whole assessment)
+#   precheck {backups, pre_snapshots, hosts: {host: {failed, transient, msg}}}
+#   deploy {deployed, failed_hosts, hosts: {host: {deploy, check, confirmed}}, implementing, halted, plan, failed_at,
+#           undecidable, confirm_timeout}
+#   verify {failed_hosts, hosts: {host: check record}, failed_at, undecidable}
+#   rollback {targets, rolled_back, restore_failed, state_differs, verified, verified_at, records, post_snapshots}
+STAGE_KEYS = (
+    "change_id", "assessment", "stage_failed", "error", "forced_outcome", "forced_reason", "close_reason", "close_error",
+    "review", "window", "precheck", "deploy", "verify", "rollback", "escalate_on_failure", "escalate_on_denial",
+    "escalation", "report",
+)
+STAGE_PARTS = {
+    "assessment": ("tier", "score", "hosts", "requirements"),
+    "precheck": ("backups", "pre_snapshots", "hosts"),
+    "deploy": ("deployed", "failed_hosts", "hosts", "implementing", "halted", "plan", "failed_at", "undecidable", "confirm_timeout"),
+    "verify": ("failed_hosts", "hosts", "failed_at", "undecidable", "post_snapshots"),
+    "rollback": ("targets", "rolled_back", "restore_failed", "state_differs", "verified", "verified_at", "records", "post_snapshots"),
+}
+CLOSE_REASON_LIMIT = 500
+
+
+def _dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value):
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _union(*lists):
+    out = []
+    for items in lists:
+        for item in _list(items):
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def _flag(value):
+    return outcome._flag(value)  # pylint: disable=protected-access
+
+
+def _present(record):
+    """A stage's record that counts: a dict that is not a skipped task."""
+    record = _dict(record)
+    return bool(record) and not _flag(record.get("skipped"))
+
+
+def _part(stages, stage):
+    return _dict(stages.get(stage))
+
+
+def check_stages(stages):
+    """Refuse what is not the stage results' shape (a typo would silently change a verdict)."""
+    if not isinstance(stages, dict):
+        raise ValidationError("the stage results must be a mapping, got %s." % type(stages).__name__, where="run_decision",
+                              fix="pass {stage_failed, precheck, deploy, verify, rollback, review, ...}.")
+    unknown = sorted(set(stages) - set(STAGE_KEYS))
+    if unknown:
+        raise ValidationError("unknown stage result(s) %s." % ", ".join(unknown), where="run_decision",
+                              fix="use only %s." % ", ".join(STAGE_KEYS))
+    for stage, keys in STAGE_PARTS.items():
+        value = stages.get(stage)
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError("%s must be a mapping, got %s." % (stage, type(value).__name__), where="run_decision.%s" % stage,
+                                  fix="pass the %s stage's facts {%s}." % (stage, ", ".join(keys)))
+        extra = sorted(set(_dict(value)) - set(keys))
+        if extra and stage != "assessment":  # the whole assessment or its summary: the keys named are the ones read
+            raise ValidationError("unknown key(s) %s." % ", ".join(extra), where="run_decision.%s" % stage,
+                                  fix="use only %s." % ", ".join(keys))
+
+
+def deployed_hosts(stages):
+    return _list(_part(stages, "deploy").get("deployed"))
+
+
+def failed_hosts(stages):
+    """Every device whose deploy or checks failed (deploy's, then verify's)."""
+    return _union(_part(stages, "deploy").get("failed_hosts"), _part(stages, "verify").get("failed_hosts"))
+
+
+# ---------------------------------------------------------------------------------------------- per-device records
+def _deploy_part(record):
+    record = _dict(record)
+    return dict((key, record[key]) for key in ("deploy", "check", "confirmed") if key in record)
+
+
+def _precheck_part(host, stages):
+    precheck = _part(stages, "precheck")
+    record = {}
+    for key, source in (("backup", "backups"), ("pre", "pre_snapshots")):
+        if host in _dict(precheck.get(source)):
+            record[key] = precheck[source][host]
+    return record
+
+
+def _verify_part(host, stages):
+    verify = _part(stages, "verify")
+    record = _dict(verify.get("hosts")).get(host)
+    out = {}
+    if isinstance(record, dict):
+        out["verify"] = record
+        if "post" in record:
+            out["post"] = record["post"]
+    if host in _dict(verify.get("post_snapshots")):
+        out["post"] = verify["post_snapshots"][host]
+    return out
+
+
+def _rollback_part(host, stages):
+    rollback = _part(stages, "rollback")
+    record = _dict(_dict(rollback.get("records")).get(host))
+    out = {}
+    if _present(record.get("restore")):
+        out["restore"] = record["restore"]
+    if host in _dict(rollback.get("post_snapshots")):
+        out["post"] = rollback["post_snapshots"][host]
+    if _present(record.get("verify")):
+        out["rollback_verify"] = record["verify"]
+    return out
+
+
+def host_record(host, stages):
+    """One device's record from the stage results: backup and pre (precheck), deploy/check/confirmed (deploy), verify
+    and post (verify), restore, post and rollback_verify (rollback), precheck's own status. A skipped step is left out."""
+    record = _precheck_part(host, stages)
+    record.update(_deploy_part(_dict(_part(stages, "deploy").get("hosts")).get(host)))
+    record.update(_verify_part(host, stages))
+    record.update(_rollback_part(host, stages))
+    status = _dict(_part(stages, "precheck").get("hosts")).get(host)
+    if isinstance(status, dict):
+        record["precheck"] = status
+    return record
+
+
+def run_hosts(stages):
+    """The run's devices: every device snapshotted before the change (the verification scope) and every target."""
+    precheck = _part(stages, "precheck")
+    return _union(list(_dict(precheck.get("pre_snapshots"))), _part(stages, "assessment").get("hosts"),
+                  list(_dict(precheck.get("backups"))), deployed_hosts(stages))
+
+
+# ---------------------------------------------------------------------------------------------- the verdict's input
+def review_facts(review):
+    """{decision, expired, denied} from the review stage: its decision string, or its verdict (rejected, denied_by)."""
+    if not isinstance(review, dict):
+        return {"decision": review or "not run", "expired": False, "denied": False}
+    rejected = [r for r in review.get("rejected") or [] if isinstance(r, dict)]
+    expired = review.get("expired")
+    if expired is None:
+        expired = any("expired" in str(r.get("reason") or "") for r in rejected)
+    denied = review.get("denied")
+    if denied is None:
+        denied = bool(review.get("denied_by"))
+    return {"decision": review.get("decision") or "not run", "expired": _flag(expired), "denied": _flag(denied)}
+
+
+def _undecidable(stages):
+    return _flag(_part(stages, "deploy").get("undecidable")) or _flag(_part(stages, "verify").get("undecidable"))
+
+
+def verdict_facts(stages, hosts, records):
+    """The input of outcome.decide from the stage results."""
+    rollback = _part(stages, "rollback")
+    deploy = _part(stages, "deploy")
+    facts = {"hosts": hosts, "records": records, "deployed": deployed_hosts(stages), "failed_hosts": failed_hosts(stages),
+             "review": review_facts(stages.get("review")), "undecidable": _undecidable(stages),
+             "escalation_configured": "escalation" in _dict(_part(stages, "assessment").get("requirements")),
+             "rollback": dict((k, rollback[k]) for k in ("targets", "rolled_back", "restore_failed", "state_differs", "verified",
+                                                         "records") if k in rollback)}
+    if deploy.get("implementing") not in (None, ""):
+        facts["implementing"] = deploy["implementing"]
+    for key in ("stage_failed", "error", "forced_outcome", "forced_reason", "close_error", "escalate_on_failure",
+                "escalate_on_denial"):
+        if stages.get(key) is not None and stages.get(key) != "":
+            facts[key] = stages[key]
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------- what the close and the packet show
+def close_reason(stages, verdict):
+    """The reason the ledger's close records: the caller's, else "deployed and verified" or the failed stage and its error."""
+    if stages.get("close_reason"):
+        return str(stages["close_reason"])[:CLOSE_REASON_LIMIT]
+    if verdict["outcome"] == "successful":
+        return "deployed and verified"
+    stage = stages.get("stage_failed") or ""
+    if not stage:
+        return "closed %s" % verdict["outcome"]
+    error = outcome._clip(stages.get("error") or "")  # pylint: disable=protected-access
+    return ("stage %s failed: %s" % (stage, error) if error else "stage %s failed" % stage)[:CLOSE_REASON_LIMIT]
+
+
+def _assessed(stages):
+    assessment = _part(stages, "assessment")
+    if not assessment.get("tier"):
+        return []
+    score = assessment.get("score")
+    return ["assessed: tier %s%s" % (assessment["tier"], "" if score in (None, "") else " (score %s)" % score)]
+
+
+def _gate_decisions(stages):
+    return {"review": review_facts(stages.get("review"))["decision"], "window": stages.get("window") or "not run"}
+
+
+def _gates(stages):
+    gates = _gate_decisions(stages)
+    return ["review gate: %s" % gates["review"], "window gate: %s" % gates["window"]]
+
+
+def _precheck_done(stages):
+    backups = list(_dict(_part(stages, "precheck").get("backups")))
+    return ["locked, backed up and snapshotted %s" % ", ".join(backups)] if backups else []
+
+
+def _deployed(stages):
+    deployed = deployed_hosts(stages)
+    if not deployed:
+        return []
+    timer = _part(stages, "deploy").get("confirm_timeout")
+    return ["deployed to %s%s" % (", ".join(deployed), "" if timer in (None, "") else " with a commit-confirmed timer of %s s" % timer)]
+
+
+def _restored(verdict):
+    rollback = verdict["rollback"]
+    if not rollback["performed"]:
+        return []
+    how = "verified: the state equals the pre-change snapshot" if rollback["verified"] else "NOT verified"
+    return ["restored %s from the backup; rollback %s" % (", ".join(rollback["targets"]), how)]
+
+
+def actions_taken(stages, verdict):
+    """What automation did, in order, for the escalation packet (the same sentences on every path)."""
+    closed = "close FAILED: %s" % stages["close_error"] if stages.get("close_error") else "closed %s" % verdict["outcome"]
+    return (_assessed(stages) + _gates(stages) + _precheck_done(stages) + _deployed(stages) + _restored(verdict)
+            + [closed, verdict["locks"]])
+
+
+def first_failure(stages):
+    """The time of the first failed check: deploy's, else verify's ('' when none failed)."""
+    return _part(stages, "deploy").get("failed_at") or _part(stages, "verify").get("failed_at") or ""
+
+
+def mttr_seconds(failed_at, verified_at, verified):
+    """Seconds from the first failed check to the verified restored state (None when the rollback is not verified)."""
+    if verified is not True or not failed_at or not verified_at:
+        return None
+    try:
+        return round((parse_instant(verified_at, where="rollback.verified_at") - parse_instant(failed_at, where="failed_at"))
+                     .total_seconds(), 2)
+    except ClockError:
+        return None
+
+
+def close_stages(stages, hosts, records, verdict):
+    """The stage results the close action records in the ledger and the evidence bundle (one shape on every path)."""
+    deploy = _part(stages, "deploy")
+    out = {"hosts": dict((h, records.get(h, {})) for h in hosts), "deployed": deployed_hosts(stages),
+           "failed_hosts": failed_hosts(stages), "rolled_back": _list(_part(stages, "rollback").get("rolled_back")),
+           "rollback_verified": verdict["rollback"]["verified"], "halted": _flag(deploy.get("halted")),
+           "plan": _dict(deploy.get("plan")), "stage_failed": stages.get("stage_failed") or "", "error": stages.get("error") or "",
+           "gates": _gate_decisions(stages), "decision": dict(verdict)}
+    if stages.get("escalation"):
+        out["escalation"] = stages["escalation"]
+    return out
+
+
+def summary_lines(stages, verdict, mttr):
+    """The run's summary: the outcome (and the failed stage), the gates, the devices, the verdict, the MTTR, the escalation
+    and the report."""
+    stage = stages.get("stage_failed") or ""
+    gates = _gate_decisions(stages)
+    lines = ["change %s: %s%s" % (stages.get("change_id") or "(not assessed)", (verdict["outcome"] or "not closed").upper(),
+                                  " (stage %s failed)" % stage if stage else ""),
+             "gates: review %s, window %s" % (gates["review"], gates["window"]),
+             "devices: deployed %s; failed %s; rolled back %s" % (
+                 ", ".join(deployed_hosts(stages)) or "none", ", ".join(failed_hosts(stages)) or "none",
+                 ", ".join(_list(_part(stages, "rollback").get("rolled_back"))) or "none"),
+             "verdict: %s" % verdict["summary"]]
+    if mttr is not None:
+        lines.append("rollback verified in %s s from the failed check (MTTR)" % mttr)
+    if verdict["reason"] and stages.get("escalation"):
+        lines.append("escalated (%s): %s" % (verdict["reason"], stages["escalation"]))
+    if stages.get("report"):
+        lines.append("report: %s" % stages["report"])
+    elif stages.get("close_error"):
+        lines.append("close FAILED: %s" % stages["close_error"])
+    return lines
+
+
+def run_decision(stages):
+    """Every decision of the run from its stage results (see STAGE_KEYS).
+
+    Returns outcome.decide's verdict plus ``close_reason``, ``actions_taken``, ``mttr_s``, ``escalate`` (bool),
+    ``summary_lines`` and ``stages`` (what the close action records).
+    """
+    check_stages(stages)
+    hosts = run_hosts(stages)
+    records = dict((h, host_record(h, stages)) for h in hosts)
+    verdict = outcome.decide(verdict_facts(stages, hosts, records))
+    mttr = mttr_seconds(first_failure(stages), _part(stages, "rollback").get("verified_at"), verdict["rollback"]["verified"])
+    extra = {"close_reason": close_reason(stages, verdict), "actions_taken": actions_taken(stages, verdict), "mttr_s": mttr,
+             "escalate": bool(verdict["reason"]), "summary_lines": summary_lines(stages, verdict, mttr),
+             "stages": close_stages(stages, hosts, records, verdict)}
+    verdict.update(extra)
+    return verdict

@@ -1,0 +1,212 @@
+"""module_utils/run_decisions.py: every decision of a run from plain stage results, no lab (issue 13, step 1).
+
+One test per scenario of the issue's matrix: good, bad check, unreachable, rollback failed, canceled, approval expired,
+freeze, emergency, partial batch failure; then the pieces the close and the escalation show.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.governed.change.plugins.module_utils import run_decisions
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+
+SSH = "r3 (ssh root@127.0.0.1:26913): unreachable over SSH after 3 attempt(s): Connection refused"
+FAILED_CHECK = {"passed": False, "failed": True, "msg": "checks failed",
+                "results": [{"name": "no_bgp_session_lost", "passed": False, "reason": "10.0.12.2 missing"}]}
+PASSED = {"passed": True, "failed": False, "results": [{"name": "same_config", "passed": True}]}
+
+
+def _good():
+    return {
+        "change_id": "CHG-1", "assessment": {"tier": "medium", "score": 42, "hosts": ["r1"], "requirements": {"escalation": {}}},
+        "stage_failed": "", "error": "", "review": {"decision": "pass", "rejected": [], "denied_by": []}, "window": "pass",
+        "precheck": {"backups": {"r1": "b1"}, "pre_snapshots": {"r1": "p1", "r2": "p2"},
+                     "hosts": {"r1": {"failed": False}, "r2": {"failed": False}}},
+        "deploy": {"deployed": ["r1"], "failed_hosts": [], "implementing": True, "halted": False, "plan": {"batches": [["r1"]]},
+                   "failed_at": "", "undecidable": False, "confirm_timeout": 60,
+                   "hosts": {"r1": {"deploy": {"changed": True}, "check": PASSED, "confirmed": True}, "r2": {"check": PASSED}}},
+        "verify": {"failed_hosts": [], "failed_at": "", "undecidable": False,
+                   "hosts": {"r1": dict(PASSED, post="post1"), "r2": dict(PASSED, post="post2")}},
+        "rollback": {}, "escalate_on_failure": True, "escalate_on_denial": True,
+    }
+
+
+def _bad_check():
+    run = _good()
+    run.update(stage_failed="verify", error="verify failed on r1: checks failed")
+    run["verify"].update(failed_hosts=["r1"], failed_at="2026-11-30T10:00:00.000000Z")
+    run["verify"]["hosts"]["r1"] = dict(FAILED_CHECK, post="post1")
+    run["rollback"] = {"targets": ["r1"], "rolled_back": ["r1"], "restore_failed": [], "state_differs": [], "verified": True,
+                       "verified_at": "2026-11-30T10:00:04.250000Z", "post_snapshots": {"r1": "post-rb"},
+                       "records": {"r1": {"restore": {"verified": True}, "verify": PASSED}, "r2": {"verify": {"skipped": True}}}}
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- the matrix
+def test_good_change_is_successful_closes_verified_and_does_not_escalate():
+    got = run_decisions.run_decision(_good())
+    assert (got["outcome"], got["reason"], got["escalate"], got["release_locks"]) == ("successful", "", False, True)
+    assert got["close_reason"] == "deployed and verified"
+    assert {h: e["state"] for h, e in got["devices"].items()} == {"r1": "changed", "r2": "untouched"}
+    assert got["mttr_s"] is None
+    assert got["summary_lines"][0] == "change CHG-1: SUCCESSFUL"
+    assert got["stages"]["hosts"]["r1"] == {"backup": "b1", "pre": "p1", "deploy": {"changed": True}, "check": PASSED,
+                                            "confirmed": True, "verify": dict(PASSED, post="post1"), "post": "post1",
+                                            "precheck": {"failed": False}}
+
+
+def test_bad_check_rolls_back_verified_escalates_change_failed_with_mttr():
+    got = run_decisions.run_decision(_bad_check())
+    assert (got["outcome"], got["reason"], got["escalate"]) == ("unsuccessful", "change_failed", True)
+    assert got["devices"]["r1"]["state"] == "rolled_back" and got["devices"]["r2"]["state"] == "untouched"
+    assert got["mttr_s"] == 4.25
+    assert got["close_reason"] == "stage verify failed: verify failed on r1: checks failed"
+    assert "r1: checks failed - no_bgp_session_lost (10.0.12.2 missing)" in got["detected"]
+    assert got["actions_taken"] == [
+        "assessed: tier medium (score 42)", "review gate: pass", "window gate: pass", "locked, backed up and snapshotted r1",
+        "deployed to r1 with a commit-confirmed timer of 60 s",
+        "restored r1 from the backup; rollback verified: the state equals the pre-change snapshot",
+        "closed unsuccessful", "The change's device locks were released."]
+    record = got["stages"]["hosts"]["r1"]
+    assert record["post"] == "post-rb" and record["restore"] == {"verified": True} and record["rollback_verify"] == PASSED
+    assert "rollback_verify" not in got["stages"]["hosts"]["r2"]  # a skipped verification is left out
+    assert "rollback verified in 4.25 s from the failed check (MTTR)" in got["summary_lines"]
+
+
+def test_a_tier_without_escalation_does_not_escalate_a_verified_rollback():
+    run = _bad_check()
+    run["assessment"]["requirements"] = {}
+    got = run_decisions.run_decision(run)
+    assert got["reason"] == "" and got["escalate"] is False and got["outcome"] == "unsuccessful"
+
+
+def test_unreachable_mid_deploy_is_retries_exhausted_and_keeps_the_locks():
+    run = _good()
+    run["assessment"]["hosts"] = ["r1", "r3"]
+    run.update(stage_failed="deploy", error="deploy failed on r3")
+    run["deploy"].update(deployed=["r1", "r3"], failed_hosts=["r3"], failed_at="2026-11-30T10:00:00Z")
+    run["deploy"]["hosts"]["r3"] = {"deploy": {"failed": True, "transient": True, "msg": SSH}}
+    run["rollback"] = {"targets": ["r1", "r3"], "rolled_back": ["r1"], "restore_failed": ["r3"], "state_differs": [], "verified": False,
+                       "records": {"r3": {"restore": {"failed": True, "transient": True, "msg": SSH}}, "r1": {"restore": {"verified": True}}}}
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"], got["release_locks"]) == ("unsuccessful", "retries_exhausted", False)
+    assert got["devices"]["r3"]["state"] == "unreachable" and "Connection refused" in got["devices"]["r3"]["detail"]
+    assert got["mttr_s"] is None
+    assert any("locks are held" in item and "r3" in item for item in got["actions_taken"])
+
+
+def test_rollback_failed_when_the_state_differs_after_the_restore():
+    run = _bad_check()
+    run["rollback"].update(state_differs=["r1"], verified=False,
+                           records={"r1": {"restore": {"verified": True}, "verify": dict(FAILED_CHECK, results=[
+                               {"name": "same_routes", "passed": False, "reason": "10.255.0.3/32 missing"}])}})
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"], got["release_locks"]) == ("unsuccessful", "rollback_failed", False)
+    assert got["devices"]["r1"]["state"] == "state_differs" and "same_routes" in got["devices"]["r1"]["detail"]
+    assert "restored r1 from the backup; rollback NOT verified" in got["actions_taken"]
+
+
+def test_a_change_stopped_before_any_device_is_canceled():
+    run = _good()
+    run.update(stage_failed="precheck", error="precheck failed on r1")
+    run["deploy"] = {}
+    run["verify"] = {}
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"]) == ("canceled", "")
+    assert got["close_reason"] == "stage precheck failed: precheck failed on r1"
+    assert {e["state"] for e in got["devices"].values()} == {"untouched"}
+
+
+def test_an_expired_approval_escalates_approval_timeout_and_a_denial_approval_denied():
+    run = _good()
+    run.update(stage_failed="review", error="review gate refused", deploy={}, verify={}, precheck={})
+    run["review"] = {"decision": "fail", "rejected": [{"approver": "alice", "reason": "approval expired 2 days ago"}], "denied_by": []}
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"]) == ("canceled", "approval_timeout")
+    assert got["actions_taken"][1] == "review gate: fail"
+    run["review"] = {"decision": "fail", "rejected": [], "denied_by": ["bob"]}
+    assert run_decisions.run_decision(run)["reason"] == "approval_denied"
+    run["escalate_on_denial"] = False
+    assert run_decisions.run_decision(run)["reason"] == ""
+    # the AWX path may only know the decision string: no reason can be made up from it
+    run["review"] = "fail"
+    assert run_decisions.run_decision(run)["reason"] == ""
+
+
+def test_a_freeze_cancels_without_escalation_and_a_workflow_can_force_the_reason():
+    run = _good()
+    run.update(stage_failed="window", error="window gate refused: year-end freeze", window="fail", deploy={}, verify={}, precheck={})
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"]) == ("canceled", "")
+    assert got["summary_lines"][:2] == ["change CHG-1: CANCELED (stage window failed)", "gates: review pass, window fail"]
+    run["forced_reason"] = "gate_refused"
+    assert run_decisions.run_decision(run)["reason"] == "gate_refused"
+
+
+def test_an_emergency_change_decides_as_any_other():
+    run = _good()
+    run["assessment"]["tier"] = "critical"
+    run["window"] = "pass"  # the window gate recorded the emergency bypass and passed
+    got = run_decisions.run_decision(run)
+    assert got["outcome"] == "successful" and got["actions_taken"][0] == "assessed: tier critical (score 42)"
+
+
+def test_a_partial_batch_failure_rolls_back_the_failed_batch_only_and_keeps_the_canary():
+    run = _good()
+    run["assessment"]["hosts"] = ["r1", "r2"]
+    run.update(stage_failed="deploy", error="deploy failed on r2 after 2 of 2 batch(es)")
+    run["deploy"].update(deployed=["r1", "r2"], failed_hosts=["r2"], halted=True, failed_at="2026-11-30T10:00:00Z")
+    run["deploy"]["hosts"]["r2"] = {"deploy": {"changed": True}, "check": FAILED_CHECK, "confirmed": False}
+    run["verify"] = {}
+    run["rollback"] = {"targets": ["r2"], "rolled_back": ["r2"], "restore_failed": [], "state_differs": [], "verified": True,
+                       "verified_at": "2026-11-30T10:00:03Z", "records": {"r2": {"restore": {"verified": True}, "verify": PASSED}}}
+    got = run_decisions.run_decision(run)
+    assert got["outcome"] == "unsuccessful" and got["reason"] == "change_failed"
+    assert {h: e["state"] for h, e in got["devices"].items()} == {"r1": "changed", "r2": "rolled_back"}
+    assert got["mttr_s"] == 3.0 and got["stages"]["halted"] is True
+
+
+# ---------------------------------------------------------------------------------------------- the pieces
+def test_a_failed_close_escalates_change_failed_and_says_so():
+    got = run_decisions.run_decision(dict(_good(), close_error="ledger is locked"))
+    assert got["reason"] == "change_failed" and got["actions_taken"][-2] == "close FAILED: ledger is locked"
+    assert got["summary_lines"][-1] == "close FAILED: ledger is locked"
+
+
+def test_the_summary_names_the_escalation_and_the_report():
+    got = run_decisions.run_decision(dict(_bad_check(), escalation="/out/esc.json", report="/out/report.html"))
+    assert got["summary_lines"][-2:] == ["escalated (change_failed): /out/esc.json", "report: /out/report.html"]
+    assert got["stages"]["escalation"] == "/out/esc.json"
+    assert "escalation" not in run_decisions.run_decision(_bad_check())["stages"]
+
+
+def test_the_same_results_give_the_same_decision_whatever_the_path_adds():
+    """The AWX path passes host lists completed from the ledger and the assess summary; the pipeline the whole assessment."""
+    pipeline = _bad_check()
+    awx = copy.deepcopy(pipeline)
+    awx["assessment"] = dict(awx["assessment"], content_hash="abc", change_class="normal")
+    awx["deploy"]["failed_hosts"] = ["r1"]  # the ledger's union of deploy's and verify's failed hosts
+    a, b = run_decisions.run_decision(pipeline), run_decisions.run_decision(awx)
+    for key in ("outcome", "reason", "devices", "detected", "rollback", "release_locks", "close_reason", "actions_taken", "mttr_s"):
+        assert a[key] == b[key], key
+
+
+def test_mttr_needs_a_verified_rollback_and_readable_times():
+    assert run_decisions.mttr_seconds("2026-11-30T10:00:00Z", "2026-11-30T10:00:01.5Z", True) == 1.5
+    assert run_decisions.mttr_seconds("2026-11-30T10:00:00Z", "2026-11-30T10:00:01.5Z", False) is None
+    assert run_decisions.mttr_seconds("", "2026-11-30T10:00:01Z", True) is None
+    assert run_decisions.mttr_seconds("yesterday", "2026-11-30T10:00:01Z", True) is None
+
+
+def test_bad_stage_results_are_refused_naming_the_key():
+    with pytest.raises(ValidationError, match="mapping"):
+        run_decisions.run_decision(["r1"])
+    with pytest.raises(ValidationError, match="unknown stage result.*deployd"):
+        run_decisions.run_decision({"deployd": ["r1"]})
+    with pytest.raises(ValidationError, match="run_decision.deploy"):
+        run_decisions.run_decision({"deploy": {"deployd": ["r1"]}})
+    with pytest.raises(ValidationError, match="rollback must be a mapping"):
+        run_decisions.run_decision({"rollback": ["r1"]})
