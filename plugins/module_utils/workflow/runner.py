@@ -356,50 +356,73 @@ class WorkflowRunner:
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="wf-node") as pool:
             futures = {}
             try:
-                while True:
-                    self._mark_dnr()
-                    if not self.cancel.is_set():
-                        for ident in self.order:
-                            if len(futures) >= self.parallel:
-                                break  # bounded parallelism: the rest start when a slot frees (start times stay true)
-                            if self._runnable(ident):
-                                futures[pool.submit(self._execute, ident, self._prepare(ident))] = ident
-                    if not futures:
-                        break
-                    done, _pending = concurrent.futures.wait(list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
-                    for future in done:
-                        ident = futures.pop(future)
-                        try:
-                            future.result()
-                        except Exception as exc:  # pylint: disable=broad-except  # a node that raised is a failed node
-                            self._finish(ident, "failed", explanation="the runner failed to run the node: %s" % exc)
+                self._run_nodes(pool, futures)
             except KeyboardInterrupt:
                 self.cancel.set()
                 status = "canceled"
-                for future in list(futures):
-                    ident = futures.pop(future)
-                    try:
-                        future.result()
-                    except Exception as exc:  # pylint: disable=broad-except
-                        self._finish(ident, "canceled", explanation="canceled: %s" % exc)
+                self._drain_canceled(futures)
+        self._mark_never_ran()
+        unhandled = self._unhandled_failures()
+        if status != "canceled" and unhandled:
+            status = "failed"
+        record = self._run_record(status, started, time.time(), unhandled)
+        self._write_run_record(record)
+        return record
+
+    def _run_nodes(self, pool, futures):
+        """Start every runnable node (at most ``parallel`` at once) and collect them until none is left to run."""
+        while True:
+            self._mark_dnr()
+            if not self.cancel.is_set():
+                self._start_runnable(pool, futures)
+            if not futures:
+                return
+            done, _pending = concurrent.futures.wait(list(futures), return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                self._collect(futures.pop(future), future, "failed", "the runner failed to run the node: %s")
+
+    def _start_runnable(self, pool, futures):
+        for ident in self.order:
+            if len(futures) >= self.parallel:
+                return  # bounded parallelism: the rest start when a slot frees (start times stay true)
+            if self._runnable(ident):
+                futures[pool.submit(self._execute, ident, self._prepare(ident))] = ident
+
+    def _collect(self, ident, future, status, explanation):
+        """A finished node's future: a node that raised ends with ``status``."""
+        try:
+            future.result()
+        except Exception as exc:  # pylint: disable=broad-except  # a node that raised is a failed node
+            self._finish(ident, status, explanation=explanation % exc)
+
+    def _drain_canceled(self, futures):
+        for future in list(futures):
+            self._collect(futures.pop(future), future, "canceled", "canceled: %s")
+
+    def _mark_never_ran(self):
         for ident in self.order:
             if self.state[ident]["status"] is None:
                 self._set_dnr(ident)
                 if self.cancel.is_set():
                     self.state[ident]["explanation"] = "the workflow was canceled before this node ran"
-        unhandled = [ident for ident in self.order if self.state[ident]["status"] in FAILED
-                     and not any(kind in ("failure_nodes", "always_nodes") for kind, _c in self.children[ident])]
-        if status != "canceled" and unhandled:
-            status = "failed"
-        ended = time.time()
-        record = {"workflow": self.doc.get("name"), "file": os.path.abspath(self.workflow_path), "run_id": self.run_id,
-                  "run_dir": self.run_dir, "status": status, "start": _iso(started), "end": _iso(ended),
-                  "elapsed": round(ended - started, 3), "launcher": self.launcher, "parallel": self.parallel,
-                  "controller_config": self.controller.path, "project_dir": self.controller.project_dir,
-                  "failed_without_handler": unhandled,
-                  "explanation": ("no failure or always path for failed node(s): %s" % ", ".join(
-                      "%s (%s)" % (ident, self.state[ident]["status"]) for ident in unhandled)) if unhandled else None,
-                  "nodes": [self._public(ident) for ident in self.order]}
+
+    def _unhandled_failures(self):
+        """The failed nodes without a failure or always path: they fail the workflow."""
+        return [ident for ident in self.order if self.state[ident]["status"] in FAILED
+                and not any(kind in ("failure_nodes", "always_nodes") for kind, _c in self.children[ident])]
+
+    def _run_record(self, status, started, ended, unhandled):
+        return {"workflow": self.doc.get("name"), "file": os.path.abspath(self.workflow_path), "run_id": self.run_id,
+                "run_dir": self.run_dir, "status": status, "start": _iso(started), "end": _iso(ended),
+                "elapsed": round(ended - started, 3), "launcher": self.launcher, "parallel": self.parallel,
+                "controller_config": self.controller.path, "project_dir": self.controller.project_dir,
+                "failed_without_handler": unhandled,
+                "explanation": ("no failure or always path for failed node(s): %s" % ", ".join(
+                    "%s (%s)" % (ident, self.state[ident]["status"]) for ident in unhandled)) if unhandled else None,
+                "nodes": [self._public(ident) for ident in self.order]}
+
+    def _write_run_record(self, record):
+        """run.json and summary.txt into the run directory; their paths into the record."""
         with open(os.path.join(self.run_dir, "run.json"), "w", encoding="utf-8") as handle:
             json.dump(record, handle, indent=2, sort_keys=True, default=str)
             handle.write("\n")
@@ -408,7 +431,6 @@ class WorkflowRunner:
             handle.write(text)
         record["summary_path"] = os.path.join(self.run_dir, "summary.txt")
         record["record_path"] = os.path.join(self.run_dir, "run.json")
-        return record
 
     def _public(self, ident):
         state = dict(self.state[ident])
@@ -578,6 +600,7 @@ class WorkflowRunner:
 def ledger_decision(context):
     """(approve|deny|None, detail) from the ledger's signed approvals and the policy's review requirements."""
     # imported here: the review/ledger cores are only needed when an approval is resolved from the ledger
+    from ansible_collections.governed.change.plugins.module_utils.assessment_artifact import load as load_assessment
     from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
     from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
     from ansible_collections.governed.change.plugins.module_utils.review import review_gate
@@ -595,10 +618,7 @@ def ledger_decision(context):
         ledger.close()
     assessment = None
     if context.get("assessment_file") and os.path.isfile(context["assessment_file"]):
-        with open(context["assessment_file"], "r", encoding="utf-8") as handle:
-            assessment = json.load(handle)
-        if isinstance(assessment, dict) and isinstance(assessment.get("assessment"), dict):
-            assessment = assessment["assessment"]
+        assessment = load_assessment(context["assessment_file"])  # validated: version, keys, artifact sha256
     if not isinstance(assessment, dict):
         assessment = {"change_id": change["id"], "tier": change.get("tier"), "content_hash": change.get("content_hash")}
     author = assessment.get("author") or change.get("author")

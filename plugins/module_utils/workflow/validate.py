@@ -125,23 +125,29 @@ class ControllerConfig:
                 self.errors.append(ValidationError("%s must be a list of mappings." % key, where=name,
                                                    fix="write %s as a YAML list, one entry per object." % key))
                 continue
-            options = schema.module_options(module)
-            aliases = {alias: opt for opt, spec in options.items() for alias in ((spec or {}).get("aliases") or [])}
-            for position, entry in enumerate(entries):
-                label = entry.get("name") if isinstance(entry, dict) else None
-                where = "%s: %s '%s'" % (name, key, label) if label else "%s: %s[%d]" % (name, key, position)
-                if not isinstance(entry, dict):
-                    self.errors.append(ValidationError("the entry is not a mapping.", where=where, fix="write name: ... and its fields."))
-                    continue
-                schema.check_options(entry, options, "", where, "awx.awx %s" % module, self.errors)
-                if not label:
-                    continue
-                if label in self.objects[key]:
-                    self.errors.append(ValidationError("%s '%s' is defined twice (also in %s)." % (key, label, self.sources[key][label]),
-                                                       where=where, fix="define each object once."))
-                    continue
-                self.objects[key][label] = {aliases.get(k, k): v for k, v in entry.items()}
-                self.sources[key][label] = name
+            self._load_kind(name, key, module, entries)
+
+    def _load_kind(self, name, key, module, entries):
+        """The objects of one controller_* list of file ``name``, checked against the awx.awx module's options."""
+        options = schema.module_options(module)
+        aliases = {alias: opt for opt, spec in options.items() for alias in ((spec or {}).get("aliases") or [])}
+        for position, entry in enumerate(entries):
+            label = entry.get("name") if isinstance(entry, dict) else None
+            where = "%s: %s '%s'" % (name, key, label) if label else "%s: %s[%d]" % (name, key, position)
+            if not isinstance(entry, dict):
+                self.errors.append(ValidationError("the entry is not a mapping.", where=where, fix="write name: ... and its fields."))
+                continue
+            schema.check_options(entry, options, "", where, "awx.awx %s" % module, self.errors)
+            if label:
+                self._add_object(name, key, label, {aliases.get(k, k): v for k, v in entry.items()}, where)
+
+    def _add_object(self, name, key, label, entry, where):
+        if label in self.objects[key]:
+            self.errors.append(ValidationError("%s '%s' is defined twice (also in %s)." % (key, label, self.sources[key][label]),
+                                               where=where, fix="define each object once."))
+            return
+        self.objects[key][label] = entry
+        self.sources[key][label] = name
 
     @property
     def templates(self):
@@ -173,6 +179,75 @@ def load_workflow(path):
     return doc
 
 
+def _node_options(node, options, where, errors):
+    """The node to check against the documented options, or None when there is nothing more to check."""
+    if not isinstance(node, dict):
+        errors.append(ValidationError("the node is not a mapping.", where=where, fix="write identifier:, unified_job_template: ..."))
+        return None
+    if "approval_node" in node and "approval_node" not in options:
+        # workflow_job_template_node's spelling; workflow_job_template's nodes would silently lose it
+        errors.append(ValidationError("field 'approval_node' is not documented by %s (it is an option of the separate "
+                                      "workflow_job_template_node module)." % NODE_SOURCE, where=where,
+                                      fix="write the approval as unified_job_template: {type: workflow_approval, name: ..., "
+                                          "description: ..., timeout: SECONDS}."))
+        node = {key: value for key, value in node.items() if key != "approval_node"}
+        if "unified_job_template" not in node:
+            return None
+    return node
+
+
+def _duplicate_identifiers(positions, source):
+    for ident, where_list in positions.items():
+        if len(where_list) > 1:
+            yield ValidationError("identifier '%s' is used by %d nodes (%s)." % (
+                ident, len(where_list), " and ".join("workflow_nodes[%d]" % i for i in where_list)), where="%s: node '%s'" % (source, ident),
+                fix="give every node a unique identifier; edges refer to nodes by identifier.")
+
+
+def _dangling_edges(nodes, by_id, source):
+    """Edges naming a node the workflow does not have."""
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            continue
+        for kind, child, position in edges_of(node):
+            if child not in by_id:
+                yield ValidationError("related.%s[%d] names '%s', which is not a node of this workflow." % (
+                    kind, position, child), where=node_where(source, node, index),
+                    fix="add a node with identifier '%s' or correct the edge (nodes: %s)." % (child, ", ".join(sorted(by_id))))
+
+
+def _node_template(node, where, errors):
+    """(type, name) of a node's unified_job_template, or None when it is missing or malformed (the problem appended)."""
+    ujt = node.get("unified_job_template")
+    if not isinstance(ujt, dict) or not ujt:
+        if ujt is None:
+            errors.append(ValidationError("the node has no unified_job_template.", where=where,
+                                          fix="name the job template (unified_job_template: {name: ..., type: job_template}) "
+                                              "or make it an approval (type: workflow_approval)."))
+        return None
+    kind = template_type(node)
+    if kind not in UJT_TYPES:
+        errors.append(ValidationError("unified_job_template.type is '%s', not an AWX unified job template type." % kind,
+                                      where=where, fix="use one of: %s." % ", ".join(UJT_TYPES)))
+        return None
+    name = ujt.get("name")
+    if not isinstance(name, str) or not name:
+        errors.append(ValidationError("unified_job_template has no name.", where=where,
+                                      fix="name the %s." % ("approval" if kind == "workflow_approval" else "template")))
+        return None
+    return kind, name
+
+
+def _approval_timeout(ujt, name, where):
+    """An approval node without a positive timeout waits forever."""
+    timeout = ujt.get("timeout")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+        yield ValidationError("approval node '%s' has %s: it would wait for an approver forever." % (
+            name, "no timeout" if timeout is None else "timeout %r" % (timeout,)), where=where,
+            fix="set unified_job_template.timeout to the seconds approvers have (e.g. 86400), and route the "
+                "timeout through failure_nodes.")
+
+
 class Validator:
     """Checks workflow templates; every problem is collected (ValidationError with where and fix)."""
 
@@ -194,41 +269,9 @@ class Validator:
             errors.append(ValidationError("the workflow has no workflow_nodes.", where=source,
                                           fix="list the nodes under workflow_nodes (awx.awx workflow_job_template format)."))
             return errors, warnings
-        options = schema.workflow_node_options()
-        by_id, positions = {}, {}
-        for index, node in enumerate(nodes):
-            where = node_where(source, node, index)
-            if not isinstance(node, dict):
-                errors.append(ValidationError("the node is not a mapping.", where=where, fix="write identifier:, unified_job_template: ..."))
-                continue
-            if "approval_node" in node and "approval_node" not in options:
-                # workflow_job_template_node's spelling; workflow_job_template's nodes would silently lose it
-                errors.append(ValidationError("field 'approval_node' is not documented by %s (it is an option of the separate "
-                                              "workflow_job_template_node module)." % NODE_SOURCE, where=where,
-                                              fix="write the approval as unified_job_template: {type: workflow_approval, name: ..., "
-                                                  "description: ..., timeout: SECONDS}."))
-                node = {key: value for key, value in node.items() if key != "approval_node"}
-                if "unified_job_template" not in node:
-                    continue
-            schema.check_options(node, options, "", where, NODE_SOURCE, errors)
-            ident = node.get("identifier")
-            if isinstance(ident, str) and ident:
-                positions.setdefault(ident, []).append(index)
-                by_id.setdefault(ident, node)
-            self._check_node(node, where, source, errors, warnings, doc)
-        for ident, where_list in positions.items():
-            if len(where_list) > 1:
-                errors.append(ValidationError("identifier '%s' is used by %d nodes (%s)." % (
-                    ident, len(where_list), " and ".join("workflow_nodes[%d]" % i for i in where_list)), where="%s: node '%s'" % (source, ident),
-                    fix="give every node a unique identifier; edges refer to nodes by identifier."))
-        for index, node in enumerate(nodes):
-            if not isinstance(node, dict):
-                continue
-            for kind, child, position in edges_of(node):
-                if child not in by_id:
-                    errors.append(ValidationError("related.%s[%d] names '%s', which is not a node of this workflow." % (
-                        kind, position, child), where=node_where(source, node, index),
-                        fix="add a node with identifier '%s' or correct the edge (nodes: %s)." % (child, ", ".join(sorted(by_id)))))
+        by_id, positions = self._check_nodes(nodes, source, errors, warnings, doc)
+        errors.extend(_duplicate_identifiers(positions, source))
+        errors.extend(_dangling_edges(nodes, by_id, source))
         for cycle in find_cycles(by_id):
             errors.append(ValidationError("the workflow has a cycle: %s." % cycle, where=source,
                                           fix="remove one of these edges; AWX workflows must be acyclic."))
@@ -236,6 +279,23 @@ class Validator:
         for rule in SAFETY_RULES:
             errors.extend(rule(graph))
         return errors, warnings
+
+    def _check_nodes(self, nodes, source, errors, warnings, doc):
+        """Each node checked; returns ({identifier: first node}, {identifier: [positions]})."""
+        options = schema.workflow_node_options()
+        by_id, positions = {}, {}
+        for index, node in enumerate(nodes):
+            where = node_where(source, node, index)
+            node = _node_options(node, options, where, errors)
+            if node is None:
+                continue
+            schema.check_options(node, options, "", where, NODE_SOURCE, errors)
+            ident = node.get("identifier")
+            if isinstance(ident, str) and ident:
+                positions.setdefault(ident, []).append(index)
+                by_id.setdefault(ident, node)
+            self._check_node(node, where, source, errors, warnings, doc)
+        return by_id, positions
 
     def stage_playbooks(self, by_id):
         """{identifier: playbook} of the job template nodes whose template the controller configuration defines."""
@@ -250,38 +310,24 @@ class Validator:
         return out
 
     def _check_node(self, node, where, source, errors, warnings, doc):
-        ujt = node.get("unified_job_template")
-        if not isinstance(ujt, dict) or not ujt:
-            if ujt is None:
-                errors.append(ValidationError("the node has no unified_job_template.", where=where,
-                                              fix="name the job template (unified_job_template: {name: ..., type: job_template}) "
-                                                  "or make it an approval (type: workflow_approval)."))
+        checked = _node_template(node, where, errors)
+        if checked is None:
             return
-        kind = template_type(node)
-        if kind not in UJT_TYPES:
-            errors.append(ValidationError("unified_job_template.type is '%s', not an AWX unified job template type." % kind,
-                                          where=where, fix="use one of: %s." % ", ".join(UJT_TYPES)))
-            return
-        name = ujt.get("name")
-        if not isinstance(name, str) or not name:
-            errors.append(ValidationError("unified_job_template has no name.", where=where,
-                                          fix="name the %s." % ("approval" if kind == "workflow_approval" else "template")))
-            return
+        kind, name = checked
         if kind == "workflow_approval":
-            timeout = ujt.get("timeout")
-            if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-                errors.append(ValidationError("approval node '%s' has %s: it would wait for an approver forever." % (
-                    name, "no timeout" if timeout is None else "timeout %r" % (timeout,)), where=where,
-                    fix="set unified_job_template.timeout to the seconds approvers have (e.g. 86400), and route the "
-                        "timeout through failure_nodes."))
-            return
-        if kind == "workflow_job_template":
-            if name not in self.known_workflows and (self.controller is None or name not in self.controller.workflows):
-                warnings.append(ValidationError("workflow job template '%s' is not among the validated workflows." % name,
-                                                where=where, fix="validate it together with this one."))
-            return
-        if kind != "job_template":
-            return
+            errors.extend(_approval_timeout(node["unified_job_template"], name, where))
+        elif kind == "workflow_job_template":
+            warnings.extend(self._known_workflow(name, where))
+        elif kind == "job_template":
+            self._check_job_node(node, name, where, errors, warnings, doc)
+
+    def _known_workflow(self, name, where):
+        if name not in self.known_workflows and (self.controller is None or name not in self.controller.workflows):
+            yield ValidationError("workflow job template '%s' is not among the validated workflows." % name,
+                                  where=where, fix="validate it together with this one.")
+
+    def _check_job_node(self, node, name, where, errors, warnings, doc):
+        """A job template node: its template exists, grants the node's prompts, and is itself sound."""
         if self.controller is None:
             errors.append(ValidationError("job template '%s' cannot be checked: no controller configuration." % name, where=where,
                                           fix="pass --controller-config with the controller_templates of the project."))
