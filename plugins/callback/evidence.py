@@ -234,25 +234,40 @@ class CallbackModule(CallbackBase):
 
     def _learn(self, fields, data):
         action = str(fields.get("action") or "")
-        args = fields.get("args") or {}
         if action.startswith(OWN_PREFIX) or action in ("assess", "close", "review_gate", "window_gate"):
-            ledger = args.get("ledger")
-            if not self._opt_ledger and isinstance(ledger, str) and ledger and "{{" not in ledger:
-                self.ledger_path = ledger if os.path.isabs(ledger) else os.path.abspath(ledger)
-            summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-            # Only the assess stage (it opens the change) and close name the run's change; a gate run alone is not a
-            # governed run unless governed_change_id says so.
-            cid = summary.get("change_id") if action.endswith("assess") else data.get("change_id") if action.endswith("close") else None
-            if isinstance(cid, str) and cid and "{{" not in cid:
-                self._set_change(cid)
+            self._learn_ledger(fields.get("args") or {})
+            self._learn_change(action, data)
             if action.endswith("close") and data.get("evidence") and not data.get("failed") and not fields.get("check_mode"):
-                self.closed = {"change_id": data.get("change_id"), "ledger": (data.get("ledger") or {}).get("path") or self.ledger_path,
-                               "output_dir": data.get("output_dir")}
-                if isinstance(self.closed["ledger"], str):
-                    self.ledger_path = self.closed["ledger"]
+                self._learn_closed(data)
         facts = data.get("ansible_facts")
         if isinstance(facts, dict) and isinstance(facts.get("governed_change_id"), str):
             self._set_change(facts["governed_change_id"])
+
+    def _learn_ledger(self, args):
+        """The ledger a governed task names (unless the callback's own option set one)."""
+        ledger = args.get("ledger")
+        if not self._opt_ledger and isinstance(ledger, str) and ledger and "{{" not in ledger:
+            self.ledger_path = ledger if os.path.isabs(ledger) else os.path.abspath(ledger)
+
+    def _learn_change(self, action, data):
+        # Only the assess stage (it opens the change) and close name the run's change; a gate run alone is not a
+        # governed run unless governed_change_id says so.
+        if action.endswith("assess"):
+            summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+            cid = summary.get("change_id")
+        elif action.endswith("close"):
+            cid = data.get("change_id")
+        else:
+            return
+        if isinstance(cid, str) and cid and "{{" not in cid:
+            self._set_change(cid)
+
+    def _learn_closed(self, data):
+        """A close that wrote evidence: the change, ledger and output dir the bundle is built from at the end."""
+        self.closed = {"change_id": data.get("change_id"), "ledger": (data.get("ledger") or {}).get("path") or self.ledger_path,
+                       "output_dir": data.get("output_dir")}
+        if isinstance(self.closed["ledger"], str):
+            self.ledger_path = self.closed["ledger"]
 
     # -- recording ----------------------------------------------------------------------------------------------
     def v2_playbook_on_task_start(self, task, is_conditional):
@@ -280,37 +295,45 @@ class CallbackModule(CallbackBase):
             return
         begin = time.perf_counter()
         try:
-            task = result.task
-            data = result.result
             fields = result.task_fields or {}
-            self._learn(fields, data)
-            started = self.task_start.get(task._uuid)  # pylint: disable=protected-access
-            if task.no_log or data.get("_ansible_no_log"):
-                trimmed = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
-            else:
-                trimmed = trim_result(data, self._max_bytes)
-            now = time.time()
-            item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
-                    "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
-                    "result": trimmed}
-            if self._own(item["action"]) == CHECK_ACTION and not task.no_log and not data.get("_ansible_no_log"):
-                rows = evidence.check_records(data.get("results"), item["host"], self._phase(task))
-                if rows:
-                    item["checks"] = rows
-            delegated = data.get("_ansible_delegated_vars") or {}
-            if delegated.get("ansible_host"):
-                item["delegated_to"] = str(delegated.get("ansible_delegated_host") or delegated["ansible_host"])
-            self.buffer.append((self.change_id, item))
-            if self.change_id is None and len(self.buffer) > BUFFER_MAX:
-                del self.buffer[0]  # not (yet) a governed run: keep only the latest tasks
-            if self.change_id is not None and (len(self.buffer) >= self._batch or self._device_stage(item["action"])):
-                self._flush()  # a device-changing task's result is in the ledger as soon as it is known
-            elif self.closed is not None:
-                self._flush()
+            self._learn(fields, result.result)
+            self._buffer_item(self._task_item(result, status, fields))
         except Exception as exc:  # pylint: disable=broad-except
             self._disable("cannot record the task (%s)" % exc)
         self.spent["results"] += 1
         self.spent["record_s"] += time.perf_counter() - begin
+
+    def _task_item(self, result, status, fields):
+        """The recorded form of one task result: times, trimmed result, check rows, delegation."""
+        task, data = result.task, result.result
+        started = self.task_start.get(task._uuid)  # pylint: disable=protected-access
+        hidden = task.no_log or data.get("_ansible_no_log")
+        if hidden:
+            trimmed = {"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
+        else:
+            trimmed = trim_result(data, self._max_bytes)
+        now = time.time()
+        item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
+                "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
+                "result": trimmed}
+        if self._own(item["action"]) == CHECK_ACTION and not hidden:
+            rows = evidence.check_records(data.get("results"), item["host"], self._phase(task))
+            if rows:
+                item["checks"] = rows
+        delegated = data.get("_ansible_delegated_vars") or {}
+        if delegated.get("ansible_host"):
+            item["delegated_to"] = str(delegated.get("ansible_delegated_host") or delegated["ansible_host"])
+        return item
+
+    def _buffer_item(self, item):
+        """Buffer the item; flush when the batch is full, a device-changing task's result arrives, or the change closed."""
+        self.buffer.append((self.change_id, item))
+        if self.change_id is None and len(self.buffer) > BUFFER_MAX:
+            del self.buffer[0]  # not (yet) a governed run: keep only the latest tasks
+        if self.change_id is not None and (len(self.buffer) >= self._batch or self._device_stage(item["action"])):
+            self._flush()  # a device-changing task's result is in the ledger as soon as it is known
+        elif self.closed is not None:
+            self._flush()
 
     @staticmethod
     def _own(action):
