@@ -67,107 +67,196 @@ def review_gate(policy, assessment, approvals, author, launcher, now=None, allow
         raise GovernedChangeError("review_gate was given a naive 'now'.", where="review_gate.now", fix="pass an aware datetime.")
     assessment = assessment or {}
     approvals = list(approvals or [])
-    reasons, counted, rejected = [], [], []
-    change_id = change_id_of(assessment)
-    content_hash = assessment.get("content_hash")
-    tier = assessment.get("tier")
-    change_class = assessment.get("change_class")
-    verdict = {"gate": "review", "decision": "fail", "change_id": change_id, "tier": tier, "change_class": change_class,
-               "content_hash": content_hash, "author": author, "launcher": launcher, "evaluated_at": _iso(now),
-               "reasons": reasons, "counted": counted, "rejected": rejected, "denied_by": [], "required": {},
-               "inputs": {"policy_sha256": sha256_of(policy or {}), "assessment_sha256": sha256_of(assessment),
-                          "approvals_sha256": sha256_of(approvals)}}
-
-    missing = [name for name, value in (("change_id", change_id), ("content_hash", content_hash), ("tier", tier)) if not value]
-    if missing:
-        reasons.append("the assessment lacks %s; fix: run governed.change.assess and pass its result." % ", ".join(missing))
+    verdict = _new_verdict(policy, assessment, approvals, author, launcher, now)
+    problem = _assessment_problem(verdict)
+    if problem:
+        verdict["reasons"].append(problem)
         return verdict
-    if tier not in TIERS:
-        reasons.append("the assessment tier %r is unknown; fix: re-run governed.change.assess." % (tier,))
-        return verdict
-
-    required = requirements_for(policy, tier)
-    verdict["required"] = required
-    index = approvals_mod.identity_index(policy)
-    signers = approvals_mod.allowed_signers_path(policy, allowed_signers, policy_dir)
-    author_id = approvals_mod.resolve_identity(index, author) or author
-    launcher_id = approvals_mod.resolve_identity(index, launcher) or launcher
-    # Segregation of duties and distinct approvers compare persons: identities sharing `person` are one person.
-    author_person = approvals_mod.person_of(index, author_id)
-    launcher_person = approvals_mod.person_of(index, launcher_id)
-
-    seen = {}
+    verdict["required"] = requirements_for(policy, verdict["tier"])
+    review = _Review(policy, verdict, author, launcher, allowed_signers, policy_dir, now)
     for position, approval in enumerate(approvals):
+        review.weigh(position, approval)
+    _decide(verdict, assessment, author, launcher)
+    return verdict
+
+
+def _new_verdict(policy, assessment, approvals, author, launcher, now):
+    """The failing verdict every review starts from (it passes only when a rule below lets it)."""
+    return {"gate": "review", "decision": "fail", "change_id": change_id_of(assessment), "tier": assessment.get("tier"),
+            "change_class": assessment.get("change_class"), "content_hash": assessment.get("content_hash"),
+            "author": author, "launcher": launcher, "evaluated_at": _iso(now),
+            "reasons": [], "counted": [], "rejected": [], "denied_by": [], "required": {},
+            "inputs": {"policy_sha256": sha256_of(policy or {}), "assessment_sha256": sha256_of(assessment),
+                       "approvals_sha256": sha256_of(approvals)}}
+
+
+def _assessment_problem(verdict):
+    """Rule: the assessment names its change, its content hash and a known tier (else the gate cannot decide)."""
+    missing = [name for name in ("change_id", "content_hash", "tier") if not verdict[name]]
+    if missing:
+        return "the assessment lacks %s; fix: run governed.change.assess and pass its result." % ", ".join(missing)
+    if verdict["tier"] not in TIERS:
+        return "the assessment tier %r is unknown; fix: re-run governed.change.assess." % (verdict["tier"],)
+    return None
+
+
+class _Review:
+    """One review's identities and running tally: each approval is weighed once, in order."""
+
+    def __init__(self, policy, verdict, author, launcher, allowed_signers, policy_dir, now):
+        self.verdict, self.required, self.now = verdict, verdict["required"], now
+        self.index = approvals_mod.identity_index(policy)
+        self.signers = approvals_mod.allowed_signers_path(policy, allowed_signers, policy_dir)
+        author_id = approvals_mod.resolve_identity(self.index, author) or author
+        launcher_id = approvals_mod.resolve_identity(self.index, launcher) or launcher
+        # Segregation of duties and distinct approvers compare persons: identities sharing `person` are one person.
+        self.roles = (("author", author, author_id, approvals_mod.person_of(self.index, author_id)),
+                      ("launcher", launcher, launcher_id, approvals_mod.person_of(self.index, launcher_id)))
+        self.seen = {}
+
+    def weigh(self, position, approval):
+        """Count, reject or record as a deny one approval (the verdict's counted, rejected and denied_by)."""
+        verdict = self.verdict
         if not isinstance(approval, dict):
-            rejected.append({"approver": None, "index": position, "reason": "not an approval record (got %s); fix: record "
-                             "approvals with governed-change approve or read them from AWX." % type(approval).__name__})
-            continue
+            verdict["rejected"].append({"approver": None, "index": position, "reason": "not an approval record (got %s); fix: "
+                                        "record approvals with governed-change approve or read them from AWX."
+                                        % type(approval).__name__})
+            return
         name = approval.get("approver")
-        problem, identity = _check_one(approval, index, signers, change_id, content_hash, required, now)
-        person = approvals_mod.person_of(index, identity)
+        problem, identity = _check_one(approval, self.index, self.signers, verdict["change_id"], verdict["content_hash"],
+                                       self.required, self.now)
+        person = approvals_mod.person_of(self.index, identity)
         entry = {"approver": name, "identity": identity, "person": person, "index": position, "decision": approval.get("decision"),
                  "source": approval.get("source"), "principal": approval.get("principal"), "ts": approval.get("ts")}
-        # A deny for the current content wins even when it is otherwise imperfect (blocking is always safe).
-        if approval.get("decision") == "deny" and approval.get("change_id") == change_id \
-                and approval.get("content_hash") == content_hash:
-            verdict["denied_by"].append({"approver": name, "identity": identity, "ts": approval.get("ts"),
-                                         "comment": approval.get("comment"), "verified": problem is None})
-            rejected.append(dict(entry, reason="denied the change" + ("" if problem is None else " (deny honoured although: %s)" % problem)))
-            continue
-        if problem is None and required["segregation_of_duties"]:
-            problem = _own_change(identity, name, person, (("author", author, author_id, author_person),
-                                                           ("launcher", launcher, launcher_id, launcher_person)), required)
-        if problem is None and required["groups"]:
-            groups = approvals_mod.identity_groups(index, identity)
-            if not set(groups) & set(required["groups"]):
-                problem = ("%s is in groups [%s], none of the required [%s]; fix: an approver from a required group signs."
-                           % (identity, ", ".join(groups), ", ".join(required["groups"])))
-        if problem is None and person in seen:
-            first = seen[person]
-            problem = ("%s already counted (approval #%d%s); the same person under another key or name counts once."
-                       % (identity, first[0], "" if first[1] == identity else " by %s, the same person per the policy's "
-                          "identities.<name>.person" % first[1]))
+        if _denies_current_content(approval, verdict):
+            _record_deny(verdict, approval, entry, problem)
+            return
+        if problem is None:
+            problem = self.quorum_problem(identity, name, person)
         if problem is not None:
-            rejected.append(dict(entry, reason=problem))
-            continue
-        seen[person] = (position, identity)
-        counted.append(dict(entry, groups=approvals_mod.identity_groups(index, identity)))
+            verdict["rejected"].append(dict(entry, reason=problem))
+            return
+        self.seen[person] = (position, identity)
+        verdict["counted"].append(dict(entry, groups=approvals_mod.identity_groups(self.index, identity)))
 
+    def quorum_problem(self, identity, name, person):
+        """The first quorum rule (APPROVAL_RULES) a verified approval breaks, or None when it counts."""
+        for rule in APPROVAL_RULES:
+            problem = rule(self, identity, name, person)
+            if problem is not None:
+                return problem
+        return None
+
+
+def _denies_current_content(approval, verdict):
+    """Rule: a deny for this change's current content blocks, even when it is otherwise imperfect (blocking is safe)."""
+    return (approval.get("decision") == "deny" and approval.get("change_id") == verdict["change_id"]
+            and approval.get("content_hash") == verdict["content_hash"])
+
+
+def _record_deny(verdict, approval, entry, problem):
+    """A deny is listed in denied_by and rejected (it never counts), noting what was wrong with it."""
+    verdict["denied_by"].append({"approver": entry["approver"], "identity": entry["identity"], "ts": approval.get("ts"),
+                                 "comment": approval.get("comment"), "verified": problem is None})
+    verdict["rejected"].append(dict(entry, reason="denied the change" + ("" if problem is None else
+                                                                          " (deny honoured although: %s)" % problem)))
+
+
+def _segregation_rule(review, identity, name, person):
+    """Rule: with segregation of duties, neither the author nor the launcher (nor the same person) approves."""
+    if not review.required["segregation_of_duties"]:
+        return None
+    return _own_change(identity, name, person, review.roles, review.required)
+
+
+def _group_rule(review, identity, _name, _person):
+    """Rule: when the tier names groups, an approver belongs to one of them."""
+    required = review.required["groups"]
+    if not required:
+        return None
+    groups = approvals_mod.identity_groups(review.index, identity)
+    if set(groups) & set(required):
+        return None
+    return ("%s is in groups [%s], none of the required [%s]; fix: an approver from a required group signs."
+            % (identity, ", ".join(groups), ", ".join(required)))
+
+
+def _distinct_person_rule(review, identity, _name, person):
+    """Rule: one person counts once, whatever key, principal or identity they sign with."""
+    if person not in review.seen:
+        return None
+    first = review.seen[person]
+    return ("%s already counted (approval #%d%s); the same person under another key or name counts once."
+            % (identity, first[0], "" if first[1] == identity else " by %s, the same person per the policy's "
+               "identities.<name>.person" % first[1]))
+
+
+# The quorum rules, in the order their refusals are reported (the first broken one is the approval's reason).
+APPROVAL_RULES = (_segregation_rule, _group_rule, _distinct_person_rule)
+
+
+def _decide(verdict, assessment, author, launcher):
+    """Set the decision: a deny blocks; an exemption passes; else the quorum rules' shortfalls, or a pass."""
+    reasons = verdict["reasons"]
     if verdict["denied_by"]:
         reasons.append("denied by %s; fix: address the objection, change the content (a new assessment voids the deny) or "
                        "cancel the change." % ", ".join(str(d["identity"] or d["approver"]) for d in verdict["denied_by"]))
-        return verdict
-
-    if change_class == "standard":
+        return
+    exemption = _exemption(verdict, assessment)
+    if exemption:
         verdict["decision"] = "pass"
-        reasons.append("standard change (pre-approved template%s): no approvals required."
-                       % (" " + assessment["standard_change"] if isinstance(assessment.get("standard_change"), str) else ""))
-        return verdict
-    if required["count"] == 0:
-        verdict["decision"] = "pass"
-        reasons.append("tier %s requires no approvals." % tier)
-        return verdict
-
-    if required["segregation_of_duties"]:
-        if not author:
-            reasons.append("the change author is unknown, so segregation of duties cannot be checked; fix: pass the author.")
-        if not launcher:
-            reasons.append("the launcher (who runs the pipeline) is unknown, so segregation of duties cannot be checked; "
-                           "fix: pass the launching user.")
-    if len(counted) < required["count"]:
-        reasons.append("%d of %d required distinct approvals for tier %s; fix: %d more approver(s)%s sign with "
-                       "`governed-change approve`." % (len(counted), required["count"], tier, required["count"] - len(counted),
-                                                       (" from [%s]" % ", ".join(required["groups"])) if required["groups"] else ""))
-    represented = {group for item in counted for group in item["groups"]}
-    for group in required["groups"]:
-        if group not in represented:
-            reasons.append("no approval from group %s; fix: a member of %s approves." % (group, group))
-    if reasons:
-        return verdict
+        reasons.append(exemption)
+        return
+    shortfalls = (_unknown_parties(verdict["required"], author, launcher) + _count_shortfall(verdict)
+                  + _missing_groups(verdict))
+    if shortfalls:
+        reasons.extend(shortfalls)
+        return
+    counted, required = verdict["counted"], verdict["required"]
     verdict["decision"] = "pass"
     reasons.append("%d distinct approvals (%s) meet tier %s's requirement of %d." % (
-        len(counted), ", ".join(item["identity"] for item in counted), tier, required["count"]))
-    return verdict
+        len(counted), ", ".join(item["identity"] for item in counted), verdict["tier"], required["count"]))
+
+
+def _exemption(verdict, assessment):
+    """Rule: a standard change (a pre-approved template) or a tier requiring no approvals passes without any."""
+    if verdict["change_class"] == "standard":
+        template = assessment.get("standard_change")
+        return ("standard change (pre-approved template%s): no approvals required."
+                % (" " + template if isinstance(template, str) else ""))
+    if verdict["required"]["count"] == 0:
+        return "tier %s requires no approvals." % verdict["tier"]
+    return None
+
+
+def _unknown_parties(required, author, launcher):
+    """Rule: segregation of duties needs to know the author and the launcher (an unknown one fails the gate)."""
+    if not required["segregation_of_duties"]:
+        return []
+    out = []
+    if not author:
+        out.append("the change author is unknown, so segregation of duties cannot be checked; fix: pass the author.")
+    if not launcher:
+        out.append("the launcher (who runs the pipeline) is unknown, so segregation of duties cannot be checked; "
+                   "fix: pass the launching user.")
+    return out
+
+
+def _count_shortfall(verdict):
+    """Rule: at least the tier's count of distinct approvals are counted."""
+    counted, required = len(verdict["counted"]), verdict["required"]
+    if counted >= required["count"]:
+        return []
+    return ["%d of %d required distinct approvals for tier %s; fix: %d more approver(s)%s sign with `governed-change approve`."
+            % (counted, required["count"], verdict["tier"], required["count"] - counted,
+               (" from [%s]" % ", ".join(required["groups"])) if required["groups"] else "")]
+
+
+def _missing_groups(verdict):
+    """Rule: every group the tier names is represented among the counted approvals."""
+    represented = {group for item in verdict["counted"] for group in item["groups"]}
+    return ["no approval from group %s; fix: a member of %s approves." % (group, group)
+            for group in verdict["required"]["groups"] if group not in represented]
 
 
 def _own_change(identity, name, person, roles, required):
@@ -185,39 +274,58 @@ def _own_change(identity, name, person, roles, required):
 
 def _check_one(approval, index, signers, change_id, content_hash, required, now):
     """(problem or None, identity or None) for one approval, before quorum rules."""
-    name = approval.get("approver")
-    identity = approvals_mod.resolve_identity(index, name)
+    identity = approvals_mod.resolve_identity(index, approval.get("approver"))
+    problem = _record_problem(approval, change_id)
+    if problem:
+        return problem, identity
+    identity, problem = _source_problem(approval, index, signers, identity)
+    if problem:
+        return problem, identity
+    return _currency_problem(approval, content_hash, required, now), identity
+
+
+def _record_problem(approval, change_id):
+    """Rule: an approval record is complete, decides approve or deny, and is about this change."""
     for key in ("approver", "decision", "change_id", "content_hash", "ts", "source"):
         if not approval.get(key):
-            return "the approval lacks %s; fix: record approvals with governed-change approve or from AWX." % key, identity
+            return "the approval lacks %s; fix: record approvals with governed-change approve or from AWX." % key
     if approval["decision"] not in approvals_mod.DECISIONS:
-        return "decision %s is neither approve nor deny; fix: sign approve or deny." % shown(approval["decision"]), identity
+        return "decision %s is neither approve nor deny; fix: sign approve or deny." % shown(approval["decision"])
     if approval["change_id"] != change_id:
         return ("the approval is for change %s, not %s; fix: approve this change's assessment."
-                % (shown(approval["change_id"]), change_id)), identity
+                % (shown(approval["change_id"]), change_id))
+    return None
+
+
+def _source_problem(approval, index, signers, identity):
+    """Rule: an ssh approval's signature verifies; an awx approval is a policy identity the controller confirmed.
+
+    Returns (identity, problem or None): for ssh the identity is the one the signature proves."""
     source = approval["source"]
     if source == "ssh":
-        identity, problem = approvals_mod.verify_approval(approval, index, signers)
-        if problem:
-            return problem, identity
-    elif source == "awx":
-        if identity is None:
-            return ("AWX user %s is not an identity of the policy; fix: name the identity after the AWX username (or list "
-                    "the username as one of its principals)." % shown(name)), None
-        if approval.get("verified") is not True:
-            return "the AWX approval was not confirmed by the controller API; fix: re-read approvals from AWX.", identity
-    else:
-        return "unknown approval source %s; fix: use ssh (governed-change approve) or awx." % shown(source), identity
+        return approvals_mod.verify_approval(approval, index, signers)
+    if source != "awx":
+        return identity, "unknown approval source %s; fix: use ssh (governed-change approve) or awx." % shown(source)
+    if identity is None:
+        return None, ("AWX user %s is not an identity of the policy; fix: name the identity after the AWX username (or list "
+                      "the username as one of its principals)." % shown(approval.get("approver")))
+    if approval.get("verified") is not True:
+        return identity, "the AWX approval was not confirmed by the controller API; fix: re-read approvals from AWX."
+    return identity, None
+
+
+def _currency_problem(approval, content_hash, required, now):
+    """Rule: an approval is for the current content, timed (not in the future) and younger than max_age_hours."""
     if approval["content_hash"] != content_hash:
         return ("the approval is for content %s..., the change is now %s...: the content changed, earlier approvals are "
-                "void; fix: approve the current assessment." % (approval["content_hash"][:12], content_hash[:12])), identity
+                "void; fix: approve the current assessment." % (approval["content_hash"][:12], content_hash[:12]))
     moment = _parse_ts(approval["ts"])
     if moment is None:
         return ("the approval time %s is not an ISO 8601 UTC time; fix: sign again (the time is set when signing)."
-                % shown(approval["ts"])), identity
+                % shown(approval["ts"]))
     if moment > now + CLOCK_SKEW:
-        return "the approval time %s is in the future; fix: check the approver's clock and sign again." % approval["ts"], identity
+        return "the approval time %s is in the future; fix: check the approver's clock and sign again." % approval["ts"]
     max_age = required.get("max_age_hours")
     if max_age is not None and now - moment > datetime.timedelta(hours=max_age):
-        return ("the approval from %s is older than %s hours (expired); fix: approve again." % (approval["ts"], max_age)), identity
-    return None, identity
+        return "the approval from %s is older than %s hours (expired); fix: approve again." % (approval["ts"], max_age)
+    return None
