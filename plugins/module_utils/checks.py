@@ -73,66 +73,145 @@ def _fail(where, problem, fix):
 def validate_check(check, where="check"):
     """Validate one check document; returns a normalized copy (defaults filled, queries compiled)."""
     _require_jmespath()
-    if not isinstance(check, dict):
-        _fail(where, "a check must be a mapping, got %s." % type(check).__name__, "write it as {name, query, op, ...}.")
-    name = check.get("name")
-    if not isinstance(name, str) or not name.strip():
-        _fail(where + ".name", "name is missing or empty.", "give every check a unique name.")
-    where = "check '%s'" % name
-    unknown = sorted(set(check) - set(CHECK_KEYS))
-    if unknown:
-        _fail(where, "unknown key(s): %s." % ", ".join(unknown), "use only: %s." % ", ".join(CHECK_KEYS))
-    op = check.get("op")
-    if op not in OPERATORS:
-        _fail(where + ".op", "unknown operator %r." % (op,), "use one of: %s." % ", ".join(sorted(OPERATORS)))
-    needs_value, allowed = OPERATORS[op]
-    snapshot = check.get("snapshot", "pre_vs_post" if op in ("unchanged", "within_pct_of_pre") else "post")
-    if snapshot not in SNAPSHOTS:
-        _fail(where + ".snapshot", "unknown snapshot %r." % (snapshot,), "use one of: %s." % ", ".join(SNAPSHOTS))
-    if snapshot not in allowed:
-        _fail(where + ".snapshot", "operator %s cannot read snapshot %s." % (op, snapshot), "use snapshot: %s." % " or ".join(allowed))
-    if needs_value and "value" not in check and snapshot != "pre_vs_post":
-        _fail(where + ".value", "operator %s needs a value to compare with." % op, "add value: <expected>.")
-    if snapshot == "pre_vs_post" and "value" in check and op != "within_pct_of_pre":
-        _fail(where + ".value", "value is not used with snapshot pre_vs_post: post is compared with pre.",
-              "remove value, or read one snapshot (snapshot: post) to compare with a fixed value.")
-    if op in ("subset", "superset") and "value" in check and not isinstance(check["value"], list):
-        _fail(where + ".value", "operator %s needs a list value." % op, "write value as a YAML list.")
-    query = check.get("query")
-    if not isinstance(query, str) or not query.strip():
-        _fail(where + ".query", "query is missing or empty.", "write a JMESPath expression, e.g. sections.peers.*.state.")
-    compiled = _compile(query, where + ".query")
-    where_expr = check.get("where")
-    compiled_where = None
-    if op in ("all_match", "none_match"):
-        if not isinstance(where_expr, str) or not where_expr.strip():
-            _fail(where + ".where", "operator %s needs a 'where' sub-expression evaluated on each item." % op,
-                  "add e.g. where: \"state == 'Established'\".")
-        compiled_where = _compile(where_expr, where + ".where")
-    elif where_expr is not None:
-        _fail(where + ".where", "'where' is only used by all_match and none_match.", "remove it, or filter in the query.")
-    tol = check.get("tolerance_pct")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0 or tol > 100):
-        _fail(where + ".tolerance_pct", "tolerance_pct must be a number from 0 to 100, got %r." % (tol,), "write e.g. tolerance_pct: 5.")
-    if op == "within_pct_of_pre" and tol is None and not isinstance(check.get("value"), (int, float)):
-        _fail(where + ".tolerance_pct", "within_pct_of_pre needs tolerance_pct (or a numeric value).", "add tolerance_pct: <percent>.")
-    if tol is not None and op not in ("within_pct_of_pre", "at_least", "at_most", "superset"):
-        _fail(where + ".tolerance_pct", "tolerance_pct is not used by %s." % op, "remove it, or use at_least/at_most/superset/within_pct_of_pre.")
-    devices = check.get("devices")
-    if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)):
-        _fail(where + ".devices", "devices must be a list of inventory names.", "write e.g. devices: [r1, r2].")
-    ignore = check.get("ignore")
-    if ignore is not None and (not isinstance(ignore, list) or op != "superset"):
-        _fail(where + ".ignore", "ignore must be a list, used by superset only (items allowed to be missing).",
-              "write e.g. ignore: [\"10.255.0.1/32\"] on a superset check, or remove it.")
-    for flag in ("skip_if_absent", "allow_empty"):
-        if flag in check and not isinstance(check[flag], bool):
-            _fail(where + "." + flag, "%s must be true or false." % flag, "write %s: true." % flag)
+    _named_mapping_rule(check, where)
+    where = "check '%s'" % check["name"]
+    _known_keys_rule(check, where)
+    _operator_rule(check, where)
+    snapshot = _snapshot_of(check, where)
+    for rule in VALUE_RULES:
+        rule(check, snapshot, where)
+    compiled = _compile(check.get("query"), where + ".query")
+    compiled_where = _where_expression(check, where)
+    for rule in OPTION_RULES:
+        rule(check, snapshot, where)
     out = dict(check)
     out["snapshot"] = snapshot
     out["_query"] = compiled
     out["_where"] = compiled_where
     return out
+
+
+def _named_mapping_rule(check, where):
+    """Rule: a check is a mapping with a non-empty name."""
+    if not isinstance(check, dict):
+        _fail(where, "a check must be a mapping, got %s." % type(check).__name__, "write it as {name, query, op, ...}.")
+    name = check.get("name")
+    if not isinstance(name, str) or not name.strip():
+        _fail(where + ".name", "name is missing or empty.", "give every check a unique name.")
+
+
+def _known_keys_rule(check, where):
+    """Rule: a check uses only the keys in CHECK_KEYS."""
+    unknown = sorted(set(check) - set(CHECK_KEYS))
+    if unknown:
+        _fail(where, "unknown key(s): %s." % ", ".join(unknown), "use only: %s." % ", ".join(CHECK_KEYS))
+
+
+def _operator_rule(check, where):
+    """Rule: the operator is one of OPERATORS."""
+    op = check.get("op")
+    if op not in OPERATORS:
+        _fail(where + ".op", "unknown operator %r." % (op,), "use one of: %s." % ", ".join(sorted(OPERATORS)))
+
+
+def _snapshot_of(check, where):
+    """Rule: the snapshot (default pre_vs_post for unchanged/within_pct_of_pre, else post) is one the operator reads."""
+    op = check["op"]
+    snapshot = check.get("snapshot", "pre_vs_post" if op in ("unchanged", "within_pct_of_pre") else "post")
+    if snapshot not in SNAPSHOTS:
+        _fail(where + ".snapshot", "unknown snapshot %r." % (snapshot,), "use one of: %s." % ", ".join(SNAPSHOTS))
+    allowed = OPERATORS[op][1]
+    if snapshot not in allowed:
+        _fail(where + ".snapshot", "operator %s cannot read snapshot %s." % (op, snapshot), "use snapshot: %s." % " or ".join(allowed))
+    return snapshot
+
+
+def _value_needed_rule(check, snapshot, where):
+    """Rule: an operator that compares with a value has one (pre_vs_post compares with pre instead)."""
+    op = check["op"]
+    if OPERATORS[op][0] and "value" not in check and snapshot != "pre_vs_post":
+        _fail(where + ".value", "operator %s needs a value to compare with." % op, "add value: <expected>.")
+
+
+def _value_unused_rule(check, snapshot, where):
+    """Rule: pre_vs_post takes no value (post is compared with pre), except within_pct_of_pre's percentage."""
+    if snapshot == "pre_vs_post" and "value" in check and check["op"] != "within_pct_of_pre":
+        _fail(where + ".value", "value is not used with snapshot pre_vs_post: post is compared with pre.",
+              "remove value, or read one snapshot (snapshot: post) to compare with a fixed value.")
+
+
+def _list_value_rule(check, _snapshot, where):
+    """Rule: subset and superset compare with a list."""
+    op = check["op"]
+    if op in ("subset", "superset") and "value" in check and not isinstance(check["value"], list):
+        _fail(where + ".value", "operator %s needs a list value." % op, "write value as a YAML list.")
+
+
+def _query_rule(check, _snapshot, where):
+    """Rule: a check has a non-empty query (compiled next)."""
+    query = check.get("query")
+    if not isinstance(query, str) or not query.strip():
+        _fail(where + ".query", "query is missing or empty.", "write a JMESPath expression, e.g. sections.peers.*.state.")
+
+
+def _where_expression(check, where):
+    """Rule: all_match and none_match need a 'where' sub-expression (compiled); no other operator takes one."""
+    op, where_expr = check["op"], check.get("where")
+    if op in ("all_match", "none_match"):
+        if not isinstance(where_expr, str) or not where_expr.strip():
+            _fail(where + ".where", "operator %s needs a 'where' sub-expression evaluated on each item." % op,
+                  "add e.g. where: \"state == 'Established'\".")
+        return _compile(where_expr, where + ".where")
+    if where_expr is not None:
+        _fail(where + ".where", "'where' is only used by all_match and none_match.", "remove it, or filter in the query.")
+    return None
+
+
+def _tolerance_range_rule(check, _snapshot, where):
+    """Rule: tolerance_pct is a number from 0 to 100."""
+    tol = check.get("tolerance_pct")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0 or tol > 100):
+        _fail(where + ".tolerance_pct", "tolerance_pct must be a number from 0 to 100, got %r." % (tol,), "write e.g. tolerance_pct: 5.")
+
+
+def _tolerance_needed_rule(check, _snapshot, where):
+    """Rule: within_pct_of_pre has its percentage (tolerance_pct or a numeric value)."""
+    if check["op"] == "within_pct_of_pre" and check.get("tolerance_pct") is None and not isinstance(check.get("value"), (int, float)):
+        _fail(where + ".tolerance_pct", "within_pct_of_pre needs tolerance_pct (or a numeric value).", "add tolerance_pct: <percent>.")
+
+
+def _tolerance_used_rule(check, _snapshot, where):
+    """Rule: only within_pct_of_pre, at_least, at_most and superset take tolerance_pct."""
+    op = check["op"]
+    if check.get("tolerance_pct") is not None and op not in ("within_pct_of_pre", "at_least", "at_most", "superset"):
+        _fail(where + ".tolerance_pct", "tolerance_pct is not used by %s." % op, "remove it, or use at_least/at_most/superset/within_pct_of_pre.")
+
+
+def _devices_rule(check, _snapshot, where):
+    """Rule: devices, when given, is a list of inventory names."""
+    devices = check.get("devices")
+    if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)):
+        _fail(where + ".devices", "devices must be a list of inventory names.", "write e.g. devices: [r1, r2].")
+
+
+def _ignore_rule(check, _snapshot, where):
+    """Rule: ignore (items allowed to be missing) is a list, on a superset check only."""
+    ignore = check.get("ignore")
+    if ignore is not None and (not isinstance(ignore, list) or check["op"] != "superset"):
+        _fail(where + ".ignore", "ignore must be a list, used by superset only (items allowed to be missing).",
+              "write e.g. ignore: [\"10.255.0.1/32\"] on a superset check, or remove it.")
+
+
+def _flags_rule(check, _snapshot, where):
+    """Rule: skip_if_absent and allow_empty are booleans."""
+    for flag in ("skip_if_absent", "allow_empty"):
+        if flag in check and not isinstance(check[flag], bool):
+            _fail(where + "." + flag, "%s must be true or false." % flag, "write %s: true." % flag)
+
+
+# The rules of a check, in the order their refusals are reported: those before the query is compiled, those after.
+VALUE_RULES = (_value_needed_rule, _value_unused_rule, _list_value_rule, _query_rule)
+OPTION_RULES = (_tolerance_range_rule, _tolerance_needed_rule, _tolerance_used_rule, _devices_rule, _ignore_rule, _flags_rule)
 
 
 def _compile(expr, where):
@@ -287,84 +366,154 @@ def _hashable(items):
 def _compare(check, actual, expected, relative):
     """(passed, reason, extra) for one operator; relative=True when expected is the pre value."""
     op = check["op"]
-    tol = check.get("tolerance_pct") or 0
-    against = "pre" if relative else "the expected value"
-    if op in ("equals", "unchanged"):
-        ok = actual == expected
-        return ok, ("equal to %s" % against) if ok else ("differs from %s" % against), {}
-    if op == "not_equals":
-        ok = actual != expected
-        return ok, ("differs from %s" % against) if ok else ("equal to %s" % against), {}
-    if op in ("at_least", "at_most", "greater_than", "less_than"):
-        _numbers(op, actual, expected)
-        bound = expected
-        if op == "at_least":
-            bound = expected - abs(expected) * tol / 100.0
-            ok = actual >= bound
-        elif op == "at_most":
-            bound = expected + abs(expected) * tol / 100.0
-            ok = actual <= bound
-        elif op == "greater_than":
-            ok = actual > expected
-        else:
-            ok = actual < expected
-        words = {"at_least": ">=", "at_most": "<=", "greater_than": ">", "less_than": "<"}[op]
-        return ok, "%s %s %s %s" % (actual, words if ok else "is not " + words, bound, "(pre %s, tolerance %s%%)" % (expected, tol) if relative else ""), {}
-    if op in ("contains", "not_contains"):
-        if isinstance(actual, str):
-            if not isinstance(expected, str):
-                raise _Undecidable("cannot evaluate: the query returned a string; value must be a string too.")
-            found = expected in actual
-        elif isinstance(actual, (list, dict)):
-            found = expected in (list(actual) if isinstance(actual, dict) else actual)
-        else:
-            raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
-        ok = found if op == "contains" else not found
-        return ok, "%r %s" % (expected, "found" if found else "not found"), {}
-    if op in ("subset", "superset"):
-        if not isinstance(actual, list) or not isinstance(expected, list):
-            raise _Undecidable("cannot evaluate: %s needs lists, the query returned %s." % (op, type(actual).__name__))
-        have, want = _hashable(actual), _hashable(expected)
-        if op == "subset":
-            extra = sorted(have - want, key=repr)
-            ok = not extra
-            return ok, "all items are in %s" % against if ok else "%d item(s) not in %s" % (len(extra), against), {"extra": _show(extra)}
-        excused = want & _hashable(check.get("ignore") or [])
-        want = want - excused
-        missing = sorted(want - have, key=repr)
-        allowed = int(len(want) * tol / 100.0)
-        ok = len(missing) <= allowed
-        reason = "%d of %d %s item(s) missing (allowed %d = %s%%)" % (len(missing), len(want), "pre" if relative else "expected", allowed, tol)
-        extra = {"missing": _show(missing), "missing_count": len(missing)}
-        if excused:
-            gone = sorted(excused - have, key=repr)
-            reason += "; %d declared intended" % len(gone)
-            extra["intended_missing"] = _show(gone)
-        return ok, reason, extra
-    if op == "within_pct_of_pre":
-        _numbers(op, actual, expected)
-        pct = check["tolerance_pct"] if check.get("tolerance_pct") is not None else check.get("value")
-        delta = abs(actual - expected)
-        limit = abs(expected) * pct / 100.0
-        ok = delta <= limit
-        return ok, "post %s is %s %s%% of pre %s (delta %s)" % (actual, "within" if ok else "not within", pct, expected, delta), {}
-    if op in ("is_empty", "not_empty"):
-        if not isinstance(actual, (list, dict, str)):
-            raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
-        empty = len(actual) == 0
-        ok = empty if op == "is_empty" else not empty
-        return ok, "empty" if empty else "%d item(s)" % len(actual), {}
-    if op in ("all_match", "none_match"):
-        items = _items(actual, op)
-        hits, misses = [], []
-        for item in items:
-            (hits if _truthy(_search(check["_where"], item, "an item")) else misses).append(item)
-        if op == "all_match":
-            if not items and not check.get("allow_empty"):
-                return False, "no items to match (set allow_empty: true if none is acceptable)", {}
-            return not misses, "%d of %d item(s) match" % (len(hits), len(items)), {"not_matching": _show(misses)}
-        return not hits, "%d of %d item(s) match" % (len(hits), len(items)), {"matching": _show(hits)}
+    for ops, compare in COMPARISONS:
+        if op in ops:
+            return compare(check, actual, expected, relative)
     raise _Undecidable("cannot evaluate: operator %s is not implemented." % op)  # pragma: no cover
+
+
+def _against(relative):
+    return "pre" if relative else "the expected value"
+
+
+def _tolerance(check):
+    return check.get("tolerance_pct") or 0
+
+
+def _compare_equal(_check, actual, expected, relative):
+    """Rule of equals and unchanged: the value equals the expected one (or pre)."""
+    ok = actual == expected
+    return ok, ("equal to %s" % _against(relative)) if ok else ("differs from %s" % _against(relative)), {}
+
+
+def _compare_not_equal(_check, actual, expected, relative):
+    """Rule of not_equals: the value differs from the expected one (or pre)."""
+    ok = actual != expected
+    return ok, ("differs from %s" % _against(relative)) if ok else ("equal to %s" % _against(relative)), {}
+
+
+BOUND_WORDS = {"at_least": ">=", "at_most": "<=", "greater_than": ">", "less_than": "<"}
+
+
+def _bound_holds(op, actual, expected, tol):
+    """(bound, ok): at_least/at_most move the bound by tol percent of the expected value; > and < do not."""
+    if op == "at_least":
+        bound = expected - abs(expected) * tol / 100.0
+        return bound, actual >= bound
+    if op == "at_most":
+        bound = expected + abs(expected) * tol / 100.0
+        return bound, actual <= bound
+    if op == "greater_than":
+        return expected, actual > expected
+    return expected, actual < expected
+
+
+def _compare_bound(check, actual, expected, relative):
+    """Rule of at_least, at_most, greater_than and less_than: two numbers, compared (with the tolerance)."""
+    op, tol = check["op"], _tolerance(check)
+    _numbers(op, actual, expected)
+    bound, ok = _bound_holds(op, actual, expected, tol)
+    words = BOUND_WORDS[op]
+    return ok, "%s %s %s %s" % (actual, words if ok else "is not " + words, bound, "(pre %s, tolerance %s%%)" % (expected, tol) if relative else ""), {}
+
+
+def _found(op, actual, expected):
+    """Whether expected is in actual (a substring of a string, an item of a list, a key of a mapping)."""
+    if isinstance(actual, str):
+        if not isinstance(expected, str):
+            raise _Undecidable("cannot evaluate: the query returned a string; value must be a string too.")
+        return expected in actual
+    if isinstance(actual, (list, dict)):
+        return expected in (list(actual) if isinstance(actual, dict) else actual)
+    raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
+
+
+def _compare_contains(check, actual, expected, _relative):
+    """Rule of contains and not_contains: the value is (not) found in the query's result."""
+    op = check["op"]
+    found = _found(op, actual, expected)
+    ok = found if op == "contains" else not found
+    return ok, "%r %s" % (expected, "found" if found else "not found"), {}
+
+
+def _lists(op, actual, expected):
+    if not isinstance(actual, list) or not isinstance(expected, list):
+        raise _Undecidable("cannot evaluate: %s needs lists, the query returned %s." % (op, type(actual).__name__))
+
+
+def _compare_subset(check, actual, expected, relative):
+    """Rule of subset: every item of the result is in the expected list (or pre)."""
+    _lists(check["op"], actual, expected)
+    extra = sorted(_hashable(actual) - _hashable(expected), key=repr)
+    ok = not extra
+    return ok, "all items are in %s" % _against(relative) if ok else "%d item(s) not in %s" % (len(extra), _against(relative)), {"extra": _show(extra)}
+
+
+def _compare_superset(check, actual, expected, relative):
+    """Rule of superset: at most tol percent of the expected (or pre) items are missing; declared ignores are excused."""
+    _lists(check["op"], actual, expected)
+    tol = _tolerance(check)
+    have, want = _hashable(actual), _hashable(expected)
+    excused = want & _hashable(check.get("ignore") or [])
+    want = want - excused
+    missing = sorted(want - have, key=repr)
+    allowed = int(len(want) * tol / 100.0)
+    ok = len(missing) <= allowed
+    reason = "%d of %d %s item(s) missing (allowed %d = %s%%)" % (len(missing), len(want), "pre" if relative else "expected", allowed, tol)
+    extra = {"missing": _show(missing), "missing_count": len(missing)}
+    if excused:
+        gone = sorted(excused - have, key=repr)
+        reason += "; %d declared intended" % len(gone)
+        extra["intended_missing"] = _show(gone)
+    return ok, reason, extra
+
+
+def _compare_within_pct(check, actual, expected, _relative):
+    """Rule of within_pct_of_pre: post differs from pre by at most the percentage."""
+    _numbers(check["op"], actual, expected)
+    pct = check["tolerance_pct"] if check.get("tolerance_pct") is not None else check.get("value")
+    delta = abs(actual - expected)
+    limit = abs(expected) * pct / 100.0
+    ok = delta <= limit
+    return ok, "post %s is %s %s%% of pre %s (delta %s)" % (actual, "within" if ok else "not within", pct, expected, delta), {}
+
+
+def _compare_empty(check, actual, _expected, _relative):
+    """Rule of is_empty and not_empty: the list, mapping or string is (not) empty."""
+    op = check["op"]
+    if not isinstance(actual, (list, dict, str)):
+        raise _Undecidable("cannot evaluate: %s needs a list, mapping or string but the query returned %s." % (op, type(actual).__name__))
+    empty = len(actual) == 0
+    ok = empty if op == "is_empty" else not empty
+    return ok, "empty" if empty else "%d item(s)" % len(actual), {}
+
+
+def _compare_match(check, actual, _expected, _relative):
+    """Rule of all_match and none_match: every item (none) satisfies 'where'; all_match on nothing needs allow_empty."""
+    op = check["op"]
+    items = _items(actual, op)
+    hits, misses = [], []
+    for item in items:
+        (hits if _truthy(_search(check["_where"], item, "an item")) else misses).append(item)
+    if op == "none_match":
+        return not hits, "%d of %d item(s) match" % (len(hits), len(items)), {"matching": _show(hits)}
+    if not items and not check.get("allow_empty"):
+        return False, "no items to match (set allow_empty: true if none is acceptable)", {}
+    return not misses, "%d of %d item(s) match" % (len(hits), len(items)), {"not_matching": _show(misses)}
+
+
+# operators -> their rule (the first row naming an operator decides it)
+COMPARISONS = (
+    (("equals", "unchanged"), _compare_equal),
+    (("not_equals",), _compare_not_equal),
+    (("at_least", "at_most", "greater_than", "less_than"), _compare_bound),
+    (("contains", "not_contains"), _compare_contains),
+    (("subset",), _compare_subset),
+    (("superset",), _compare_superset),
+    (("within_pct_of_pre",), _compare_within_pct),
+    (("is_empty", "not_empty"), _compare_empty),
+    (("all_match", "none_match"), _compare_match),
+)
 
 
 def _truthy(value):
@@ -462,32 +611,63 @@ def run_checks(checks, pre=None, post=None, diff=None):
     expected, actual, pre?, post?, reason, device?}], summary}``; ``passed`` is true only when every
     check passed and none was undecidable.
     """
-    validated = validate_checks(checks) if not (checks and all(isinstance(c, dict) and "_query" in c for c in checks)) else checks
+    validated = checks if _already_validated(checks) else validate_checks(checks)
     lazy = any(c["snapshot"] == "diff" for c in validated)
-    results = []
     if _is_network(pre) or _is_network(post):
-        pre_map = pre if isinstance(pre, dict) and _is_network(pre) else {}
-        post_map = post if isinstance(post, dict) and _is_network(post) else {}
-        diff_map = diff if isinstance(diff, dict) and diff and not any(k in diff for k in ("added", "removed", "changed")) else {}
-        for device in sorted(set(pre_map) | set(post_map)):
-            dev_pre, dev_post = pre_map.get(device), post_map.get(device)
-            platform = _platform_of(dev_pre, dev_post)
-            mine = [c for c in validated if _applies(c, device, platform)]
-            if not mine:
-                continue
-            docs = _documents(dev_pre, dev_post, diff_map.get(device), lazy)
-            for check in mine:
-                item = evaluate_check(check, docs)
-                item["device"] = device
-                results.append(item)
+        results = _network_results(validated, pre, post, diff, lazy)
     else:
-        docs = _documents(pre, post, diff, lazy)
-        device = _platform_device(docs)
-        for check in validated:
+        results = _device_results(validated, pre, post, diff, lazy)
+    return _run_verdict(results)
+
+
+def _already_validated(checks):
+    """A non-empty list whose every check came out of validate_check (compiled) is not validated again."""
+    return bool(checks and all(isinstance(c, dict) and "_query" in c for c in checks))
+
+
+def _network_map(value):
+    """The {device: snapshot} mapping of a network-wide run ({} when the value is one device's snapshot)."""
+    return value if isinstance(value, dict) and _is_network(value) else {}
+
+
+def _diff_map(diff):
+    """The {device: diff} mapping of a network-wide run ({} when the value is one diff or nothing)."""
+    return diff if isinstance(diff, dict) and diff and not any(k in diff for k in ("added", "removed", "changed")) else {}
+
+
+def _network_results(validated, pre, post, diff, lazy):
+    """Each device's results (tagged with the device) for the checks that apply to its name and platform."""
+    pre_map, post_map, diff_map = _network_map(pre), _network_map(post), _diff_map(diff)
+    results = []
+    for device in sorted(set(pre_map) | set(post_map)):
+        dev_pre, dev_post = pre_map.get(device), post_map.get(device)
+        platform = _platform_of(dev_pre, dev_post)
+        mine = [c for c in validated if _applies(c, device, platform)]
+        if not mine:
+            continue
+        docs = _documents(dev_pre, dev_post, diff_map.get(device), lazy)
+        for check in mine:
             item = evaluate_check(check, docs)
-            if device:
-                item["device"] = device
+            item["device"] = device
             results.append(item)
+    return results
+
+
+def _device_results(validated, pre, post, diff, lazy):
+    """One device's results, tagged with the device its snapshots name (when they name one)."""
+    docs = _documents(pre, post, diff, lazy)
+    device = _platform_device(docs)
+    results = []
+    for check in validated:
+        item = evaluate_check(check, docs)
+        if device:
+            item["device"] = device
+        results.append(item)
+    return results
+
+
+def _run_verdict(results):
+    """Rule: a run passes only when it has results, every check passed and none was undecidable."""
     failed = [r for r in results if not r["passed"]]
     undecidable = [r for r in results if r["undecidable"]]
     return {"passed": bool(results) and not failed, "undecidable": bool(undecidable), "results": results,
