@@ -242,45 +242,92 @@ _DERIVED_KINDS = ("change.", "approval.", "lock.")
 LOCK_KINDS = ("lock.acquired", "lock.released", "lock.broken")
 
 
+def _derive_created(records, seq, change_id, ts, actor, data):
+    """change.created: the change record starts in state new, with the title, author, tier and hash it was created with."""
+    records["changes"][change_id] = {"id": change_id, "title": data.get("title"), "author": data.get("author"), "state": "new",
+                                     "close_code": None, "tier": data.get("tier"), "content_hash": data.get("content_hash"),
+                                     "created": ts, "updated": ts, "_seq": seq}
+
+
+def _derive_state_change(records, seq, change_id, ts, actor, data):
+    """change.state: a known change moves to the event's state and close code."""
+    change = records["changes"].get(change_id)
+    if change is not None:
+        change.update(state=data.get("to"), close_code=data.get("close_code"), updated=ts, _seq=seq)
+
+
+def _derive_assessed(records, seq, change_id, ts, actor, data):
+    """change.assessed: a known change takes the event's tier and content hash."""
+    change = records["changes"].get(change_id)
+    if change is not None:
+        change.update(tier=data.get("tier"), content_hash=data.get("content_hash"), updated=ts, _seq=seq)
+
+
+def _derive_approval(records, seq, change_id, ts, actor, data):
+    """approval.approve / approval.deny: one more approvals row of the change, in event order."""
+    records["approvals"].setdefault(change_id, []).append(dict(data, change_id=change_id, recorded=ts, seq=seq))
+
+
+def _derive_lock_acquired(records, seq, change_id, ts, actor, data):
+    """lock.acquired: each named device is leased to the change (replacing any earlier lease)."""
+    for device in data.get("devices") or []:
+        records["locks"][device] = {"device": device, "change_id": change_id, "owner": actor, "acquired": ts,
+                                    "expires": data.get("expires"), "seq": seq}
+
+
+def _derive_lock_released(records, seq, change_id, ts, actor, data):
+    """lock.released: a named device's lease ends only when this change holds it."""
+    locks = records["locks"]
+    for device in data.get("devices") or []:
+        if device in locks and locks[device]["change_id"] == change_id:
+            del locks[device]
+
+
+def _derive_lock_broken(records, seq, change_id, ts, actor, data):
+    """lock.broken: the broken lease's device is free, whoever held it."""
+    device = (data.get("lock") or {}).get("device")
+    records["locks"].pop(device, None)
+
+
+# event kind -> how it changes the derived records; other change./approval./lock. kinds change nothing
+_DERIVE_RULES = {
+    "change.created": _derive_created,
+    "change.state": _derive_state_change,
+    "change.assessed": _derive_assessed,
+    "approval.approve": _derive_approval,
+    "approval.deny": _derive_approval,
+    "lock.acquired": _derive_lock_acquired,
+    "lock.released": _derive_lock_released,
+    "lock.broken": _derive_lock_broken,
+}
+
+
+def _event_object(data_json):
+    """The event's data as a dict, or None when it is not a JSON object (an edited event: verify() reports its hash)."""
+    try:
+        data = json.loads(data_json)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def derive_state(rows):
     """Replay events ((seq, change_id, ts, kind, actor, data_json), in seq order) into the records they imply.
 
     Returns {changes: {id: row + _seq}, approvals: {change_id: [row + seq]}, locks: {device: row + seq}}: what the
     changes, approvals and locks tables must hold. The tables are a fast index of the chain, never an authority.
     """
-    changes, approvals, locks = {}, {}, {}
+    records = {"changes": {}, "approvals": {}, "locks": {}}
     for seq, change_id, ts, kind, actor, data in rows:
         if not kind.startswith(_DERIVED_KINDS):
             continue
-        try:
-            data = json.loads(data)
-        except ValueError:
-            continue  # an edited event: verify() reports its hash
-        if not isinstance(data, dict):
+        data = _event_object(data)
+        if data is None:
             continue
-        change = changes.get(change_id)
-        if kind == "change.created":
-            changes[change_id] = {"id": change_id, "title": data.get("title"), "author": data.get("author"), "state": "new",
-                                  "close_code": None, "tier": data.get("tier"), "content_hash": data.get("content_hash"),
-                                  "created": ts, "updated": ts, "_seq": seq}
-        elif kind == "change.state" and change is not None:
-            change.update(state=data.get("to"), close_code=data.get("close_code"), updated=ts, _seq=seq)
-        elif kind == "change.assessed" and change is not None:
-            change.update(tier=data.get("tier"), content_hash=data.get("content_hash"), updated=ts, _seq=seq)
-        elif kind in ("approval.approve", "approval.deny"):
-            approvals.setdefault(change_id, []).append(dict(data, change_id=change_id, recorded=ts, seq=seq))
-        elif kind == "lock.acquired":
-            for device in data.get("devices") or []:
-                locks[device] = {"device": device, "change_id": change_id, "owner": actor, "acquired": ts,
-                                 "expires": data.get("expires"), "seq": seq}
-        elif kind == "lock.released":
-            for device in data.get("devices") or []:
-                if device in locks and locks[device]["change_id"] == change_id:
-                    del locks[device]
-        elif kind == "lock.broken":
-            device = (data.get("lock") or {}).get("device")
-            locks.pop(device, None)
-    return {"changes": changes, "approvals": approvals, "locks": locks}
+        rule = _DERIVE_RULES.get(kind)
+        if rule is not None:
+            rule(records, seq, change_id, ts, actor, data)
+    return records
 
 
 def _stored_form(key, value):
@@ -292,68 +339,131 @@ def _same(key, row_value, event_value):
     return row_value == event_value or _stored_form(key, row_value) == event_value
 
 
-def compare_tables(derived, changes, approvals, locks, strict_times=True):
-    """Problems where the table rows (changes: {id: row}, approvals: {change_id: [row]}, locks: {device: row}) differ
-    from what the events imply. Only the ids/devices present in either side of the given mappings are compared."""
+def _change_row_problems(change_id, row, want, times):
+    """The problems of one changes row against the record its events imply (a missing side, or edited fields)."""
+    if want is None:
+        return [{"seq": None, "table": "changes", "problem": "changes row %s has no change.created event: the row "
+                 "was inserted outside the ledger." % change_id}]
+    if row is None:
+        return [{"seq": want["_seq"], "table": "changes", "problem": "change %s has events but no changes row: the "
+                 "row was deleted." % change_id}]
     problems = []
-    times = ("created", "updated") if strict_times else ()
+    for key in ("title", "author", "state", "close_code", "tier", "content_hash") + times:
+        if not _same(key, row[key], want[key]):
+            text = "changes row %s: %s is %r but its events (last at seq %d) say %r: the changes table was edited." % (
+                change_id, key, row[key], want["_seq"], want[key])
+            problems.append({"seq": want["_seq"], "table": "changes", "problem": text})
+    return problems
+
+
+def _compare_changes(derived, changes, times):
+    """Problems of the changes table: every change id on either side, in id order."""
+    problems = []
     for change_id in sorted(set(changes) | set(derived["changes"]), key=str):
-        row, want = changes.get(change_id), derived["changes"].get(change_id)
-        if want is None:
-            problems.append({"seq": None, "table": "changes", "problem": "changes row %s has no change.created event: the row "
-                             "was inserted outside the ledger." % change_id})
-            continue
-        if row is None:
-            problems.append({"seq": want["_seq"], "table": "changes", "problem": "change %s has events but no changes row: the "
-                             "row was deleted." % change_id})
-            continue
-        for key in ("title", "author", "state", "close_code", "tier", "content_hash") + times:
-            if not _same(key, row[key], want[key]):
-                text = "changes row %s: %s is %r but its events (last at seq %d) say %r: the changes table was edited." % (
-                    change_id, key, row[key], want["_seq"], want[key])
-                problems.append({"seq": want["_seq"], "table": "changes", "problem": text})
+        problems += _change_row_problems(change_id, changes.get(change_id), derived["changes"].get(change_id), times)
+    return problems
+
+
+def _approval_field_differences(row, want):
+    """The plain fields an approvals row holds differently from its approval event (a field the event lacks is not compared)."""
+    return ["%s is %r, the event says %r" % (key, row[key], want[key])
+            for key in ("approver", "principal", "decision", "content_hash", "ts", "comment", "source")
+            if key in want and not _same(key, row[key], want[key])]
+
+
+def _approval_differences(row, want, strict_times):
+    """What an approvals row says differently from its approval event (field by field, signature by its sha256)."""
+    wrong = _approval_field_differences(row, want)
+    if "signature_sha256" in want and (sha256_of(row["signature"]) if row["signature"] else None) != want["signature_sha256"]:
+        wrong.append("the signature does not match the event's signature_sha256")
+    if "verified" in want and bool(row["verified"]) != bool(want["verified"]):
+        wrong.append("verified is %s, the event says %s" % (bool(row["verified"]), bool(want["verified"])))
+    if strict_times and row["recorded"] != want["recorded"]:
+        wrong.append("recorded is %r, the event says %r" % (row["recorded"], want["recorded"]))
+    return wrong
+
+
+def _approval_row_problem(change_id, position, row, want, strict_times):
+    """The problem of the approval at ``position`` of a change (a missing side, or edited fields), or None."""
+    if want is None:
+        return {"seq": None, "table": "approvals", "problem": "approval #%d of %s (by %s) has no approval event: "
+                "the row was inserted outside the ledger." % (position + 1, change_id, row["approver"])}
+    if row is None:
+        return {"seq": want["seq"], "table": "approvals", "problem": "the approval of %s recorded at seq %d has no "
+                "approvals row: the row was deleted." % (change_id, want["seq"])}
+    wrong = _approval_differences(row, want, strict_times)
+    if not wrong:
+        return None
+    return {"seq": want["seq"], "table": "approvals", "problem": "approvals row of %s for the event at seq %d: "
+            "%s: the approvals table was edited." % (change_id, want["seq"], "; ".join(wrong))}
+
+
+def _at(items, position):
+    """items[position], or None past its end."""
+    return items[position] if position < len(items) else None
+
+
+def _compare_approvals(derived, approvals, strict_times):
+    """Problems of the approvals table: each change's rows against its approval events, position by position."""
+    problems = []
     for change_id in sorted(set(approvals) | set(derived["approvals"]), key=str):
         rows, wants = approvals.get(change_id) or [], derived["approvals"].get(change_id) or []
         for position in range(max(len(rows), len(wants))):
-            row = rows[position] if position < len(rows) else None
-            want = wants[position] if position < len(wants) else None
-            if want is None:
-                problems.append({"seq": None, "table": "approvals", "problem": "approval #%d of %s (by %s) has no approval event: "
-                                 "the row was inserted outside the ledger." % (position + 1, change_id, row["approver"])})
-                continue
-            if row is None:
-                problems.append({"seq": want["seq"], "table": "approvals", "problem": "the approval of %s recorded at seq %d has no "
-                                 "approvals row: the row was deleted." % (change_id, want["seq"])})
-                continue
-            wrong = []
-            for key in ("approver", "principal", "decision", "content_hash", "ts", "comment", "source"):
-                if key in want and not _same(key, row[key], want[key]):
-                    wrong.append("%s is %r, the event says %r" % (key, row[key], want[key]))
-            if "signature_sha256" in want and (sha256_of(row["signature"]) if row["signature"] else None) != want["signature_sha256"]:
-                wrong.append("the signature does not match the event's signature_sha256")
-            if "verified" in want and bool(row["verified"]) != bool(want["verified"]):
-                wrong.append("verified is %s, the event says %s" % (bool(row["verified"]), bool(want["verified"])))
-            if strict_times and row["recorded"] != want["recorded"]:
-                wrong.append("recorded is %r, the event says %r" % (row["recorded"], want["recorded"]))
-            if wrong:
-                problems.append({"seq": want["seq"], "table": "approvals", "problem": "approvals row of %s for the event at seq %d: "
-                                 "%s: the approvals table was edited." % (change_id, want["seq"], "; ".join(wrong))})
-    for device in sorted(set(locks) | set(derived["locks"]), key=str):
-        row, want = locks.get(device), derived["locks"].get(device)
-        if want is None:
-            problems.append({"seq": None, "table": "locks", "problem": "the lease of %s (change %s) has no lock.acquired event "
-                             "still in force: the locks table was edited." % (device, row["change_id"])})
-            continue
-        if row is None:
-            problems.append({"seq": want["seq"], "table": "locks", "problem": "%s is leased to change %s by the event at seq %d "
-                             "but has no locks row: the row was deleted." % (device, want["change_id"], want["seq"])})
-            continue
-        keys = ("change_id", "owner", "expires") + (("acquired",) if strict_times else ())
-        wrong = ["%s is %r, the event says %r" % (key, row[key], want[key]) for key in keys if row[key] != want[key]]
-        if wrong:
-            problems.append({"seq": want["seq"], "table": "locks", "problem": "locks row of %s for the event at seq %d: %s: the "
-                             "locks table was edited." % (device, want["seq"], "; ".join(wrong))})
+            problem = _approval_row_problem(change_id, position, _at(rows, position), _at(wants, position), strict_times)
+            if problem is not None:
+                problems.append(problem)
     return problems
+
+
+def _lock_row_problem(device, row, want, strict_times):
+    """The problem of one device's locks row against the lease its events leave in force, or None."""
+    if want is None:
+        return {"seq": None, "table": "locks", "problem": "the lease of %s (change %s) has no lock.acquired event "
+                "still in force: the locks table was edited." % (device, row["change_id"])}
+    if row is None:
+        return {"seq": want["seq"], "table": "locks", "problem": "%s is leased to change %s by the event at seq %d "
+                "but has no locks row: the row was deleted." % (device, want["change_id"], want["seq"])}
+    keys = ("change_id", "owner", "expires") + (("acquired",) if strict_times else ())
+    wrong = ["%s is %r, the event says %r" % (key, row[key], want[key]) for key in keys if row[key] != want[key]]
+    if not wrong:
+        return None
+    return {"seq": want["seq"], "table": "locks", "problem": "locks row of %s for the event at seq %d: %s: the "
+            "locks table was edited." % (device, want["seq"], "; ".join(wrong))}
+
+
+def _compare_locks(derived, locks, strict_times):
+    """Problems of the locks table: every device on either side, in device order."""
+    problems = []
+    for device in sorted(set(locks) | set(derived["locks"]), key=str):
+        problem = _lock_row_problem(device, locks.get(device), derived["locks"].get(device), strict_times)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def compare_tables(derived, changes, approvals, locks, strict_times=True):
+    """Problems where the table rows (changes: {id: row}, approvals: {change_id: [row]}, locks: {device: row}) differ
+    from what the events imply. Only the ids/devices present in either side of the given mappings are compared."""
+    times = ("created", "updated") if strict_times else ()
+    return (_compare_changes(derived, changes, times) + _compare_approvals(derived, approvals, strict_times)
+            + _compare_locks(derived, locks, strict_times))
+
+
+def _anchor_problems(rows, anchor):
+    """With an anchor ({seq, hash}): a problem when the log's event at that seq is missing or has another hash."""
+    if not anchor:
+        return []
+    a_seq, a_hash = anchor.get("seq"), anchor.get("hash")
+    actual = next((r[7] for r in rows if r[0] == a_seq), None)
+    if actual == a_hash:
+        return []
+    return [{"seq": a_seq, "problem": "does not match the anchored hash %s: the chain was rewritten "
+             "or truncated." % (a_hash,)}]
+
+
+def _already_walked(seq, walked_from, seen):
+    """Whether a change's event needs no re-check: walked with the tail, or verified earlier by this connection."""
+    return (walked_from is not None and seq > walked_from) or (seen is not None and seq <= seen[0])
 
 
 class LedgerTampered(LedgerError):
@@ -630,42 +740,55 @@ class SqliteLedger(LedgerBackend):
 
     def _change_problems(self, conn, change_id, walked_from):
         """The change's own events (hash and both neighbour links) and its rows against them."""
-        problems = []
         rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
                             "ORDER BY seq", (change_id,)).fetchall()
         head = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
-        seen = self._seen.get(change_id)
-        if seen is not None:
-            still = conn.execute("SELECT hash FROM events WHERE seq = ?", (seen[0],)).fetchone()
-            if still is None or still[0] != seen[1]:
-                problems.append({"seq": seen[0], "problem": "the event was %s after this process verified it." % (
-                    "deleted" if still is None else "edited")})
-                seen = None
-        for seq, cid, ts, kind, actor, data, prev, digest in rows:
-            if (walked_from is not None and seq > walked_from) or (seen is not None and seq <= seen[0]):
-                continue  # already walked with the tail, or verified earlier by this connection
-            if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
-                problems.append({"seq": seq, "problem": "content does not match its hash: the event was edited."})
-                continue
-            before = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone() if seq > 1 else (GENESIS_HASH,)
-            if before is None or before[0] != prev:
-                problems.append({"seq": seq, "problem": "its prev_hash is not the hash of seq %d: %s." % (
-                    seq - 1, "that event was deleted" if before is None else "events before it were edited, inserted or deleted")})
-            if seq < head:
-                after = conn.execute("SELECT prev_hash FROM events WHERE seq = ?", (seq + 1,)).fetchone()
-                if after is None or after[0] != digest:
-                    problems.append({"seq": seq, "problem": "seq %d does not chain to it: %s." % (
-                        seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
+        problems, seen = self._recheck_seen(conn, change_id)
+        for row in rows:
+            if not _already_walked(row[0], walked_from, seen):
+                problems += self._own_event_problems(conn, row, head)
         if rows and not problems:
             self._seen[change_id] = (rows[-1][0], rows[-1][7])
+        return problems + self._own_row_problems(conn, change_id, rows)
+
+    def _recheck_seen(self, conn, change_id):
+        """Whether the change's last event this connection verified is still as verified: (problems, seen or None)."""
+        seen = self._seen.get(change_id)
+        if seen is None:
+            return [], None
+        still = conn.execute("SELECT hash FROM events WHERE seq = ?", (seen[0],)).fetchone()
+        if still is not None and still[0] == seen[1]:
+            return [], seen
+        return [{"seq": seen[0], "problem": "the event was %s after this process verified it." % (
+            "deleted" if still is None else "edited")}], None
+
+    @staticmethod
+    def _own_event_problems(conn, row, head):
+        """One event of a change: its hash, then its link to the event before it and from the event after it."""
+        seq, cid, ts, kind, actor, data, prev, digest = row
+        if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
+            return [{"seq": seq, "problem": "content does not match its hash: the event was edited."}]
+        problems = []
+        before = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone() if seq > 1 else (GENESIS_HASH,)
+        if before is None or before[0] != prev:
+            problems.append({"seq": seq, "problem": "its prev_hash is not the hash of seq %d: %s." % (
+                seq - 1, "that event was deleted" if before is None else "events before it were edited, inserted or deleted")})
+        if seq < head:
+            after = conn.execute("SELECT prev_hash FROM events WHERE seq = ?", (seq + 1,)).fetchone()
+            if after is None or after[0] != digest:
+                problems.append({"seq": seq, "problem": "seq %d does not chain to it: %s." % (
+                    seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
+        return problems
+
+    def _own_row_problems(self, conn, change_id, rows):
+        """The change's changes, approvals and locks rows against what its own events imply."""
         derived = derive_state([row[:6] for row in rows])
         derived["locks"] = {d: lock for d, lock in derived["locks"].items() if lock["change_id"] == change_id}
         change = self._change_row(conn, change_id)
         approvals = self._approval_rows(conn, change_id)
         locks = {lock["device"]: lock for lock in self._lock_rows(conn, "change_id", change_id)}
-        problems += compare_tables(derived, {change_id: change} if change else {}, {change_id: approvals} if approvals else {},
-                                   locks, strict_times=self._strict_times(conn))
-        return problems
+        return compare_tables(derived, {change_id: change} if change else {}, {change_id: approvals} if approvals else {},
+                              locks, strict_times=self._strict_times(conn))
 
     def _device_problems(self, conn, devices):
         """The leases of ``devices`` against the lock history (found through the events_kind index)."""
@@ -829,54 +952,66 @@ class SqliteLedger(LedgerBackend):
         ``anchor`` ({seq, hash}, e.g. a head recorded in an evidence bundle) also catches a rewrite of
         the whole chain or a truncated tail.
         """
-        problems = []
         rows = self.conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events ORDER BY seq").fetchall()
+        problems = self._chain_problems(rows)
+        last = rows[-1] if rows else None
+        head = {"seq": last[0], "hash": last[7]} if last else {"seq": 0, "hash": GENESIS_HASH}
+        problems += self._head_record_problems(head, bool(rows))
+        problems += self._schema_problems(self.conn)
+        problems += self._table_problems(rows)
+        problems += _anchor_problems(rows, anchor)
+        problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
+        return {"ok": not problems, "events": len(rows), "head": head, "problems": problems}
+
+    def _chain_problems(self, rows):
+        """Every event of the whole log in seq order: gaps before it, its hash, its link, and a shared predecessor."""
         stored, chained = {}, {}
         for row in rows:
             stored[row[7]] = row[0]
             chained.setdefault(row[6], []).append(row[0])
+        problems = []
         expected_seq, prev_hash = 1, GENESIS_HASH
-        for seq, cid, ts, kind, actor, data, prev, digest in rows:
+        for row in rows:
+            seq, prev = row[0], row[6]
             if seq > expected_seq:
                 missing = "%d" % expected_seq if seq == expected_seq + 1 else "%d-%d" % (expected_seq, seq - 1)
                 problems.append({"seq": seq, "problem": "seq %s missing before seq %d: events were deleted." % (missing, seq)})
-            if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
-                moved_from = self._original_seq(seq, cid, ts, kind, actor, data, prev, digest, stored)
-                if moved_from is not None:
-                    problems.append({"seq": seq, "problem": "the event was recorded as seq %d and now sits at seq %d: events were "
-                                     "reordered, or inserted/deleted before it." % (moved_from, seq)})
-                else:
-                    problems.append({"seq": seq, "problem": "content does not match its hash: the event was edited."})
-            elif prev != prev_hash:
-                if prev in stored:
-                    problems.append({"seq": seq, "problem": "chained after seq %d, not seq %d: events were inserted, deleted "
-                                     "or reordered." % (stored[prev], seq - 1)})
-                else:
-                    problems.append({"seq": seq, "problem": "prev_hash matches no event: the event before it was deleted or "
-                                     "edited, or this event was inserted."})
+            problem = self._link_problem(row, prev_hash, stored)
+            if problem is not None:
+                problems.append(problem)
             siblings = chained.get(prev, [])
             if len(siblings) > 1 and siblings[-1] == seq:
                 problems.append({"seq": seq, "problem": "seqs %s all claim the same predecessor: an event was inserted."
                                  % ", ".join(str(s) for s in siblings)})
-            expected_seq, prev_hash = seq + 1, digest
-        last = rows[-1] if rows else None
-        head = {"seq": last[0], "hash": last[7]} if last else {"seq": 0, "hash": GENESIS_HASH}
+            expected_seq, prev_hash = seq + 1, row[7]
+        return problems
+
+    def _link_problem(self, row, prev_hash, stored):
+        """One event in the walk: edited or moved (hash fails), or chained after the wrong event; None when it holds."""
+        seq, cid, ts, kind, actor, data, prev, digest = row
+        if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
+            moved_from = self._original_seq(seq, cid, ts, kind, actor, data, prev, digest, stored)
+            if moved_from is not None:
+                return {"seq": seq, "problem": "the event was recorded as seq %d and now sits at seq %d: events were "
+                        "reordered, or inserted/deleted before it." % (moved_from, seq)}
+            return {"seq": seq, "problem": "content does not match its hash: the event was edited."}
+        if prev == prev_hash:
+            return None
+        if prev in stored:
+            return {"seq": seq, "problem": "chained after seq %d, not seq %d: events were inserted, deleted "
+                    "or reordered." % (stored[prev], seq - 1)}
+        return {"seq": seq, "problem": "prev_hash matches no event: the event before it was deleted or "
+                "edited, or this event was inserted."}
+
+    def _head_record_problems(self, head, has_events):
+        """The recorded chain head against the log's last event (missing, or at another seq/hash)."""
         row = self.conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         if row is not None and (row[0], row[1]) != (head["seq"], head["hash"]):
-            problems.append({"seq": row[0], "problem": "the recorded chain head is seq %d but the log ends at seq %d: "
-                             "events at the tail were deleted or appended outside the ledger." % (row[0], head["seq"])})
-        elif row is None and rows:
-            problems.append({"seq": head["seq"], "problem": "the chain head record is missing: the ledger was edited."})
-        problems += self._schema_problems(self.conn)
-        problems += self._table_problems(rows)
-        if anchor:
-            a_seq, a_hash = anchor.get("seq"), anchor.get("hash")
-            actual = next((r[7] for r in rows if r[0] == a_seq), None)
-            if actual != a_hash:
-                problems.append({"seq": a_seq, "problem": "does not match the anchored hash %s: the chain was rewritten "
-                                 "or truncated." % (a_hash,)})
-        problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
-        return {"ok": not problems, "events": len(rows), "head": head, "problems": problems}
+            return [{"seq": row[0], "problem": "the recorded chain head is seq %d but the log ends at seq %d: "
+                     "events at the tail were deleted or appended outside the ledger." % (row[0], head["seq"])}]
+        if row is None and has_events:
+            return [{"seq": head["seq"], "problem": "the chain head record is missing: the ledger was edited."}]
+        return []
 
     def _table_problems(self, rows):
         """The changes, approvals and locks tables against the records the events imply."""
