@@ -20,10 +20,13 @@ class ActionModule(GovernedActionBase):
         host = task_vars["inventory_hostname"]
         cr_path = self._path(args["change_request"], task_vars)
         request = load_change_request(cr_path)
+        if not args["render"]:
+            return {"changed": False, "lines": [], "has_config": False, "entries": [], "expected": request["expected"]}
         # The host's groups as the assess action sees them, so the same config entries apply.
         inventory = normalize_inventory({"hosts": {host: {"groups": host_groups(task_vars, host)}}})
         lines = render_config_lines(self._templar, request, host, inventory, cr_path, task_vars["hostvars"][host],
                                     templates_dir=self._path(args["templates_dir"], task_vars))
         entries = [{"key": key, "template": entry["template"]} if "template" in entry else {"key": key}
                    for key, entry in config_entries(request, host, inventory)]
-        return {"changed": False, "lines": lines or [], "has_config": lines is not None, "entries": entries}
+        return {"changed": False, "lines": lines or [], "has_config": lines is not None, "entries": entries,
+                "expected": request["expected"]}

@@ -101,6 +101,64 @@ def unreachable_hosts(records):
     return out
 
 
+def _merge_rollback_records(rollback, records):
+    """The rollback stage's own records (the AWX artifact) fill the devices' restore and rollback_verify records."""
+    for host, record in _dict(rollback.get("records")).items():
+        mine = records.setdefault(str(host), {})
+        for key, theirs in (("restore", "restore"), ("rollback_verify", "verify")):
+            if isinstance(_dict(record).get(theirs), dict) and key not in mine:
+                mine[key] = record[theirs]
+
+
+def _add(items, host):
+    if host not in items:
+        items.append(host)
+
+
+def _restore_failed(restore):
+    return bool(restore.get("failed") or restore.get("verified") is False)
+
+
+def _from_records(records, targets, restore_failed, state_differs):
+    """Complete the rollback's lists from the per-device records: a restore that ran makes a target, one that failed (or did
+    not give back the backup) a failed restore; a state check that failed after the rollback a state that differs."""
+    for host in sorted(records):
+        restore = _dict(_dict(records[host]).get("restore"))
+        if restore and not restore.get("skipped"):
+            _add(targets, host)
+            if _restore_failed(restore):
+                _add(restore_failed, host)
+        verify = _dict(_dict(records[host]).get("rollback_verify"))
+        if verify.get("failed") and not verify.get("skipped"):
+            _add(state_differs, host)
+
+
+def _given_verified(value):
+    """The caller's verdict: None, or a bool (a template may hand "True", "False" or "None")."""
+    if isinstance(value, str):
+        return None if value.strip().lower() in ("", "none", "null") else _flag(value)
+    return value
+
+
+def _verified(given, targets, restore_failed, state_differs):
+    """None when nothing was restored (unless the caller says otherwise); false on any failed restore or differing state."""
+    if not targets and not state_differs:
+        return None if given is None else bool(given)
+    if restore_failed or state_differs:
+        return False
+    return True if given is None else bool(given)
+
+
+def _rollback_errors(records, restore_failed, state_differs):
+    errors = {}
+    for host in restore_failed:
+        errors[host] = _error_text(_dict(records.get(host)).get("restore")) or "the restore did not give back the backup"
+    for host in state_differs:
+        record = _dict(records.get(host)).get("rollback_verify")
+        errors.setdefault(host, "; ".join(_failed_checks(record)) or _error_text(record) or "the state differs from the pre-change snapshot")
+    return errors
+
+
 def rollback_verdict(facts, records):
     """{performed, targets, rolled_back, restore_failed, state_differs, verified, errors} from the rollback's facts.
 
@@ -109,44 +167,16 @@ def rollback_verdict(facts, records):
     the backup exactly and every device of the rollback's scope equals its pre-change snapshot.
     """
     rollback = _dict(facts.get("rollback"))
-    for host, record in _dict(rollback.get("records")).items():  # the rollback stage's own records (AWX artifact)
-        mine = records.setdefault(str(host), {})
-        for key, theirs in (("restore", "restore"), ("rollback_verify", "verify")):
-            if isinstance(_dict(record).get(theirs), dict) and key not in mine:
-                mine[key] = record[theirs]
+    _merge_rollback_records(rollback, records)
     targets = _list(rollback.get("targets"))
     restore_failed = _list(rollback.get("restore_failed"))
     state_differs = _list(rollback.get("state_differs"))
-    for host in sorted(records):
-        restore = _dict(_dict(records[host]).get("restore"))
-        if restore and not restore.get("skipped"):
-            if host not in targets:
-                targets.append(host)
-            if (restore.get("failed") or restore.get("verified") is False) and host not in restore_failed:
-                restore_failed.append(host)
-        verify = _dict(_dict(records[host]).get("rollback_verify"))
-        if verify.get("failed") and not verify.get("skipped") and host not in state_differs:
-            state_differs.append(host)
+    _from_records(records, targets, restore_failed, state_differs)
     rolled_back = [h for h in _list(rollback.get("rolled_back")) or targets if h not in restore_failed]
-    given = rollback.get("verified")
-    if isinstance(given, str):  # a template may hand "True", "False" or "None"
-        given = None if given.strip().lower() in ("", "none", "null") else _flag(given)
-    if not targets and not state_differs:
-        verified = None if given is None else bool(given)
-    elif restore_failed or state_differs:
-        verified = False
-    else:
-        verified = True if given is None else bool(given)
-    errors = {}
-    for host in restore_failed:
-        errors[host] = _error_text(_dict(records.get(host)).get("restore")) or "the restore did not give back the backup"
-    for host in state_differs:
-        failed = _failed_checks(_dict(records.get(host)).get("rollback_verify"))
-        errors.setdefault(host, "; ".join(failed) or _error_text(_dict(records.get(host)).get("rollback_verify"))
-                          or "the state differs from the pre-change snapshot")
+    verified = _verified(_given_verified(rollback.get("verified")), targets, restore_failed, state_differs)
     return {"performed": bool(targets), "targets": sorted(targets), "rolled_back": sorted(rolled_back),
             "restore_failed": sorted(restore_failed), "state_differs": sorted(state_differs), "verified": verified,
-            "errors": errors}
+            "errors": _rollback_errors(records, restore_failed, state_differs)}
 
 
 # ---------------------------------------------------------------------------------------------- the rules
@@ -212,32 +242,43 @@ def decide_reason(facts, records, unreachable, rollback):
     return ""
 
 
+def _checks_failed_detail(record):
+    failed = _failed_checks(record.get("check")) + _failed_checks(record.get("verify"))
+    return "; ".join(failed) or _error_text(record.get("deploy")) or _error_text(record.get("check"))
+
+
+def _rollback_state(host, unreachable, rollback):
+    """A device the rollback could not settle: restore_failed / state_differs with the error (unreachable when the cause
+    is the management path); a restored device with no verdict naming any device: not_verified; else rolled_back."""
+    for state in ("restore_failed", "state_differs"):
+        if host in rollback[state]:
+            return ("unreachable", unreachable[host]) if host in unreachable else (state, rollback["errors"].get(host))
+    if host in unreachable:
+        return "unreachable", unreachable[host]
+    if host in rollback["rolled_back"]:
+        unnamed = rollback["verified"] is False and not rollback["restore_failed"] and not rollback["state_differs"]
+        return ("not_verified" if unnamed else "rolled_back"), ""  # the verdict names no device: every restored one is in doubt
+    return None
+
+
+def _device_state(host, deployed, failed_hosts, record, unreachable, rollback):
+    """(state, detail) of one device, worst first (see STATES)."""
+    settled = _rollback_state(host, unreachable, rollback)
+    if settled:
+        return settled
+    if host in failed_hosts:
+        return "checks_failed", _checks_failed_detail(record)
+    if host in deployed:
+        unconfirmed = record.get("confirmed") is False
+        return "changed", "the commit was not confirmed: its commit-confirmed timer reverts it" if unconfirmed else ""
+    return "untouched", ""
+
+
 def device_states(hosts, deployed, failed_hosts, records, unreachable, rollback):
     """{host: {state, label, detail?, affected}} - one vocabulary (STATES) for the summary, bundle, report and packet."""
     out = {}
     for host in hosts:
-        record = _dict(records.get(host))
-        detail = ""
-        if host in rollback["restore_failed"]:
-            state, detail = ("unreachable", unreachable[host]) if host in unreachable else ("restore_failed", rollback["errors"].get(host))
-        elif host in rollback["state_differs"]:
-            state, detail = ("unreachable", unreachable[host]) if host in unreachable else ("state_differs", rollback["errors"].get(host))
-        elif host in unreachable:
-            state, detail = "unreachable", unreachable[host]
-        elif host in rollback["rolled_back"] and rollback["verified"] is False and not rollback["restore_failed"] \
-                and not rollback["state_differs"]:
-            state = "not_verified"  # the verdict names no device: every restored one is in doubt
-        elif host in rollback["rolled_back"]:
-            state = "rolled_back"
-        elif host in failed_hosts:
-            failed = _failed_checks(record.get("check")) + _failed_checks(record.get("verify"))
-            state, detail = "checks_failed", "; ".join(failed) or _error_text(record.get("deploy")) or _error_text(record.get("check"))
-        elif host in deployed:
-            state = "changed"
-            if record.get("confirmed") is False:
-                detail = "the commit was not confirmed: its commit-confirmed timer reverts it"
-        else:
-            state = "untouched"
+        state, detail = _device_state(host, deployed, failed_hosts, _dict(records.get(host)), unreachable, rollback)
         entry = {"state": state, "label": STATES[state], "affected": state in AFFECTED}
         if host in unreachable and host in deployed and not rollback["verified"]:
             detail = "%s; the deploy's commit-confirmed timer reverts an unconfirmed commit by itself" % detail

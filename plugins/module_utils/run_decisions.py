@@ -14,7 +14,7 @@ only task order and host loops.
 
 from __future__ import annotations
 
-from ansible_collections.governed.change.plugins.module_utils import outcome
+from ansible_collections.governed.change.plugins.module_utils import batches, outcome
 from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, parse_instant
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 
@@ -329,3 +329,84 @@ def run_decision(stages):
              "stages": close_stages(stages, hosts, records, verdict)}
     verdict.update(extra)
     return verdict
+
+
+# ---------------------------------------------------------------------------------------------- the stages' own decisions
+def stage_hosts(hosts, play_hosts, limited):
+    """The devices a stage acts on: all of ``hosts``, or - on a limited play (a workflow branch) - the ones the play holds."""
+    hosts = _list(list(hosts) if isinstance(hosts, dict) else hosts)
+    if not _flag(limited):
+        return hosts
+    held = set(_list(play_hosts))
+    return [h for h in hosts if h in held]
+
+
+def stage_probes(explicit, assessment, host, platform):
+    """The reachability probes a device's snapshot runs: none off a firewall (linux), else the explicit ones, else the
+    firewall's traffic checks the assessment planned for it (traffic.traffic_plan)."""
+    if platform != "linux":
+        return []
+    if explicit:
+        return list(explicit)
+    traffic = _dict(_dict(_dict(assessment).get("verification")).get("traffic"))
+    return list(_dict(traffic.get("probes_by_host")).get(host) or [])
+
+
+def _is_set(record, key):
+    return _flag(_dict(record).get(key))
+
+
+def precheck_status(steps):
+    """One device's precheck from its steps (backup, snapshot, pre-assertions): {failed, transient, msg}."""
+    steps = [_dict(s) for s in steps or []]
+    failed = [s for s in steps if _is_set(s, "failed")]
+    return {"failed": bool(failed), "transient": any(_is_set(s, "transient") for s in steps),
+            "msg": "; ".join(str(s.get("msg") or "") for s in failed)}
+
+
+def verify_results(records, now=""):
+    """The verification's results from each device's record: {hosts, failed_hosts, post_snapshots, transient, undecidable,
+    passed, failed_at} (``failed_at`` is ``now`` when a device failed)."""
+    records = dict((str(h), _dict(r)) for h, r in _dict(records).items())
+    failed = [h for h, r in records.items() if _is_set(r, "failed")]
+    return {"hosts": records, "failed_hosts": failed,
+            "post_snapshots": dict((h, r["post"]) for h, r in records.items() if r.get("post")),
+            "transient": any(_is_set(r, "transient") for r in records.values()),
+            "undecidable": any(_is_set(r, "undecidable") for r in records.values()),
+            "passed": not failed, "failed_at": now if failed else ""}
+
+
+def rollback_choice(deployed, failed_hosts, scope=None, requirements=None, hosts=None):
+    """The devices to restore: the explicit ``hosts``, else the tier's rollback scope (``scope`` overrides the policy's
+    requirements.rollback_scope, default all) over the deployed devices; with no failed device known, every deployed one
+    counts as failed (a rollback was asked for)."""
+    if hosts is not None:
+        return _list(hosts)
+    deployed = _list(deployed)
+    failed = _list(failed_hosts) or deployed
+    setting = scope if scope not in (None, "") else _dict(requirements).get("rollback_scope") or "all"
+    elsewhere = [h for h in failed if h not in deployed]
+    return batches.rollback_targets(setting, deployed, [h for h in failed if h in deployed], failed_elsewhere=elsewhere)
+
+
+def rollback_results(records, targets):
+    """The rollback's results from each device's record ({restore, verify}): {hosts, rolled_back, restore_failed,
+    state_differs, transient, post_snapshots, verified, message}. ``verified`` is None when nothing was restored."""
+    records = dict((str(h), _dict(r)) for h, r in _dict(records).items())
+    targets = _list(targets)
+    restored = [h for h in targets if _is_set(_dict(records.get(h)).get("restore"), "verified")]
+    restore_failed = [h for h in targets if h not in restored]
+    differs = [h for h, r in records.items() if _is_set(r.get("verify"), "failed")]
+    verified = None if not targets else not restore_failed and not differs
+    if verified is None:
+        message = "nothing to restore"
+    elif verified:
+        message = "verified: the state equals the pre-change snapshot"
+    else:
+        message = "NOT verified (restore failed on %s; state differs on %s)" % (", ".join(restore_failed) or "none",
+                                                                              ", ".join(differs) or "none")
+    return {"hosts": records, "rolled_back": restored, "restore_failed": restore_failed, "state_differs": differs,
+            "transient": any(_is_set(_dict(records.get(h)).get("restore"), "transient") for h in targets),
+            "post_snapshots": dict((h, _dict(r.get("verify"))["post"]) for h, r in records.items() if _dict(r.get("verify")).get("post")),
+            "verified": verified,
+            "message": "rollback of %s: restored %s; %s" % (", ".join(targets) or "nothing", ", ".join(restored) or "none", message)}

@@ -22,6 +22,7 @@ description:
     that resolve anywhere else are refused.
   - This is the same function M(governed.change.assess) renders with, so the deploy stage pushes the lines whose diff
     was assessed and approved (the content hash); the deploy role uses it for every target.
+  - Also returns the change request's validated C(expected) checks, so no task re-reads the change request.
   - Runs on the controller for each host; reads no device.
 options:
   change_request:
@@ -31,6 +32,12 @@ options:
   templates_dir:
     description: A folder of templates that C(template:) entries may also come from (the same as the assess stage's).
     type: path
+  render:
+    description:
+      - Whether to render the host's lines. V(false) returns only the change request's validated C(expected) checks
+        (a host an expected check names, which gets no lines).
+    type: bool
+    default: true
 attributes:
   check_mode:
     support: full
@@ -72,6 +79,13 @@ has_config:
   type: bool
 entries:
   description: The config entries used, in order (their keys, and C(template) for rendered ones).
+  returned: success
+  type: list
+  elements: dict
+expected:
+  description:
+    - The change request's expected checks, validated as the assess stage validates them (each with its C(hosts), empty
+      for every target); C(governed.change.expected_for) picks a host's.
   returned: success
   type: list
   elements: dict

@@ -210,3 +210,61 @@ def test_bad_stage_results_are_refused_naming_the_key():
         run_decisions.run_decision({"deploy": {"deployd": ["r1"]}})
     with pytest.raises(ValidationError, match="rollback must be a mapping"):
         run_decisions.run_decision({"rollback": ["r1"]})
+
+
+# ---------------------------------------------------------------------------------------------- the stages' own decisions
+def test_a_limited_play_acts_on_the_devices_it_holds():
+    assert run_decisions.stage_hosts(["r1", "r2", "r3"], ["r2", "r3", "fw1"], False) == ["r1", "r2", "r3"]
+    assert run_decisions.stage_hosts(["r1", "r2", "r3"], ["r3", "r2", "fw1"], True) == ["r2", "r3"]
+    assert run_decisions.stage_hosts({"r1": "ref", "fw1": "ref"}, ["fw1"], "True") == ["fw1"]  # a mapping's keys; a templated bool
+
+
+def test_probes_run_on_firewalls_only_explicit_first_then_the_traffic_plan():
+    plan = {"verification": {"traffic": {"probes_by_host": {"fw1": [{"name": "web"}]}}}}
+    assert run_decisions.stage_probes([], plan, "fw1", "linux") == [{"name": "web"}]
+    assert run_decisions.stage_probes([{"name": "mine"}], plan, "fw1", "linux") == [{"name": "mine"}]
+    assert run_decisions.stage_probes([{"name": "mine"}], plan, "r1", "frr") == []
+    assert run_decisions.stage_probes([], {}, "fw2", "linux") == []
+
+
+def test_a_precheck_fails_on_any_failed_step_with_its_messages():
+    assert run_decisions.precheck_status([{"changed": True}, {"snapshot": "ref"}, {"skipped": True}]) == \
+        {"failed": False, "transient": False, "msg": ""}
+    got = run_decisions.precheck_status([{"failed": True, "transient": True, "msg": "no SSH"}, {"failed": True, "msg": "no snapshot"}, {}])
+    assert got == {"failed": True, "transient": True, "msg": "no SSH; no snapshot"}
+
+
+def test_the_verification_collects_failures_posts_and_the_failure_time():
+    got = run_decisions.verify_results({"r1": {"failed": False, "post": "p1"}, "r2": {"failed": True, "undecidable": True, "post": ""}},
+                                       now="2026-11-30T10:00:00Z")
+    assert got["failed_hosts"] == ["r2"] and got["post_snapshots"] == {"r1": "p1"} and got["passed"] is False
+    assert got["undecidable"] is True and got["transient"] is False and got["failed_at"] == "2026-11-30T10:00:00Z"
+    assert run_decisions.verify_results({"r1": {"failed": False}}, now="x")["failed_at"] == ""
+
+
+def test_the_rollback_restores_the_tiers_scope_or_the_explicit_hosts():
+    assert run_decisions.rollback_choice(["r1", "r2"], ["r2"], None, {"rollback_scope": "failed"}) == ["r2"]
+    assert run_decisions.rollback_choice(["r1", "r2"], ["r2"], None, {}) == ["r1", "r2"]  # default all
+    assert run_decisions.rollback_choice(["r1", "r2"], ["r2"], "all", {"rollback_scope": "failed"}) == ["r1", "r2"]
+    # a device the change did not touch failed: the culprit cannot be told apart, everything deployed goes back
+    assert run_decisions.rollback_choice(["r1", "r2"], ["r3"], "failed", {}) == ["r1", "r2"]
+    assert run_decisions.rollback_choice(["r1"], [], "failed", {}) == ["r1"]  # asked to roll back with no failure known
+    assert run_decisions.rollback_choice(["r1", "r2"], ["r2"], None, {}, hosts=["r1"]) == ["r1"]
+    with pytest.raises(ValidationError, match="rollback scope"):
+        run_decisions.rollback_choice(["r1"], ["r1"], "some", {})
+
+
+def test_the_rollback_is_verified_only_when_every_restore_and_every_state_check_passed():
+    records = {"r1": {"restore": {"verified": True}, "verify": {"failed": False, "post": "p1"}},
+               "r2": {"verify": {"failed": False, "post": "p2"}}}
+    got = run_decisions.rollback_results(records, ["r1"])
+    assert (got["verified"], got["rolled_back"], got["restore_failed"], got["state_differs"]) == (True, ["r1"], [], [])
+    assert got["post_snapshots"] == {"r1": "p1", "r2": "p2"}
+    assert got["message"] == "rollback of r1: restored r1; verified: the state equals the pre-change snapshot"
+    records["r2"]["verify"]["failed"] = True
+    records["r1"]["restore"] = {"verified": False, "failed": True, "transient": True}
+    got = run_decisions.rollback_results(records, ["r1"])
+    assert (got["verified"], got["restore_failed"], got["state_differs"], got["transient"]) == (False, ["r1"], ["r2"], True)
+    assert got["message"].endswith("NOT verified (restore failed on r1; state differs on r2)")
+    got = run_decisions.rollback_results({}, [])
+    assert got["verified"] is None and got["message"] == "rollback of nothing: restored none; nothing to restore"

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The governed.change.stage_results filter: a thin wrapper over module_utils/run_decisions.py."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: stage_results
+author: Governed Change Maintainers (@governed-change)
+version_added: "0.1.0"
+short_description: A stage's results from its per-device records (precheck, verify, rollback)
+description:
+  - C(precheck) - O(_input) is one device's steps (backup, snapshot, pre-assertions task results); returns
+    C(failed), C(transient) and C(msg) (the failed steps' messages).
+  - C(verify) - O(_input) is C({host - check record}); returns C(hosts), C(failed_hosts), C(post_snapshots),
+    C(transient), C(undecidable), C(passed) and C(failed_at) (O(now) when a device failed, else empty).
+  - C(rollback) - O(_input) is C({host - {restore, verify}}); returns C(hosts), C(rolled_back), C(restore_failed),
+    C(state_differs), C(transient), C(post_snapshots), C(verified) (none when O(targets) is empty) and C(message).
+  - The rules are in plugins/module_utils/run_decisions.py.
+options:
+  _input:
+    description: The records (see the description).
+    type: raw
+    required: true
+  stage:
+    description: Which stage's results.
+    type: str
+    choices: [precheck, verify, rollback]
+    required: true
+  now:
+    description: The time to give as C(failed_at) (verify).
+    type: str
+    default: ""
+  targets:
+    description: The devices the rollback restored (rollback).
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Collect the verification
+  ansible.builtin.set_fact:
+    verification: "{{ records | governed.change.stage_results('verify', now=lookup('governed.change.now')) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The stage's results (see the description).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.governed.change.plugins.module_utils import run_decisions
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
+
+
+def stage_results(records, stage, now="", targets=None):
+    """A stage's results (see DOCUMENTATION)."""
+    try:
+        if stage == "precheck":
+            return run_decisions.precheck_status(records)
+        if stage == "verify":
+            return run_decisions.verify_results(records, now=now or "")
+        if stage == "rollback":
+            return run_decisions.rollback_results(records, targets or [])
+    except (GovernedChangeError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("governed.change.stage_results: %s" % exc)
+    raise AnsibleFilterError("governed.change.stage_results: stage %r is not one of precheck, verify, rollback; fix: name one of them." % (stage,))
+
+
+class FilterModule(object):
+    """governed.change stage_results filter."""
+
+    def filters(self):
+        return {"stage_results": stage_results}
