@@ -105,29 +105,45 @@ def _risk(sec):
     return "".join(out)
 
 
+def _signature_cell(verified):
+    """An approval's signature cell: verified (pass), not verified (fail), or not evaluated (undecidable)."""
+    if verified:
+        return ("verified", "pass")
+    if verified is False:
+        return ("not verified", "fail")
+    return ("not evaluated", "undecidable")
+
+
+def _approval_row(item):
+    """One row of the approvals table: who, as whom, what, from where, when, the signature, and whether it counted."""
+    return [item.get("approver"), item.get("identity") or "", item.get("decision"), item.get("source"), item.get("ts"),
+            _signature_cell(item.get("verified")),
+            "yes" if item.get("counted") else "no", "yes" if item.get("matches_current_content") else "no",
+            item.get("reason") or item.get("comment") or ""]
+
+
+def _gate_row(name, gate):
+    """One row of the gates table: a gate that did not run is undecidable, pass/assessed pass, any other decision fails."""
+    gate = gate or {}
+    dec = gate.get("decision")
+    if dec in ("pass", "assessed"):
+        css = "pass"
+    else:
+        css = "fail" if dec else "undecidable"
+    return [name, (dec or "not run", css), gate.get("runs"), gate.get("ts"), " ".join(gate.get("reasons") or [])]
+
+
 def _approvals(sec):
     ap = sec.get("approvals") or {}
     gates = sec.get("gates") or {}
     out = ['<h2 id="approvals">Who approved what</h2>']
-    rows = []
-    for item in ap.get("items") or []:
-        verified = item.get("verified")
-        rows.append([item.get("approver"), item.get("identity") or "", item.get("decision"), item.get("source"), item.get("ts"),
-                     ("verified" if verified else "not verified" if verified is False else "not evaluated",
-                      "pass" if verified else "fail" if verified is False else "undecidable"),
-                     "yes" if item.get("counted") else "no", "yes" if item.get("matches_current_content") else "no",
-                     item.get("reason") or item.get("comment") or ""])
+    rows = [_approval_row(item) for item in ap.get("items") or []]
     if rows:
         out.append(_table(["Approver", "Identity", "Decision", "Source", "Signed at", "Signature", "Counted", "Current content",
                            "Note"], rows))
     else:
         out.append('<p class="muted">No approval recorded.</p>')
-    grows = []
-    for name, gate in gates.items():
-        gate = gate or {}
-        dec = gate.get("decision")
-        grows.append([name, (dec or "not run", "pass" if dec in ("pass", "assessed") else "fail" if dec else "undecidable"),
-                      gate.get("runs"), gate.get("ts"), " ".join(gate.get("reasons") or [])])
+    grows = [_gate_row(name, gate) for name, gate in gates.items()]
     out.append(_table(["Gate", "Decision", "Runs", "At", "Reasons"], grows))
     return "".join(out)
 
@@ -144,44 +160,80 @@ def _diffs(sec):
     return "".join(out)
 
 
+def _state_diff_note(diff):
+    """The heading note of a device's state diff: identical, or the added/removed/changed counts."""
+    if diff.get("identical"):
+        return "no change between pre and post"
+    counts = diff.get("counts") or {}
+    return "+%s added, -%s removed, ~%s changed%s" % (counts.get("added"), counts.get("removed"), counts.get("changed"),
+                                                     " (listing truncated)" if diff.get("truncated") else "")
+
+
+def _state_diff_rows(diff):
+    """The table rows of a device's state diff: added, then removed, then changed records."""
+    rows = [["added", e.get("section"), e.get("id"), "", "", _short(e.get("value"))] for e in diff.get("added") or []]
+    rows += [["removed", e.get("section"), e.get("id"), "", _short(e.get("value")), ""] for e in diff.get("removed") or []]
+    rows += [["changed", e.get("section"), e.get("id"), e.get("field"), _short(e.get("before")), _short(e.get("after"))]
+             for e in diff.get("changed") or []]
+    return rows
+
+
+def _state_diff_parts(host, diff):
+    """The HTML of one device's state diff: heading with its note, the table when it lists records, the error if any."""
+    out = ["<h3>%s <span class=\"muted\">%s</span></h3>" % (esc(host), esc(_state_diff_note(diff)))]
+    rows = _state_diff_rows(diff)
+    if rows:
+        out.append(_table(["Change", "Section", "Record", "Field", "Before", "After"], rows))
+    if diff.get("error"):
+        out.append('<p class="problem">%s</p>' % esc(diff["error"]))
+    return out
+
+
+def _deploy_cell(dep):
+    """A device's deploy cell: failed (fail), changed, unchanged, or empty when the deploy did not run."""
+    if dep.get("failed"):
+        return ("failed", "fail")
+    if dep.get("changed"):
+        return "changed"
+    return "unchanged" if dep else ""
+
+
+def _applied_parts(host, dep):
+    """The lines a device's deploy applied, as a heading and a block (nothing when none are recorded)."""
+    changes = dep.get("changes")
+    if not changes:
+        return []
+    return ["<h4>%s: applied</h4>" % esc(host),
+            _diff_pre("\n".join(str(c) for c in changes) if isinstance(changes, list) else str(changes))]
+
+
+def _deploy_parts(devices):
+    """The deploy table (result, message, confirmation and backup of each device) and what each deploy applied."""
+    rows, applied = [], []
+    for host, dev in devices.items():
+        dep = dev.get("deploy") or {}
+        backup = dev.get("backup") or {}
+        rows.append([host, _deploy_cell(dep), dep.get("msg") or "", dev.get("confirmed"), backup.get("sha256"),
+                     backup.get("integrity")])
+        applied.extend(_applied_parts(host, dep))
+    if not rows:
+        return []
+    return ['<h3 id="deploy">Deploy</h3>',
+            _table(["Device", "Deploy", "Message", "Confirmed", "Backup sha256", "Backup integrity"], rows)] + applied
+
+
 def _state(sec):
     devices = sec.get("devices") or {}
     out = ['<h2 id="state">What changed in the network</h2>']
     any_diff = False
     for host, dev in devices.items():
         diff = dev.get("state_diff")
-        if not diff:
-            continue
-        any_diff = True
-        counts = diff.get("counts") or {}
-        out.append("<h3>%s <span class=\"muted\">%s</span></h3>" % (esc(host), esc(
-            "no change between pre and post" if diff.get("identical") else
-            "+%s added, -%s removed, ~%s changed%s" % (counts.get("added"), counts.get("removed"), counts.get("changed"),
-                                                       " (listing truncated)" if diff.get("truncated") else ""))))
-        rows = [["added", e.get("section"), e.get("id"), "", "", _short(e.get("value"))] for e in diff.get("added") or []]
-        rows += [["removed", e.get("section"), e.get("id"), "", _short(e.get("value")), ""] for e in diff.get("removed") or []]
-        rows += [["changed", e.get("section"), e.get("id"), e.get("field"), _short(e.get("before")), _short(e.get("after"))]
-                 for e in diff.get("changed") or []]
-        if rows:
-            out.append(_table(["Change", "Section", "Record", "Field", "Before", "After"], rows))
-        if diff.get("error"):
-            out.append('<p class="problem">%s</p>' % esc(diff["error"]))
+        if diff:
+            any_diff = True
+            out.extend(_state_diff_parts(host, diff))
     if not any_diff:
         out.append('<p class="muted">No pre/post snapshots recorded.</p>')
-    rows, applied = [], []
-    for host, dev in devices.items():
-        dep = dev.get("deploy") or {}
-        backup = dev.get("backup") or {}
-        rows.append([host, ("failed", "fail") if dep.get("failed") else ("changed" if dep.get("changed") else "unchanged" if dep else ""),
-                     dep.get("msg") or "", dev.get("confirmed"), backup.get("sha256"), backup.get("integrity")])
-        changes = dep.get("changes")
-        if changes:
-            applied.append("<h4>%s: applied</h4>" % esc(host))
-            applied.append(_diff_pre("\n".join(str(c) for c in changes) if isinstance(changes, list) else str(changes)))
-    if rows:
-        out.append('<h3 id="deploy">Deploy</h3>')
-        out.append(_table(["Device", "Deploy", "Message", "Confirmed", "Backup sha256", "Backup integrity"], rows))
-        out.extend(applied)
+    out.extend(_deploy_parts(devices))
     return "".join(out)
 
 
