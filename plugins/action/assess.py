@@ -5,16 +5,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.governed.change.plugins.module_utils import assess as core
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import normalize_inventory, resolve_targets
-from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.records import check_assessable, record_assessment
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
@@ -146,14 +144,7 @@ class ActionModule(DeviceActionBase):
                                    task_vars["hostvars"][host], templates_dir=templates_dir)
 
     def _write(self, assessment, output_dir, task_vars):
-        folder = self._path(output_dir, task_vars)
-        os.makedirs(folder, exist_ok=True)
-        path = safe_join(folder, "%s.assessment.json" % check_safe_id(assessment["change_id"]), where="output_dir")
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(assessment, handle, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-        return path
+        return artifact.write(self._path(output_dir, task_vars), assessment)
 
     @staticmethod
     def _record(assessment, ledger_path):

@@ -8,12 +8,14 @@ from __future__ import annotations
 import getpass
 import os
 
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
+from ansible_collections.governed.change.plugins.module_utils import lifecycle
 from ansible_collections.governed.change.plugins.module_utils.awx import AwxClient, read_workflow_approvals
 from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
-from ansible_collections.governed.change.plugins.module_utils.review import change_id_of, review_gate
+from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import join_reasons, open_ledger, parse_now, resolve_assessment
+from ansible_collections.governed.change.plugins.plugin_utils.gates import join_reasons, parse_now
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 LAUNCHER_VARS = ("awx_user_name", "tower_user_name")
@@ -29,9 +31,8 @@ class ActionModule(GovernedActionBase):
 
     def execute(self, args, task_vars, result):
         policy = load_policy(self._path(args["policy"], task_vars))
-        assessment, _source = resolve_assessment(args["assessment"], args["assessment_file"],
-                                                 self._var(task_vars, "governed_assessment"),
-                                                 lambda path: self._path(path, task_vars))
+        assessment, _source = artifact.resolve(args["assessment"], args["assessment_file"], self._var(task_vars, "governed_assessment"),
+                                               lambda path: self._path(path, task_vars))
         change_id = change_id_of(assessment)
         if not change_id or not assessment.get("content_hash"):
             raise ValidationError("the assessment lacks its change_id or content_hash.", where="assessment",
@@ -40,51 +41,16 @@ class ActionModule(GovernedActionBase):
         ledger_path = self._path(args["ledger"], task_vars)
         signers = self._path(args["allowed_signers"], task_vars) if args["allowed_signers"] else None
 
-        ledger, record = open_ledger(ledger_path, change_id)
-        try:
+        def evaluate(ledger, record):
             awx = self._read_awx(args["awx"], task_vars, change_id, assessment.get("content_hash"))
-            stored = ledger.approvals(change_id)
-            # An AWX approval copied into the ledger counts only while the controller confirms it (re-read live).
-            approvals = [a for a in stored if a["source"] != "awx" or awx is None]
-            approvals = [dict(a, verified=False) if a["source"] == "awx" else a for a in approvals]
-            if awx is not None:
-                approvals.extend(awx["approvals"])
-
-            author = assessment.get("author") or record.get("author")
             launchers = self._launchers(args["launcher"], task_vars, awx)
-            verdicts = [review_gate(policy, assessment, approvals, author, launcher, now=now, allowed_signers=signers)
-                        for launcher in launchers]
-            verdict = next((v for v in verdicts if v["decision"] != "pass"), verdicts[0])
-            for other in verdicts:  # a refusal for any launcher is a refusal; keep every distinct reason
-                if other is not verdict and other["decision"] != "pass":
-                    verdict["reasons"].extend([r for r in other["reasons"] if r not in verdict["reasons"]])
-                    verdict["rejected"].extend([r for r in other["rejected"] if r not in verdict["rejected"]])
-            verdict["launchers"] = launchers
-            if record.get("content_hash") and assessment.get("content_hash") and record["content_hash"] != assessment["content_hash"]:
-                verdict["decision"] = "fail"
-                verdict["reasons"].insert(0, "the assessment's content hash %s... is not the ledger's current %s... (the change was "
-                                             "re-assessed); fix: pass the latest assessment." % (
-                                                 assessment["content_hash"][:12], record["content_hash"][:12]))
-            if record.get("state") in ("closed", "canceled"):
-                verdict["decision"] = "fail"
-                verdict["reasons"].insert(0, "change %s is %s in the ledger; fix: open a new change." % (change_id, record["state"]))
-            verdict["ledger_state"] = record.get("state")
-            verdict["sources"] = {"ledger": {"path": ledger_path, "approvals": len(stored)},
-                                  "awx": None if awx is None else {key: awx[key] for key in ("workflow_job", "launcher", "pending", "ignored")}}
-            if awx is not None:
-                verdict["sources"]["awx"]["approvals"] = len(awx["approvals"])
+            return lifecycle.review_verdict(policy, assessment, record, ledger.approvals(change_id), awx, launchers, now=now,
+                                            allowed_signers=signers, ledger_path=ledger_path)
 
-            recorded = False
-            if not self._task.check_mode:
-                if awx is not None:
-                    self._copy_awx_approvals(ledger, stored, awx["approvals"])
-                ledger.record_verdict(change_id, "review", verdict, actor=launchers[0] or "governed.change")
-                if verdict["decision"] == "pass" and record.get("state") == "authorize":
-                    ledger.transition(change_id, "scheduled", launchers[0] or "governed.change", reason="review gate passed")
-                recorded = True
-        finally:
-            ledger.close()
+        verdict, recorded = lifecycle.evaluate_and_record(ledger_path, change_id, "review", evaluate, check_mode=self._task.check_mode)
+        return self._result(change_id, verdict, recorded)
 
+    def _result(self, change_id, verdict, recorded):
         summary = {"change_id": change_id, "decision": verdict["decision"], "tier": verdict["tier"],
                    "content_hash": verdict["content_hash"], "approvers": [item["identity"] for item in verdict["counted"]],
                    "evaluated_at": verdict["evaluated_at"]}
@@ -121,31 +87,30 @@ class ActionModule(GovernedActionBase):
             job_id = next((self._var(task_vars, name) for name in WORKFLOW_VARS if task_vars.get(name) not in (None, "")), None)
         if options.get("enabled") is False or (not options and job_id is None):
             return None
-        url = options.get("url") or os.environ.get("CONTROLLER_HOST") or os.environ.get("TOWER_HOST")
-        token = options.get("token") or os.environ.get("CONTROLLER_OAUTH_TOKEN") or os.environ.get("TOWER_OAUTH_TOKEN")
-        missing = [name for name, value in (("url", url), ("token", token), ("workflow_job_id", job_id)) if value in (None, "")]
-        if missing:
-            raise GateRefused("the AWX approval source is in use (%s) but not all of it is known (missing: %s), so AWX approvals "
-                              "cannot be checked." % ("awx option given" if options else "inside AWX workflow job %s" % job_id, ", ".join(missing)),
-                              where="awx", fix=AWX_FIX if job_id is not None else "pass awx.workflow_job_id, or run inside an "
-                              "AWX/AAP workflow (awx_workflow_job_id).")
-        validate = options.get("validate_certs")
-        if validate is None:
-            validate = os.environ.get("CONTROLLER_VERIFY_SSL", "true").strip().lower() not in ("0", "false", "no", "off")
-        if url and "://" not in url:
-            url = "https://" + url  # the controller credential's host may omit the scheme
-        client = AwxClient(url, token, timeout=options.get("timeout") or 10, validate_certs=validate)
+        client = awx_client(options, job_id)
         return read_workflow_approvals(client, job_id, change_id, content_hash=content_hash)
 
-    @staticmethod
-    def _copy_awx_approvals(ledger, stored, approvals):
-        """Copy AWX approvals into the ledger as evidence, once each."""
-        seen = {(a["approver"], a["decision"], a["ts"], a["content_hash"]) for a in stored if a["source"] == "awx"}
-        for approval in approvals:
-            key = (approval["approver"], approval["decision"], approval["ts"], approval["content_hash"])
-            if key not in seen:
-                ledger.record_approval(approval, actor="awx:%s" % approval["approver"])
-                seen.add(key)
+
+def _first_set(*values):
+    return next((value for value in values if value), None)
+
+
+def awx_client(options, job_id):
+    """An AwxClient for the AWX approval source; refused when the controller's URL, token or the workflow job is unknown."""
+    url = _first_set(options.get("url"), os.environ.get("CONTROLLER_HOST"), os.environ.get("TOWER_HOST"))
+    token = _first_set(options.get("token"), os.environ.get("CONTROLLER_OAUTH_TOKEN"), os.environ.get("TOWER_OAUTH_TOKEN"))
+    missing = [name for name, value in (("url", url), ("token", token), ("workflow_job_id", job_id)) if value in (None, "")]
+    if missing:
+        raise GateRefused("the AWX approval source is in use (%s) but not all of it is known (missing: %s), so AWX approvals "
+                          "cannot be checked." % ("awx option given" if options else "inside AWX workflow job %s" % job_id, ", ".join(missing)),
+                          where="awx", fix=AWX_FIX if job_id is not None else "pass awx.workflow_job_id, or run inside an "
+                          "AWX/AAP workflow (awx_workflow_job_id).")
+    validate = options.get("validate_certs")
+    if validate is None:
+        validate = os.environ.get("CONTROLLER_VERIFY_SSL", "true").strip().lower() not in ("0", "false", "no", "off")
+    if "://" not in url:
+        url = "https://" + url  # the controller credential's host may omit the scheme
+    return AwxClient(url, token, timeout=options.get("timeout") or 10, validate_certs=validate)
 
 
 def failure_message(fqcn, verdict):

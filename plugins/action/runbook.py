@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
+from ansible_collections.governed.change.plugins.module_utils import lifecycle
 from ansible_collections.governed.change.plugins.module_utils.change_request import load_change_request
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
-from ansible_collections.governed.change.plugins.module_utils.runbook import build_runbook, find_assessment_file, preview_ref, write_runbook
+from ansible_collections.governed.change.plugins.module_utils.runbook import build_runbook, preview_ref, write_runbook
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import open_ledger, resolve_assessment
 
 
 class ActionModule(GovernedActionBase):
@@ -34,18 +35,18 @@ class ActionModule(GovernedActionBase):
             if fallback is not None:
                 given = self._templar.template(fallback)
             else:
-                file_path = find_assessment_file(output_dir, (change_request or {}).get("id"))
+                file_path = artifact.find(output_dir, (change_request or {}).get("id"))
         if given is None and not file_path:
             raise ValidationError("no assessment of the change was given or found%s." % (
                 " under %s/assessments" % output_dir if change_request else ""), where="assessment",
                 fix="run governed.change.assess first and pass assessment_file (or assessment).")
-        assessment, _source = resolve_assessment(given, file_path, None, resolve)
+        assessment, _source = artifact.resolve(given, file_path, None, resolve)
         policy = load_policy(resolve(args["policy"]))
         doc = build_runbook(change_request, assessment, policy, confirm_timeout=args["confirm_timeout"], base_url=args["base_url"])
         change_id = check_safe_id(doc["change"]["change_id"], where="change_id")  # it names runbooks/<id>.md
         ledger = None
         if args["ledger"]:
-            ledger, _record = open_ledger(resolve(args["ledger"]), change_id)
+            ledger, _record = lifecycle.open_change(resolve(args["ledger"]), change_id)
         try:
             if self._task.check_mode:
                 ref, changed, recorded = preview_ref(output_dir, doc, args["base_url"]), False, False

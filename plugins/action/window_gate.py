@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
+from ansible_collections.governed.change.plugins.module_utils import lifecycle
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 from ansible_collections.governed.change.plugins.module_utils.windows import wait_for_window, window_gate
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
-from ansible_collections.governed.change.plugins.plugin_utils.gates import inventory_targets, join_reasons, open_ledger, parse_now
-from ansible_collections.governed.change.plugins.plugin_utils.gates import resolve_assessment
+from ansible_collections.governed.change.plugins.plugin_utils.gates import inventory_targets, join_reasons, parse_now
 
 CHANGE_KEYS = ("change_id", "type", "change_class", "tier", "window")
 
@@ -27,9 +28,9 @@ class ActionModule(GovernedActionBase):
     def execute(self, args, task_vars, result):
         policy = load_policy(self._path(args["policy"], task_vars))
         fallback = task_vars.get("governed_assessment")
-        assessment, _source = resolve_assessment(args["assessment"], args["assessment_file"],
-                                                 None if fallback is None else self._templar.template(fallback),
-                                                 lambda path: self._path(path, task_vars))
+        assessment, _source = artifact.resolve(args["assessment"], args["assessment_file"],
+                                               None if fallback is None else self._templar.template(fallback),
+                                               lambda path: self._path(path, task_vars))
         change_id = change_id_of(assessment)
         hosts = assessment.get("hosts") or [t.get("host") for t in (assessment.get("facts") or {}).get("targets") or []]
         if not change_id or not hosts:
@@ -37,26 +38,16 @@ class ActionModule(GovernedActionBase):
                                   fix="pass the assessment (or summary) returned by governed.change.assess.")
         targets = inventory_targets(hosts, task_vars, self._templar)
         change = {key: assessment.get(key) for key in CHANGE_KEYS}
+        now = parse_now(args["now"])
 
-        ledger = None
-        if args["ledger"]:
-            ledger, _record = open_ledger(self._path(args["ledger"], task_vars), change_id)
-        try:
-            verdict = self._evaluate(policy, change, targets, parse_now(args["now"]), args)
-            recorded = False
-            if ledger is not None and not self._task.check_mode:
-                ledger.record_verdict(change_id, "window", verdict)
-                bypass = verdict.get("bypass")
-                if verdict["decision"] == "pass" and bypass:
-                    ledger.append_event(change_id, "review.post_hoc_due", "governed.change", {
-                        "reason": "emergency bypass of %s" % ", ".join(item.get("name") or item["kind"] for item in bypass["bypassed"]),
-                        "post_review_due": bypass["post_review_due"], "post_review_hours": bypass["post_review_hours"],
-                        "bypassed": bypass["bypassed"], "evaluated_at": verdict["evaluated_at"]})
-                recorded = True
-        finally:
-            if ledger is not None:
-                ledger.close()
+        def evaluate(_ledger, _record):
+            return self._evaluate(policy, change, targets, now, args), None
 
+        ledger_path = self._path(args["ledger"], task_vars) if args["ledger"] else None
+        verdict, recorded = lifecycle.evaluate_and_record(ledger_path, change_id, "window", evaluate, check_mode=self._task.check_mode)
+        return self._result(change_id, verdict, recorded)
+
+    def _result(self, change_id, verdict, recorded):
         summary = {"change_id": change_id, "decision": verdict["decision"], "evaluated_at": verdict["evaluated_at"],
                    "windows_open": verdict["windows_open"], "next_open": verdict["next_open"]}
         if verdict.get("bypass"):

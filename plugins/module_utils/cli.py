@@ -12,8 +12,9 @@ import os
 import sys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
-from ansible_collections.governed.change.plugins.module_utils.docfile import MAX_DOCUMENT_BYTES, load_document, require_file
+from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, LedgerTampered, SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
@@ -179,24 +180,8 @@ def _open_ledger(path, must_exist=True, readonly=False):
 
 
 def _load_assessment(path):
-    require_file(path, "assessment", fix="pass --assessment with the JSON file governed.change.assess wrote.")
-    if os.path.getsize(path) > MAX_DOCUMENT_BYTES:
-        raise ValidationError("the assessment is larger than %d bytes." % MAX_DOCUMENT_BYTES, where=path,
-                              fix="pass the JSON assessment written by governed.change.assess.")
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except OSError as exc:
-        raise ValidationError("the assessment cannot be read (%s)." % exc.strerror, where=path, fix="check --assessment.")
-    except ValueError as exc:
-        raise ValidationError("the assessment is not JSON (%s)." % exc, where=path,
-                              fix="pass the JSON assessment written by governed.change.assess.")
-    if isinstance(doc, dict) and isinstance(doc.get("assessment"), dict):
-        doc = doc["assessment"]
-    if not isinstance(doc, dict) or not doc.get("content_hash"):
-        raise ValidationError("the assessment has no content_hash.", where=path,
-                              fix="pass the JSON assessment written by governed.change.assess.")
-    return doc
+    """The assessment governed.change.assess wrote (assessment_artifact: version, keys and sha256 checked)."""
+    return assessment_artifact.load(path)
 
 
 def summary_lines(assessment):

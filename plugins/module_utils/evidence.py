@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 
-from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, statestore
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, parse_iso, utc_now
@@ -46,17 +46,6 @@ def bundle_paths(output_dir, change_id):
     """(bundle.json path, report.html path) of a change."""
     folder = evidence_dir(output_dir, change_id)
     return os.path.join(folder, "bundle.json"), os.path.join(folder, "report.html")
-
-
-def find_assessment_file(output_dir, change_id):
-    """The assessment JSON of a change under ``output_dir`` (contract layout first, assess's own name next), or None."""
-    if not output_dir:
-        return None
-    for rel in (("assessments", "%s.json" % change_id), ("assessments", "%s.assessment.json" % change_id), ("%s.assessment.json" % change_id,)):
-        path = os.path.join(str(output_dir), *rel)
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def _read_json(path, where):
@@ -485,12 +474,11 @@ def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_fil
         stages = stages_from_ledger(events) or {}
     stages = refs_only(stages)
     problems = []
-    path = assessment_file or find_assessment_file(output_dir, change_id)
+    path = assessment_file or assessment_artifact.find(output_dir, change_id)
     assessment, file_sha = None, None
     if path:
-        assessment, file_sha = _read_json(path, "assessment_file: %s" % path)
-        if isinstance(assessment, dict) and isinstance(assessment.get("assessment"), dict):
-            assessment = assessment["assessment"]
+        loaded = assessment_artifact.read(path)
+        assessment, file_sha = loaded["assessment"], loaded["file_sha256"]
         if assessment.get("content_hash") != change.get("content_hash"):
             problems.append("the assessment file's content hash %s is not the ledger's %s" % (
                 str(assessment.get("content_hash"))[:12], str(change.get("content_hash"))[:12]))

@@ -78,6 +78,37 @@ def parse_iso(text, where="timestamp"):
     return moment.astimezone(datetime.timezone.utc)
 
 
+LOCK_FIX = ("wait for the holding change to finish; for an expired or stale lease check that its run is dead, then break it "
+            "explicitly (`governed-change ledger break-lock DEVICE --reason ...`).")
+
+
+def lock_conflicts(locks, change_id, devices, owner, now):
+    """Why leasing ``devices`` to ``change_id``/``owner`` at ``now`` is refused, one reason per device ([]: all may be taken).
+
+    ``locks``: lease rows ({device, change_id, owner, expires}). The change's own lease (same owner) is renewed; any other
+    lease is refused, an expired one too (it is never taken over silently). The one rule of SqliteLedger.acquire_locks
+    and of the lock stage's check mode (lifecycle.acquire_locks)."""
+    wanted = set(devices)
+    refused = []
+    for lock in sorted(locks, key=lambda row: row["device"]):
+        if lock["device"] not in wanted or (lock["change_id"] == change_id and lock["owner"] == owner):
+            continue
+        if parse_iso(lock["expires"]) > now:
+            refused.append("%s is locked by change %s (owner %s) until %s" % (lock["device"], lock["change_id"], lock["owner"],
+                                                                            lock["expires"]))
+        else:
+            refused.append("%s has an expired lease of change %s (owner %s, expired %s); it is not taken over silently" % (
+                lock["device"], lock["change_id"], lock["owner"], lock["expires"]))
+    return refused
+
+
+def refuse_lock_conflicts(locks, change_id, devices, owner, now):
+    """Raise LedgerError naming every device ``lock_conflicts`` refuses (nothing is written)."""
+    refused = lock_conflicts(locks, change_id, devices, owner, now)
+    if refused:
+        raise LedgerError("cannot lock devices for change %s: %s." % (change_id, "; ".join(refused)), where="locks", fix=LOCK_FIX)
+
+
 def event_hash(seq, change_id, ts, kind, actor, data_json, prev_hash):
     """sha256 of canonical_json({seq, change_id, ts, kind, actor, data, prev_hash}).
 
@@ -1087,26 +1118,12 @@ class SqliteLedger(LedgerBackend):
         def run(conn):
             self._require_change(conn, change_id)
             now = self.clock()
-            refused = []
+            held = []
             for device in devices:
                 row = conn.execute("SELECT change_id, owner, expires FROM locks WHERE device = ?", (device,)).fetchone()
-                if row is None:
-                    continue
-                holder, holder_owner, expires = row
-                expired = parse_iso(expires) <= now
-                if holder == change_id and holder_owner == owner:
-                    continue
-                if not expired:
-                    refused.append("%s is locked by change %s (owner %s) until %s" % (device, holder, holder_owner, expires))
-                else:
-                    refused.append("%s has an expired lease of change %s (owner %s, expired %s); it is not taken over "
-                                   "silently" % (device, holder, holder_owner, expires))
-            if refused:
-                raise LedgerError("cannot lock devices for change %s: %s." % (change_id, "; ".join(refused)),
-                                  where="locks",
-                                  fix="wait for the holding change to finish; for an expired or stale lease check that its "
-                                      "run is dead, then break it explicitly (`governed-change ledger break-lock DEVICE "
-                                      "--reason ...`).")
+                if row is not None:
+                    held.append({"device": device, "change_id": row[0], "owner": row[1], "expires": row[2]})
+            refuse_lock_conflicts(held, change_id, devices, owner, now)
             acquired, expires = iso_z(now), iso_z(now + datetime.timedelta(seconds=ttl_s))
             for device in devices:
                 conn.execute("INSERT INTO locks (device, change_id, owner, acquired, expires) VALUES (?,?,?,?,?) "

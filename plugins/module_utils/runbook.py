@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact
 from ansible_collections.governed.change.plugins.module_utils.batches import batch_plan
 from ansible_collections.governed.change.plugins.module_utils.change_request import change_request_sha256
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
@@ -367,11 +368,5 @@ def preview_ref(output_dir, doc, base_url=None):
 
 
 def find_assessment_file(output_dir, change_id):
-    """The assessment JSON of a change under an output dir (assessments/<id>.assessment.json or <id>.json), or None."""
-    if not output_dir or not change_id:
-        return None
-    for name in ("%s.assessment.json" % change_id, "%s.json" % change_id):
-        path = os.path.join(output_dir, "assessments", name)
-        if os.path.isfile(path):
-            return path
-    return None
+    """The assessment JSON of a change under an output dir, or None (assessment_artifact.find: the one search order)."""
+    return assessment_artifact.find(output_dir, change_id)
