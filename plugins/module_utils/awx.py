@@ -104,6 +104,73 @@ def _iso_z(text):
     return text.replace("+00:00", "Z")
 
 
+def _job_id(workflow_job_id):
+    """The workflow job id as a number; anything else is refused (the gate cannot read approvals without it)."""
+    try:
+        return int(workflow_job_id)
+    except (TypeError, ValueError):
+        raise GateRefused("workflow job id %r is not a number." % (workflow_job_id,), where="awx.workflow_job_id",
+                          fix="pass awx_workflow_job_id (tower_workflow_job_id) from the job's extra vars.")
+
+
+def _launcher_of(job):
+    """Who launched the job: a user's name, or None when a schedule, workflow or other non-user launched it."""
+    launched_by = job.get("launched_by")
+    if (launched_by or {}).get("type", "user") != "user":
+        return None
+    return _user_name(launched_by)
+
+
+def _is_approval_node(node):
+    """Whether a workflow node is an approval node (by its job or its unified job template)."""
+    node_summary = node.get("summary_fields") or {}
+    job_ref = node_summary.get("job") or {}
+    ujt = node_summary.get("unified_job_template") or {}
+    return job_ref.get("type") == "workflow_approval" or ujt.get("unified_job_type") == "workflow_approval"
+
+
+def _approval_of(detail, info, status, actor, change_id, content_hash, job_id):
+    """A decided approval node as an approval: approved is approve, denied is deny; a hash in its text binds it."""
+    text = " ".join(str(detail.get(key) or "") for key in ("name", "description", "context_message"))
+    match = _HASH_IN_TEXT.search(text)
+    return {
+        "change_id": change_id, "approver": actor, "decision": "approve" if status == "successful" else "deny",
+        "content_hash": match.group(1) if match else content_hash,
+        "ts": _iso_z(detail.get("finished") or detail.get("modified")), "comment": detail.get("name") or "",
+        "signature": None, "principal": None, "source": "awx", "verified": True,
+        "awx": dict(info, workflow_job=job_id, binding="statement" if match else "workflow_job")}
+
+
+def _approval_bucket(detail, status, actor):
+    """pending while AWX still waits; ignored when timed out, canceled or without an approver; else a decision (approvals)."""
+    if status in ("pending", "new", "waiting", "running"):
+        return "pending"
+    if detail.get("timed_out") or status not in ("successful", "failed") or not actor:
+        return "ignored"
+    return "approvals"
+
+
+def _approval_node_entry(client, node, change_id, content_hash, job_id):
+    """Where an approval node goes and what is listed: ("pending", ...), ("ignored", ...) or ("approvals", approval)."""
+    node_summary = node.get("summary_fields") or {}
+    job_ref = node_summary.get("job") or {}
+    approval_id = job_ref.get("id") or node.get("job")
+    if not approval_id:
+        ujt = node_summary.get("unified_job_template") or {}
+        return "pending", {"node": node.get("id"), "name": ujt.get("name"), "status": "not started"}
+    detail = client.get("/api/v2/workflow_approvals/%d/" % int(approval_id))
+    status = detail.get("status")
+    actor = _user_name((detail.get("summary_fields") or {}).get("approved_or_denied_by"))
+    info = {"node": node.get("id"), "approval_id": detail.get("id"), "name": detail.get("name"), "status": status,
+            "timed_out": bool(detail.get("timed_out"))}
+    bucket = _approval_bucket(detail, status, actor)
+    if bucket == "pending":
+        return bucket, info
+    if bucket == "ignored":
+        return bucket, dict(info, reason="timed out, canceled or no approver recorded")
+    return bucket, _approval_of(detail, info, status, actor, change_id, content_hash, job_id)
+
+
 def read_workflow_approvals(client, workflow_job_id, change_id, content_hash=None):
     """Approvals of one workflow job, in the shape review_gate consumes.
 
@@ -113,45 +180,16 @@ def read_workflow_approvals(client, workflow_job_id, change_id, content_hash=Non
     description or context message carries ``content_hash: <hex>``, that is the hash approved; otherwise the
     approval is bound to ``content_hash``, the hash this workflow job assessed before the approval node.
     """
-    try:
-        job_id = int(workflow_job_id)
-    except (TypeError, ValueError):
-        raise GateRefused("workflow job id %r is not a number." % (workflow_job_id,), where="awx.workflow_job_id",
-                          fix="pass awx_workflow_job_id (tower_workflow_job_id) from the job's extra vars.")
+    job_id = _job_id(workflow_job_id)
     job = client.get("/api/v2/workflow_jobs/%d/" % job_id)
     summary = job.get("summary_fields") or {}
-    launcher = _user_name(job.get("launched_by")) if (job.get("launched_by") or {}).get("type", "user") == "user" else None
+    launcher = _launcher_of(job)
     created_by = _user_name(summary.get("created_by"))
     out = {"workflow_job": job_id, "launcher": launcher or created_by, "launched_by": job.get("launched_by"),
            "created_by": created_by, "approvals": [], "pending": [], "ignored": []}
     nodes = client.get_all("/api/v2/workflow_jobs/%d/workflow_nodes/" % job_id)
     for node in nodes:
-        node_summary = node.get("summary_fields") or {}
-        job_ref = node_summary.get("job") or {}
-        ujt = node_summary.get("unified_job_template") or {}
-        if job_ref.get("type") != "workflow_approval" and ujt.get("unified_job_type") != "workflow_approval":
-            continue
-        approval_id = job_ref.get("id") or node.get("job")
-        if not approval_id:
-            out["pending"].append({"node": node.get("id"), "name": ujt.get("name"), "status": "not started"})
-            continue
-        detail = client.get("/api/v2/workflow_approvals/%d/" % int(approval_id))
-        status = detail.get("status")
-        actor = _user_name((detail.get("summary_fields") or {}).get("approved_or_denied_by"))
-        info = {"node": node.get("id"), "approval_id": detail.get("id"), "name": detail.get("name"), "status": status,
-                "timed_out": bool(detail.get("timed_out"))}
-        if status in ("pending", "new", "waiting", "running"):
-            out["pending"].append(info)
-            continue
-        if detail.get("timed_out") or status not in ("successful", "failed") or not actor:
-            out["ignored"].append(dict(info, reason="timed out, canceled or no approver recorded"))
-            continue
-        text = " ".join(str(detail.get(key) or "") for key in ("name", "description", "context_message"))
-        match = _HASH_IN_TEXT.search(text)
-        out["approvals"].append({
-            "change_id": change_id, "approver": actor, "decision": "approve" if status == "successful" else "deny",
-            "content_hash": match.group(1) if match else content_hash,
-            "ts": _iso_z(detail.get("finished") or detail.get("modified")), "comment": detail.get("name") or "",
-            "signature": None, "principal": None, "source": "awx", "verified": True,
-            "awx": dict(info, workflow_job=job_id, binding="statement" if match else "workflow_job")})
+        if _is_approval_node(node):
+            bucket, entry = _approval_node_entry(client, node, change_id, content_hash, job_id)
+            out[bucket].append(entry)
     return out
