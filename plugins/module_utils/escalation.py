@@ -185,8 +185,8 @@ def _cell(value):
     return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(packet):
-    """The packet as a Markdown page a person reads first."""
+def _md_heading(packet):
+    """The page's title and key facts: change, reason and severity, whom to escalate to, when, and the runbooks."""
     lines = ["# Escalation: %s" % packet["title"], "",
              "- **Change:** %s (escalation %s)" % (packet["change_id"], packet.get("sequence") or "-"),
              "- **Reason:** `%s` - severity **%s**" % (packet["reason"], packet["severity"]),
@@ -197,30 +197,51 @@ def render_markdown(packet):
         lines.append("- **Runbook of the change:** %s" % runbook["change"])
     if runbook.get("policy"):
         lines.append("- **Tier runbook (policy):** %s" % runbook["policy"])
+    return lines
+
+
+def _md_device_detail(entry):
+    """A device's detail cell: every field but its state, strings as they are, other values as sorted JSON."""
+    return "; ".join("%s: %s" % (key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+                     for key, value in entry.items() if key != "state")
+
+
+def _md_devices(devices):
+    """The device table (device, state, detail), or a note that no device state was reported."""
+    if not devices:
+        return ["(no device state reported)"]
+    lines = ["| Device | State | Detail |", "| --- | --- | --- |"]
+    for host, entry in devices.items():
+        lines.append("| %s | %s | %s |" % (_cell(host), _cell(entry["state"]), _cell(_md_device_detail(entry))))
+    return lines
+
+
+def _md_change(change):
+    """The change section: title, author and type, tier, targets, content hash and why this tier (nothing without a change)."""
+    if not change:
+        return []
+    lines = ["", "## The change", "",
+             "- **Title:** %s" % change.get("title"),
+             "- **Author:** %s; type %s, category %s, class %s" % (
+                 change.get("author"), change.get("type"), change.get("category"), change.get("change_class")),
+             "- **Tier:** %s (score %s)" % (change.get("tier"), change.get("score")),
+             "- **Targets:** %s" % ", ".join(change.get("hosts") or []),
+             "- **Content hash:** `%s`" % change.get("content_hash")]
+    if change.get("why"):
+        lines += ["- **Why this tier:**"] + ["  - %s" % item for item in change["why"]]
+    return lines
+
+
+def render_markdown(packet):
+    """The packet as a Markdown page a person reads first."""
+    lines = _md_heading(packet)
     lines += ["", "## Recommended next step", "", packet["recommended_next_step"], "", "## What was detected", ""]
     lines += ["- %s" % item for item in packet["detected"]] or ["- (nothing reported)"]
     lines += ["", "## Actions taken", ""]
     lines += ["%d. %s" % (index, item) for index, item in enumerate(packet["actions_taken"], start=1)] or ["- (none)"]
     lines += ["", "## Current state of each device", ""]
-    if packet["devices"]:
-        lines += ["| Device | State | Detail |", "| --- | --- | --- |"]
-        for host, entry in packet["devices"].items():
-            detail = "; ".join("%s: %s" % (key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
-                               for key, value in entry.items() if key != "state")
-            lines.append("| %s | %s | %s |" % (_cell(host), _cell(entry["state"]), _cell(detail)))
-    else:
-        lines.append("(no device state reported)")
-    change = packet.get("change") or {}
-    if change:
-        lines += ["", "## The change", "",
-                  "- **Title:** %s" % change.get("title"),
-                  "- **Author:** %s; type %s, category %s, class %s" % (
-                      change.get("author"), change.get("type"), change.get("category"), change.get("change_class")),
-                  "- **Tier:** %s (score %s)" % (change.get("tier"), change.get("score")),
-                  "- **Targets:** %s" % ", ".join(change.get("hosts") or []),
-                  "- **Content hash:** `%s`" % change.get("content_hash")]
-        if change.get("why"):
-            lines += ["- **Why this tier:**"] + ["  - %s" % item for item in change["why"]]
+    lines += _md_devices(packet["devices"])
+    lines += _md_change(packet.get("change") or {})
     if packet.get("ledger"):
         lines += ["", "## Ledger", "", "- %s" % ", ".join("%s: %s" % (k, v) for k, v in sorted(packet["ledger"].items()))]
     lines += ["", "Packet sha256: `%s`" % packet.get("sha256", ""), ""]
