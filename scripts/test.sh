@@ -13,9 +13,11 @@ step "ansible-lint";      scripts/lint.sh || status=1
 step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
-CALENDAR_UNIT=(tests/unit/test_clock.py tests/unit/test_gate_actions.py tests/unit/test_gates_cli.py tests/unit/test_gates_review.py
-               tests/unit/test_gates_windows.py tests/unit/test_assess_assess.py tests/unit/test_assess_change_request.py
-               tests/unit/test_close_action.py tests/unit/test_escalate_action.py tests/unit/test_evidence_bundle.py)
+U=tests/unit/plugins
+CALENDAR_UNIT=($U/module_utils/test_clock.py $U/action/test_gate_actions.py $U/module_utils/test_cli.py
+               $U/module_utils/test_review.py $U/module_utils/test_windows.py $U/module_utils/test_assess.py
+               $U/module_utils/test_change_request.py $U/action/test_close_action.py $U/action/test_escalate_action.py
+               $U/module_utils/test_evidence.py)
 step "calendar: unit tests with the clock 10 years ahead"
 GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
 step "calendar: unit tests with the clock on 24 December of this year (inside a year-end freeze)"

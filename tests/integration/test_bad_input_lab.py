@@ -2,7 +2,7 @@
 
 Each run must fail the task cleanly (the plugin's message with the field and the fix, no traceback), quickly, without
 writing an assessment or opening a ledger, and leave the devices' running configs as they were. The full table of
-bad inputs runs in-process in tests/unit/test_bad_input.py.
+bad inputs runs in-process in tests/unit/plugins/module_utils/test_bad_input.py.
 """
 
 from __future__ import annotations

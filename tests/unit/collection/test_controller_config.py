@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/controller_load.yml and controller/*.yml against the real awx.awx modules (no controller is reachable here).
+
+Every awx.awx task of the load playbook is rendered by Ansible's own templar for every loop item of the controller
+configuration, and the rendered arguments are validated with the argument spec the installed awx.awx module itself
+builds (captured from the module's main()), including its mutually_exclusive / required_if rules. A syntax check and
+check-mode behaviour are exercised through ansible-playbook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
+
+from repo_paths import ROOT
+
+PLAYBOOK = os.path.join(ROOT, "playbooks", "controller_load.yml")
+STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
+
+
+class _Captured(Exception):
+    """Raised by the stand-in ControllerAPIModule once it has the module's argument spec."""
+
+
+def module_spec(name):
+    """(argument_spec, module kwargs) exactly as awx.awx's module ``name`` builds them in main()."""
+    module = importlib.import_module("ansible_collections.awx.awx.plugins.modules.%s" % name)
+    real = module.ControllerAPIModule
+    captured = {}
+
+    class Capture:  # pylint: disable=too-few-public-methods
+        def __init__(self, argument_spec=None, **kwargs):
+            spec = dict(real.AUTH_ARGSPEC)
+            spec.update(argument_spec or {})
+            captured.update(spec=spec, kwargs=kwargs)
+            raise _Captured()
+
+    module.ControllerAPIModule = Capture
+    try:
+        module.main()
+    except _Captured:
+        pass
+    finally:
+        module.ControllerAPIModule = real
+    return captured["spec"], captured["kwargs"]
+
+
+def validate_args(name, params):
+    """Error messages of the module's own argument validation (unsupported keys, types, choices, exclusions)."""
+    spec, kwargs = module_spec(name)
+    validator = ArgumentSpecValidator(spec, mutually_exclusive=kwargs.get("mutually_exclusive"),
+                                      required_together=kwargs.get("required_together"),
+                                      required_one_of=kwargs.get("required_one_of"), required_if=kwargs.get("required_if"),
+                                      required_by=kwargs.get("required_by"))
+    result = validator.validate(dict(params))
+    return [str(error) for error in result.errors]
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The play as Ansible loads it (templates trusted), its variables and every rendered awx.awx task invocation."""
+    init_plugin_loader()
+    loader = DataLoader()
+    play = loader.load_from_file(PLAYBOOK, trusted_as_template=True)[0]
+    variables = dict(play["vars"])
+    for rel in play["vars_files"]:
+        variables.update(loader.load_from_file(os.path.normpath(os.path.join(ROOT, "playbooks", rel)), trusted_as_template=True))
+    variables["playbook_dir"] = os.path.join(ROOT, "playbooks")
+    calls = []
+    for task in play["tasks"]:
+        modules = [key for key in task if key.startswith("awx.awx.")]
+        if not modules:
+            continue
+        items = Templar(loader=loader, variables=variables).template(task["loop"])
+        assert items, "task %r loops over nothing" % task["name"]
+        for item in items:
+            scope = dict(variables, item=item)
+            scope.update(task.get("vars") or {})
+            args = Templar(loader=loader, variables=scope).template(task[modules[0]])
+            calls.append({"task": task["name"], "module": modules[0].split(".")[-1], "item": item, "args": dict(args),
+                          "no_log": task.get("no_log") is True})
+    return play, variables, calls
+
+
+def test_every_task_argument_is_accepted_by_the_awx_module(loaded):
+    _play, _variables, calls = loaded
+    problems = []
+    for call in calls:
+        for error in validate_args(call["module"], call["args"]):
+            problems.append("%s (%s): %s" % (call["task"], call["item"].get("name"), error))
+    assert not problems, "\n".join(problems)
+    assert {call["module"] for call in calls} == {"execution_environment", "project", "credential_type", "credential", "inventory",
+                                                  "inventory_source", "job_template", "workflow_job_template"}
+
+
+def test_the_argument_check_catches_a_wrong_argument():
+    assert validate_args("job_template", {"name": "x", "playbook": "p.yml", "ask_variables_on_launch": True}) == []
+    errors = validate_args("job_template", {"name": "x", "playbook_path": "p.yml"})
+    assert any("playbook_path" in error for error in errors)
+    errors = validate_args("credential_type", {"name": "x", "kind": "custom"})
+    assert any("kind" in error and "cloud" in error for error in errors)
+    errors = validate_args("credential", {"name": "x", "credential_type": "Machine", "organization": "Default", "user": "u"})
+    assert any("mutually exclusive" in error for error in errors)
+
+
+def test_one_job_template_per_stage_with_the_contract_names(loaded):
+    _play, _variables, calls = loaded
+    templates = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "job_template"}
+    assert set(templates) == {"governed-change %s" % stage for stage in STAGES} | {"governed-change recover"}
+    recover = templates["governed-change recover"]
+    assert recover["playbook"] == "playbooks/recover.yml" and recover["allow_simultaneous"] is False
+    assert recover["ask_variables_on_launch"] is True and recover["credentials"] == ["governed-change devices", "governed-change"]
+    for stage in STAGES:
+        args = templates["governed-change %s" % stage]
+        assert args["playbook"] == "playbooks/%s.yml" % stage
+        assert (args["project"], args["inventory"], args["organization"]) == ("governed-change", "governed-change lab", "Default")
+        # workflow nodes pass extra_data and limit: the templates must prompt for both, or AWX drops them silently
+        assert args["ask_variables_on_launch"] is True and args["ask_limit_on_launch"] is True
+        assert args["use_fact_cache"] is False
+        assert args["allow_simultaneous"] is True  # the multi-domain branches run the same stage at once
+        assert args["credentials"] == ["governed-change devices", "governed-change"]
+
+
+def test_credential_type_injects_the_contract_variables_without_leaking_secrets(loaded):
+    _play, _variables, calls = loaded
+    (ctype,) = [call["args"] for call in calls if call["module"] == "credential_type"]
+    assert (ctype["name"], ctype["kind"]) == ("governed-change", "cloud")
+    fields = {field["id"]: field for field in ctype["inputs"]["fields"]}
+    assert {"ledger", "signing_key", "allowed_signers", "controller_host", "controller_token", "webhook_url"} <= set(fields)
+    secrets = {name for name, field in fields.items() if field.get("secret")}
+    assert secrets == {"signing_key", "controller_token", "webhook_url", "redaction_key"}
+    # one redaction key for every job: the placeholders of a secret are the same on every execution node
+    assert ctype["injectors"]["env"]["GOVERNED_CHANGE_REDACTION_KEY"] == "{{ redaction_key }}"
+    assert "redaction_key" not in " ".join(ctype["injectors"]["extra_vars"].values())
+    injectors = ctype["injectors"]
+    # the injectors are AWX templates over the credential's inputs: they must reach the controller unrendered
+    assert injectors["extra_vars"]["governed_ledger"] == "{{ ledger }}"
+    assert injectors["env"]["GOVERNED_WEBHOOK_URL"] == "{{ webhook_url }}"
+    assert injectors["env"]["CONTROLLER_OAUTH_TOKEN"] == "{{ controller_token }}"
+    assert injectors["file"]["template.signing_key"] == "{{ signing_key }}"
+    # the signing key and the controller token never become job extra vars
+    extra_templates = " ".join(injectors["extra_vars"].values())
+    assert "signing_key }}" not in extra_templates and "controller_token" not in extra_templates
+    # every injector references a declared input (or the injected file)
+    for section in ("extra_vars", "env", "file"):
+        for value in injectors[section].values():
+            ref = value.strip("{} ").split(".")[-1]
+            assert ref in fields, value
+
+
+def test_credentials_tasks_hide_secrets_and_drop_unset_inputs(loaded):
+    _play, _variables, calls = loaded
+    creds = [call for call in calls if call["module"] == "credential"]
+    assert creds and all(call["no_log"] for call in creds)
+    governed = [call["args"] for call in creds if call["args"]["credential_type"] == "governed-change"][0]
+    # unset secrets are not sent as empty strings (AWX would store them as set-but-empty)
+    assert "signing_key" not in governed["inputs"] and "webhook_url" not in governed["inputs"]
+    assert "redaction_key" not in governed["inputs"]
+    assert governed["inputs"]["ledger"] == "/var/lib/governed-change/ledger.sqlite"
+
+
+def test_workflow_task_loads_every_shipped_workflow_template(loaded):
+    _play, _variables, calls = loaded
+    workflows = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "workflow_job_template"}
+    shipped = {}
+    for name in sorted(os.listdir(os.path.join(ROOT, "workflow_templates"))):
+        with open(os.path.join(ROOT, "workflow_templates", name), encoding="utf-8") as handle:
+            doc = yaml.safe_load(handle)
+        shipped[doc["name"]] = doc
+    assert set(workflows) == set(shipped)
+    for name, args in workflows.items():
+        assert args["workflow_nodes"] == shipped[name]["workflow_nodes"]
+        assert args["destroy_current_nodes"] is True
+
+
+def _run(*argv, env=None):
+    env = dict(os.environ if env is None else env, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    return subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), PLAYBOOK] + list(argv), cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=300)
+
+
+def test_syntax_check():
+    proc = _run("--syntax-check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_refuses_to_run_without_controller_settings():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("CONTROLLER_", "TOWER_"))}
+    proc = _run("--check", "-e", "governed_controller_allowed_signers=x", env=env)
+    assert proc.returncode != 0
+    assert "Set CONTROLLER_HOST and CONTROLLER_OAUTH_TOKEN" in proc.stdout
+    assert "awx.awx" not in proc.stdout.split("Check that the controller connection is configured")[-1].split("PLAY RECAP")[0]
