@@ -184,6 +184,55 @@ def _load_assessment(path):
     return assessment_artifact.load(path)
 
 
+def _rule_line(rule):
+    """One fired rule: name, signed score and explanation (a rule given by name alone is shown as is)."""
+    if isinstance(rule, dict):
+        return "  - %s (%+d): %s" % (rule.get("name"), int(rule.get("score") or 0),
+                                     rule.get("explanation") or rule.get("description") or "")
+    return "  - %s" % rule
+
+
+def _scalar_pairs(mapping):
+    """The scalar entries of a mapping as 'key value', by key, comma-separated (nested values are left out)."""
+    return ", ".join("%s %s" % (k, v) for k, v in sorted(mapping.items()) if not isinstance(v, (dict, list)))
+
+
+def _diff_lines(assessment):
+    """The diff summary line (the assessment's own diff, else its facts' diff); nothing when it is not a mapping."""
+    diff = assessment.get("diff") or ((assessment.get("facts") or {}).get("diff")) or {}
+    if not isinstance(diff, dict):
+        return []
+    return ["diff:          %s" % (_scalar_pairs(diff) or "(no summary)")]
+
+
+def _blast_lines(assessment):
+    """The blast radius line, only when the assessment has a non-empty blast radius mapping."""
+    blast = assessment.get("blast_radius") or {}
+    if not isinstance(blast, dict) or not blast:
+        return []
+    return ["blast radius:  %s" % _scalar_pairs(blast)]
+
+
+def _assessed_devices(assessment):
+    """The per-device diffs as {host: item} (a [{host, diff}] list is keyed by host); None when they are neither."""
+    devices = assessment.get("devices") or assessment.get("diffs") or {}
+    if isinstance(devices, list):  # [{host, diff}]
+        devices = {item.get("host"): item for item in devices if isinstance(item, dict)}
+    return devices if isinstance(devices, dict) else None
+
+
+def _device_diff_lines(assessment):
+    """Each device's config diff, by host, indented and cut at 200 lines (redacted: an old or hand-edited assessment too)."""
+    devices = _assessed_devices(assessment)
+    lines = []
+    for host, item in sorted(devices.items()) if devices is not None else []:
+        text = item.get("diff") if isinstance(item, dict) else item
+        lines.append("--- %s" % host)
+        # an assessment written before redaction existed (or edited by hand) must not show a secret either
+        lines.extend("    " + line for line in redact_text(str(text or "(no change)"))[0].splitlines()[:200])
+    return lines
+
+
 def summary_lines(assessment):
     """What the approver sees before signing: tier, fired rules, diff summary, content hash."""
     lines = ["change:        %s  %s" % (change_id_of(assessment), assessment.get("title") or ""),
@@ -192,28 +241,8 @@ def summary_lines(assessment):
              "content hash:  %s" % assessment.get("content_hash")]
     rules = assessment.get("fired_rules") or assessment.get("rules_fired") or []
     lines.append("rules fired:   %d" % len(rules))
-    for rule in rules:
-        if isinstance(rule, dict):
-            lines.append("  - %s (%+d): %s" % (rule.get("name"), int(rule.get("score") or 0),
-                                               rule.get("explanation") or rule.get("description") or ""))
-        else:
-            lines.append("  - %s" % rule)
-    diff = assessment.get("diff") or ((assessment.get("facts") or {}).get("diff")) or {}
-    if isinstance(diff, dict):
-        stats = ", ".join("%s %s" % (k, v) for k, v in sorted(diff.items()) if not isinstance(v, (dict, list)))
-        lines.append("diff:          %s" % (stats or "(no summary)"))
-    blast = assessment.get("blast_radius") or {}
-    if isinstance(blast, dict) and blast:
-        lines.append("blast radius:  %s" % ", ".join("%s %s" % (k, v) for k, v in sorted(blast.items())
-                                                     if not isinstance(v, (dict, list))))
-    devices = assessment.get("devices") or assessment.get("diffs") or {}
-    if isinstance(devices, list):  # [{host, diff}]
-        devices = {item.get("host"): item for item in devices if isinstance(item, dict)}
-    for host, item in sorted(devices.items()) if isinstance(devices, dict) else []:
-        text = item.get("diff") if isinstance(item, dict) else item
-        lines.append("--- %s" % host)
-        # an assessment written before redaction existed (or edited by hand) must not show a secret either
-        lines.extend("    " + line for line in redact_text(str(text or "(no change)"))[0].splitlines()[:200])
+    lines.extend(_rule_line(rule) for rule in rules)
+    lines += _diff_lines(assessment) + _blast_lines(assessment) + _device_diff_lines(assessment)
     return [redact_text(line)[0] for line in lines]
 
 
@@ -290,52 +319,84 @@ def _refuse_decision(change, args, policy):
                               fix="another person from the approving groups signs the approval.")
 
 
+def _problem_place(problem):
+    """Where a verify problem is: its seq, else the table it names, else the ledger as a whole."""
+    if problem["seq"] is not None:
+        return "seq %s" % problem["seq"]
+    return problem.get("table") or "ledger"
+
+
+def _ledger_verify(ledger, args, out):
+    """ledger verify: the report as JSON or as text (OK/TAMPERED, then one line per problem); fails when tampered."""
+    report = ledger.verify()
+    if args.json:
+        out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    else:
+        out.write("%s: %d events, head seq %d %s\n" % ("OK" if report["ok"] else "TAMPERED", report["events"],
+                                                       report["head"]["seq"], report["head"]["hash"]))
+        for problem in report["problems"]:
+            out.write("  %s: %s\n" % (_problem_place(problem), problem["problem"]))
+    return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def _show_doc(ledger, change_id, change):
+    """What ledger show lists of a change: the record, its events, its approvals (signatures by size only), its leases."""
+    return {"change": change, "events": ledger.events(change_id=change_id),
+            "approvals": [dict(a, signature=("<%d bytes>" % len(a["signature"])) if a.get("signature") else None)
+                          for a in ledger.approvals(change_id)],
+            "locks": [lock for lock in ledger.locks() if lock["change_id"] == change_id]}
+
+
+def _write_show_text(doc, out):
+    """ledger show as text: the change record, then its approvals, leases and events, one line each."""
+    change = doc["change"]
+    out.write("%s  %s\n  state %s%s, tier %s, author %s\n  content hash %s\n" % (
+        change["id"], change["title"], change["state"], (" (%s)" % change["close_code"]) if change["close_code"] else "",
+        change["tier"], change["author"], change["content_hash"]))
+    out.write("approvals:\n")
+    for item in doc["approvals"]:
+        out.write("  %s %s by %s (%s, principal %s) for %s: %s\n" % (item["ts"], item["decision"], item["approver"],
+                                                                     item["source"], item["principal"],
+                                                                     (item["content_hash"] or "")[:12], item["comment"] or ""))
+    out.write("locks:\n")
+    for lock in doc["locks"]:
+        out.write("  %s owner %s until %s\n" % (lock["device"], lock["owner"], lock["expires"]))
+    out.write("events:\n")
+    for event in doc["events"]:
+        out.write("  %6d %s %-18s %-12s %s\n" % (event["seq"], event["ts"], event["kind"], event["actor"] or "-",
+                                                 json.dumps(event["data"], sort_keys=True)))
+
+
+def _ledger_show(ledger, args, out):
+    """ledger show: a change checked against the chain first (a tampered one is refused), as JSON or text."""
+    change = ledger.check_change(args.change)
+    if change is None:
+        raise ValidationError("change %s is not in the ledger." % shown(args.change), where=args.ledger, fix="check the id.")
+    doc = _show_doc(ledger, args.change, change)
+    if args.json:
+        out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    else:
+        _write_show_text(doc, out)
+    return EXIT_OK
+
+
+def _ledger_break_lock(ledger, args, out):
+    """ledger break-lock: break one device's lease (recorded with who and why) and say whose it was."""
+    lock = ledger.break_lock(args.device, args.actor, args.reason)
+    out.write("broke the lease of %s held by change %s (owner %s, expires %s)\n" % (
+        lock["device"], lock["change_id"], lock["owner"], lock["expires"]))
+    return EXIT_OK
+
+
+# ledger subcommand -> its handler; any other subcommand is break-lock (the parser allows no more)
+_LEDGER_COMMANDS = {"verify": _ledger_verify, "show": _ledger_show}
+
+
 def cmd_ledger(args, out):
     """ledger verify / show / break-lock."""
     ledger = _open_ledger(args.ledger, readonly=args.ledger_command in ("verify", "show"))
     try:
-        if args.ledger_command == "verify":
-            report = ledger.verify()
-            if args.json:
-                out.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
-            else:
-                out.write("%s: %d events, head seq %d %s\n" % ("OK" if report["ok"] else "TAMPERED", report["events"],
-                                                               report["head"]["seq"], report["head"]["hash"]))
-                for problem in report["problems"]:
-                    place = ("seq %s" % problem["seq"]) if problem["seq"] is not None else problem.get("table") or "ledger"
-                    out.write("  %s: %s\n" % (place, problem["problem"]))
-            return EXIT_OK if report["ok"] else EXIT_FAIL
-        if args.ledger_command == "show":
-            change = ledger.check_change(args.change)
-            if change is None:
-                raise ValidationError("change %s is not in the ledger." % shown(args.change), where=args.ledger, fix="check the id.")
-            doc = {"change": change, "events": ledger.events(change_id=args.change),
-                   "approvals": [dict(a, signature=("<%d bytes>" % len(a["signature"])) if a.get("signature") else None)
-                                 for a in ledger.approvals(args.change)],
-                   "locks": [lock for lock in ledger.locks() if lock["change_id"] == args.change]}
-            if args.json:
-                out.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-                return EXIT_OK
-            out.write("%s  %s\n  state %s%s, tier %s, author %s\n  content hash %s\n" % (
-                change["id"], change["title"], change["state"], (" (%s)" % change["close_code"]) if change["close_code"] else "",
-                change["tier"], change["author"], change["content_hash"]))
-            out.write("approvals:\n")
-            for item in doc["approvals"]:
-                out.write("  %s %s by %s (%s, principal %s) for %s: %s\n" % (item["ts"], item["decision"], item["approver"],
-                                                                             item["source"], item["principal"],
-                                                                             (item["content_hash"] or "")[:12], item["comment"] or ""))
-            out.write("locks:\n")
-            for lock in doc["locks"]:
-                out.write("  %s owner %s until %s\n" % (lock["device"], lock["owner"], lock["expires"]))
-            out.write("events:\n")
-            for event in doc["events"]:
-                out.write("  %6d %s %-18s %-12s %s\n" % (event["seq"], event["ts"], event["kind"], event["actor"] or "-",
-                                                         json.dumps(event["data"], sort_keys=True)))
-            return EXIT_OK
-        lock = ledger.break_lock(args.device, args.actor, args.reason)
-        out.write("broke the lease of %s held by change %s (owner %s, expires %s)\n" % (
-            lock["device"], lock["change_id"], lock["owner"], lock["expires"]))
-        return EXIT_OK
+        return _LEDGER_COMMANDS.get(args.ledger_command, _ledger_break_lock)(ledger, args, out)
     finally:
         ledger.close()
 
