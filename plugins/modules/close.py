@@ -54,8 +54,9 @@ options:
     type: str
   output_dir:
     description:
-      - The pipeline's output folder; the evidence goes to C(evidence/<change id>/) and the assessment is read from
-        C(assessments/<change id>.json) (or C(<change id>.assessment.json)) in it.
+      - The pipeline's output folder; the evidence goes to C(evidence/<change id>/) and, without O(assessment_file),
+        the assessment is read from C(assessments/<change id>.assessment.json), else C(assessments/<change id>.json),
+        else C(<change id>.assessment.json) in it (the one search order of every stage).
     type: path
     required: true
   store_dir:

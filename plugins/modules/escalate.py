@@ -60,7 +60,8 @@ options:
   assessment_file:
     description:
       - Path of the full assessment JSON. When neither this nor O(assessment) is given, the C(governed_assessment)
-        variable, then C(<output_dir>/assessments/<change_id>.assessment.json) (or C(<change_id>.json)) are tried.
+        variable, then C(<output_dir>/assessments/<change_id>.assessment.json), C(assessments/<change_id>.json) and
+        C(<change_id>.assessment.json) are tried.
     type: path
   runbook:
     description: Path or URL of the change's runbook; defaults to C(<output_dir>/runbooks/<change_id>.md) when it exists.

@@ -34,7 +34,8 @@ options:
   assessment_file:
     description:
       - Path of the full assessment JSON written by M(governed.change.assess). When no assessment is given at all,
-        C(<output_dir>/assessments/<change_id>.assessment.json) (or C(<change_id>.json)) and the C(governed_assessment) variable are tried.
+        the C(governed_assessment) variable, then C(<output_dir>/assessments/<change_id>.assessment.json),
+        C(assessments/<change_id>.json) and C(<change_id>.assessment.json) are tried.
     type: path
   policy:
     description: Path to the policy YAML file, or a folder of policy YAML files merged in name order.
