@@ -389,24 +389,31 @@ def rollback_choice(deployed, failed_hosts, scope=None, requirements=None, hosts
     return batches.rollback_targets(setting, deployed, [h for h in failed if h in deployed], failed_elsewhere=elsewhere)
 
 
+def _rollback_message(targets, restored, restore_failed, differs, verified):
+    if verified is None:
+        how = "nothing to restore"
+    elif verified:
+        how = "verified: the state equals the pre-change snapshot"
+    else:
+        how = "NOT verified (restore failed on %s; state differs on %s)" % (", ".join(restore_failed) or "none", ", ".join(differs) or "none")
+    return "rollback of %s: restored %s; %s" % (", ".join(targets) or "nothing", ", ".join(restored) or "none", how)
+
+
+def _restore_of(records, host):
+    return _dict(_dict(records.get(host)).get("restore"))
+
+
 def rollback_results(records, targets):
     """The rollback's results from each device's record ({restore, verify}): {hosts, rolled_back, restore_failed,
     state_differs, transient, post_snapshots, verified, message}. ``verified`` is None when nothing was restored."""
     records = dict((str(h), _dict(r)) for h, r in _dict(records).items())
     targets = _list(targets)
-    restored = [h for h in targets if _is_set(_dict(records.get(h)).get("restore"), "verified")]
+    restored = [h for h in targets if _is_set(_restore_of(records, h), "verified")]
     restore_failed = [h for h in targets if h not in restored]
     differs = [h for h, r in records.items() if _is_set(r.get("verify"), "failed")]
     verified = None if not targets else not restore_failed and not differs
-    if verified is None:
-        message = "nothing to restore"
-    elif verified:
-        message = "verified: the state equals the pre-change snapshot"
-    else:
-        message = "NOT verified (restore failed on %s; state differs on %s)" % (", ".join(restore_failed) or "none",
-                                                                              ", ".join(differs) or "none")
+    posts = dict((h, _dict(r.get("verify")).get("post")) for h, r in records.items())
     return {"hosts": records, "rolled_back": restored, "restore_failed": restore_failed, "state_differs": differs,
-            "transient": any(_is_set(_dict(records.get(h)).get("restore"), "transient") for h in targets),
-            "post_snapshots": dict((h, _dict(r.get("verify"))["post"]) for h, r in records.items() if _dict(r.get("verify")).get("post")),
-            "verified": verified,
-            "message": "rollback of %s: restored %s; %s" % (", ".join(targets) or "nothing", ", ".join(restored) or "none", message)}
+            "transient": any(_is_set(_restore_of(records, h), "transient") for h in targets),
+            "post_snapshots": dict((h, post) for h, post in posts.items() if post), "verified": verified,
+            "message": _rollback_message(targets, restored, restore_failed, differs, verified)}
