@@ -11,9 +11,6 @@ from ansible_collections.governed.change.plugins.module_utils import evidence, l
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
-# The closing rule lives in the lifecycle service; this name stays for callers of its old home.
-plan_transitions = lifecycle.plan_transitions
-
 
 class ActionModule(GovernedActionBase):
     """Close one change, once, on the controller."""

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 
-from ansible_collections.governed.change.plugins.module_utils import assessment_artifact
 from ansible_collections.governed.change.plugins.module_utils.batches import batch_plan
 from ansible_collections.governed.change.plugins.module_utils.change_request import change_request_sha256
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
@@ -507,8 +506,3 @@ def preview_ref(output_dir, doc, base_url=None):
     directory = os.path.join(output_dir, "runbooks")
     return runbook_ref(doc, os.path.join(directory, "%s.md" % change_id), os.path.join(directory, "%s.json" % change_id),
                        render_markdown(doc).encode("utf-8"), (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"), base_url)
-
-
-def find_assessment_file(output_dir, change_id):
-    """The assessment JSON of a change under an output dir, or None (assessment_artifact.find: the one search order)."""
-    return assessment_artifact.find(output_dir, change_id)

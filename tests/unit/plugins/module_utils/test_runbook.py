@@ -15,7 +15,7 @@ from ansible_collections.governed.change.plugins.module_utils.assess import asse
 from ansible_collections.governed.change.plugins.module_utils.change_request import validate_change_request
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
-from ansible_collections.governed.change.plugins.module_utils.runbook import ELEMENTS, build_runbook, find_assessment_file
+from ansible_collections.governed.change.plugins.module_utils.runbook import ELEMENTS, build_runbook
 from ansible_collections.governed.change.plugins.module_utils.runbook import preview_ref, render_markdown, write_runbook
 
 from assess_support import FRR_R2, INVENTORY, NOW, POLICY_FILE, example
@@ -138,12 +138,3 @@ def test_batches_follow_the_tier(lab_policy):
     assert [step["device"] for step in deploys] == ["r1", "r3"]
     assert deploys[1]["lines"] == ["ip route 192.0.2.0/24 blackhole"] and deploys[1]["lines_from"] == ["config.edge.lines"]
     assert "canary batch" in deploys[0]["action"]
-
-
-def test_find_assessment_file(tmp_path):
-    (tmp_path / "assessments").mkdir()
-    assert find_assessment_file(str(tmp_path), "CHG-1") is None
-    (tmp_path / "assessments" / "CHG-1.json").write_text("{}")
-    assert find_assessment_file(str(tmp_path), "CHG-1").endswith("CHG-1.json")
-    (tmp_path / "assessments" / "CHG-1.assessment.json").write_text("{}")
-    assert find_assessment_file(str(tmp_path), "CHG-1").endswith("CHG-1.assessment.json")
