@@ -54,18 +54,21 @@ class ActionModule(DeviceActionBase):
             if self._task.diff:
                 out["diff"] = self.config_diff(before, before + text, "running (%s)" % driver.device, "running + merged lines (check mode)")
             return out
-        confirm = {"armed": False}
         try:
-            if args["confirm_timeout"]:
-                confirm = driver.arm_confirm(args["confirm_timeout"], before)
-            out["confirm"] = confirm
-            applied = driver.deploy(text)
+            # one round trip: arm the timer, merge the lines, read the running config back
+            applied = driver.deploy_confirmed(text, args["confirm_timeout"] or None, before)
+            out["confirm"] = applied["confirm"]
         except DeviceError as exc:
-            # the result keeps the backup reference so a rescue can restore; an armed timer reverts by itself
-            out.update(failed=True, changed=confirm.get("armed", False), confirm=confirm, msg="%s: %s" % (self._fqcn(), exc),
+            # the result keeps the backup reference so a rescue can restore; an armed timer reverts by itself. A session
+            # that broke after it began (not a failed connect) may have armed the timer and merged the lines: changed.
+            confirm = getattr(exc, "confirm", None)
+            if confirm is None:
+                connect_failed = bool(getattr(driver.transport, "exhausted", False)) or not exc.transient
+                confirm = {"armed": False} if connect_failed else {"armed": None, "state": "unknown"}
+            out.update(failed=True, changed=confirm.get("armed") is not False, confirm=confirm, msg="%s: %s" % (self._fqcn(), exc),
                        error=exc.as_dict(), unreachable_device=exc.transient)
             return out
-        after = driver.read_config()
+        after = applied["after"] if applied["after"] is not None else driver.read_config()
         # the post-deploy config is evidence, not a restore source: stored redacted, with the real text's sha256
         form = evidence_form(after)
         after_ref = statestore.put(store, {"device": driver.device, "platform": driver.name, "taken_at": now_iso(),

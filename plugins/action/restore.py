@@ -18,21 +18,30 @@ class ActionModule(DeviceActionBase):
         start = time.time()
         driver = self.driver(args, task_vars)
         data = load_backup(args["backup"], driver.device)
-        running = driver.read_config()
-        differs = driver.normalize(running) != driver.normalize(data["text"])
-        out = {"device": driver.device, "platform": driver.name, "changed": differs,
-               "summary": {"differed": differs, "backup_sha256": data.get("sha256")}}
-        if self._task.diff:
-            out["diff"] = self.config_diff(running, data["text"], "running (%s)" % driver.device, "backup")
-        if differs:
-            out["changes"] = self.unified(running, data["text"])
+        out = {"device": driver.device, "platform": driver.name}
         if self._task.check_mode:
-            out["verified"] = not differs
-            out["would"] = {"restore": differs}
+            running = driver.read_config()
+            self._describe(out, driver, running, data)
+            out["verified"] = not out["changed"]
+            out["would"] = {"restore": out["changed"]}
             return out
-        # restore even when equal: it also disarms a pending commit-confirmed timer
+        # restore even when equal: it also disarms a pending commit-confirmed timer; one round trip reads the running
+        # config as it was (for the diff), restores and reads it back
         res = driver.restore(data["text"])
+        running = res.get("before")
+        self._describe(out, driver, running if running is not None else data["text"], data)
+        if running is None:
+            out.update(changed=True)  # the running config before the restore could not be read: assume it differed
+            out["summary"]["differed"] = None
         out["verified"] = res["verified"]
         out["summary"].update(attempts=res["attempts"], restore_s=res["elapsed"], running_sha256=res["sha256"],
                               elapsed_s=round(time.time() - start, 3))
         return out
+
+    def _describe(self, out, driver, running, data):
+        differs = driver.normalize(running) != driver.normalize(data["text"])
+        out.update(changed=differs, summary={"differed": differs, "backup_sha256": data.get("sha256")})
+        if self._task.diff:
+            out["diff"] = self.config_diff(running, data["text"], "running (%s)" % driver.device, "backup")
+        if differs:
+            out["changes"] = self.unified(running, data["text"])

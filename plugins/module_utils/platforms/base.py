@@ -36,6 +36,8 @@ REVERTED = "confirm.reverted"    # the timer restored the backup: "<rc> <epoch>"
 CONFIRMED = "confirm.confirmed"  # confirm() claimed the marker
 CANCELLED = "confirm.cancelled"  # a controller-side restore claimed the marker
 REVERT_LOG = "confirm.revert.log"
+# Seconds a restore or deploy waits, on the device, for a revert timer that is already restoring to finish.
+CLAIM_WAIT_S = 120
 
 
 class CommandResult(object):
@@ -89,6 +91,11 @@ def multi_command(commands):
     for command in commands:
         parts.append("echo %s; %s; echo \"%s $?\"" % (q("%s %s" % (BEGIN, command)), command, END))
     return "; ".join(parts)
+
+
+def framed(label, command):
+    """``command`` run in a subshell (an ``exit`` in it ends only it), its stdout and stderr framed as ``label``."""
+    return "echo %s; ( %s ) 2>&1; echo \"%s $?\"" % (q("%s %s" % (BEGIN, label)), command, END)
 
 
 def split_multi(stdout, device="device"):
@@ -161,9 +168,17 @@ class Platform(object):
             '"%s"' % self.state_dir, tmp, mode, tmp, tmp, target), stdin=text)
 
     # ------------------------------------------------------------------ to implement per platform
-    def read_config(self):  # pragma: no cover - abstract
-        """The running config as text, normalized (header noise dropped)."""
+    def read_config_command(self):  # pragma: no cover - abstract
+        """The shell command printing the running config."""
         raise NotImplementedError
+
+    def parse_config(self, stdout):
+        """The running config from what ``read_config_command`` printed (header noise dropped)."""
+        return stdout
+
+    def read_config(self):
+        """The running config as text, normalized (header noise dropped)."""
+        return self.parse_config(self._run(self.read_config_command()).stdout)
 
     def normalize(self, text):  # pragma: no cover - abstract
         """The form two configs are compared in (byte for byte after this)."""
@@ -213,22 +228,112 @@ class Platform(object):
         return {"applied": text.count("\n"), "elapsed": round(time.time() - start, 3)}
 
     def restore(self, backup_text, attempts=2):
-        """Exact restore: the running config ends equal to ``backup_text`` (normalized), verified by reading it back."""
+        """Exact restore: the running config ends equal to ``backup_text`` (normalized), verified by reading it back.
+
+        One round trip per attempt (``restore_script``): disarm a pending timer (waiting for one already restoring),
+        read the running config as it was, write the backup, restore it, read the running config back. Returns
+        {verified, attempts, elapsed, sha256, before} (``before``: the running config before the first attempt).
+        """
         start = time.time()
         want = self.normalize(backup_text)
-        self.cancel_timer()
-        self.upload(BACKUP_FILE, self.restore_file_text(backup_text))
-        last = None
+        body = self.restore_file_text(backup_text)
+        before, last = None, None
         for attempt in range(1, attempts + 1):
-            res = self._run(self.restore_command(self.path(BACKUP_FILE)), check=False, timeout=self.restore_timeout)
-            running = self.normalize(self.read_config())
+            res = self._run(self.restore_script(len(body.encode("utf-8"))), stdin=body,
+                            timeout=self.restore_timeout + CLAIM_WAIT_S + 60)
+            parts = split_multi(res.stdout, self.device)
+            if before is None and parts.get("before", (1, None))[0] == 0:
+                try:
+                    before = self.parse_config(parts["before"][1])
+                except DeviceError:
+                    before = None  # shown only (the diff of the restore); the verdict is the read-back below
+            last = parts.get("restore", (None, res.stdout + res.stderr))
+            rc, text = parts.get("after", (None, None))
+            running = self.normalize(self.parse_config(text)) if rc == 0 else None
             if running == want:
                 return {"verified": True, "attempts": attempt, "elapsed": round(time.time() - start, 3),
-                        "sha256": sha256_of(running)}
-            last = res
+                        "sha256": sha256_of(running), "before": before}
         raise DeviceError("the restore did not give back the backup: the running config still differs after %d attempt(s) (rc %s: %s)." % (
-            attempts, last.rc if last else "?", redacted((last.stdout + last.stderr) if last else "")),
+            attempts, last[0] if last[0] is not None else "?", redacted(last[1] or "")),
             where="%s: restore" % self.device, fix="inspect the device (show running-config) and restore by hand; escalate.")
+
+    def restore_script(self, size):
+        """The shell of one restore attempt; the backup (``size`` bytes) comes on stdin (never on a command line)."""
+        return "; ".join([
+            self._prepare_dir(),
+            "head -c %d > %s" % (int(size), self.qpath(BACKUP_FILE + ".next")),
+            self._cancel_inline(),
+            framed("before", self.read_config_command()),
+            "mv -f %s %s" % (self.qpath(BACKUP_FILE + ".next"), self.qpath(BACKUP_FILE)),
+            framed("restore", "%s </dev/null" % self.restore_command(self.path(BACKUP_FILE))),
+            framed("after", self.read_config_command()),
+        ])
+
+    def _prepare_dir(self):
+        return "umask 077; mkdir -p %s && cd %s || exit 1" % ('"%s"' % self.state_dir, '"%s"' % self.state_dir)
+
+    def _cancel_inline(self):
+        """``cancel_timer`` inside a larger script: claim the armed marker (kill the timer) or wait, bounded, for a timer
+        already restoring to finish."""
+        return ("if mv %s %s 2>/dev/null; then kill -TERM -$(cut -d' ' -f1 %s) 2>/dev/null; "
+                "else n=0; while [ -e %s ] && [ $n -lt %d ]; do sleep 0.2; n=$((n+1)); done; fi" % (
+                    self.qpath(ARMED), self.qpath(CANCELLED), self.qpath(CANCELLED), self.qpath(FIRING), CLAIM_WAIT_S * 5))
+
+    def deploy_confirmed(self, lines, confirm_seconds, backup_text):
+        """Arm the revert timer (``confirm_seconds``; None: no timer) and merge ``lines``, reading the running config
+        back - in one round trip to the device (``deploy_script``). Returns {confirm, applied, elapsed, after}
+        (``after`` None when the read-back failed: read it again). A DeviceError carries ``confirm`` (the timer's state
+        when it was raised: armed or not)."""
+        if confirm_seconds is not None and (isinstance(confirm_seconds, bool) or not isinstance(confirm_seconds, int) or confirm_seconds < 5):
+            raise ValidationError("confirm_timeout must be an integer of at least 5 seconds.", where="%s: confirm_timeout" % self.device,
+                                  fix="pass e.g. confirm_timeout: 120 (long enough for the post checks).")
+        text = lines_text(lines)
+        start = time.time()
+        backup = self.restore_file_text(backup_text) if confirm_seconds else ""
+        name = "change-%d.cfg" % int(start * 1000)
+        res = self._run(self.deploy_script(len(backup.encode("utf-8")), len(text.encode("utf-8")), name, confirm_seconds),
+                        stdin=backup + text, timeout=self.restore_timeout + CLAIM_WAIT_S + 60)
+        parts = split_multi(res.stdout, self.device)
+        confirm = {"armed": False}
+        if confirm_seconds:
+            rc, out = parts.get("arm", (None, res.stdout + res.stderr))
+            if rc != 0 or "armed" not in (out or ""):
+                exc = DeviceError("the revert timer did not start: %s" % redacted(out), where="%s: arm_confirm" % self.device,
+                                  fix="check that setsid and sleep exist on the device host; do not deploy without the timer.")
+                exc.confirm = confirm
+                raise exc
+            confirm = {"armed": True, "seconds": confirm_seconds, "deadline": int(start) + confirm_seconds}
+        rc, out = parts.get("apply", (None, res.stdout + res.stderr))
+        if rc != 0:
+            exc = DeviceError("the change was refused or only partly applied (rc %s): %s" % (rc if rc is not None else "?", redacted(out)),
+                              where="%s: deploy" % self.device,
+                              fix="fix the change lines; the device may hold part of them: restore the backup (or let the armed timer revert it).")
+            exc.confirm = confirm
+            raise exc
+        rc, out = parts.get("read", (None, None))
+        after = None
+        if rc == 0:
+            try:
+                after = self.parse_config(out)
+            except DeviceError:
+                after = None
+        return {"confirm": confirm, "applied": text.count("\n"), "elapsed": round(time.time() - start, 3), "after": after}
+
+    def deploy_script(self, backup_size, change_size, name, confirm_seconds):
+        """The shell of ``deploy_confirmed``: stdin holds the backup (``backup_size`` bytes, written only with a timer)
+        then the change (``change_size`` bytes); the change is applied only once the timer is armed."""
+        steps = [self._prepare_dir()]
+        if confirm_seconds:
+            steps += ["head -c %d > %s" % (int(backup_size), self.qpath(BACKUP_FILE + ".next"))]
+        steps += ["head -c %d > %s" % (int(change_size), self.qpath(name))]
+        if confirm_seconds:
+            steps += [self._cancel_inline(), "mv -f %s %s" % (self.qpath(BACKUP_FILE + ".next"), self.qpath(BACKUP_FILE)),
+                      framed("arm", self.arm_command(confirm_seconds))]
+            apply = "[ -e %s ] && { %s; }" % (self.qpath(ARMED), framed("apply", "%s </dev/null" % self.deploy_command(self.path(name))))
+        else:
+            apply = framed("apply", "%s </dev/null" % self.deploy_command(self.path(name)))
+        steps += [apply, "rm -f %s" % self.qpath(name), framed("read", self.read_config_command())]
+        return "; ".join(steps)
 
     # ------------------------------------------------------------------ commit-confirmed
     def arm_command(self, seconds):

@@ -44,9 +44,11 @@ class FrrPlatform(Platform):
     def vtysh(self, *commands):
         return "vtysh --vty_socket \"%s\" %s" % (self.vty_dir, " ".join("-c %s" % q(c) for c in commands))
 
-    def read_config(self):
-        res = self._run(self.vtysh("show running-config"))
-        text = strip_header(res.stdout)
+    def read_config_command(self):
+        return self.vtysh("show running-config")
+
+    def parse_config(self, stdout):
+        text = strip_header(stdout)
         if "\nend" not in "\n" + text and not text.rstrip().endswith("end"):
             raise DeviceError("the running config looks cut off (no final 'end'): %s" % redacted(text[-200:]),
                               where="%s: show running-config" % self.device, fix="check that the router's daemons answer vtysh.")

@@ -33,8 +33,8 @@ class LinuxPlatform(Platform):
         super().__init__(transport, device, state_dir or "/var/lib/governed-change")
         self.nft = nft
 
-    def read_config(self):
-        return self._run("%s list ruleset" % self.nft).stdout
+    def read_config_command(self):
+        return "%s list ruleset" % self.nft
 
     def normalize(self, text):
         return normalize_ruleset(text)
