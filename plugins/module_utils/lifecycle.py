@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.governed.change.plugins.module_utils import evidence
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, evidence
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger, refuse_lock_conflicts
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
@@ -288,6 +288,13 @@ def _preview_close(ledger, change, outcome, steps, request):
     return bundle, paths, lines, change["state"]
 
 
+def _check_assessment(request, change_id):
+    """Load the change's assessment file (given, or found under output_dir) the way the evidence bundle will."""
+    path = request.get("assessment_file") or assessment_artifact.find(request["output_dir"], change_id)
+    if path:
+        assessment_artifact.read(path)
+
+
 def close_change(ledger_path, change_id, outcome, request, check_mode=False):
     """End the change with ``outcome`` and build its evidence, once.
 
@@ -305,6 +312,7 @@ def close_change(ledger_path, change_id, outcome, request, check_mode=False):
             raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
                               fix="assess the change with this ledger first.")
         steps, rebuilt = _closing_steps(change, outcome)
+        _check_assessment(request, change_id)  # a bad assessment file is refused before anything is recorded
         if check_mode:
             bundle, paths, lines, state = _preview_close(ledger, change, outcome, steps, request)
             return {"bundle": bundle, "paths": paths, "lines": lines, "state": state, "changed": bool(steps), "rebuilt": rebuilt}

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
 from ansible_collections.governed.change.plugins.module_utils import lifecycle
 from ansible_collections.governed.change.plugins.module_utils.clock import relative
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
@@ -265,3 +266,19 @@ def test_close_refuses_a_missing_ledger_or_change(tmp_path, ledger_path):
         lifecycle.close_change(str(tmp_path / "none.sqlite"), CHANGE, "canceled", _request(tmp_path))
     with pytest.raises(LedgerError, match="change CHG-404 is not in the ledger"):
         lifecycle.close_change(ledger_path, "CHG-404", "canceled", _request(tmp_path))
+
+
+def test_close_refuses_an_edited_assessment_before_recording_anything(tmp_path, ledger_path):
+    _schedule(ledger_path)
+    request = _request(tmp_path)
+    path = artifact.write(os.path.join(request["output_dir"], "assessments"),
+                          dict(assessment(), hosts=["r1"], requirements={}, devices={}))
+    with open(path, "r", encoding="utf-8") as handle:
+        doc = json.load(handle)
+    doc["tier"] = "standard"
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle)
+    before = _head(ledger_path)
+    with pytest.raises(ValidationError, match="changed after governed.change.assess wrote it"):
+        lifecycle.close_change(ledger_path, CHANGE, "successful", request)
+    assert _head(ledger_path) == before and _state(ledger_path) == "scheduled"
