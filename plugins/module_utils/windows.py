@@ -84,6 +84,22 @@ def _in_scope(scope, target):
             or bool(scope["groups"] & set(target.get("groups") or [])))
 
 
+def _weekly_entry(item, spot):
+    """Rule: a weekly entry lists valid days and a start that differs from its end (end before start crosses midnight)."""
+    days = []
+    for day in item.get("days") or []:
+        key = str(day).lower()[:3]
+        if key not in DAYS:
+            raise PolicyError("%r is not a day." % (day,), where=spot + ".days", fix="use mon, tue, wed, thu, fri, sat, sun.")
+        days.append(DAYS[key])
+    if not days:
+        raise PolicyError("the weekly window lists no days.", where=spot + ".days", fix="list days such as [sat, sun].")
+    start, end = _hhmm(item.get("start"), spot + ".start"), _hhmm(item.get("end"), spot + ".end")
+    if start == end:
+        raise PolicyError("start equals end.", where=spot, fix="give a window of non-zero length (end before start crosses midnight).")
+    return set(days), start, end
+
+
 class Window:
     """One compiled maintenance window: intervals in UTC, computed from local wall-clock rules."""
 
@@ -95,21 +111,7 @@ class Window:
         if not spec.get("timezone"):
             raise PolicyError("the window has no timezone.", where=where + ".timezone", fix="set an IANA zone such as Europe/London.")
         self.zone = _zone(spec.get("timezone"), where + ".timezone")
-        self.weekly = []
-        for index, item in enumerate(spec.get("weekly") or []):
-            spot = "%s.weekly[%d]" % (where, index)
-            days = []
-            for day in item.get("days") or []:
-                key = str(day).lower()[:3]
-                if key not in DAYS:
-                    raise PolicyError("%r is not a day." % (day,), where=spot + ".days", fix="use mon, tue, wed, thu, fri, sat, sun.")
-                days.append(DAYS[key])
-            if not days:
-                raise PolicyError("the weekly window lists no days.", where=spot + ".days", fix="list days such as [sat, sun].")
-            start, end = _hhmm(item.get("start"), spot + ".start"), _hhmm(item.get("end"), spot + ".end")
-            if start == end:
-                raise PolicyError("start equals end.", where=spot, fix="give a window of non-zero length (end before start crosses midnight).")
-            self.weekly.append((set(days), start, end))
+        self.weekly = [_weekly_entry(item, "%s.weekly[%d]" % (where, index)) for index, item in enumerate(spec.get("weekly") or [])]
         self.rrule = None
         if spec.get("rrule"):
             self.rrule = self._compile_rrule(spec, where)
@@ -146,30 +148,38 @@ class Window:
 
     def intervals(self, lo, hi):
         """Open intervals [start, end) in UTC that overlap [lo, hi], sorted by start."""
-        out = []
-        if self.weekly:
-            first = (lo.astimezone(self.zone) - datetime.timedelta(days=2)).date()
-            last = (hi.astimezone(self.zone) + datetime.timedelta(days=1)).date()
-            day = first
-            while day <= last:
-                weekday = day.weekday()
-                for days, start, end in self.weekly:
-                    if weekday not in days:
-                        continue
-                    begin = self._local(day, start)
-                    finish = self._local(day + datetime.timedelta(days=1) if end <= start else day, end)
-                    if finish > lo and begin <= hi:
-                        out.append((begin, finish))
-                day += datetime.timedelta(days=1)
+        out = self._weekly_intervals(lo, hi) if self.weekly else []
         if self.rrule is not None:
-            for occurrence in self.rrule.between(lo - self.duration, hi, inc=True):
-                begin = occurrence.astimezone(UTC)
-                if begin in self.exdates:
+            out += self._rrule_intervals(lo, hi)
+        out.sort()
+        return out
+
+    def _weekly_intervals(self, lo, hi):
+        """The weekly entries' intervals overlapping [lo, hi] (local days, from two days before lo to the day after hi)."""
+        out = []
+        day = (lo.astimezone(self.zone) - datetime.timedelta(days=2)).date()
+        last = (hi.astimezone(self.zone) + datetime.timedelta(days=1)).date()
+        while day <= last:
+            for days, start, end in self.weekly:
+                if day.weekday() not in days:
                     continue
-                finish = begin + self.duration
+                begin = self._local(day, start)
+                finish = self._local(day + datetime.timedelta(days=1) if end <= start else day, end)
                 if finish > lo and begin <= hi:
                     out.append((begin, finish))
-        out.sort()
+            day += datetime.timedelta(days=1)
+        return out
+
+    def _rrule_intervals(self, lo, hi):
+        """The rrule's occurrences (less the exdates) whose interval overlaps [lo, hi]."""
+        out = []
+        for occurrence in self.rrule.between(lo - self.duration, hi, inc=True):
+            begin = occurrence.astimezone(UTC)
+            if begin in self.exdates:
+                continue
+            finish = begin + self.duration
+            if finish > lo and begin <= hi:
+                out.append((begin, finish))
         return out
 
     def _local(self, day, hhmm):
@@ -371,16 +381,9 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
     change = change or {}
     plan = _Plan(policy, change, targets)
     required, note = _window_required(policy, change)
-    emergency_policy = (policy or {}).get("emergency") or {}
-    is_emergency = "emergency" in (change.get("type"), change.get("change_class"))
-    reasons = [note] if note else []
-    verdict = {"gate": "window", "decision": "fail", "change_id": change.get("change_id") or change.get("id"), "tier": change.get("tier"),
-               "type": change.get("type"), "window_required": required, "evaluated_at": _iso(now), "reasons": reasons,
-               "targets": len(plan.targets), "windows_open": [], "freezes_active": [], "hosts_outside": [],
-               "next_open": None, "wait_s": None, "can_wait": False,
-               "inputs": {"policy_sha256": sha256_of({k: (policy or {}).get(k) for k in ("windows", "freezes", "emergency",
-                                                                                         "requirements")}),
-                          "change_sha256": sha256_of(change), "targets_sha256": sha256_of(plan.targets)}}
+    emergency = {"policy": (policy or {}).get("emergency") or {}, "is": "emergency" in (change.get("type"), change.get("change_class"))}
+    verdict = _window_verdict(policy, change, plan, required, now, [note] if note else [])
+    reasons = verdict["reasons"]
     if not plan.targets:
         reasons.append("no targets were given; fix: pass the change's targets with their site and groups.")
         return verdict
@@ -388,58 +391,96 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
     verdict["windows_open"] = sorted(state["open"])
     verdict["freezes_active"] = sorted(state["freezes"])
     verdict["hosts_outside"] = sorted(set(state["outside"]) | set(state["no_window"]))
-    bypassed, blocking = [], []
+    emergency["ok"] = emergency["is"] and emergency["policy"].get("allowed") is True
+    bypassed = []
+    blocking = _freeze_blocks(plan, state, now, emergency, bypassed, reasons)
+    blocking += _window_blocks(_window_problems(plan, state), emergency, verdict, bypassed)
+    if blocking:
+        reasons.extend(blocking)
+        _next_opening(plan, now, required, wait_max_s, verdict)
+        return verdict
+    verdict["decision"] = "pass"
+    _pass_reason(verdict, bypassed, emergency["policy"], required, change, now)
+    return verdict
 
-    emergency_ok = is_emergency and emergency_policy.get("allowed") is True
+
+def _window_verdict(policy, change, plan, required, now, reasons):
+    """The failing verdict every window decision starts from (it passes only when nothing blocks)."""
+    return {"gate": "window", "decision": "fail", "change_id": change.get("change_id") or change.get("id"), "tier": change.get("tier"),
+            "type": change.get("type"), "window_required": required, "evaluated_at": _iso(now), "reasons": reasons,
+            "targets": len(plan.targets), "windows_open": [], "freezes_active": [], "hosts_outside": [],
+            "next_open": None, "wait_s": None, "can_wait": False,
+            "inputs": {"policy_sha256": sha256_of({k: (policy or {}).get(k) for k in ("windows", "freezes", "emergency",
+                                                                                      "requirements")}),
+                       "change_sha256": sha256_of(change), "targets_sha256": sha256_of(plan.targets)}}
+
+
+def _freeze_blocks(plan, state, now, emergency, bypassed, reasons):
+    """Rule: an active freeze covering a target blocks, unless an allowed emergency change may bypass it (the freeze's
+    allow_emergency or the policy's emergency.bypass_freeze); returns the blocking reasons."""
+    blocking = []
     for freeze in plan.freezes:
         if freeze.name not in state["freezes"]:
             continue
         hosts = sorted(set(state["freezes"][freeze.name]))
         start, end = freeze.span_at(now)
         text = "freeze %s (%s to %s) covers %s" % (freeze.name, _iso(start), _iso(end), _hosts(hosts))
-        if emergency_ok and (freeze.allow_emergency or emergency_policy.get("bypass_freeze") is True):
+        if emergency["ok"] and (freeze.allow_emergency or emergency["policy"].get("bypass_freeze") is True):
             bypassed.append({"kind": "freeze", "name": freeze.name, "hosts": hosts})
             reasons.append(text + ": bypassed by the emergency change as the policy allows.")
         else:
-            blocking.append(text + ("; the policy does not let an emergency change bypass it" if is_emergency else "")
+            blocking.append(text + ("; the policy does not let an emergency change bypass it" if emergency["is"] else "")
                             + "; fix: wait until %s or narrow the targets." % _iso(end))
-    window_problems = []
+    return blocking
+
+
+def _window_problems(plan, state):
+    """Rule: every target has a window in its scope, open now, and now is inside the change's requested window."""
+    problems = []
     if state["no_window"]:
-        window_problems.append("no maintenance window covers %s; fix: add a window whose scope includes them."
-                               % _hosts(sorted(state["no_window"])))
+        problems.append("no maintenance window covers %s; fix: add a window whose scope includes them."
+                        % _hosts(sorted(state["no_window"])))
     if state["outside"]:
         names = sorted({name for names in state["outside"].values() for name in names})
-        window_problems.append("%s outside their maintenance windows (%s); fix: run when the windows open (see next opening, "
-                               "or wait for it) or reschedule the change" % (_hosts(sorted(state["outside"])), ", ".join(names)))
+        problems.append("%s outside their maintenance windows (%s); fix: run when the windows open (see next opening, "
+                        "or wait for it) or reschedule the change" % (_hosts(sorted(state["outside"])), ", ".join(names)))
     if not state["requested"]:
-        window_problems.append("now is outside the change's requested window %s to %s; fix: run inside it or request "
-                               "another window" % (_iso(plan.requested[0]), _iso(plan.requested[1])))
-    if window_problems:
-        if emergency_ok and emergency_policy.get("bypass_window") is True:
-            bypassed.append({"kind": "window", "hosts": verdict["hosts_outside"]})
-            reasons.extend(p + ": bypassed by the emergency change as the policy allows." for p in window_problems)
-        else:
-            if is_emergency:
-                reasons.append("the policy does not let an emergency change bypass maintenance windows (emergency.allowed "
-                               "and emergency.bypass_window).")
-            blocking.extend(window_problems)
+        problems.append("now is outside the change's requested window %s to %s; fix: run inside it or request "
+                        "another window" % (_iso(plan.requested[0]), _iso(plan.requested[1])))
+    return problems
 
-    if blocking:
-        reasons.extend(blocking)
-        opening = None
-        for moment in plan.candidates(now, required):
-            if moment > now and not _blocked(plan.state_at(moment, required)):
-                opening = moment
-                break
-        if opening is not None:
-            wait_s = (opening - now).total_seconds()
-            verdict.update(next_open=_iso(opening), wait_s=wait_s, can_wait=0 < wait_s <= (wait_max_s or 0))
-            reasons.append("next opening for all targets: %s (in %s)." % (_iso(opening), _duration(wait_s)))
-        else:
-            reasons.append("no opening for all targets within %d days; fix: review the windows and freezes." % HORIZON.days)
-        return verdict
 
-    verdict["decision"] = "pass"
+def _window_blocks(problems, emergency, verdict, bypassed):
+    """Rule: window problems block, unless an allowed emergency change may bypass them (emergency.bypass_window);
+    returns the blocking reasons (a refused emergency's note first)."""
+    reasons = verdict["reasons"]
+    if not problems:
+        return []
+    if emergency["ok"] and emergency["policy"].get("bypass_window") is True:
+        bypassed.append({"kind": "window", "hosts": verdict["hosts_outside"]})
+        reasons.extend(p + ": bypassed by the emergency change as the policy allows." for p in problems)
+        return []
+    if emergency["is"]:
+        reasons.append("the policy does not let an emergency change bypass maintenance windows (emergency.allowed "
+                       "and emergency.bypass_window).")
+    return problems
+
+
+def _next_opening(plan, now, required, wait_max_s, verdict):
+    """The next instant after now at which nothing blocks every target (can_wait when it is within wait_max_s)."""
+    opening = next((moment for moment in plan.candidates(now, required)
+                    if moment > now and not _blocked(plan.state_at(moment, required))), None)
+    if opening is None:
+        verdict["reasons"].append("no opening for all targets within %d days; fix: review the windows and freezes." % HORIZON.days)
+        return
+    wait_s = (opening - now).total_seconds()
+    verdict.update(next_open=_iso(opening), wait_s=wait_s, can_wait=0 < wait_s <= (wait_max_s or 0))
+    verdict["reasons"].append("next opening for all targets: %s (in %s)." % (_iso(opening), _duration(wait_s)))
+
+
+def _pass_reason(verdict, bypassed, emergency_policy, required, change, now):
+    """Why the gate passed: an emergency bypass (with its post-hoc review due), no window required, or all open."""
+    reasons = verdict["reasons"]
     if bypassed:
         hours = emergency_policy.get("post_review_hours", 48)
         due = now + datetime.timedelta(hours=hours if isinstance(hours, (int, float)) else 48)
@@ -451,7 +492,6 @@ def window_gate(policy, change, targets, now=None, wait_max_s=0):
         reasons.append("tier %s requires no maintenance window and no freeze applies." % change.get("tier"))
     else:
         reasons.append("every target is inside an open window (%s) and no freeze applies." % ", ".join(verdict["windows_open"]))
-    return verdict
 
 
 def wait_for_window(policy, change, targets, wait_max_s, clock=None, sleep=time.sleep):
