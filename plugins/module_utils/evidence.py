@@ -266,81 +266,142 @@ def check_records(results, host, phase):
     return redact_all(rows)
 
 
+def _backup_entry(host, data, problems):
+    """The backup's reference, with the sha256 and redaction count of its config text when the stored file holds one."""
+    backup, backup_data = _stored(data.get("backup"), "%s.backup" % host, problems, load=True)
+    if backup is not None and isinstance(backup_data, dict) and isinstance(backup_data.get("text"), str):
+        real = backup_data["text"]
+        red = redact_data(real)
+        backup["config_sha256"] = sha256_of(real)
+        backup["redactions"] = len(red[1])
+    return backup
+
+
+def _snapshot_entries(host, data, problems, limit):
+    """The pre/post snapshot references, and their bounded state diff when both verify."""
+    entry = {}
+    for key in ("pre", "post"):
+        info = _stored(data.get(key), "%s.%s" % (host, key), problems)[0]
+        if info is not None:
+            entry[key] = info
+    if entry.get("pre", {}).get("integrity") == "ok" and entry.get("post", {}).get("integrity") == "ok":
+        entry["state_diff"] = _state_diff(data["pre"], data["post"], "%s.state_diff" % host, problems, limit)
+    return entry
+
+
+def _deploy_entry(deploy):
+    """What the bundle keeps of a device's deploy result."""
+    return {"failed": bool(deploy.get("failed")), "changed": bool(deploy.get("changed")), "msg": deploy.get("msg"),
+            "summary": deploy.get("summary"), "changes": deploy.get("changes")}
+
+
+def _restore_entry(restore):
+    """What the bundle keeps of a device's restore result."""
+    return {"failed": bool(restore.get("failed")), "verified": restore.get("verified"), "msg": restore.get("msg"),
+            "summary": restore.get("summary")}
+
+
+def _verify_entries(host, data):
+    """The verify results and their check rows: the pipeline names the verify stage and the rollback's verification apart;
+    a lone verify result is the rollback's verification."""
+    entry, checks = {}, []
+    verify = data.get("verify")
+    rollback_verify = data.get("rollback_verify")
+    if isinstance(rollback_verify, dict):
+        entry["rollback_verify"] = {"passed": rollback_verify.get("passed")}
+        checks.extend(_check_rows(host, "rollback_verify", rollback_verify))
+        if isinstance(verify, dict):
+            entry["verify"] = {"passed": verify.get("passed")}
+            checks.extend(_check_rows(host, "verify", verify))
+    elif isinstance(verify, dict):
+        entry["verify"] = {"passed": verify.get("passed")}
+        checks.extend(_check_rows(host, "rollback_verify", verify))
+    return entry, checks
+
+
+def _stage_entries(host, data):
+    """The deploy, check, confirmation and restore results of a device, and the post-change check rows."""
+    entry, checks = {}, []
+    if isinstance(data.get("deploy"), dict):
+        entry["deploy"] = _deploy_entry(data["deploy"])
+    check = data.get("check")
+    if isinstance(check, dict):
+        entry["check"] = {"passed": check.get("passed"), "undecidable": check.get("undecidable"), "summary": check.get("summary")}
+        checks.extend(_check_rows(host, "post", check))
+    if "confirmed" in data:
+        entry["confirmed"] = data.get("confirmed")
+    if isinstance(data.get("restore"), dict):
+        entry["restore"] = _restore_entry(data["restore"])
+    return entry, checks
+
+
+def _device_entry(host, data, stages, problems, limit):
+    """One device's section (backup, snapshots, stage results, decided state) and its check rows."""
+    data = data or {}
+    entry = {}
+    backup = _backup_entry(host, data, problems)
+    if backup is not None:
+        entry["backup"] = backup
+    entry.update(_snapshot_entries(host, data, problems, limit))
+    checks = []
+    for part, rows in (_stage_entries(host, data), _verify_entries(host, data)):
+        entry.update(part)
+        checks.extend(rows)
+    state = (((stages or {}).get("decision") or {}).get("devices") or {}).get(host)
+    if isinstance(state, dict):
+        entry["state"] = state
+    return entry, checks
+
+
 def _devices_section(stages, problems, limit):
+    """Every device of the run, by name, and all their check rows in that order."""
     devices, checks = {}, []
     for host, data in sorted(((stages or {}).get("hosts") or {}).items()):
-        data = data or {}
-        entry = {}
-        backup, backup_data = _stored(data.get("backup"), "%s.backup" % host, problems, load=True)
-        if backup is not None:
-            if isinstance(backup_data, dict) and isinstance(backup_data.get("text"), str):
-                real = backup_data["text"]
-                red = redact_data(real)
-                backup["config_sha256"] = sha256_of(real)
-                backup["redactions"] = len(red[1])
-            entry["backup"] = backup
-        for key in ("pre", "post"):
-            info = _stored(data.get(key), "%s.%s" % (host, key), problems)[0]
-            if info is not None:
-                entry[key] = info
-        if entry.get("pre", {}).get("integrity") == "ok" and entry.get("post", {}).get("integrity") == "ok":
-            entry["state_diff"] = _state_diff(data["pre"], data["post"], "%s.state_diff" % host, problems, limit)
-        deploy = data.get("deploy")
-        if isinstance(deploy, dict):
-            entry["deploy"] = {"failed": bool(deploy.get("failed")), "changed": bool(deploy.get("changed")), "msg": deploy.get("msg"),
-                               "summary": deploy.get("summary"), "changes": deploy.get("changes")}
-        check = data.get("check")
-        if isinstance(check, dict):
-            entry["check"] = {"passed": check.get("passed"), "undecidable": check.get("undecidable"), "summary": check.get("summary")}
-            checks.extend(_check_rows(host, "post", check))
-        if "confirmed" in data:
-            entry["confirmed"] = data.get("confirmed")
-        restore = data.get("restore")
-        if isinstance(restore, dict):
-            entry["restore"] = {"failed": bool(restore.get("failed")), "verified": restore.get("verified"), "msg": restore.get("msg"),
-                                "summary": restore.get("summary")}
-        verify = data.get("verify")
-        rollback_verify = data.get("rollback_verify")
-        if isinstance(rollback_verify, dict):  # the pipeline names the verify stage and the rollback's verification apart
-            entry["rollback_verify"] = {"passed": rollback_verify.get("passed")}
-            checks.extend(_check_rows(host, "rollback_verify", rollback_verify))
-            if isinstance(verify, dict):
-                entry["verify"] = {"passed": verify.get("passed")}
-                checks.extend(_check_rows(host, "verify", verify))
-        elif isinstance(verify, dict):
-            entry["verify"] = {"passed": verify.get("passed")}
-            checks.extend(_check_rows(host, "rollback_verify", verify))
-        state = (((stages or {}).get("decision") or {}).get("devices") or {}).get(host)
-        if isinstance(state, dict):
-            entry["state"] = state
-        devices[host] = entry
+        devices[host], rows = _device_entry(host, data, stages, problems, limit)
+        checks.extend(rows)
     return devices, checks
 
 
-def _rollback_section(stages, devices):
-    stages = stages or {}
-    hosts = list(stages.get("rolled_back") or [])
-    hosts += [h for h, d in devices.items() if "restore" in d and h not in hosts]
+def _rollback_detail(hosts, devices):
+    """Per rolled-back device: restored, config equal to the backup, state equal to pre, and the restore's message."""
     detail = {}
     for host in hosts:
         dev = devices.get(host) or {}
         restore, verify = dev.get("restore") or {}, dev.get("verify") or {}
         detail[host] = {"restored": bool(restore) and not restore.get("failed"), "config_equal": restore.get("verified"),
                         "state_equal": verify.get("passed"), "msg": restore.get("msg")}
+    return detail
+
+
+def _decided_rollback(decided, hosts, detail):
+    """The rollback section from the run's verdict (module_utils/outcome.py), so the summary, report and packet agree."""
+    for host in decided.get("state_differs") or []:
+        detail.setdefault(host, {"restored": None, "config_equal": None, "state_equal": False, "msg": None})
+    for host, msg in (decided.get("errors") or {}).items():
+        if host in detail:
+            detail[host]["error"] = msg
+    return {"performed": bool(decided.get("performed")), "hosts": sorted(set(hosts) | set(decided.get("targets") or [])),
+            "verified": decided.get("verified"), "restore_failed": decided.get("restore_failed") or [],
+            "state_differs": decided.get("state_differs") or [], "detail": detail}
+
+
+def _rollback_verified(hosts, detail):
+    """Without a verdict: None when nothing was rolled back, else whether every device restored with config and state equal."""
     if not hosts:
-        verified = None
-    else:
-        verified = all(d["restored"] and d["config_equal"] is True and d["state_equal"] is not False for d in detail.values())
+        return None
+    return all(d["restored"] and d["config_equal"] is True and d["state_equal"] is not False for d in detail.values())
+
+
+def _rollback_section(stages, devices):
+    """What was rolled back and whether it verified: the run's verdict when recorded, else read from the devices."""
+    stages = stages or {}
+    hosts = list(stages.get("rolled_back") or [])
+    hosts += [h for h, d in devices.items() if "restore" in d and h not in hosts]
+    detail = _rollback_detail(hosts, devices)
+    verified = _rollback_verified(hosts, detail)
     decided = (stages.get("decision") or {}).get("rollback")
-    if isinstance(decided, dict):  # the run's verdict (module_utils/outcome.py): the summary, report and packet show the same
-        for host in decided.get("state_differs") or []:
-            detail.setdefault(host, {"restored": None, "config_equal": None, "state_equal": False, "msg": None})
-        for host, msg in (decided.get("errors") or {}).items():
-            if host in detail:
-                detail[host]["error"] = msg
-        return {"performed": bool(decided.get("performed")), "hosts": sorted(set(hosts) | set(decided.get("targets") or [])),
-                "verified": decided.get("verified"), "restore_failed": decided.get("restore_failed") or [],
-                "state_differs": decided.get("state_differs") or [], "detail": detail}
+    if isinstance(decided, dict):
+        return _decided_rollback(decided, hosts, detail)
     return {"performed": bool(hosts), "hosts": sorted(hosts), "verified": verified, "detail": detail}
 
 
@@ -428,28 +489,45 @@ def _duration(started, ended, events):
     return round((ended - min(candidates)).total_seconds(), 3)
 
 
-def _outcome_section(change, events, stages):
-    record = _latest(events, "change.outcome")
-    data = dict((record or {}).get("data") or {})
-    stages = stages or {}
-    ended = parse_iso(record["ts"]) if record else None
+def _host_results(stages):
+    """Hosts by result, each sorted: deployed, failed, rolled back, ok (deployed, neither failed nor rolled back) and
+    untouched (never reached: a canceled change touched nothing, so its hosts are untouched, never ok)."""
     hosts = sorted(((stages.get("hosts") or {}).keys()))
     failed = sorted(stages.get("failed_hosts") or [])
     rolled = sorted(stages.get("rolled_back") or [])
     deployed = sorted(stages.get("deployed") or [])
-    # a host the change never reached is "untouched", never "ok" (a canceled change touched nothing)
     ok = [h for h in deployed if h not in failed and h not in rolled]
     untouched = [h for h in hosts if h not in deployed and h not in failed and h not in rolled]
-    return {"outcome": data.get("outcome"), "reason": data.get("reason"), "state": change.get("state"),
-            "close_code": change.get("close_code"), "closed_at": record["ts"] if record else None,
-            "started": data.get("started"), "duration_s": _duration(data.get("started"), ended, events),
-            "deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok,
-            "untouched_hosts": untouched,
-            "halted": bool(stages.get("halted")), "stage_failed": stages.get("stage_failed") or "", "plan": stages.get("plan"),
-            "actor": (record or {}).get("actor"),
-            "escalation_reason": (stages.get("decision") or {}).get("reason") or "",
-            "verdict": (stages.get("decision") or {}).get("summary"),
-            "locks_released": (stages.get("decision") or {}).get("release_locks")}
+    return {"deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok, "untouched_hosts": untouched}
+
+
+def _run_state(stages):
+    """Whether the run halted, the stage that failed, and its plan."""
+    return {"halted": bool(stages.get("halted")), "stage_failed": stages.get("stage_failed") or "", "plan": stages.get("plan")}
+
+
+def _decision_fields(stages):
+    """From the run's decision (module_utils/outcome.py): the escalation reason, the verdict summary, the lock release."""
+    decision = stages.get("decision") or {}
+    return {"escalation_reason": decision.get("reason") or "", "verdict": decision.get("summary"),
+            "locks_released": decision.get("release_locks")}
+
+
+def _outcome_section(change, events, stages):
+    """The change's close: outcome and reason (last "change.outcome"), state, duration, hosts by result, the run's verdict."""
+    record = _latest(events, "change.outcome") or {}
+    data = dict(record.get("data") or {})
+    stages = stages or {}
+    ended = parse_iso(record["ts"]) if record else None
+    results = _host_results(stages)
+    section = {"outcome": data.get("outcome"), "reason": data.get("reason"), "state": change.get("state"),
+               "close_code": change.get("close_code"), "closed_at": record["ts"] if record else None,
+               "started": data.get("started"), "duration_s": _duration(data.get("started"), ended, events)}
+    section.update(results)
+    section.update(_run_state(stages))
+    section["actor"] = record.get("actor")
+    section.update(_decision_fields(stages))
+    return section
 
 
 # -- the bundle ---------------------------------------------------------------------------------------------------
@@ -457,6 +535,22 @@ def stages_from_ledger(events):
     """The ``stages`` recorded by the last "stage.results" event of a change (refs only), or None."""
     record = _latest(events, "stage.results")
     return (record or {}).get("data", {}).get("stages") if record else None
+
+
+def _checks_section(checks):
+    """All check rows of the run with their count and how many passed, failed and were undecidable."""
+    return {"count": len(checks), "passed": sum(1 for c in checks if c["passed"]),
+            "failed": sum(1 for c in checks if not c["passed"]), "undecidable": sum(1 for c in checks if c["undecidable"]),
+            "items": checks}
+
+
+def _ledger_section(ledger, verified, events):
+    """The bundle's ledger anchor: the file, the head and verify result at bundle time, and the change's event range."""
+    return {"path": os.path.abspath(getattr(ledger, "path", "")) if getattr(ledger, "path", None) else None,
+            "head": verified["head"], "verify": {"ok": verified["ok"], "events": verified["events"],
+                                                 "problems": verified["problems"][:20]},
+            "change_events": len(events), "first_seq": events[0]["seq"] if events else None,
+            "last_seq": events[-1]["seq"] if events else None, "last_hash": events[-1]["hash"] if events else None}
 
 
 def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_file=None, diff_limit=DIFF_LIMIT, now=None):
@@ -491,9 +585,7 @@ def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_fil
         "approvals": _approvals_section(ledger, change_id, events, change),
         "gates": _gates_section(events),
         "devices": devices,
-        "checks": {"count": len(checks), "passed": sum(1 for c in checks if c["passed"]),
-                   "failed": sum(1 for c in checks if not c["passed"]), "undecidable": sum(1 for c in checks if c["undecidable"]),
-                   "items": checks},
+        "checks": _checks_section(checks),
         "rollback": _rollback_section(stages, devices),
         "escalation": _escalation_section(events, stages),
         "outcome": _outcome_section(change, events, stages),
@@ -502,16 +594,12 @@ def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_fil
     }
     sections = redact_all(sections)
     verified = ledger.verify(anchor=ledger.head())
-    head = verified["head"]
     bundle = {
         "format": FORMAT, "change_id": change_id,
         "generated_at": iso_z(now or utc_now()),
         "sections": sections,
         "hashes": dict((name, sha256_of(sections[name])) for name in SECTIONS),
-        "ledger": {"path": os.path.abspath(getattr(ledger, "path", "")) if getattr(ledger, "path", None) else None,
-                   "head": head, "verify": {"ok": verified["ok"], "events": verified["events"], "problems": verified["problems"][:20]},
-                   "change_events": len(events), "first_seq": events[0]["seq"] if events else None,
-                   "last_seq": events[-1]["seq"] if events else None, "last_hash": events[-1]["hash"] if events else None},
+        "ledger": _ledger_section(ledger, verified, events),
         "problems": problems,
     }
     bundle["sha256"] = bundle_hash(bundle)
@@ -523,8 +611,8 @@ def bundle_hash(bundle):
     return sha256_of(dict((k, v) for k, v in bundle.items() if k != "sha256"))
 
 
-def verify_bundle(bundle, ledger=None):
-    """Check a bundle: section hashes, bundle hash, and (with a ledger) its anchor and change events. Returns {ok, problems}."""
+def _hash_problems(bundle):
+    """The bundle's own checks: its format, each section against its sha256, and the bundle's sha256."""
     problems = []
     if bundle.get("format") != FORMAT:
         problems.append("format is %r, not %r" % (bundle.get("format"), FORMAT))
@@ -533,24 +621,54 @@ def verify_bundle(bundle, ledger=None):
             problems.append("section %s does not match its sha256" % name)
     if bundle_hash(bundle) != bundle.get("sha256"):
         problems.append("the bundle does not match its sha256")
+    return problems
+
+
+def _timeline_problems(timeline, events, last):
+    """The bundle's timeline against the change's events up to its last seq: their number, then the first entry that differs."""
+    problems = []
+    if timeline.get("events") is not None and timeline["events"] != len(events):
+        problems.append("the bundle lists %s events of the change, the ledger has %d up to seq %s" % (timeline["events"], len(events), last))
+    by_seq = dict((e["seq"], e["hash"]) for e in events)
+    for entry in timeline.get("entries") or []:
+        if by_seq.get(entry.get("seq")) != entry.get("hash"):
+            problems.append("timeline entry seq %s does not match the ledger" % entry.get("seq"))
+            break
+    return problems
+
+
+def _anchor_problems(bundle, ledger):
+    """The ledger's own problems when it does not verify up to the head the bundle anchored."""
+    anchor = (bundle.get("ledger") or {}).get("head") or {}
+    checked = ledger.verify(anchor=anchor)
+    if checked["ok"]:
+        return []
+    return ["ledger seq %s: %s" % (p["seq"], p["problem"]) for p in checked["problems"]]
+
+
+def _events_at_bundle_time(bundle, ledger):
+    """The change's events up to the bundle's last seq (all of them when it has none), and that seq."""
+    change_id = bundle.get("change_id")
+    last = (bundle.get("ledger") or {}).get("last_seq")
+    return [e for e in ledger.events(change_id=change_id) if last is None or e["seq"] <= last], last
+
+
+def _ledger_problems(bundle, ledger):
+    """The bundle against the ledger: the ledger verifies up to the bundle's anchor, the change's last event at bundle time
+    is there as recorded, and the timeline matches the change's events."""
+    problems = _anchor_problems(bundle, ledger)
+    events, last = _events_at_bundle_time(bundle, ledger)
+    if last is not None and (not events or events[-1]["hash"] != bundle["ledger"].get("last_hash")):
+        problems.append("the change's last event at bundle time (seq %s) is not in the ledger as recorded" % last)
+    timeline = ((bundle.get("sections") or {}).get("timeline") or {})
+    return problems + _timeline_problems(timeline, events, last)
+
+
+def verify_bundle(bundle, ledger=None):
+    """Check a bundle: section hashes, bundle hash, and (with a ledger) its anchor and change events. Returns {ok, problems}."""
+    problems = _hash_problems(bundle)
     if ledger is not None:
-        anchor = (bundle.get("ledger") or {}).get("head") or {}
-        checked = ledger.verify(anchor=anchor)
-        if not checked["ok"]:
-            problems.extend("ledger seq %s: %s" % (p["seq"], p["problem"]) for p in checked["problems"])
-        change_id = bundle.get("change_id")
-        last = (bundle.get("ledger") or {}).get("last_seq")
-        events = [e for e in ledger.events(change_id=change_id) if last is None or e["seq"] <= last]
-        if last is not None and (not events or events[-1]["hash"] != bundle["ledger"].get("last_hash")):
-            problems.append("the change's last event at bundle time (seq %s) is not in the ledger as recorded" % last)
-        timeline = ((bundle.get("sections") or {}).get("timeline") or {})
-        if timeline.get("events") is not None and timeline["events"] != len(events):
-            problems.append("the bundle lists %s events of the change, the ledger has %d up to seq %s" % (timeline["events"], len(events), last))
-        by_seq = dict((e["seq"], e["hash"]) for e in events)
-        for entry in timeline.get("entries") or []:
-            if by_seq.get(entry.get("seq")) != entry.get("hash"):
-                problems.append("timeline entry seq %s does not match the ledger" % entry.get("seq"))
-                break
+        problems += _ledger_problems(bundle, ledger)
     return {"ok": not problems, "problems": problems}
 
 
@@ -600,28 +718,44 @@ def load_bundle(path):
 
 
 # -- the human summary --------------------------------------------------------------------------------------------
-def summary(bundle, paths=None):
-    """The small structured summary of a bundle (what summary_lines prints)."""
-    sec = bundle.get("sections") or {}
+def _summary_change(bundle, sec, gates):
+    """The change part of a summary: id, title, state and close, outcome and reason, tier and score, fired rules, gates,
+    and who approved."""
     change, assessment, outcome = sec.get("change") or {}, sec.get("assessment") or {}, sec.get("outcome") or {}
-    gates = dict((name, (g or {}).get("decision")) for name, g in (sec.get("gates") or {}).items())
-    checks = sec.get("checks") or {}
-    rollback = sec.get("rollback") or {}
-    paths = paths or {}
     return {"change_id": bundle.get("change_id"), "title": change.get("title"), "state": change.get("state"),
             "close_code": change.get("close_code"), "outcome": outcome.get("outcome"), "reason": outcome.get("reason"),
             "tier": change.get("tier") or assessment.get("tier"), "score": assessment.get("score"),
             "fired_rules": [r.get("name") for r in assessment.get("fired_rules") or []], "gates": gates,
-            "approvers": (sec.get("approvals") or {}).get("counted") or [],
-            "ok_hosts": outcome.get("ok_hosts") or [], "failed_hosts": outcome.get("failed_hosts") or [],
+            "approvers": (sec.get("approvals") or {}).get("counted") or []}
+
+
+def _summary_run(sec):
+    """The run part of a summary: hosts by result, the rollback's verification, check counts, escalation, duration, tasks."""
+    outcome, checks, rollback = sec.get("outcome") or {}, sec.get("checks") or {}, sec.get("rollback") or {}
+    return {"ok_hosts": outcome.get("ok_hosts") or [], "failed_hosts": outcome.get("failed_hosts") or [],
             "rolled_back": outcome.get("rolled_back") or [], "rollback_verified": rollback.get("verified"),
             "untouched_hosts": outcome.get("untouched_hosts") or [],
             "checks": {"passed": checks.get("passed", 0), "failed": checks.get("failed", 0), "undecidable": checks.get("undecidable", 0)},
             "escalated": (sec.get("escalation") or {}).get("escalated", False), "duration_s": outcome.get("duration_s"),
             "escalation_reason": outcome.get("escalation_reason") or "",
-            "tasks": (sec.get("tasks") or {}).get("count", 0), "ledger_ok": (bundle.get("ledger") or {}).get("verify", {}).get("ok"),
-            "ledger_head": (bundle.get("ledger") or {}).get("head"), "bundle_sha256": bundle.get("sha256"),
+            "tasks": (sec.get("tasks") or {}).get("count", 0)}
+
+
+def _summary_record(bundle, paths):
+    """The record part of a summary: the ledger's verification and head, the bundle's sha256, the files, the problems."""
+    ledger = bundle.get("ledger") or {}
+    return {"ledger_ok": ledger.get("verify", {}).get("ok"), "ledger_head": ledger.get("head"), "bundle_sha256": bundle.get("sha256"),
             "evidence": paths.get("evidence"), "report": paths.get("report"), "problems": bundle.get("problems") or []}
+
+
+def summary(bundle, paths=None):
+    """The small structured summary of a bundle (what summary_lines prints)."""
+    sec = bundle.get("sections") or {}
+    gates = dict((name, (g or {}).get("decision")) for name, g in (sec.get("gates") or {}).items())
+    info = _summary_change(bundle, sec, gates)
+    info.update(_summary_run(sec))
+    info.update(_summary_record(bundle, paths or {}))
+    return info
 
 
 def _hosts(names):
