@@ -59,55 +59,99 @@ def validate_services(services, where="services", fail=None):
     if not isinstance(services, list):
         fail(where, "must be a list of services, got %s." % type(services).__name__,
              "write e.g. services: [{name: srv1_web, address: 10.0.45.10, port: 8080, protocol: tcp, from: r3}].")
-    out, seen = [], set()
-    for index, entry in enumerate(services):
-        path = "%s[%d]" % (where, index)
-        if not isinstance(entry, dict):
-            fail(path, "must be a mapping, got %s." % type(entry).__name__, "write {name, address, port, protocol, from}.")
-        unknown = sorted(set(entry) - set(SERVICE_KEYS))
-        if unknown:
-            fail("%s.%s" % (path, unknown[0]), "is not a service key.", "use only: %s." % ", ".join(SERVICE_KEYS))
-        for key in SERVICE_REQUIRED:
-            if entry.get(key) in (None, ""):
-                fail("%s.%s" % (path, key), "is missing.", "give every service %s." % ", ".join(SERVICE_REQUIRED))
-        name = entry["name"]
-        if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
-            fail(path + ".name", "%r is not a service name." % (name,), "use 1-64 of a-z 0-9 _ - (starting with a letter or digit).")
-        if name in seen:
-            fail(path + ".name", "service '%s' is listed twice." % name, "give every service a unique name.")
-        seen.add(name)
-        try:
-            address = ipaddress.ip_address(str(entry["address"]))
-        except ValueError:
-            fail(path + ".address", "%r is not an IP address." % (entry["address"],), "write the service's address, e.g. 10.0.45.10.")
-        protocol = entry["protocol"]
-        if protocol not in PROTOCOLS:
-            fail(path + ".protocol", "%r is not a protocol the probes speak." % (protocol,),
-                 "use tcp (a connection to the port) or icmp (a ping); udp cannot be probed without an answering service.")
-        port = entry.get("port")
-        if protocol == "tcp" and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
-            fail(path + ".port", "a tcp service needs a port from 1 to 65535, got %r." % (port,), "write e.g. port: 8080.")
-        if protocol == "icmp" and port is not None:
-            fail(path + ".port", "an icmp service has no port.", "remove port, or use protocol: tcp.")
-        origin = entry["from"]
-        if not isinstance(origin, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$", origin):
-            fail(path + ".from", "%r is not an inventory host name." % (origin,),
-                 "name the inventory host whose namespace the traffic comes from, e.g. from: r3.")
-        reachable = entry.get("reachable", True)
-        if not isinstance(reachable, bool):
-            fail(path + ".reachable", "must be true or false, got %r." % (reachable,), "write reachable: true (or false for a blocked service).")
-        via = entry.get("via")
-        if via is not None and (not isinstance(via, list) or not via or not all(isinstance(v, str) and v for v in via)):
-            fail(path + ".via", "must be a non-empty list of inventory hosts (the firewalls the traffic crosses).",
-                 "write e.g. via: [fw1], or remove via (the service is then probed for every firewall change).")
-        item = {"name": name, "address": str(address), "protocol": protocol, "from": origin, "reachable": reachable,
-                "description": str(entry.get("description") or "")}
-        if protocol == "tcp":
-            item["port"] = port
-        if via is not None:
-            item["via"] = sorted(set(via))
-        out.append(item)
-    return out
+    seen = set()
+    return [_service(entry, "%s[%d]" % (where, index), seen, fail) for index, entry in enumerate(services)]
+
+
+def _service(entry, path, seen, fail):
+    """One catalogue entry, checked rule by rule (the first broken rule is reported) and normalized."""
+    if not isinstance(entry, dict):
+        fail(path, "must be a mapping, got %s." % type(entry).__name__, "write {name, address, port, protocol, from}.")
+    _service_keys_rule(entry, path, fail)
+    _service_name_rule(entry, path, seen, fail)
+    address = _service_address(entry, path, fail)
+    _service_protocol_rule(entry, path, fail)
+    _service_port_rule(entry, path, fail)
+    _service_origin_rule(entry, path, fail)
+    _service_reachable_rule(entry, path, fail)
+    _service_via_rule(entry, path, fail)
+    protocol, via = entry["protocol"], entry.get("via")
+    item = {"name": entry["name"], "address": str(address), "protocol": protocol, "from": entry["from"],
+            "reachable": entry.get("reachable", True), "description": str(entry.get("description") or "")}
+    if protocol == "tcp":
+        item["port"] = entry.get("port")
+    if via is not None:
+        item["via"] = sorted(set(via))
+    return item
+
+
+def _service_keys_rule(entry, path, fail):
+    """Rule: a service uses only SERVICE_KEYS and has every SERVICE_REQUIRED key."""
+    unknown = sorted(set(entry) - set(SERVICE_KEYS))
+    if unknown:
+        fail("%s.%s" % (path, unknown[0]), "is not a service key.", "use only: %s." % ", ".join(SERVICE_KEYS))
+    for key in SERVICE_REQUIRED:
+        if entry.get(key) in (None, ""):
+            fail("%s.%s" % (path, key), "is missing.", "give every service %s." % ", ".join(SERVICE_REQUIRED))
+
+
+def _service_name_rule(entry, path, seen, fail):
+    """Rule: a service name is 1-64 of a-z 0-9 _ - and unique in the catalogue."""
+    name = entry["name"]
+    if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
+        fail(path + ".name", "%r is not a service name." % (name,), "use 1-64 of a-z 0-9 _ - (starting with a letter or digit).")
+    if name in seen:
+        fail(path + ".name", "service '%s' is listed twice." % name, "give every service a unique name.")
+    seen.add(name)
+
+
+def _service_address(entry, path, fail):
+    """Rule: a service's address is an IP address (returned parsed)."""
+    try:
+        return ipaddress.ip_address(str(entry["address"]))
+    except ValueError:
+        fail(path + ".address", "%r is not an IP address." % (entry["address"],), "write the service's address, e.g. 10.0.45.10.")
+    return None
+
+
+def _service_protocol_rule(entry, path, fail):
+    """Rule: a service speaks a protocol the probes speak (tcp or icmp)."""
+    protocol = entry["protocol"]
+    if protocol not in PROTOCOLS:
+        fail(path + ".protocol", "%r is not a protocol the probes speak." % (protocol,),
+             "use tcp (a connection to the port) or icmp (a ping); udp cannot be probed without an answering service.")
+
+
+def _service_port_rule(entry, path, fail):
+    """Rule: a tcp service has a port from 1 to 65535; an icmp service has none."""
+    protocol, port = entry["protocol"], entry.get("port")
+    if protocol == "tcp" and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        fail(path + ".port", "a tcp service needs a port from 1 to 65535, got %r." % (port,), "write e.g. port: 8080.")
+    if protocol == "icmp" and port is not None:
+        fail(path + ".port", "an icmp service has no port.", "remove port, or use protocol: tcp.")
+
+
+def _service_origin_rule(entry, path, fail):
+    """Rule: a service's from is an inventory host name (the namespace its traffic comes from)."""
+    origin = entry["from"]
+    if not isinstance(origin, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$", origin):
+        fail(path + ".from", "%r is not an inventory host name." % (origin,),
+             "name the inventory host whose namespace the traffic comes from, e.g. from: r3.")
+
+
+def _service_reachable_rule(entry, path, fail):
+    """Rule: reachable is true or false (default true)."""
+    reachable = entry.get("reachable", True)
+    if not isinstance(reachable, bool):
+        fail(path + ".reachable", "must be true or false, got %r." % (reachable,), "write reachable: true (or false for a blocked service).")
+
+
+def _service_via_rule(entry, path, fail):
+    """Rule: via, when given, is a non-empty list of inventory hosts (the firewalls the traffic crosses)."""
+    via = entry.get("via")
+    if via is not None and (not isinstance(via, list) or not via or not all(isinstance(v, str) and v for v in via)):
+        fail(path + ".via", "must be a non-empty list of inventory hosts (the firewalls the traffic crosses).",
+             "write e.g. via: [fw1], or remove via (the service is then probed for every firewall change).")
 
 
 # ------------------------------------------------------------------------------------------------ rules (change lines)
@@ -233,11 +277,7 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
     services = services or []
     names = {service["name"] for service in services}
     intended = normalize_services_intended(intended)
-    for key in ("services_blocked",):
-        for index, name in enumerate(intended[key]):
-            if name not in names:
-                _fail("%s: intended.%s[%d]" % (source, key, index), "'%s' is not a service of the policy's catalogue." % name,
-                      "name a service listed under services: in the policy (%s)." % (", ".join(sorted(names)) or "the policy lists none"))
+    _intended_in_catalogue_rule(intended, names, source)
     firewalls = firewall_targets(sorted(lines_by_target or {}), platforms)
     plan = {"firewalls": firewalls, "probes_by_host": {}, "services": [], "rule_probes": [], "unprobed": [], "intended": intended,
             "probe_timeout_s": PROBE_TIMEOUT_S,
@@ -248,50 +288,90 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
         return plan
     rules = {host: [rule for rule in (parse_rule(line) for line in lines_by_target.get(host) or []) if rule] for host in firewalls}
     for host in firewalls:
-        probes, keys = [], set()
-        for service in services:
-            if service.get("via") and host not in service["via"]:
-                continue
-            touched = [rule["line"] for rule in rules[host] if rule_matches(rule, service)]
-            probe = service_probe(service)
-            probes.append(probe)
-            keys.add((probe["type"], probe["host"], probe.get("port"), probe["from"]))
-            plan["services"].append({"name": service["name"], "via": host, "from": service["from"], "reachable": service["reachable"],
-                                     "probe": "%s %s%s" % (probe["type"], probe["host"], ":%d" % probe["port"] if "port" in probe else ""),
-                                     "touched_by": touched})
-        for rule in rules[host]:
-            pairs = _rule_targets(rule)
-            if not pairs:
-                if rule["daddr"] or rule["dports"]:
-                    plan["unprobed"].append({"host": host, "rule": rule["line"],
-                                             "reason": "names a subnet, a range or a named set: probed through the catalogue "
-                                                       "services it matches only"})
-                continue
-            for address, port in pairs:
-                vantage = sorted({s["from"] for s in services if s["address"] == address}) or \
-                    sorted({s["from"] for s in services if _same_subnet(s["address"], address)})
-                if not vantage:
-                    plan["unprobed"].append({"host": host, "rule": rule["line"],
-                                             "reason": "no vantage point for %s: no catalogue service at or near that address "
-                                                       "(add the service to the policy's services)" % address})
-                    continue
-                origin = vantage[0]
-                if ("tcp", address, port, origin) in keys:
-                    continue
-                keys.add(("tcp", address, port, origin))
-                probe = {"name": "rule tcp %s:%d from %s" % (address, port, origin), "type": "tcp", "host": address, "port": port,
-                         "from": origin, "timeout": PROBE_TIMEOUT_S}
-                probes.append(probe)
-                plan["rule_probes"].append({"name": probe["name"], "via": host, "rule": rule["line"]})
-        for probe in probes:
-            if probe["from"] not in inventory_hosts:
-                _fail("policy: services (probe '%s')" % probe["name"],
-                      "the probe runs from '%s', which is not in the inventory: it could never run." % probe["from"],
-                      "name an inventory host in the service's from (the namespace the traffic comes from), or add via: to "
-                      "limit the service to the firewalls it crosses.")
+        probes, keys = _service_probes(plan, host, services, rules[host])
+        probes += _rule_probes(plan, host, services, rules[host], keys)
+        _vantage_in_inventory_rule(probes, inventory_hosts)
         if probes:
             plan["probes_by_host"][host] = probes
     return plan
+
+
+def _intended_in_catalogue_rule(intended, names, source):
+    """Rule: a service the change declares intended (blocked on purpose) is a service of the policy's catalogue."""
+    for key in ("services_blocked",):
+        for index, name in enumerate(intended[key]):
+            if name not in names:
+                _fail("%s: intended.%s[%d]" % (source, key, index), "'%s' is not a service of the policy's catalogue." % name,
+                      "name a service listed under services: in the policy (%s)." % (", ".join(sorted(names)) or "the policy lists none"))
+
+
+def _service_probes(plan, host, services, rules):
+    """Rule: every catalogue service crossing this firewall (via names it, or no via) is probed; notes the change's rules
+    that match it. Returns (probes, their keys)."""
+    probes, keys = [], set()
+    for service in services:
+        if service.get("via") and host not in service["via"]:
+            continue
+        touched = [rule["line"] for rule in rules if rule_matches(rule, service)]
+        probe = service_probe(service)
+        probes.append(probe)
+        keys.add((probe["type"], probe["host"], probe.get("port"), probe["from"]))
+        plan["services"].append({"name": service["name"], "via": host, "from": service["from"], "reachable": service["reachable"],
+                                 "probe": "%s %s%s" % (probe["type"], probe["host"], ":%d" % probe["port"] if "port" in probe else ""),
+                                 "touched_by": touched})
+    return probes, keys
+
+
+def _rule_probes(plan, host, services, rules, keys):
+    """Rule: each host address and tcp port a rule names exactly is probed too; a rule naming a subnet, a range or a named
+    set is left to the catalogue (listed as unprobed)."""
+    probes = []
+    for rule in rules:
+        pairs = _rule_targets(rule)
+        if not pairs and (rule["daddr"] or rule["dports"]):
+            plan["unprobed"].append({"host": host, "rule": rule["line"],
+                                     "reason": "names a subnet, a range or a named set: probed through the catalogue "
+                                               "services it matches only"})
+        for address, port in pairs:
+            probe = _rule_probe(plan, host, services, rule, (address, port), keys)
+            if probe is not None:
+                probes.append(probe)
+    return probes
+
+
+def _vantage(services, address):
+    """Rule: a rule's probe runs from the catalogue services at that address, else from those in its subnet (sorted)."""
+    return sorted({s["from"] for s in services if s["address"] == address}) or \
+        sorted({s["from"] for s in services if _same_subnet(s["address"], address)})
+
+
+def _rule_probe(plan, host, services, rule, target, keys):
+    """The probe of one (address, port) a rule names, or None: no vantage point (unprobed), or already probed."""
+    address, port = target
+    vantage = _vantage(services, address)
+    if not vantage:
+        plan["unprobed"].append({"host": host, "rule": rule["line"],
+                                 "reason": "no vantage point for %s: no catalogue service at or near that address "
+                                           "(add the service to the policy's services)" % address})
+        return None
+    origin = vantage[0]
+    if ("tcp", address, port, origin) in keys:
+        return None
+    keys.add(("tcp", address, port, origin))
+    probe = {"name": "rule tcp %s:%d from %s" % (address, port, origin), "type": "tcp", "host": address, "port": port,
+             "from": origin, "timeout": PROBE_TIMEOUT_S}
+    plan["rule_probes"].append({"name": probe["name"], "via": host, "rule": rule["line"]})
+    return probe
+
+
+def _vantage_in_inventory_rule(probes, inventory_hosts):
+    """Rule: every probe runs from an inventory host (else it could never run)."""
+    for probe in probes:
+        if probe["from"] not in inventory_hosts:
+            _fail("policy: services (probe '%s')" % probe["name"],
+                  "the probe runs from '%s', which is not in the inventory: it could never run." % probe["from"],
+                  "name an inventory host in the service's from (the namespace the traffic comes from), or add via: to "
+                  "limit the service to the firewalls it crosses.")
 
 
 def normalize_services_intended(intended):
