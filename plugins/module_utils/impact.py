@@ -168,51 +168,83 @@ def impact_scope(targets, pre_snapshots, mode=DEFAULT_MODE, named_hosts=(), held
     ``held``: the devices a limited play holds (an AWX branch with a limit), None for all: a target or named host
     outside it is verified by the branch that holds it (listed in ``elsewhere``), not by this one.
     """
-    if held is not None:
-        held = set(held)
-        targets = [host for host in targets if host in held]
-        named_hosts = [host for host in named_hosts if host in held]
+    targets, named_hosts = _held_hosts(held, targets, named_hosts)
     mode = scope_mode(override=mode)
     candidates = sorted(pre_snapshots)
     reasons = {}
-
-    def add(host, why):
-        reasons.setdefault(host, [])
-        if why not in reasons[host]:
-            reasons[host].append(why)
-
     for host in targets:
-        add(host, "target")
+        _add_reason(reasons, host, "target")
     for host in named_hosts:
-        add(host, "named by an expected check")
+        _add_reason(reasons, host, "named by an expected check")
     if mode == "network":
         for host in candidates:
-            add(host, "network scope")
+            _add_reason(reasons, host, "network scope")
     elif mode == "impact":
-        topo = {host: device_topology(pre_snapshots[host]) for host in candidates}
-        owners = {}
-        for host, item in topo.items():
-            for address in item["addresses"]:
-                owners.setdefault(address, host)
-        for target in [t for t in targets if t in topo and topo[t]["routing"]]:
-            target_addresses, target_asn = topo[target]["addresses"], _asn_of(target, topo)
-            for address in topo[target]["peers"]:
-                neighbor = owners.get(address)
-                if neighbor and neighbor != target:
-                    add(neighbor, "BGP neighbor of %s" % target)
-            for host in candidates:
-                if host == target or not topo[host]["routing"]:
-                    continue
-                if target_addresses & set(topo[host]["peers"]):
-                    add(host, "BGP neighbor of %s" % target)
-                via = sorted(prefix for prefix, (nexthop, as_path) in topo[host]["routes"].items()
-                             if (nexthop and nexthop in target_addresses) or (target_asn and target_asn in _as_tokens(as_path)))
-                if via:
-                    add(host, "%d route(s) through %s (e.g. %s)" % (len(via), target, via[0]))
+        _impact_reasons(reasons, targets, candidates, pre_snapshots)
     hosts = sorted(reasons)
     return {"mode": mode, "hosts": hosts, "reasons": reasons, "candidates": candidates,
             "excluded": [host for host in candidates if host not in reasons],
             "unsnapshotted": [host for host in hosts if host not in pre_snapshots]}
+
+
+def _held_hosts(held, targets, named_hosts):
+    """Rule: a limited play (``held``: the devices it holds; None for all) verifies only the targets and named hosts it holds."""
+    if held is None:
+        return targets, named_hosts
+    held = set(held)
+    return [host for host in targets if host in held], [host for host in named_hosts if host in held]
+
+
+def _add_reason(reasons, host, why):
+    """Record why a host is verified (each reason once, in the order found)."""
+    reasons.setdefault(host, [])
+    if why not in reasons[host]:
+        reasons[host].append(why)
+
+
+def _impact_reasons(reasons, targets, candidates, pre_snapshots):
+    """Rule of the impact scope: every BGP neighbor of a routing target and every device holding a route through it."""
+    topo = {host: device_topology(pre_snapshots[host]) for host in candidates}
+    owners = {}
+    for host, item in topo.items():
+        for address in item["addresses"]:
+            owners.setdefault(address, host)
+    for target in [t for t in targets if t in topo and topo[t]["routing"]]:
+        target_asn = _asn_of(target, topo)
+        for neighbor in _peer_owners(target, topo, owners):
+            _add_reason(reasons, neighbor, "BGP neighbor of %s" % target)
+        for host in candidates:
+            if host == target or not topo[host]["routing"]:
+                continue
+            for why in _impact_on(topo[host], target, topo[target]["addresses"], target_asn):
+                _add_reason(reasons, host, why)
+
+
+def _peer_owners(target, topo, owners):
+    """Rule: the device owning an address the target peers with is its BGP neighbor."""
+    out = []
+    for address in topo[target]["peers"]:
+        neighbor = owners.get(address)
+        if neighbor and neighbor != target:
+            out.append(neighbor)
+    return out
+
+
+def _routes_through(host_topo, target_addresses, target_asn):
+    """Rule: a route goes through the target when its next hop is a target address or the target's AS is in its path."""
+    return sorted(prefix for prefix, (nexthop, as_path) in host_topo["routes"].items()
+                  if (nexthop and nexthop in target_addresses) or (target_asn and target_asn in _as_tokens(as_path)))
+
+
+def _impact_on(host_topo, target, target_addresses, target_asn):
+    """Why one routing device is in the target's impact: it peers with one of the target's addresses, or routes through it."""
+    out = []
+    if target_addresses & set(host_topo["peers"]):
+        out.append("BGP neighbor of %s" % target)
+    via = _routes_through(host_topo, target_addresses, target_asn)
+    if via:
+        out.append("%d route(s) through %s (e.g. %s)" % (len(via), target, via[0]))
+    return out
 
 
 def scope_for_play(assessment, pre_snapshots, scope=None, held=None):
