@@ -106,7 +106,6 @@ options:
         key: show_summary
 """
 
-import datetime
 import json
 import os
 import time
@@ -114,6 +113,7 @@ import time
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.governed.change.plugins.module_utils import evidence
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
@@ -135,7 +135,8 @@ CHECK_PHASES = {"precheck": "precheck", "deploy": "deploy", "verify": "verify", 
 
 
 def _iso(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    """A task's start (epoch seconds) in the one timestamp format (clock.iso_z)."""
+    return iso_z(epoch)
 
 
 def trim_result(result, max_bytes):

@@ -13,7 +13,8 @@ version_added: 1.0.0
 short_description: The current UTC time from the governed.change clock
 description:
   - Returns the current time in UTC as ISO 8601 text with microseconds and a trailing C(Z)
-    (for example C(2026-11-30T10:22:05.123456Z)).
+    (for example C(2026-11-30T10:22:05.123456Z)), the collection's one timestamp format
+    (the fraction is left out when it is zero, as in the ledger's rows).
   - It reads the same clock as every gate, the ledger and the evidence, so the environment variable
     C(GOVERNED_CHANGE_NOW) moves it too (an ISO 8601 instant, or an offset such as C(+1826d)).
   - Use it instead of Jinja's C(now()) for timestamps that are compared with ledger or evidence times.
@@ -30,7 +31,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _raw:
-  description: One ISO 8601 UTC timestamp with microseconds and a trailing Z.
+  description: One ISO 8601 UTC timestamp with microseconds (left out when zero) and a trailing Z.
   type: list
   elements: str
 """
@@ -38,7 +39,7 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, utc_now
+from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, iso_z
 
 
 class LookupModule(LookupBase):
@@ -46,6 +47,6 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         try:
-            return [utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
+            return [iso_z()]
         except ClockError as exc:
             raise AnsibleLookupError(str(exc))

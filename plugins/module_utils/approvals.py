@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ import tempfile
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, utc_now as clock_now
 
 NAMESPACE = "governed.change"
 HEADER = "governed.change approval v1"
@@ -31,7 +30,7 @@ def now_z(moment=None):
     if moment.tzinfo is None:
         raise ValidationError("a naive datetime was given for an approval time.", where="approval.ts",
                               fix="pass a timezone-aware datetime.")
-    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_z(moment, precision="seconds")
 
 
 def statement_text(change_id, content_hash, decision, approver, ts, comment=""):

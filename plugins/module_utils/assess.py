@@ -23,7 +23,7 @@ from ansible_collections.governed.change.plugins.module_utils.live_values import
 from ansible_collections.governed.change.plugins.module_utils.policy import ensure_policy
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_assessment
 from ansible_collections.governed.change.plugins.module_utils.risk import classify_change, evaluate_rules
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant, utc_now as clock_now
 
 # Gates in the order a workflow runs them; required_gates() returns the applicable subset in this order.
 GATE_ORDER = ("approval", "review", "freeze", "window", "precheck", "deploy", "verify", "post_review")
@@ -218,8 +218,8 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
     if request["author"] not in policy["identities"]:
         raise ValidationError("author '%s' is not an identity of the policy." % request["author"], where="%s: author" % source,
                               fix="use a name defined under identities in the policy (segregation of duties needs it).")
-    if request["window"] is not None and datetime.datetime.fromisoformat(request["window"]["end"]) <= now:
-        raise ValidationError("the requested window ended before the assessment (%s)." % now.isoformat(),
+    if request["window"] is not None and parse_instant(request["window"]["end"], where="window.end") <= now:
+        raise ValidationError("the requested window ended before the assessment (%s)." % iso_z(now, precision="seconds"),
                               where="%s: window.end" % source, fix="request a window in the future or remove it.")
     device_diffs = prepare_diffs(request, hosts, inventory, diffs, source=source)
     facts, blast = build_facts_and_blast_radius(request, policy, inventory, device_diffs)
@@ -260,7 +260,7 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
         "change_request_sha256": sha256_of(request),
         "policy_sha256": policy["policy_sha256"],
         "policy_name": policy["name"],
-        "assessed_at": now.isoformat(),
+        "assessed_at": iso_z(now),
     }
     # Traffic checks of a firewall change: the catalogue's services and the probes its rules name, run from their namespaces.
     assessment["verification"]["traffic"] = traffic_plan(
@@ -268,6 +268,6 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
         request.get("intended"), source=source)
     if klass["change_class"] == "emergency":
         due = now + datetime.timedelta(hours=policy["emergency"]["post_review_hours"])
-        assessment["post_review_due"] = due.isoformat()
+        assessment["post_review_due"] = iso_z(due, precision="seconds")
     # The content hash above covers the real secrets (a changed secret voids an approval); what leaves is redacted.
     return redact_assessment(assessment)

@@ -13,6 +13,14 @@ ledger and evidence timestamps) reads the time here.
 
 Unset (the default), it is the real UTC time. Elapsed-time measurements use ``time.monotonic`` and are
 never shifted.
+
+It is also the one timestamp formatter and parser. Every instant the collection writes is ISO 8601 in UTC with a
+trailing Z, made by ``iso_z`` (``2026-11-28T01:30:00.123456Z``; the fraction is left out when it is zero, as in
+every ledger row written so far). Stamps of events keep microseconds (ledger rows, task records, stage and run
+times, the assessment); instants a person reads or signs use ``precision="seconds"``, the same form truncated
+(approval statements, gate verdicts, windows, due dates, escalation packets, snapshots). ``parse_instant`` reads
+all of these and every form written before (``+00:00`` offsets, milliseconds), so older ledgers, assessments and
+bundles stay readable. Compare instants after parsing them, never as text.
 """
 
 from __future__ import annotations
@@ -39,16 +47,26 @@ def _real():
     return datetime.datetime.now(UTC)
 
 
-def parse_instant(text, where="now"):
-    """An aware UTC datetime from ISO 8601 text with an offset or Z (ClockError otherwise)."""
-    raw = str(text).strip()
-    try:
-        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ClockError("%r is not an ISO 8601 date-time." % (raw,), where=where,
-                         fix="use the form 2026-11-28T01:30:00Z, or for %s an offset such as +30d." % ENV)
-    if moment.tzinfo is None:
-        raise ClockError("%r has no UTC offset." % (raw,), where=where, fix="add Z or an offset such as +01:00.")
+def parse_instant(text, where="now", error=ClockError, local_zone=None):
+    """An aware UTC datetime from ISO 8601 text with an offset or Z (or an aware datetime); ``error`` otherwise.
+
+    Text without an offset is refused, unless ``local_zone`` (a tzinfo) is given: then it is local time there.
+    ``error`` is the GovernedChangeError subclass raised, so each caller keeps its own error type.
+    """
+    if isinstance(text, datetime.datetime):
+        moment = text
+    else:
+        raw = str(text).strip()
+        try:
+            moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise error("%r is not an ISO 8601 date-time." % (raw,), where=where,
+                        fix="use the form 2026-11-28T01:30:00Z%s." % (", or an offset such as +30d" if where == ENV else ""))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        if local_zone is None:
+            raise error("%r has no UTC offset." % (text if isinstance(text, str) else moment.isoformat(),), where=where,
+                        fix="add Z or an offset such as +01:00.")
+        moment = moment.replace(tzinfo=local_zone)
     return moment.astimezone(UTC)
 
 
@@ -71,11 +89,23 @@ def utc_now():
     return _moved(text, real) if text else real
 
 
+PRECISIONS = ("microseconds", "seconds")
+
+
 def iso_z(moment=None, precision="microseconds"):
-    """ISO 8601 UTC text with a trailing Z; ``moment`` defaults to utc_now(). precision: microseconds|seconds."""
-    moment = utc_now() if moment is None else moment
+    """The one timestamp format: ISO 8601 UTC text with a trailing Z; ``moment`` defaults to utc_now().
+
+    ``moment``: an aware datetime or epoch seconds (time.time()). precision: microseconds (six digits, left out when
+    zero: the form every ledger row has had) | seconds (truncated, never rounded up).
+    """
+    if moment is None:
+        moment = utc_now()
+    elif isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        moment = datetime.datetime.fromtimestamp(moment, UTC)
     if moment.tzinfo is None:
         raise ClockError("a naive datetime was given where an aware one is required.", fix="pass timezone-aware datetimes (UTC).")
+    if precision not in PRECISIONS:
+        raise ClockError("unknown precision %r." % (precision,), where="iso_z", fix="use one of: %s." % ", ".join(PRECISIONS))
     moment = moment.astimezone(UTC)
     if precision == "seconds":
         moment = moment.replace(microsecond=0)

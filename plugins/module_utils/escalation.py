@@ -6,7 +6,6 @@ Markdown forms, the webhook payloads (generic JSON, Slack-compatible) and the PO
 
 from __future__ import annotations
 
-import datetime
 import errno
 import json
 import os
@@ -20,7 +19,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Gove
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_RE, check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 
 try:
     from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
@@ -72,8 +71,8 @@ REASONS = {
 
 
 def utc_iso(moment=None):
-    moment = moment or clock_now()
-    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """A packet's time: clock.iso_z at seconds precision."""
+    return iso_z(moment, precision="seconds")
 
 
 def _str_list(value, where):

@@ -796,5 +796,5 @@ def summary_lines(bundle, paths=None):
 
 
 def ts_now():
-    """ISO-8601 UTC now, for ``started`` values."""
+    """ISO-8601 UTC now, for ``started`` values (clock.iso_z)."""
     return iso_z(clock_now())

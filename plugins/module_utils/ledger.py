@@ -17,6 +17,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import can
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_value
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
+from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
 GENESIS_HASH = "0" * 64
@@ -56,26 +57,17 @@ def utc_now():
 
 
 def iso_z(moment):
-    """ISO 8601 UTC text with a trailing Z (microseconds kept when present)."""
+    """A ledger timestamp: clock.iso_z (ISO 8601 UTC, trailing Z, microseconds kept when present), the form every row
+    has had. A row's hash covers its ts as stored: stored rows are never re-formatted."""
     if moment.tzinfo is None:
         raise LedgerError("a naive datetime was given where an aware one is required.",
                           fix="pass timezone-aware datetimes (UTC).")
-    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return clock.iso_z(moment)
 
 
 def parse_iso(text, where="timestamp"):
-    """Parse ISO 8601 text (Z or offset) into an aware UTC datetime; naive text is refused."""
-    if isinstance(text, datetime.datetime):
-        moment = text
-    else:
-        try:
-            moment = datetime.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise LedgerError("'%s' is not an ISO 8601 timestamp." % (text,), where=where,
-                              fix="use the form 2026-11-28T01:00:00Z.")
-    if moment.tzinfo is None:
-        raise LedgerError("'%s' has no timezone." % (text,), where=where, fix="add Z or an offset such as +00:00.")
-    return moment.astimezone(datetime.timezone.utc)
+    """Parse ISO 8601 text (Z or offset) into an aware UTC datetime; naive text is refused (clock.parse_instant)."""
+    return clock.parse_instant(text, where=where, error=LedgerError)
 
 
 LOCK_FIX = ("wait for the holding change to finish; for an expired or stale lease check that its run is dead, then break it "

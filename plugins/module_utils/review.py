@@ -11,24 +11,24 @@ from ansible_collections.governed.change.plugins.module_utils import approvals a
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, PolicyError
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, iso_z, parse_instant, utc_now as clock_now
 
 TIERS = ("low", "medium", "high", "critical")
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 def _parse_ts(text):
+    """An approval's time as an aware UTC datetime (clock.parse_instant), or None when it is not one."""
     if not isinstance(text, str):
         return None
     try:
-        moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parse_instant(text, where="approval time")
+    except ClockError:
         return None
-    return moment.astimezone(datetime.timezone.utc) if moment.tzinfo else None
 
 
 def _iso(moment):
-    return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_z(moment, precision="seconds")
 
 
 def change_id_of(assessment):

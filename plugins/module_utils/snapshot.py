@@ -21,7 +21,7 @@ from ansible_collections.governed.change.plugins.module_utils.docfile import sha
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data, redact_text
 from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 
 FRR_SUMMARY_COMMANDS = ("show bgp summary json", "show bgp ipv4 unicast summary json", "show bgp ipv6 unicast summary json",
                         "show ip bgp summary json", "show bgp vrf all summary json")
@@ -36,8 +36,8 @@ PLATFORMS = ("frr", "linux")
 
 
 def now_iso():
-    """UTC timestamp in ISO 8601 with seconds, the snapshot's taken_at."""
-    return clock_now().replace(microsecond=0).isoformat()
+    """The snapshot's taken_at: clock.iso_z at seconds precision (ISO 8601 UTC, trailing Z)."""
+    return iso_z(precision="seconds")
 
 
 def parse_json(text, command, device=None):

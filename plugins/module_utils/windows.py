@@ -12,7 +12,7 @@ import time
 
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import MissingLibrary, PolicyError
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant, utc_now as clock_now
 
 try:
     from dateutil import rrule as dateutil_rrule
@@ -35,7 +35,7 @@ _DTSTART = re.compile(r"^\s*DTSTART(?:;TZID=([^:]+))?:(\d{8}T\d{6})(Z?)\s*$", re
 
 
 def _iso(moment):
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso_z(moment, precision="seconds")
 
 
 def _zone(name, where):
@@ -57,19 +57,8 @@ def _hhmm(text, where):
 
 
 def _aware(text, where, zone=None):
-    """Parse ISO text; naive text is local to ``zone`` (or refused when there is none)."""
-    if isinstance(text, datetime.datetime):
-        moment = text
-    else:
-        try:
-            moment = datetime.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise PolicyError("%r is not an ISO 8601 date-time." % (text,), where=where, fix="use 2026-12-20T00:00:00+00:00.")
-    if moment.tzinfo is None:
-        if zone is None:
-            raise PolicyError("%r has no UTC offset." % (text,), where=where, fix="add +00:00 (or Z) to the date-time.")
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    """Parse ISO text; naive text is local to ``zone`` (or refused when there is none). clock.parse_instant."""
+    return parse_instant(text, where=where, error=PolicyError, local_zone=zone)
 
 
 def _scope(spec):

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import datetime
 import getpass
 import json
 import os
@@ -23,7 +22,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Gove
 from ansible_collections.governed.change.plugins.module_utils.paths import safe_join
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.workflow import validate as wfv
-from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, utc_now as clock_now
 
 try:
     import ansible_runner
@@ -76,7 +75,8 @@ def reap(private_data_dir):
 
 
 def _iso(moment):
-    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A node's or the run's start/end (epoch seconds) in the one timestamp format (clock.iso_z)."""
+    return iso_z(moment)
 
 
 def _fires(status, kind):

@@ -67,7 +67,7 @@ def test_emergency_change_on_r1(lab_policy):
     assert [rule["name"] for rule in out["fired_rules"]] == ["touches_bgp", "static_routes", "emergency_change"]
     assert out["required_gates"] == ["approval", "review", "freeze", "precheck", "deploy", "verify", "post_review"]
     assert "window" not in out["required_gates"] and out["required_gates"][-1] == "post_review"
-    assert out["post_review_due"] == "2026-11-03T00:00:00+00:00"
+    assert out["post_review_due"] == "2026-11-03T00:00:00Z"  # clock.iso_z, the form the window gate's post_review_due has
     assert out["facts"]["sections_touched"] == ["ip route", "router bgp"]
     assert out["facts"]["prefixes_touched"] == ["203.0.113.66/32"] and out["facts"]["touches_protected"] is False
     assert out["devices"]["r1"]["added"] == ["  network 203.0.113.66/32", "ip route 203.0.113.66/32 blackhole"]

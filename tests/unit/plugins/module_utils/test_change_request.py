@@ -199,7 +199,7 @@ MALFORMED_IN_CONTEXT = [
      "change request: author: author 'mallory' is not an identity of the policy. Fix: use a name defined under identities in the policy "
      "(segregation of duties needs it)."),
     ("window_in_the_past", change(window={"start": "2020-01-01T01:00:00+00:00", "end": "2020-01-01T03:00:00+00:00"}),
-     "change request: window.end: the requested window ended before the assessment (2026-11-01T00:00:00+00:00). "
+     "change request: window.end: the requested window ended before the assessment (2026-11-01T00:00:00Z). "
      "Fix: request a window in the future or remove it."),
     ("template_without_rendering", change(config={"r2": {"template": "templates/pl.j2"}}),
      "diffs.r2: the config for 'r2' (config.r2) is a template and no rendered candidate was given. "
