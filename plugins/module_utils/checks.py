@@ -535,40 +535,54 @@ def evaluate_check(check, documents):
     if check.get("description"):
         result["description"] = check["description"]
     try:
-        if snap == "pre_vs_post":
-            pre_doc, post_doc = documents.get("pre"), documents.get("post")
-            pre_val = _search(check["_query"], pre_doc, "pre") if pre_doc is not None else None
-            post_val = _search(check["_query"], post_doc, "post") if post_doc is not None else None
-            if pre_val is None and post_val is None and check.get("skip_if_absent") and pre_doc is not None and post_doc is not None:
-                result.update(passed=True, skipped=True, reason="skipped: nothing collected (not captured in either snapshot)")
-                return result
-            _doc(documents, "pre")
-            _doc(documents, "post")
-            if pre_val is None or post_val is None:
-                raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % ("pre" if pre_val is None else "post"))
-            result.update(pre=_show(pre_val), post=_show(post_val), actual=_show(post_val), expected=_show(pre_val))
-            passed, reason, extra = _compare(check, post_val, pre_val, relative=True)
-        else:
-            doc = documents.get(snap)
-            if doc is None and check.get("skip_if_absent"):
-                result.update(passed=True, skipped=True, reason="skipped: no %s snapshot" % snap)
-                return result
-            doc = _doc(documents, snap)
-            actual = _search(check["_query"], doc, snap)
-            if actual is None:
-                if check.get("skip_if_absent"):
-                    result.update(passed=True, skipped=True, reason="skipped: the query found nothing in %s" % snap)
-                    return result
-                raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % snap)
-            expected = check.get("value")
-            result.update(actual=_show(actual), expected=_show(expected))
-            passed, reason, extra = _compare(check, actual, expected, relative=False)
+        read = _read_pre_vs_post if snap == "pre_vs_post" else _read_one_snapshot
+        outcome = read(check, documents, result)
+        if outcome is None:
+            return result
+        passed, reason, extra = outcome
         result.update(extra)
         result["passed"] = bool(passed)
         result["reason"] = reason.strip()
     except _Undecidable as exc:
         result.update(passed=False, undecidable=True, reason=str(exc))
     return result
+
+
+def _read_pre_vs_post(check, documents, result):
+    """Rule of pre_vs_post: the query finds something in both snapshots (a section captured in neither is skipped when
+    skip_if_absent); post is compared with pre. Returns (passed, reason, extra), or None when skipped."""
+    pre_doc, post_doc = documents.get("pre"), documents.get("post")
+    pre_val = _search(check["_query"], pre_doc, "pre") if pre_doc is not None else None
+    post_val = _search(check["_query"], post_doc, "post") if post_doc is not None else None
+    if pre_val is None and post_val is None and check.get("skip_if_absent") and pre_doc is not None and post_doc is not None:
+        result.update(passed=True, skipped=True, reason="skipped: nothing collected (not captured in either snapshot)")
+        return None
+    _doc(documents, "pre")
+    _doc(documents, "post")
+    if pre_val is None or post_val is None:
+        raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % ("pre" if pre_val is None else "post"))
+    result.update(pre=_show(pre_val), post=_show(post_val), actual=_show(post_val), expected=_show(pre_val))
+    return _compare(check, post_val, pre_val, relative=True)
+
+
+def _read_one_snapshot(check, documents, result):
+    """Rule of pre, post and diff: the query finds something in that snapshot (a missing snapshot or an empty finding
+    is skipped when skip_if_absent); it is compared with value. Returns (passed, reason, extra), or None when skipped."""
+    snap = check["snapshot"]
+    doc = documents.get(snap)
+    if doc is None and check.get("skip_if_absent"):
+        result.update(passed=True, skipped=True, reason="skipped: no %s snapshot" % snap)
+        return None
+    doc = _doc(documents, snap)
+    actual = _search(check["_query"], doc, snap)
+    if actual is None:
+        if check.get("skip_if_absent"):
+            result.update(passed=True, skipped=True, reason="skipped: the query found nothing in %s" % snap)
+            return None
+        raise _Undecidable("cannot evaluate: the query found nothing in %s (section not captured?)." % snap)
+    expected = check.get("value")
+    result.update(actual=_show(actual), expected=_show(expected))
+    return _compare(check, actual, expected, relative=False)
 
 
 def _documents(pre, post, diff, lazy_diff):

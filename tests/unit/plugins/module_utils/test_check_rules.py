@@ -110,3 +110,33 @@ def test_network_maps_tell_one_diff_from_a_mapping_of_diffs():
     assert checks._network_map({"r1": None}) == {"r1": None}
     assert checks._network_map({"sections": {}, "device": "r1", "platform": "frr"}) == {}
     assert not checks._already_validated([]) and not checks._already_validated([{"name": "a"}])
+
+
+def test_pre_vs_post_reading_rule_skips_only_a_section_absent_from_both():
+    check = checks.validate_check({"name": "c", "query": "sections.probes", "op": "unchanged", "skip_if_absent": True})
+    empty = {"sections": {}}
+    result = {}
+    assert checks._read_pre_vs_post(check, {"pre": empty, "post": empty}, result) is None
+    assert result["skipped"] is True and result["reason"].startswith("skipped: nothing collected")
+    with pytest.raises(checks._Undecidable, match="found nothing in post"):
+        checks._read_pre_vs_post(check, {"pre": {"sections": {"probes": {}}}, "post": empty}, {})
+    with pytest.raises(checks._Undecidable, match="no post snapshot was given"):
+        checks._read_pre_vs_post(check, {"pre": empty, "post": None}, {})
+    result = {}
+    assert checks._read_pre_vs_post(check, {"pre": {"sections": {"probes": 1}}, "post": {"sections": {"probes": 1}}}, result)[0]
+    assert result["pre"] == 1 and result["expected"] == 1
+
+
+def test_one_snapshot_reading_rule_skips_when_asked_else_is_undecidable():
+    check = checks.validate_check({"name": "c", "query": "sections.peers", "op": "is_empty", "snapshot": "diff"})
+    with pytest.raises(checks._Undecidable, match="no diff snapshot was given"):
+        checks._read_one_snapshot(check, {"diff": None}, {})
+    with pytest.raises(checks._Undecidable, match="found nothing in diff"):
+        checks._read_one_snapshot(check, {"diff": {}}, {})
+    skipping = dict(check, skip_if_absent=True)
+    result = {}
+    assert checks._read_one_snapshot(skipping, {"diff": None}, result) is None and result["reason"] == "skipped: no diff snapshot"
+    result = {}
+    assert checks._read_one_snapshot(skipping, {"diff": {}}, result) is None
+    assert result["reason"] == "skipped: the query found nothing in diff"
+    assert checks.evaluate_check(check, {"diff": {"sections": {"peers": []}}})["passed"] is True
