@@ -10,6 +10,7 @@ ProxyCommand through a bastion, ...) are passed on as Ansible's own ssh connecti
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -116,6 +117,35 @@ def backoff_delays(retries, delay, cap=MAX_RETRY_DELAY):
     return [min(cap, delay * (2 ** index)) for index in range(retries)]
 
 
+def control_settings(control, where):
+    """Validated connection sharing settings ({dir, persist_s, scope}), None when off.
+
+    With sharing on, the commands of one scope (an Ansible run) to one device ride on one SSH connection (ssh's
+    ControlMaster/ControlPersist) that stays open ``persist_s`` seconds after its last command; the socket folder is
+    created private to the user (0700). Inventory ssh arguments that set Control* options come first and win.
+    """
+    if not control:
+        return None
+    try:
+        persist = int(control.get("persist_s") or 0)
+    except (TypeError, ValueError):
+        persist = -1
+    if persist < 0 or persist > 3600:
+        raise ValidationError("the SSH connection sharing time must be 0..3600 seconds, got %r." % (control.get("persist_s"),),
+                              where="%s: governed_ssh_control_persist" % where, fix="set e.g. governed_ssh_control_persist: 30 (0 turns sharing off).")
+    if persist == 0:
+        return None
+    folder = control.get("dir")
+    if not folder:
+        return None
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if os.stat(folder).st_uid != os.getuid() or os.stat(folder).st_mode & 0o077:
+        raise ValidationError("the SSH connection sharing folder %s is not private to this user (it must be 0700 and owned by it)." % folder,
+                              where="%s: governed_ssh_control_persist" % where,
+                              fix="chmod 700 the folder (or remove it: it is created again), or turn sharing off with governed_ssh_control_persist: 0.")
+    return {"dir": folder, "persist_s": persist, "scope": str(control.get("scope") or "")}
+
+
 class SSHTransport(Transport):
     """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode).
 
@@ -126,7 +156,7 @@ class SSHTransport(Transport):
 
     def __init__(self, host, port=22, user="root", key_file=None, connect_timeout=5, command_timeout=60, device=None,
                  ssh_binary="ssh", extra_args=None, retries=0, retry_delay=1.0, sleep=time.sleep, host_key_checking=True,
-                 common_args=None, become_user=None):
+                 common_args=None, become_user=None, control=None):
         if not host:
             raise ValidationError("the device has no address.", where="%s: ansible_host" % (device or "device"),
                                   fix="set ansible_host for the device in the inventory.")
@@ -163,6 +193,7 @@ class SSHTransport(Transport):
         if not 0 <= self.retries <= MAX_RETRIES or self.retry_delay < 0:
             raise ValidationError("retries must be 0..%d and retry_delay not negative (got %r, %r)." % (MAX_RETRIES, retries, retry_delay),
                                   where="%s: retries" % self.device, fix="retry a connection failure at most %d times." % MAX_RETRIES)
+        self.control = control_settings(control, self.device)
         self._sleep = sleep
         self.max_attempts = 0  # the most attempts one command needed so far (1 = never retried)
         self.retried = []  # [{command, attempt, stderr, wait_s}] of each connection failure that was retried
@@ -185,8 +216,20 @@ class SSHTransport(Transport):
         argv += self.common_args + self.extra_args
         argv += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=%d" % self.connect_timeout,
                  "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"]
+        if self.control:
+            argv += ["-o", "ControlMaster=auto", "-o", "ControlPath=%s" % self.control_path(),
+                     "-o", "ControlPersist=%ds" % self.control["persist_s"]]
         argv += ["%s@%s" % (self.user, self.host), become_command(command, self.become_user) if self.become_user else command]
         return argv
+
+    def control_path(self):
+        """The shared connection's socket: one per device, ssh settings and scope (an Ansible run), in a private folder.
+
+        Everything that decides which server is reached and how it is verified is part of the name, so a command never
+        rides on a connection made with other settings (another key, known_hosts file or jump host)."""
+        identity = "\0".join([self.control["scope"], self.user, self.host, str(self.port), self.key_file or "",
+                                "\0".join(self.common_args + self.extra_args), str(self.host_key_checking), self.become_user or ""])
+        return os.path.join(self.control["dir"], "gc-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24])
 
     def jump(self):
         """The bastion the ssh arguments go through (ProxyJump value, or "ProxyCommand"), else None."""

@@ -21,6 +21,9 @@ from ansible_collections.governed.change.plugins.plugin_utils import ssh_setting
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
 _MISSING = object()
+# SSH connection sharing of the device stages (transport.control_settings): Ansible's own ControlPath folder.
+CONTROL_DIR = "~/.ansible/cp/governed"
+CONTROL_PERSIST_S = 30
 
 
 def note_unverified(result, transports):
@@ -128,10 +131,17 @@ class DeviceActionBase(GovernedActionBase):
                                  device=device, retries=2 if retries is None else retries, retry_delay=1.0 if retry_delay is None else retry_delay,
                                  ssh_binary=settings["ssh_executable"], host_key_checking=settings["host_key_checking"],
                                  common_args=settings["ssh_common_args"], extra_args=settings["ssh_extra_args"],
-                                 become_user=self.become_user(task_vars, host))
+                                 become_user=self.become_user(task_vars, host), control=self.control_settings(task_vars, host))
         if getattr(self, "_transports", None) is not None:
             self._transports.append(transport)
         return transport
+
+    def control_settings(self, task_vars, host=None):
+        """SSH connection sharing for this Ansible run (transport.control_settings): the run's commands to a device share
+        one connection (scope: the ansible-playbook process; a later run never rides on this run's connections);
+        ``governed_ssh_control_persist`` (seconds, default 30, 0: one connection per command)."""
+        persist = self._var(task_vars, "governed_ssh_control_persist", host, CONTROL_PERSIST_S)
+        return {"dir": os.path.expanduser(CONTROL_DIR), "persist_s": persist, "scope": "ansible-run-%d" % os.getppid()}
 
     def driver(self, args, task_vars):
         platform = args.get("platform") or self._var(task_vars, "governed_platform")
