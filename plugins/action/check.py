@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.governed.change.plugins.module_utils import batch_halt
 from ansible_collections.governed.change.plugins.module_utils import checks as checks_core
 from ansible_collections.governed.change.plugins.module_utils import impact
 from ansible_collections.governed.change.plugins.module_utils import statestore
@@ -39,15 +40,20 @@ class ActionModule(DeviceActionBase):
                 return self.take_snapshot(args, task_vars, driver, args.get("probes"))
 
             converge_s = impact.convergence_bound_s(pre) if pre else None
+            group = batch_halt.HaltGroup(store, args["halt_group"]) if args.get("halt_group") else None
             settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
-                                                    fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s)
+                                                    fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
+                                                    halted=group.halted_by_other(driver.device) if group else None)
+            if group and settle.get("decisive"):
+                group.halt(driver.device, settle["decisive"])
             run = settle["result"]
             if settle["settled"] and args["hold"]:
                 time.sleep(args["hold"])
                 settle = checks_core.wait_until_settled(snap, checks, args["settle_interval"], args["settle_interval"], pre=pre)
                 run = settle["result"]
             out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"],
-                             "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s}
+                             "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s,
+                             "decisive": settle.get("decisive"), "halted": bool(settle.get("halted"))}
             if settle.get("last_error"):
                 out["settle"]["last_error"] = settle["last_error"]
             if settle["post"] is not None:

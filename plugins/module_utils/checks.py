@@ -22,7 +22,7 @@ import time
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, MissingLibrary, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.impact import (
-    FAIL_FAST_POLLS, SettleTracker, failure_signature, normalize_intended, routing_signature,
+    FAIL_FAST_POLLS, SettleTracker, decisive_failure, failure_signature, normalize_intended, routing_signature,
 )
 
 try:
@@ -699,14 +699,17 @@ def _platform_device(docs):
 
 
 def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic,
-                       fail_fast_polls=None, converge_s=None):
+                       fail_fast_polls=None, converge_s=None, halted=None):
     """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre``, fail for good, or ``timeout_s`` runs out (bounded).
 
     Fail fast (impact.SettleTracker): the same failure on ``fail_fast_polls`` consecutive polls with the routing state
     unchanged - and, when ``converge_s`` (the BGP convergence bound from the timers) is known, that long after the wait
     began - ends the wait; a pass that follows a failure must hold as many polls. ``fail_fast_polls=0`` waits for the
-    timeout as before. A transient DeviceError from the snapshot is retried within the timeout; any other is raised.
-    Returns ``{settled, attempts, elapsed_s, post, result, fail_fast?, reason?}``.
+    timeout as before. A decisive failure (impact.decisive_failure: the device says it cannot heal) ends the wait
+    after a short hold instead of the bound. ``halted()`` (optional) is asked after every undecided poll: a reason
+    (another device of the batch failed decisively) ends the wait with this device's last result, ``halted: True``.
+    A transient DeviceError from the snapshot is retried within the timeout; any other is raised.
+    Returns ``{settled, attempts, elapsed_s, post, result, fail_fast?, decisive?, halted?, reason?}``.
     """
     for label, value in (("timeout_s", timeout_s), ("interval_s", interval_s)):
         if not _is_number(value) or value <= 0:
@@ -727,7 +730,8 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
             post = take_snapshot_fn()
             result = run_checks(validated, pre=pre, post=post)
             last_error = None
-            verdict = tracker.observe(clock() - start, result["passed"], failure_signature(result), routing_signature(post))
+            verdict = tracker.observe(clock() - start, result["passed"], failure_signature(result), routing_signature(post),
+                                      None if result["passed"] else decisive_failure(pre, post))
         except DeviceError as exc:
             if not exc.transient:
                 raise
@@ -738,7 +742,14 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
                    "reason": verdict["reason"]}
             if verdict.get("fail_fast"):
                 out["fail_fast"] = True
+            if verdict.get("decisive"):
+                out["decisive"] = verdict["decisive"]
             return out
+        # only a failing device stops early: a pass that follows a failure still has to hold (flapping never passes)
+        stop = halted() if halted is not None and result is not None and not result["passed"] else None
+        if stop:
+            return {"settled": False, "attempts": attempts, "elapsed_s": round(clock() - start, 3), "post": post, "result": result,
+                    "halted": True, "reason": stop}
         # polls start every interval_s: a poll slower than that (SSH, several show commands) is followed at once
         pause = max(0.0, interval_s - (clock() - polled_at))
         if elapsed + pause > timeout_s:

@@ -30,6 +30,13 @@ FRR_DEFAULT_HOLD_S = 180
 FRR_DEFAULT_CONNECT_S = 120
 FAIL_FAST_POLLS = 3
 KNOWN_BOUND_POLLS = 2
+# A decisive failure (the device itself says the session cannot come back without a configuration change) ends the
+# wait once seen on this many consecutive polls, the same failure and routing state, at least DECISIVE_HOLD_S apart.
+DECISIVE_POLLS = 2
+DECISIVE_HOLD_S = 0.5
+# BGP NOTIFICATIONs of a configuration mismatch between the two ends (RFC 4271 6.2 OPEN Message Error; RFC 9234 role):
+# a retry meets the same configuration and is refused again, however long one waits.
+DECISIVE_NOTIFICATIONS = ("open message error",)
 
 
 def _fail(where, problem, fix):
@@ -296,6 +303,27 @@ def routing_signature(snapshot):
     return (peers, routes, rules, probes, interfaces)
 
 
+def decisive_failure(pre, post):
+    """Why the device's own state says a failure cannot heal by waiting, or None.
+
+    Decisive: a BGP session that was Established before the change is down and its last NOTIFICATION (sent or
+    received) is an OPEN Message Error - a configuration mismatch (peer AS, BGP identifier, hold time, capability)
+    that every retry meets again. A session merely resetting (Cease, hold timer, connection refused) is not decisive:
+    it may come back within the convergence bound.
+    """
+    pre_peers = ((_load(pre) or {}).get("sections") or {}).get("peers") or {}
+    post_peers = ((_load(post) or {}).get("sections") or {}).get("peers") or {}
+    found = []
+    for address, peer in sorted(post_peers.items()):
+        peer = peer or {}
+        if peer.get("established") or not (pre_peers.get(address) or {}).get("established"):
+            continue
+        notification = str(peer.get("lastNotification") or "")
+        if any(notification.lower().startswith(kind) for kind in DECISIVE_NOTIFICATIONS):
+            found.append("the session to %s is refused: %s" % (address, notification))
+    return "; ".join(found) or None
+
+
 def failure_signature(result):
     """The failing checks and what they saw (the same failure twice has the same signature)."""
     if not result:
@@ -307,7 +335,7 @@ def failure_signature(result):
 class SettleTracker:
     """Decides after each poll whether the wait for the checks is over.
 
-    ``observe(elapsed_s, passed, failure_sig, routing_sig)`` returns None (keep polling) or a verdict
+    ``observe(elapsed_s, passed, failure_sig, routing_sig, decisive)`` returns None (keep polling) or a verdict
     ``{settled, reason}``. Rules (one per branch, unit-tested with plain data):
 
     * a pass on a wait that has seen no failure settles at once (as before);
@@ -315,7 +343,11 @@ class SettleTracker:
       when the BGP convergence bound is known);
     * a failure ends the wait (fail fast) when the same failure and the same routing state were seen on ``polls``
       consecutive polls - or, when the BGP convergence bound is known, on 2 consecutive polls the later of which is at
-      least that bound after the wait began.
+      least that bound after the wait began;
+    * a decisive failure (``decisive``: why the device says it cannot heal, see ``decisive_failure``) ends the wait
+      without waiting for the bound, once the same decisive fact and routing state were seen on ``DECISIVE_POLLS``
+      consecutive polls at least ``DECISIVE_HOLD_S`` apart (a short hold: never a single read). A pass never settles
+      early this way; fail fast off (``polls`` 0) turns this off too.
     """
 
     def __init__(self, polls=FAIL_FAST_POLLS, converge_s=None):
@@ -325,11 +357,20 @@ class SettleTracker:
         self.polls, self.converge_s = polls, converge_s
         self.seen_failure = False
         self.last, self.run = None, 0
+        self.decisive_last, self.decisive_run, self.decisive_since = None, 0, None
 
-    def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None):
+    def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None, decisive=None):
         key = ("pass" if passed else ("fail", failure_sig), routing_sig)
         self.run = self.run + 1 if key == self.last else 1
         self.last = key
+        # the decisive fact and the routing state must hold; what the failing checks read may move (a refused
+        # session cycles Idle/Connect/OpenSent) without the failure being any less final
+        decisive_key = (decisive, routing_sig) if decisive and not passed else None
+        if decisive_key is None or decisive_key != self.decisive_last:
+            self.decisive_run, self.decisive_since = (1 if decisive_key else 0), elapsed_s
+        else:
+            self.decisive_run += 1
+        self.decisive_last = decisive_key
         if passed:
             if not self.seen_failure:
                 return {"settled": True, "reason": "passed on the first read of this state"}
@@ -338,6 +379,10 @@ class SettleTracker:
                 return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
             return None
         self.seen_failure = True
+        if self.polls and self.decisive_run >= DECISIVE_POLLS and elapsed_s - self.decisive_since >= DECISIVE_HOLD_S:
+            return {"settled": False, "fail_fast": True, "decisive": decisive,
+                    "reason": "a decisive failure on %d consecutive polls over %.1f s with the routing state unchanged: %s" % (
+                        self.decisive_run, elapsed_s - self.decisive_since, decisive)}
         # With the BGP timers known, convergence is certain once their bound has passed: two polls confirm the failure
         # is not a moment's state; without them, stability over ``polls`` polls is the only evidence.
         needed = min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls

@@ -66,8 +66,17 @@ options:
       - Fail fast - the same failure seen on this many consecutive polls with the routing state unchanged ends the wait
         (not before the BGP convergence bound from the pre snapshot's timers, when known); a pass that follows a failure
         must hold as many polls. C(0) waits for I(settle_timeout) as before.
+      - A decisive failure (a BGP session that was Established is refused with an OPEN Message Error - a configuration
+        mismatch no retry can heal) ends the wait after 2 polls at least 0.5 s apart, without waiting for the bound.
     type: int
     default: 3
+  halt_group:
+    description:
+      - The devices checked together (one deploy batch, one run) - when one of them fails decisively, the others stop
+        waiting at their next failing poll and report that failure (C(settle.halted)), so the batch's verdict is known at
+        once. A device whose checks pass, or pass after a failure and must still hold, is not stopped. Omit to wait
+        independently.
+    type: str
   intended:
     description:
       - Losses the change declares intended (the change request's C(intended)) - C(prefixes_lost) and C(sessions_down);

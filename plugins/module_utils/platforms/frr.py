@@ -5,13 +5,34 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.governed.change.plugins.module_utils import snapshot as snapshot_core
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import Platform, multi_command, q, redacted, split_multi
+from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address
 
 HEADER_LINES = ("Building configuration...", "Current configuration:")
 SNAPSHOT_COMMANDS = ("show bgp ipv4 unicast summary json", "show bgp ipv4 unicast json", "show interface json", "show running-config")
 FRR_RELOAD = "/usr/lib/frr/frr-reload.py"
+# Why each session that is not up went down (FRR's failed-peer summary: small, only the failed sessions); fail fast
+# reads the last NOTIFICATION from it (impact.decisive_failure). Optional: an FRR without it only loses that evidence.
+FAILED_COMMAND = "show bgp ipv4 unicast summary failed json"
+
+
+def peer_faults(text):
+    """{address: {lastNotification, lastResetDueTo}} from ``show bgp ... summary failed json`` ({} when unreadable)."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    peers = data.get("peers") if isinstance(data, dict) else None
+    out = {}
+    for address, info in (peers or {}).items():
+        if isinstance(info, dict) and (info.get("lastNotificationReason") or info.get("lastResetDueTo")):
+            out[canonical_address(address)] = {"lastNotification": info.get("lastNotificationReason"),
+                                               "lastResetDueTo": info.get("lastResetDueTo")}
+    return out
 
 
 def strip_header(text):
@@ -65,7 +86,7 @@ class FrrPlatform(Platform):
             self.frr_reload, self.vty_dir, self.vty_dir, self.state_dir, backup_path)
 
     def snapshot_command(self):
-        return multi_command([self.vtysh(c) for c in SNAPSHOT_COMMANDS])
+        return multi_command([self.vtysh(c) for c in SNAPSHOT_COMMANDS + (FAILED_COMMAND,)])
 
     def snapshot(self, probes=None, salt=None):
         outputs = split_multi(self._run(self.snapshot_command(), timeout=60).stdout, self.device)
@@ -78,4 +99,11 @@ class FrrPlatform(Platform):
                 raise DeviceError("`%s` failed (rc %d): %s" % (command, rc, redacted(out, 300)), where="%s: snapshot" % self.device,
                                   fix="check that zebra and bgpd are running on the router.", transient=True)
             raw[command] = strip_header(out) if command == "show running-config" else out
-        return snapshot_core.take_snapshot("frr", self.device, raw, salt=salt)
+        snap = snapshot_core.take_snapshot("frr", self.device, raw, salt=salt)
+        rc, out = outputs.get(self.vtysh(FAILED_COMMAND), (None, None))
+        if rc == 0:
+            for address, fault in peer_faults(out).items():
+                peer = ((snap.get("sections") or {}).get("peers") or {}).get(address)
+                if peer is not None and not peer.get("established"):
+                    peer.update(fault)
+        return snap

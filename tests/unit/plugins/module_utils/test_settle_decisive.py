@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fast detection without false failures: a decisive failure (a session refused for a configuration mismatch) ends the
+wait after a short hold; a session that is only resetting still waits for the convergence bound; a pass still has to
+hold; the devices of a batch stop together once one failed decisively."""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.governed.change.plugins.module_utils import impact
+from ansible_collections.governed.change.plugins.module_utils.batch_halt import HaltGroup
+from ansible_collections.governed.change.plugins.module_utils.checks import no_regression_checks, wait_until_settled
+
+
+def _snap(established=True, notification=None, routes=("10.255.0.1/32", "10.255.0.2/32"), state=None):
+    peer = {"address": "10.0.12.2", "state": state or ("Established" if established else "Idle"), "established": established}
+    if notification:
+        peer["lastNotification"] = notification
+    return {"device": "r1", "platform": "frr", "sections": {
+        "peers": {"10.0.12.2": peer},
+        "interfaces": {"eth1": {"name": "eth1", "state": "up"}},
+        "routes": {p: {"nexthop": "10.0.12.2"} for p in routes},
+        "bgp": {"asn": 65001, "hold": 3, "neighbors": {"10.0.12.2": {"remote_as": 65002, "connect": 1}}}}}
+
+
+PRE = _snap()
+BAD_AS = "OPEN Message Error/Bad Peer AS"
+
+
+def _wait(states, **kw):
+    """wait_until_settled over a scripted sequence of snapshots (the last one repeats), on a fake clock; each poll 0.3 s."""
+    clock = {"t": 0.0}
+    queue = list(states)
+
+    def take():
+        clock["t"] += 0.3
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    def sleep(seconds):
+        clock["t"] += seconds
+
+    return wait_until_settled(take, no_regression_checks("frr"), 8, 0.25, pre=PRE, sleep=sleep, clock=lambda: clock["t"],
+                              converge_s=impact.convergence_bound_s(PRE), **kw)
+
+
+def test_a_refused_session_is_decisive_a_resetting_one_is_not():
+    assert impact.decisive_failure(PRE, _snap(False, BAD_AS)) == "the session to 10.0.12.2 is refused: " + BAD_AS
+    assert impact.decisive_failure(PRE, _snap(False, "Cease/Administrative Reset")) is None  # a reset comes back
+    assert impact.decisive_failure(PRE, _snap(False)) is None  # down, no reason known: not decisive
+    assert impact.decisive_failure(PRE, _snap(True, BAD_AS)) is None  # an old notification of a session now up
+    was_down = _snap(False)
+    assert impact.decisive_failure(was_down, _snap(False, BAD_AS)) is None  # not a session the change broke
+
+
+def test_a_decisive_failure_ends_the_wait_after_a_short_hold_not_the_bound():
+    out = _wait([_snap(False, BAD_AS, routes=("10.255.0.1/32",), state=s) for s in ("Idle", "Connect", "OpenSent", "Idle")])
+    assert out["settled"] is False and out["fail_fast"] and out["decisive"].endswith(BAD_AS)
+    # polls of 0.3 s: the third is the first at least 0.5 s after the first read; the FSM state moved, still decisive
+    assert out["attempts"] == 3 and out["elapsed_s"] < 1.0 < impact.convergence_bound_s(PRE)
+    assert "3 consecutive polls over 0.6 s" in out["reason"]
+
+
+def test_one_read_is_never_enough_and_a_moving_routing_state_restarts_the_hold():
+    tracker = impact.SettleTracker(polls=3, converge_s=4.0)
+    assert tracker.observe(0.3, False, ("f",), "s1", "refused") is None  # a single read
+    assert tracker.observe(0.5, False, ("f",), "s1", "refused") is None  # two reads, but under the 0.5 s hold
+    assert tracker.observe(0.9, False, ("f",), "s2", "refused") is None  # the routing state moved: start again
+    assert tracker.observe(1.2, False, ("f",), "s2", "refused") is None
+    assert tracker.observe(1.5, False, ("f",), "s2", "refused")["decisive"] == "refused"
+    off = impact.SettleTracker(polls=0, converge_s=4.0)  # fail fast off: no early end of any kind
+    assert all(off.observe(t, False, ("f",), "s", "refused") is None for t in (0.3, 1.0, 2.0, 5.0))
+
+
+def test_a_resetting_session_still_waits_for_the_bound_and_then_passes():
+    down = _snap(False, "Cease/Other Configuration Change", routes=("10.255.0.1/32",))
+    out = _wait([down] * 8 + [PRE])  # down for 2.4 s, then back: no false failure
+    assert out["settled"] is True and out["result"]["passed"] and "consecutive polls after a failure" in out["reason"]
+
+
+def test_a_pass_after_a_decisive_looking_moment_still_has_to_hold():
+    out = _wait([_snap(False, BAD_AS), PRE, _snap(False, BAD_AS), PRE, PRE])
+    assert out["settled"] is True and out["attempts"] == 5  # flapping: settled only after 2 passing polls in a row
+
+
+def test_a_batch_stops_together_once_one_device_failed_decisively(tmp_path):
+    group = HaltGroup(str(tmp_path), "CHG-1 2026-11-30T10:00:00Z batch 0")
+    other = HaltGroup(str(tmp_path), "CHG-1 2026-11-30T10:00:00Z batch 1")
+    assert group.halted_by_other("r3")() is None
+    group.halt("r1", "the session to 10.0.12.2 is refused: " + BAD_AS)
+    group.halt("r2", "later")  # the first device keeps the marker
+    assert group.read()["device"] == "r1" and other.read() is None
+    assert group.halted_by_other("r1")() is None  # never stopped by itself
+    assert "r1 failed decisively" in group.halted_by_other("r3")()
+    lost = _snap(True, routes=("10.255.0.2/32",))  # r3-like: a remote route lost, its own sessions up
+    out = _wait([lost], halted=group.halted_by_other("r3"))
+    assert out["halted"] and out["settled"] is False and not out["result"]["passed"] and out["attempts"] == 1
+    assert "r1 failed decisively" in out["reason"]
+    passing = _wait([PRE], halted=group.halted_by_other("r3"))
+    assert passing["settled"] and "halted" not in passing  # a passing device is not stopped
+    flapping = _wait([lost, PRE, PRE], halted=group.halted_by_other("r3"))
+    assert flapping["halted"] and flapping["attempts"] == 1  # stopped while failing: reported failing, never passed
+
+
+FAILED_JSON = """{"routerId": "10.255.0.1", "as": 65001, "peers": {"10.0.12.2": {"hostname": "r2", "connectionsEstablished": 1,
+ "connectionsDropped": 3, "lastErrorCodeSubcode": "0202", "lastNotificationReason": "OPEN Message Error/Bad Peer AS",
+ "lastNotificationHardReset": false, "lastResetDueTo": "BGP Notification send", "lastResetCode": 11}}, "failedPeers": 1}"""
+
+
+def test_the_frr_snapshot_carries_why_a_session_is_down():
+    from ansible_collections.governed.change.plugins.module_utils.platforms import base, frr
+
+    outputs = {
+        "show bgp ipv4 unicast summary json": '{"ipv4Unicast": {"peers": {"10.0.12.2": {"state": "Idle", "remoteAs": 65020}, '
+                                              '"10.0.13.3": {"state": "Established", "remoteAs": 65003}}}}',
+        "show bgp ipv4 unicast json": '{"routes": {}}',
+        "show interface json": "{}",
+        "show running-config": "router bgp 65001\n neighbor 10.0.12.2 remote-as 65020\nend\n",
+        frr.FAILED_COMMAND: FAILED_JSON,
+    }
+
+    class Framed(base.Transport):
+        def run(self, command, stdin=None, timeout=None, check=True):
+            drv = frr.FrrPlatform(None, "r1")
+            text = "".join("%s %s\n%s\n%s 0\n" % (base.BEGIN, drv.vtysh(c), out, base.END) for c, out in outputs.items())
+            return base.CommandResult(command, 0, text, "", 0.1)
+
+    snap = frr.FrrPlatform(Framed(), "r1").snapshot()
+    peers = snap["sections"]["peers"]
+    assert peers["10.0.12.2"]["lastNotification"] == BAD_AS and peers["10.0.12.2"]["lastResetDueTo"] == "BGP Notification send"
+    assert "lastNotification" not in peers["10.0.13.3"]
+    assert frr.peer_faults("not json") == {} and frr.peer_faults('{"failedPeersCount": 0}') == {}
