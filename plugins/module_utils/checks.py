@@ -731,7 +731,7 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
             result = run_checks(validated, pre=pre, post=post)
             last_error = None
             verdict = tracker.observe(clock() - start, result["passed"], failure_signature(result), routing_signature(post),
-                                      None if result["passed"] else decisive_failure(pre, post))
+                                      None if result["passed"] else decisive_failure(pre, post, result))
         except DeviceError as exc:
             if not exc.transient:
                 raise

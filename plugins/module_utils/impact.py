@@ -31,9 +31,9 @@ FRR_DEFAULT_CONNECT_S = 120
 FAIL_FAST_POLLS = 3
 KNOWN_BOUND_POLLS = 2
 # A decisive failure (the device itself says the session cannot come back without a configuration change) ends the
-# wait once seen on this many consecutive polls, the same failure and routing state, at least DECISIVE_HOLD_S apart.
+# wait once seen on this many consecutive polls (the same fact, the routing state unchanged) at least DECISIVE_HOLD_S apart.
 DECISIVE_POLLS = 2
-DECISIVE_HOLD_S = 0.5
+DECISIVE_HOLD_S = 0.4
 # BGP NOTIFICATIONs of a configuration mismatch between the two ends (RFC 4271 6.2 OPEN Message Error; RFC 9234 role):
 # a retry meets the same configuration and is refused again, however long one waits.
 DECISIVE_NOTIFICATIONS = ("open message error",)
@@ -303,20 +303,37 @@ def routing_signature(snapshot):
     return (peers, routes, rules, probes, interfaces)
 
 
-def decisive_failure(pre, post):
+def _failing_mentions(result):
+    """What the failing checks of a run name: their missing items and their queries (None: no result given)."""
+    if result is None:
+        return None
+    found = set()
+    for item in result.get("results") or []:
+        if item.get("passed"):
+            continue
+        found.update(str(value) for value in item.get("missing") or [] if isinstance(value, (str, int)))
+        found.add(str(item.get("query") or ""))
+    return found
+
+
+def decisive_failure(pre, post, result=None):
     """Why the device's own state says a failure cannot heal by waiting, or None.
 
     Decisive: a BGP session that was Established before the change is down and its last NOTIFICATION (sent or
     received) is an OPEN Message Error - a configuration mismatch (peer AS, BGP identifier, hold time, capability)
     that every retry meets again. A session merely resetting (Cease, hold timer, connection refused) is not decisive:
-    it may come back within the convergence bound.
+    it may come back within the convergence bound. With ``result`` (the checks' run), only a session a failing check
+    names counts (one the change declares intended to go down is never missing, so never decisive).
     """
     pre_peers = ((_load(pre) or {}).get("sections") or {}).get("peers") or {}
     post_peers = ((_load(post) or {}).get("sections") or {}).get("peers") or {}
+    mentions = _failing_mentions(result)
     found = []
     for address, peer in sorted(post_peers.items()):
         peer = peer or {}
         if peer.get("established") or not (pre_peers.get(address) or {}).get("established"):
+            continue
+        if mentions is not None and address not in mentions and not any(address in text for text in mentions):
             continue
         notification = str(peer.get("lastNotification") or "")
         if any(notification.lower().startswith(kind) for kind in DECISIVE_NOTIFICATIONS):

@@ -54,6 +54,16 @@ def test_a_refused_session_is_decisive_a_resetting_one_is_not():
     assert impact.decisive_failure(was_down, _snap(False, BAD_AS)) is None  # not a session the change broke
 
 
+def test_only_a_session_a_failing_check_names_is_decisive():
+    refused = _snap(False, BAD_AS, routes=("10.255.0.1/32",))
+    names_it = {"results": [{"name": "no_bgp_session_lost", "passed": False, "missing": ["10.0.12.2"], "query": "q"}]}
+    expected = {"results": [{"name": "r2_up", "passed": False, "query": 'sections.peers."10.0.12.2".state'}]}
+    other = {"results": [{"name": "no_route_lost", "passed": False, "missing": ["10.255.0.2/32"], "query": "keys(sections.routes)"},
+                         {"name": "no_bgp_session_lost", "passed": True, "missing": [], "query": "q"}]}
+    assert impact.decisive_failure(PRE, refused, names_it) and impact.decisive_failure(PRE, refused, expected)
+    assert impact.decisive_failure(PRE, refused, other) is None  # e.g. the session is declared intended: not missing
+
+
 def test_a_decisive_failure_ends_the_wait_after_a_short_hold_not_the_bound():
     out = _wait([_snap(False, BAD_AS, routes=("10.255.0.1/32",), state=s) for s in ("Idle", "Connect", "OpenSent", "Idle")])
     assert out["settled"] is False and out["fail_fast"] and out["decisive"].endswith(BAD_AS)
