@@ -1,5 +1,5 @@
 # governed.change — the two commands a user needs are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test unit integration sanity lint lab-up lab-down lab-status bench
+.PHONY: setup demo test unit functional integration sanity lint lab-up lab-down lab-status bench
 
 setup:
 	@scripts/setup.sh
@@ -12,6 +12,9 @@ test: setup
 
 unit: setup
 	@.venv/bin/pytest tests/unit -q
+
+functional: setup
+	@.venv/bin/pytest tests/functional -q
 
 integration: setup
 	@.venv/bin/pytest tests/integration -q

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# All the tests: unit tests of the core, ansible-test sanity, ansible-lint (production profile),
-# then the lab integration tests on real FRR routers and an nftables firewall (needs root).
+# All the tests: unit tests (in-process, no subprocess of Ansible), functional tests (ansible-playbook,
+# ansible-runner, ansible-builder and the installed governed-change command as subprocesses, no lab),
+# ansible-test sanity, ansible-lint (production profile), then the lab integration tests on real FRR routers
+# and an nftables firewall (needs root).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
@@ -8,19 +10,19 @@ status=0
 step() { printf '\n=== %s\n' "$*"; }
 SECONDS=0
 step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly || status=1
+step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly || status=1
 step "ansible-test sanity"; scripts/sanity.sh || status=1
 step "ansible-lint";      scripts/lint.sh || status=1
 step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
-U=tests/unit/plugins
-CALENDAR_UNIT=($U/module_utils/test_clock.py $U/action/test_gate_actions.py $U/module_utils/test_cli.py
-               $U/module_utils/test_review.py $U/module_utils/test_windows.py $U/module_utils/test_assess.py
-               $U/module_utils/test_change_request.py $U/action/test_close_action.py $U/action/test_escalate_action.py
-               $U/module_utils/test_evidence.py)
-step "calendar: unit tests with the clock 10 years ahead"
+U=tests/unit/plugins/module_utils F=tests/functional
+CALENDAR_UNIT=($U/test_clock.py $F/test_gate_actions.py $U/test_cli.py $U/test_review.py $U/test_windows.py
+               $U/test_assess.py $U/test_change_request.py $F/test_close_action.py $F/test_escalate_action.py
+               $U/test_evidence.py $F/test_cli_installed.py tests/unit/plugins/action/test_close.py)
+step "calendar: unit and functional tests with the clock 10 years ahead"
 GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
-step "calendar: unit tests with the clock on 24 December of this year (inside a year-end freeze)"
+step "calendar: unit and functional tests with the clock on 24 December of this year (inside a year-end freeze)"
 GOVERNED_CHANGE_NOW="$(date -u -d "$(date -u +%Y)-12-24T12:00:00Z" +%Y-%m-%dT%H:%M:%SZ)" \
   .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
 step "calendar: lab assess and pipeline tests with the clock 10 years ahead"

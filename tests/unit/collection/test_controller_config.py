@@ -5,15 +5,14 @@
 
 Every awx.awx task of the load playbook is rendered by Ansible's own templar for every loop item of the controller
 configuration, and the rendered arguments are validated with the argument spec the installed awx.awx module itself
-builds (captured from the module's main()), including its mutually_exclusive / required_if rules. A syntax check and
-check-mode behaviour are exercised through ansible-playbook.
+builds (captured from the module's main()), including its mutually_exclusive / required_if rules. The syntax check and
+check-mode run through ansible-playbook are in tests/functional/test_controller_load_playbook.py.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import subprocess
 
 import pytest
 import yaml
@@ -182,22 +181,3 @@ def test_workflow_task_loads_every_shipped_workflow_template(loaded):
     for name, args in workflows.items():
         assert args["workflow_nodes"] == shipped[name]["workflow_nodes"]
         assert args["destroy_current_nodes"] is True
-
-
-def _run(*argv, env=None):
-    env = dict(os.environ if env is None else env, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
-    return subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), PLAYBOOK] + list(argv), cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=300)
-
-
-def test_syntax_check():
-    proc = _run("--syntax-check")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_refuses_to_run_without_controller_settings():
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("CONTROLLER_", "TOWER_"))}
-    proc = _run("--check", "-e", "governed_controller_allowed_signers=x", env=env)
-    assert proc.returncode != 0
-    assert "Set CONTROLLER_HOST and CONTROLLER_OAUTH_TOKEN" in proc.stdout
-    assert "awx.awx" not in proc.stdout.split("Check that the controller connection is configured")[-1].split("PLAY RECAP")[0]

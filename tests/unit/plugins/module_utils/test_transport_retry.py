@@ -174,27 +174,6 @@ def test_auth_refusal_is_not_retried(local_sshd, tmp_path):
     assert transport.max_attempts == 1 and transport.exhausted is False
 
 
-# the device actions through ansible-playbook: a failed result carries attempts and transient -----------------
-
-def test_device_action_reports_attempts_and_transient(tmp_path):
-    from play_runner import VENV_BIN, run  # pylint: disable=import-outside-toplevel
-
-    (tmp_path / "inventory.yml").write_text(
-        "all:\n  hosts:\n    r9:\n      ansible_connection: local\n      ansible_python_interpreter: %s/python\n"
-        "      ansible_host: 127.0.0.1\n      governed_host_port: %d\n      governed_platform: frr\n" % (VENV_BIN, free_port()))
-    play = [{"hosts": "r9", "gather_facts": False, "tasks": [
-        {"name": "backup", "governed.change.backup": {"retries": 2, "retry_delay": 0.1, "connect_timeout": 2, "store_dir": str(tmp_path / "store")}}]}]
-    start = time.monotonic()
-    rc, result, _doc, output = run(tmp_path, play, check=False)
-    assert rc == 2 and result["failed"] is True, output[-2000:]
-    assert result["attempts"] == 3 and result["transient"] is True and len(result["retried"]) == 2
-    assert "after 3 attempt(s)" in result["msg"] and "Traceback" not in output
-    assert time.monotonic() - start < 60
-    play[0]["tasks"][0]["governed.change.backup"]["retries"] = 0
-    rc, result, _doc, _output = run(tmp_path, play, check=False)
-    assert rc == 2 and result["attempts"] == 1 and result["transient"] is True and "retried" not in result
-
-
 # host keys: verified against the known_hosts the arguments name; a changed key is refused before anything runs -----
 
 def test_known_host_key_is_accepted(local_sshd):
