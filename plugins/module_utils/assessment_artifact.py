@@ -177,4 +177,3 @@ def resolve(given, path=None, fallback=None, resolve_path=None):
     path = resolve_path(str(path)) if resolve_path else str(path)
     expect = given.get("content_hash") if given is not None else None
     return load(path, expect_hash=expect), "assessment_file: %s" % path
-

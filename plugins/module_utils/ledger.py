@@ -85,12 +85,11 @@ def lock_conflicts(locks, change_id, devices, owner, now):
     for lock in sorted(locks, key=lambda row: row["device"]):
         if lock["device"] not in wanted or (lock["change_id"] == change_id and lock["owner"] == owner):
             continue
+        holder = (lock["device"], lock["change_id"], lock["owner"], lock["expires"])
         if parse_iso(lock["expires"]) > now:
-            refused.append("%s is locked by change %s (owner %s) until %s" % (lock["device"], lock["change_id"], lock["owner"],
-                                                                            lock["expires"]))
+            refused.append("%s is locked by change %s (owner %s) until %s" % holder)
         else:
-            refused.append("%s has an expired lease of change %s (owner %s, expired %s); it is not taken over silently" % (
-                lock["device"], lock["change_id"], lock["owner"], lock["expires"]))
+            refused.append("%s has an expired lease of change %s (owner %s, expired %s); it is not taken over silently" % holder)
     return refused
 
 
