@@ -63,4 +63,7 @@ notes:
     (C(ansible_host_key_checking=false), C(ANSIBLE_HOST_KEY_CHECKING=False) or C(host_key_checking = False) in ansible.cfg);
     the result then carries C(host_key_checking=false) and a warning. ssh arguments that would undo checking while it
     is on (C(StrictHostKeyChecking=no), C(UserKnownHostsFile=/dev/null)) are refused.
+  - The commands of one Ansible run to one device share one SSH connection (C(ControlMaster), C(ControlPersist) 30 s,
+    socket in C(~/.ansible/cp/governed), private to the user); the host variable C(governed_ssh_control_persist) sets
+    the seconds, C(0) turns sharing off.
 """
