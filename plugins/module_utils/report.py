@@ -165,8 +165,8 @@ def _state_diff_note(diff):
     if diff.get("identical"):
         return "no change between pre and post"
     counts = diff.get("counts") or {}
-    return "+%s added, -%s removed, ~%s changed%s" % (counts.get("added"), counts.get("removed"), counts.get("changed"),
-                                                     " (listing truncated)" if diff.get("truncated") else "")
+    truncated = " (listing truncated)" if diff.get("truncated") else ""
+    return "+%s added, -%s removed, ~%s changed%s" % (counts.get("added"), counts.get("removed"), counts.get("changed"), truncated)
 
 
 def _state_diff_rows(diff):
