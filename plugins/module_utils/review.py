@@ -158,8 +158,8 @@ def _record_deny(verdict, approval, entry, problem):
     """A deny is listed in denied_by and rejected (it never counts), noting what was wrong with it."""
     verdict["denied_by"].append({"approver": entry["approver"], "identity": entry["identity"], "ts": approval.get("ts"),
                                  "comment": approval.get("comment"), "verified": problem is None})
-    verdict["rejected"].append(dict(entry, reason="denied the change" + ("" if problem is None else
-                                                                          " (deny honoured although: %s)" % problem)))
+    note = "" if problem is None else " (deny honoured although: %s)" % problem
+    verdict["rejected"].append(dict(entry, reason="denied the change" + note))
 
 
 def _segregation_rule(review, identity, name, person):

@@ -44,8 +44,8 @@ def test_the_first_broken_service_rule_is_reported():
 
 
 def test_service_normalized_and_names_unique():
-    out = traffic.validate_services([dict(WEB, via=["fw2", "fw1", "fw2"]), {"name": "dns", "address": "fd00::0001",
-                                                                          "protocol": "icmp", "from": "r1", "reachable": False}])
+    dns = {"name": "dns", "address": "fd00::0001", "protocol": "icmp", "from": "r1", "reachable": False}
+    out = traffic.validate_services([dict(WEB, via=["fw2", "fw1", "fw2"]), dns])
     assert out[0] == {"name": "web", "address": "10.0.45.10", "protocol": "tcp", "from": "r3", "reachable": True,
                       "description": "", "port": 8080, "via": ["fw1", "fw2"]}
     assert out[1]["address"] == "fd00::1" and "port" not in out[1] and out[1]["reachable"] is False
@@ -75,10 +75,9 @@ def test_vantage_rule_same_address_first_then_the_subnet():
 def test_rule_probes_dedupe_and_list_what_cannot_be_probed():
     services = traffic.validate_services([WEB])
     plan = {"unprobed": [], "rule_probes": []}
-    rules = [traffic.parse_rule(line) for line in ("ip daddr 10.0.45.10 tcp dport 8080 drop",
-                                                     "ip daddr 10.0.45.10 tcp dport 9090 accept",
-                                                     "ip daddr 10.0.45.0/24 tcp dport 22 drop",
-                                                     "ip daddr 10.9.9.9 tcp dport 22 drop")]
+    lines = ("ip daddr 10.0.45.10 tcp dport 8080 drop", "ip daddr 10.0.45.10 tcp dport 9090 accept",
+             "ip daddr 10.0.45.0/24 tcp dport 22 drop", "ip daddr 10.9.9.9 tcp dport 22 drop")
+    rules = [traffic.parse_rule(line) for line in lines]
     keys = {("tcp", "10.0.45.10", 8080, "r3")}  # the catalogue probe of web already covers the first rule
     probes = traffic._rule_probes(plan, "fw1", services, rules, keys)
     assert [p["name"] for p in probes] == ["rule tcp 10.0.45.10:9090 from r3"]
