@@ -36,30 +36,7 @@ class ActionModule(DeviceActionBase):
         if args.get("post"):
             run = checks_core.run_checks(checks, pre=pre, post=args["post"])
         else:
-            def snap():
-                return self.take_snapshot(args, task_vars, driver, args.get("probes"))
-
-            converge_s = impact.convergence_bound_s(pre) if pre else None
-            group = batch_halt.HaltGroup(store, args["halt_group"]) if args.get("halt_group") else None
-            settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
-                                                    fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
-                                                    halted=group.halted_by_other(driver.device) if group else None)
-            if group and settle.get("decisive"):
-                group.halt(driver.device, settle["decisive"])
-            run = settle["result"]
-            if settle["settled"] and args["hold"]:
-                time.sleep(args["hold"])
-                settle = checks_core.wait_until_settled(snap, checks, args["settle_interval"], args["settle_interval"], pre=pre)
-                run = settle["result"]
-            out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"],
-                             "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s,
-                             "decisive": settle.get("decisive"), "halted": bool(settle.get("halted"))}
-            if settle.get("last_error"):
-                out["settle"]["last_error"] = settle["last_error"]
-            if settle["post"] is not None:
-                ref = statestore.put(store, settle["post"], "snapshot")
-                out["post"] = self.ref_out(ref)
-                out["post_summary"] = snapshot_summary(settle["post"])
+            run = self._settle(args, task_vars, driver, checks, store, out)
         if run is None:
             out.update(failed=True, passed=False, undecidable=True, results=[],
                        msg="%s: %s: no post snapshot could be taken, so no check could be decided. Fix: see settle.last_error; "
@@ -74,3 +51,31 @@ class ActionModule(DeviceActionBase):
                 self._fqcn(), driver.device, run["summary"]["failed"], " (some undecidable)" if run["undecidable"] else "",
                 ", ".join(run["summary"]["failed_checks"]))
         return out
+
+    def _settle(self, args, task_vars, driver, checks, store, out):
+        """Poll the device until the checks settle (checks.wait_until_settled); the last run, ``out`` gets settle/post."""
+        pre = args.get("pre")
+
+        def snap():
+            return self.take_snapshot(args, task_vars, driver, args.get("probes"))
+
+        converge_s = impact.convergence_bound_s(pre) if pre else None
+        group = batch_halt.HaltGroup(store, args["halt_group"]) if args.get("halt_group") else None
+        settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
+                                                fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
+                                                halted=group.halted_by_other(driver.device) if group else None)
+        if group and settle.get("decisive"):
+            group.halt(driver.device, settle["decisive"])
+        if settle["settled"] and args["hold"]:
+            time.sleep(args["hold"])
+            settle = checks_core.wait_until_settled(snap, checks, args["settle_interval"], args["settle_interval"], pre=pre)
+        out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"],
+                         "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s,
+                         "decisive": settle.get("decisive"), "halted": bool(settle.get("halted"))}
+        if settle.get("last_error"):
+            out["settle"]["last_error"] = settle["last_error"]
+        if settle["post"] is not None:
+            ref = statestore.put(store, settle["post"], "snapshot")
+            out["post"] = self.ref_out(ref)
+            out["post_summary"] = snapshot_summary(settle["post"])
+        return settle["result"]

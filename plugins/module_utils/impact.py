@@ -328,17 +328,21 @@ def decisive_failure(pre, post, result=None):
     pre_peers = ((_load(pre) or {}).get("sections") or {}).get("peers") or {}
     post_peers = ((_load(post) or {}).get("sections") or {}).get("peers") or {}
     mentions = _failing_mentions(result)
-    found = []
-    for address, peer in sorted(post_peers.items()):
-        peer = peer or {}
-        if peer.get("established") or not (pre_peers.get(address) or {}).get("established"):
-            continue
-        if mentions is not None and address not in mentions and not any(address in text for text in mentions):
-            continue
-        notification = str(peer.get("lastNotification") or "")
-        if any(notification.lower().startswith(kind) for kind in DECISIVE_NOTIFICATIONS):
-            found.append("the session to %s is refused: %s" % (address, notification))
+    found = ["the session to %s is refused: %s" % (address, (peer or {}).get("lastNotification"))
+             for address, peer in sorted(post_peers.items())
+             if _refused(peer) and (pre_peers.get(address) or {}).get("established") and _named(address, mentions)]
     return "; ".join(found) or None
+
+
+def _refused(peer):
+    """A session down whose last NOTIFICATION is a configuration mismatch (DECISIVE_NOTIFICATIONS)."""
+    peer = peer or {}
+    notification = str(peer.get("lastNotification") or "").lower()
+    return not peer.get("established") and any(notification.startswith(kind) for kind in DECISIVE_NOTIFICATIONS)
+
+
+def _named(address, mentions):
+    return mentions is None or address in mentions or any(address in text for text in mentions)
 
 
 def failure_signature(result):
@@ -377,6 +381,13 @@ class SettleTracker:
         self.decisive_last, self.decisive_run, self.decisive_since = None, 0, None
 
     def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None, decisive=None):
+        self._count(elapsed_s, passed, failure_sig, routing_sig, decisive)
+        if passed:
+            return self._pass_verdict()
+        self.seen_failure = True
+        return self._decisive_verdict(elapsed_s, decisive) or self._stable_failure_verdict(elapsed_s)
+
+    def _count(self, elapsed_s, passed, failure_sig, routing_sig, decisive):
         key = ("pass" if passed else ("fail", failure_sig), routing_sig)
         self.run = self.run + 1 if key == self.last else 1
         self.last = key
@@ -388,22 +399,28 @@ class SettleTracker:
         else:
             self.decisive_run += 1
         self.decisive_last = decisive_key
-        if passed:
-            if not self.seen_failure:
-                return {"settled": True, "reason": "passed on the first read of this state"}
-            needed = min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
-            if self.run >= max(needed, 1):
-                return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
+
+    def _needed(self):
+        return min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
+
+    def _pass_verdict(self):
+        if not self.seen_failure:
+            return {"settled": True, "reason": "passed on the first read of this state"}
+        if self.run >= max(self._needed(), 1):
+            return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
+        return None
+
+    def _decisive_verdict(self, elapsed_s, decisive):
+        if not self.polls or self.decisive_run < DECISIVE_POLLS or elapsed_s - self.decisive_since < DECISIVE_HOLD_S:
             return None
-        self.seen_failure = True
-        if self.polls and self.decisive_run >= DECISIVE_POLLS and elapsed_s - self.decisive_since >= DECISIVE_HOLD_S:
-            return {"settled": False, "fail_fast": True, "decisive": decisive,
-                    "reason": "a decisive failure on %d consecutive polls over %.1f s with the routing state unchanged: %s" % (
-                        self.decisive_run, elapsed_s - self.decisive_since, decisive)}
+        return {"settled": False, "fail_fast": True, "decisive": decisive,
+                "reason": "a decisive failure on %d consecutive polls over %.1f s with the routing state unchanged: %s" % (
+                    self.decisive_run, elapsed_s - self.decisive_since, decisive)}
+
+    def _stable_failure_verdict(self, elapsed_s):
         # With the BGP timers known, convergence is certain once their bound has passed: two polls confirm the failure
         # is not a moment's state; without them, stability over ``polls`` polls is the only evidence.
-        needed = min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
-        if self.polls == 0 or self.run < needed:
+        if self.polls == 0 or self.run < self._needed():
             return None
         if self.converge_s is not None and elapsed_s < self.converge_s:
             return None
