@@ -63,6 +63,9 @@ def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
             "tier": assessment["tier"],
             "score": assessment["score"],
             "change_class": assessment["change_class"],
+            # what the metrics group by (module_utils/metrics.py): the request's category and the sites it touches
+            "category": assessment.get("category"),
+            "sites": (assessment.get("blast_radius") or {}).get("sites") or [],
             "fired_rules": [{"name": r["name"], "explanation": r.get("explanation")} for r in assessment["fired_rules"]],
             "required_gates": assessment["required_gates"],
             "content_hash": assessment["content_hash"],

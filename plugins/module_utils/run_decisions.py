@@ -285,6 +285,10 @@ def close_stages(stages, hosts, records, verdict):
            "rollback_verified": verdict["rollback"]["verified"], "halted": _flag(deploy.get("halted")),
            "plan": _dict(deploy.get("plan")), "stage_failed": stages.get("stage_failed") or "", "error": stages.get("error") or "",
            "gates": _gate_decisions(stages), "decision": dict(verdict)}
+    # when the failure was detected and when the restored state was verified: the ledger's MTTR (module_utils/metrics.py)
+    verified_at = _part(stages, "rollback").get("verified_at") or ""
+    out.update(failed_at=first_failure(stages), rollback_verified_at=verified_at,
+               mttr_s=mttr_seconds(first_failure(stages), verified_at, verdict["rollback"]["verified"]))
     if stages.get("escalation"):
         out["escalation"] = stages["escalation"]
     return out
