@@ -43,6 +43,19 @@ def check_assessable(ledger_path, change_id):
     return change
 
 
+def approved_lines(assessment):
+    """{host: the sorted configuration lines the assessment merged for it} (new, existing, removed and no-op lines, as
+    redacted in the assessment); a host assessed from a whole candidate configuration has no line list and is left out."""
+    out = {}
+    for host, summary in sorted(((assessment.get("devices") or {}) if isinstance(assessment.get("devices"), dict) else {}).items()):
+        if not isinstance(summary, dict) or "new_lines" not in summary:
+            continue
+        lines = {str(line).rstrip() for key in ("new_lines", "existing_lines", "removed_lines", "noop_lines")
+                 for line in summary.get(key) or []}
+        out[host] = sorted(line for line in lines if line.strip())
+    return out
+
+
 def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
     """Open the change record (or re-assess it) and leave it in "authorize": assessed, awaiting the gates.
 
@@ -69,6 +82,10 @@ def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
             "fired_rules": [{"name": r["name"], "explanation": r.get("explanation")} for r in assessment["fired_rules"]],
             "required_gates": assessment["required_gates"],
             "content_hash": assessment["content_hash"],
+            # what the authorization audit (module_utils/audit.py) compares a deploy with, and when a post-hoc review is due
+            "hosts": list(assessment.get("hosts") or []),
+            "approved_lines": approved_lines(assessment),
+            "post_review_due": assessment.get("post_review_due"),
             "policy_sha256": assessment["policy_sha256"],
             "change_request_sha256": assessment["change_request_sha256"],
         }, actor=actor)
