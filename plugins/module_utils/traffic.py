@@ -286,7 +286,7 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
                        "become reachable"}
     if not firewalls:
         return plan
-    rules = {host: [rule for rule in (parse_rule(line) for line in lines_by_target.get(host) or []) if rule] for host in firewalls}
+    rules = _firewall_rules(lines_by_target, firewalls)
     for host in firewalls:
         probes, keys = _service_probes(plan, host, services, rules[host])
         probes += _rule_probes(plan, host, services, rules[host], keys)
@@ -294,6 +294,11 @@ def traffic_plan(services, lines_by_target, platforms, inventory_hosts, intended
         if probes:
             plan["probes_by_host"][host] = probes
     return plan
+
+
+def _firewall_rules(lines_by_target, firewalls):
+    """{firewall: the rules with a verdict among its change lines} (parse_rule)."""
+    return {host: [rule for rule in (parse_rule(line) for line in lines_by_target.get(host) or []) if rule] for host in firewalls}
 
 
 def _intended_in_catalogue_rule(intended, names, source):

@@ -103,3 +103,9 @@ def test_intended_and_inventory_rules_refuse():
     traffic._vantage_in_inventory_rule([{"name": "web", "from": "r3"}], ["r3"])
     with pytest.raises(ValidationError, match="the probe runs from 'r3', which is not in the inventory"):
         traffic._vantage_in_inventory_rule([{"name": "web", "from": "r3"}], ["r1"])
+
+
+def test_firewall_rules_keep_only_the_lines_with_a_verdict():
+    rules = traffic._firewall_rules({"fw1": ["table inet filter {", "ip daddr 10.0.45.10 tcp dport 80 drop", "counter"],
+                                     "r1": ["ip route 0.0.0.0/0 10.0.0.1"]}, ["fw1"])
+    assert list(rules) == ["fw1"] and [rule["verdict"] for rule in rules["fw1"]] == ["drop"]
