@@ -1,0 +1,630 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Change metrics from the ledger: lead time, MTTR, change failure rate, automation coverage and counts.
+
+One streaming pass over the events table (SQL picks the few fields each event kind contributes, with SQLite's JSON
+functions) folds the events into one small record per change (:class:`ChangeFacts`); :func:`aggregate` then buckets those
+records per period (day / week / month in a time zone, DST-correct) and per group (risk tier, category, site, change
+class). Every metric is attributed to the period of its own event (a lead time to the close, a failure to the deploy,
+a count to the event counted). The definitions, and the DORA term each maps to, are in docs/metrics.md; the renderers
+(table, JSON, Prometheus text, HTML) are in metrics_render.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import math
+
+from ansible_collections.governed.change.plugins.module_utils import clock
+from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+
+PERIODS = ("day", "week", "month")
+DIMENSIONS = ("tier", "category", "site", "class")
+# Actors whose stage events count as automation (globs; --automation-actor replaces them). Everything else is a person.
+DEFAULT_AUTOMATION_ACTORS = ("governed.change*", "awx", "svc-*")
+UNKNOWN = "unknown"
+ALL = "all"
+SUCCESSFUL = ("successful", "successful_issues")
+
+# Post-hoc reviews and escalations: "due" is written by the window gate (lifecycle._record_window); the completion and
+# resolution kinds are read when they exist (a ledger without them counts none done or resolved).
+POST_HOC_DUE = "review.post_hoc_due"
+POST_HOC_DONE = ("review.post_hoc_done", "review.completed")
+ESCALATION_OPENED = ("escalation.sent", "escalation.failed_to_send")
+ESCALATION_RESOLVED = ("escalation.resolved",)
+
+COUNT_KEYS = ("requested", "approved", "denied", "canceled", "emergency", "freeze_bypasses", "deployed", "closed",
+              "closed_successful", "failed", "post_hoc_due", "post_hoc_done", "post_hoc_overdue", "escalations",
+              "escalations_resolved")
+LEAD_PARTS = ("review", "window", "running")
+# Lead-time histogram bounds (seconds) for the HTML distribution and the Prometheus histogram.
+LEAD_BUCKETS = (300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
+
+# Each kind's fields: a, b, c (NULL when the kind does not use them). Booleans come back as 1/0, arrays as JSON text.
+_FIELDS = {
+    "change.created": ("$.tier", None, None),
+    "change.assessed": ("$.tier", None, None),
+    "change.state": ("$.to", "$.close_code", None),
+    "verdict.assess": ("$.verdict.change_class", "$.verdict.category", "$.verdict.sites"),
+    "verdict.review": ("$.verdict.decision", None, None),
+    "verdict.window": ("$.verdict.decision", "$.verdict.bypass.post_review_due", None),
+    "approval.deny": (None, None, None),
+    "stage.started": ("$.stage", None, None),
+    "stage.results": ("$.stages.decision.rollback.performed", "$.stages.failed_at", "$.stages.rollback_verified_at"),
+    "change.outcome": ("$.outcome", None, None),
+    "recovery.result": ("$.recovered", None, None),
+    "lock.broken": (None, None, None),
+    POST_HOC_DUE: ("$.post_review_due", None, None),
+}
+for _kind in POST_HOC_DONE + ESCALATION_OPENED + ESCALATION_RESOLVED:
+    _FIELDS[_kind] = (None, None, None)
+KINDS = tuple(sorted(_FIELDS))
+
+
+
+def _column(position):
+    arms = ["WHEN '%s' THEN json_extract(data, '%s')" % (kind, paths[position])
+            for kind, paths in sorted(_FIELDS.items()) if paths[position]]
+    return "CASE kind %s END" % " ".join(arms)
+
+
+SQL = ("SELECT change_id, ts, kind, actor, %s, %s, %s FROM events WHERE kind IN (%s) ORDER BY seq"
+       % (_column(0), _column(1), _column(2), ", ".join("?" * len(KINDS))))
+
+
+# ---------------------------------------------------------------------------------------------- time
+class Clock:
+    """Ledger timestamps to epoch seconds, and epoch seconds to period labels in a time zone (both cached per minute)."""
+
+    def __init__(self, timezone="UTC", period="day"):
+        self.zone = zone_of(timezone)
+        self.timezone = timezone
+        if period not in PERIODS:
+            raise ValidationError("unknown period %r." % (period,), where="--period", fix="use one of: %s." % ", ".join(PERIODS))
+        self.period = period
+        self._minutes = {}
+        self._labels = {}
+
+    def epoch(self, ts):
+        """Seconds since the epoch of a ledger timestamp (clock.iso_z: YYYY-MM-DDTHH:MM:SS[.ffffff]Z)."""
+        if ts is None:
+            return None
+        base = self._minutes.get(ts[:16])
+        if base is None:
+            try:
+                base = datetime.datetime.fromisoformat(ts[:16] + "+00:00").timestamp()
+            except ValueError:
+                return clock.parse_instant(ts, where="event ts").timestamp()
+            self._minutes[ts[:16]] = base
+        try:
+            return base + float(ts[17:-1]) if ts.endswith("Z") and len(ts) > 17 else base
+        except ValueError:
+            return clock.parse_instant(ts, where="event ts").timestamp()
+
+    def label(self, epoch):
+        """The period (day YYYY-MM-DD, ISO week YYYY-Www, month YYYY-MM) holding ``epoch`` in the time zone.
+
+        Zone offsets are whole minutes, so every instant of one UTC minute is in the same local period."""
+        minute = int(epoch // 60)
+        label = self._labels.get(minute)
+        if label is None:
+            local = datetime.datetime.fromtimestamp(minute * 60, self.zone)
+            if self.period == "day":
+                label = local.strftime("%Y-%m-%d")
+            elif self.period == "week":
+                year, week, _day = local.isocalendar()
+                label = "%04d-W%02d" % (year, week)
+            else:
+                label = local.strftime("%Y-%m")
+            self._labels[minute] = label
+        return label
+
+
+def zone_of(name):
+    """The tzinfo of an IANA time zone name (UTC without the tz database)."""
+    if name in (None, "", "UTC", "Z"):
+        return datetime.timezone.utc
+    try:
+        import zoneinfo  # pylint: disable=import-outside-toplevel
+        return zoneinfo.ZoneInfo(name)
+    except (ImportError, ValueError, KeyError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValidationError("unknown time zone %r (%s)." % (name, exc.__class__.__name__), where="--timezone",
+                              fix="pass an IANA zone name such as Europe/Berlin or UTC (the tzdata package provides them).")
+
+
+def bound(text, zone, where):
+    """--since / --until: an instant (ISO 8601 with Z or an offset), or a date YYYY-MM-DD at local midnight; epoch seconds."""
+    if text in (None, ""):
+        return None
+    if len(text) == 10:
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            day = None
+        if day is not None:
+            return datetime.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+    return clock.parse_instant(text, where=where, error=ValidationError).timestamp()
+
+
+# ---------------------------------------------------------------------------------------------- one pass: events -> changes
+class ChangeFacts:  # pylint: disable=too-many-instance-attributes,too-few-public-methods
+    """What the metrics need of one change, folded from its events (timestamps as epoch seconds)."""
+
+    __slots__ = ("change_id", "requested", "tier", "klass", "category", "sites", "scheduled", "window_passed", "implement",
+                 "closed", "close_code", "canceled", "approved", "denied", "rolled_back", "failed_at", "restored_at",
+                 "bypasses", "post_hoc_due", "post_hoc_done", "escalations", "resolutions", "stages_automated",
+                 "stages_manual", "manual")
+
+    def __init__(self, change_id):
+        self.change_id = change_id
+        self.requested = self.scheduled = self.window_passed = self.implement = None
+        self.closed = self.canceled = self.approved = self.denied = None
+        self.failed_at = self.restored_at = None
+        self.tier = self.klass = self.category = self.close_code = None
+        self.sites = ()
+        self.rolled_back = self.manual = False
+        self.bypasses, self.post_hoc_due, self.post_hoc_done = [], [], []
+        self.escalations, self.resolutions = [], []
+        self.stages_automated, self.stages_manual = [], []
+
+    def group(self, dimension):
+        """The change's values for ``dimension`` (a change touching several sites is in each of them)."""
+        if dimension == "tier":
+            return (self.tier or UNKNOWN,)
+        if dimension == "class":
+            return (self.klass or UNKNOWN,)
+        if dimension == "category":
+            return (self.category or UNKNOWN,)
+        if dimension == "site":
+            return tuple(self.sites) or (UNKNOWN,)
+        return (ALL,)
+
+    def reached_deploy(self):
+        return self.implement is not None
+
+    def failed(self):
+        """A change that reached deploy and was rolled back or closed unsuccessful."""
+        return self.reached_deploy() and (self.rolled_back or self.close_code == "unsuccessful")
+
+    def successful(self):
+        return self.closed is not None and self.close_code in SUCCESSFUL
+
+
+def _on_created(change, when, actor, a, b, c, ctx):
+    change.requested, change.tier = when, a
+
+
+def _on_assessed(change, when, actor, a, b, c, ctx):
+    change.tier = a or change.tier
+
+
+def _on_state(change, when, actor, a, b, c, ctx):
+    if a == "scheduled":
+        change.scheduled = when
+    elif a == "implement" and change.implement is None:
+        change.implement = when
+    elif a == "closed":
+        change.closed, change.close_code = when, b
+    elif a == "canceled":
+        change.canceled = when
+
+
+def _on_assess(change, when, actor, a, b, c, ctx):
+    change.klass, change.category = a or change.klass, b or change.category
+    if c:
+        sites = ctx.json(c)
+        change.sites = tuple(str(site) for site in sites) if isinstance(sites, list) else change.sites
+    _on_stage(change, when, actor, "assess", ctx)
+
+
+def _on_review(change, when, actor, a, b, c, ctx):
+    if a == "pass" and change.approved is None:
+        change.approved = when
+    _on_stage(change, when, actor, "review", ctx)
+
+
+def _on_window(change, when, actor, a, b, c, ctx):
+    if a == "pass":
+        change.window_passed = when
+        if b is not None:
+            change.bypasses.append(when)
+    _on_stage(change, when, actor, "window", ctx)
+
+
+def _on_deny(change, when, actor, a, b, c, ctx):
+    if change.denied is None:
+        change.denied = when
+
+
+def _on_started(change, when, actor, a, b, c, ctx):
+    if a == "deploy" and change.implement is None:
+        change.implement = when
+    _on_stage(change, when, actor, a or "stage", ctx)
+
+
+def _on_results(change, when, actor, a, b, c, ctx):
+    change.rolled_back = change.rolled_back or bool(a)
+    if b and c:
+        change.failed_at, change.restored_at = ctx.clock.epoch(b), ctx.clock.epoch(c)
+
+
+def _on_outcome(change, when, actor, a, b, c, ctx):
+    _on_stage(change, when, actor, "close", ctx)
+
+
+def _on_recovery(change, when, actor, a, b, c, ctx):
+    change.rolled_back = change.rolled_back or bool(a)
+    _on_manual(change, when, actor, a, b, c, ctx)
+
+
+def _on_manual(change, when, actor, a, b, c, ctx):
+    change.manual = True
+    change.stages_manual.append(when)
+
+
+def _on_due(change, when, actor, a, b, c, ctx):
+    change.post_hoc_due.append((when, ctx.clock.epoch(a) if a else None))
+
+
+def _on_done(change, when, actor, a, b, c, ctx):
+    change.post_hoc_done.append(when)
+
+
+def _on_escalation(change, when, actor, a, b, c, ctx):
+    change.escalations.append(when)
+    _on_stage(change, when, actor, "escalate", ctx)
+
+
+def _on_resolved(change, when, actor, a, b, c, ctx):
+    change.resolutions.append(when)
+
+
+def _on_stage(change, when, actor, stage, ctx):
+    """A stage ran: by automation when its actor matches an automation pattern, else by a person (a manual step)."""
+    if ctx.automated(actor):
+        change.stages_automated.append(when)
+    else:
+        change.manual = True
+        change.stages_manual.append(when)
+
+
+_ON = {"change.created": _on_created, "change.assessed": _on_assessed, "change.state": _on_state, "verdict.assess": _on_assess,
+       "verdict.review": _on_review, "verdict.window": _on_window, "approval.deny": _on_deny, "stage.started": _on_started,
+       # a broken lease and the recovery of a dead run are a person's step whoever records them
+       "stage.results": _on_results, "change.outcome": _on_outcome, "recovery.result": _on_recovery, "lock.broken": _on_manual,
+       POST_HOC_DUE: _on_due}
+_ON.update((kind, _on_done) for kind in POST_HOC_DONE)
+_ON.update((kind, _on_escalation) for kind in ESCALATION_OPENED)
+_ON.update((kind, _on_resolved) for kind in ESCALATION_RESOLVED)
+
+
+class _Context:
+    """What the event handlers share: the clock, the automation patterns (memoized per actor), a JSON decoder."""
+
+    def __init__(self, time, automation_actors):
+        import json  # pylint: disable=import-outside-toplevel
+        self.clock = time
+        self.json = json.loads
+        self.patterns = tuple(automation_actors)
+        self._actors = {}
+
+    def automated(self, actor):
+        known = self._actors.get(actor)
+        if known is None:
+            known = self._actors[actor] = any(fnmatch.fnmatchcase(actor or "", pattern) for pattern in self.patterns)
+        return known
+
+
+def read_changes(conn, time, automation_actors=DEFAULT_AUTOMATION_ACTORS):
+    """Fold the ledger's events (one SQL pass in seq order) into {change_id: ChangeFacts}."""
+    ctx = _Context(time, automation_actors)
+    changes = {}
+    epoch = time.epoch
+    for change_id, ts, kind, actor, a, b, c in conn.execute(SQL, KINDS):
+        change = changes.get(change_id)
+        if change is None:
+            if change_id is None:
+                continue
+            change = changes[change_id] = ChangeFacts(change_id)
+        _ON[kind](change, epoch(ts), actor, a, b, c, ctx)
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------- aggregation
+def nearest_rank(ordered, fraction):
+    """The nearest-rank percentile of an ascending list: the smallest value with at least ``fraction`` of the values <= it."""
+    if not ordered:
+        return None
+    return ordered[max(0, min(len(ordered), int(math.ceil(fraction * len(ordered)))) - 1)]
+
+
+def summary(samples):
+    """{count, mean, p50, p90} of durations in seconds (None values without samples), rounded to milliseconds."""
+    ordered = sorted(samples)
+    if not ordered:
+        return {"count": 0, "mean": None, "p50": None, "p90": None}
+    return {"count": len(ordered), "mean": round(sum(ordered) / len(ordered), 3), "p50": round(nearest_rank(ordered, 0.5), 3),
+            "p90": round(nearest_rank(ordered, 0.9), 3)}
+
+
+def ratio(part, whole):
+    return round(part / whole, 6) if whole else None
+
+
+class Bucket:  # pylint: disable=too-few-public-methods
+    """The counts and samples of one (period, group)."""
+
+    __slots__ = ("counts", "lead", "parts", "mttr_restore", "mttr_escalation", "automated", "manual", "end_to_end", "closed")
+
+    def __init__(self):
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.lead, self.mttr_restore, self.mttr_escalation = [], [], []
+        self.parts = {part: [] for part in LEAD_PARTS}
+        self.automated = self.manual = self.end_to_end = self.closed = 0
+
+    def row(self):
+        counts = dict(self.counts)
+        stages = self.automated + self.manual
+        return {
+            "counts": counts,
+            "lead_time_s": dict(summary(self.lead), parts={part: summary(values) for part, values in self.parts.items()}),
+            "mttr_s": {"restore": summary(self.mttr_restore), "escalation": summary(self.mttr_escalation)},
+            "change_failure_rate": {"failed": counts["failed"], "deployed": counts["deployed"],
+                                    "rate": ratio(counts["failed"], counts["deployed"])},
+            "automation": {"stages_automated": self.automated, "stages_manual": self.manual, "stage_ratio": ratio(self.automated, stages),
+                           "end_to_end": self.end_to_end, "closed": self.closed, "end_to_end_ratio": ratio(self.end_to_end, self.closed)},
+        }
+
+
+class _Window:
+    """The --since/--until filter and the buckets it feeds: add() files one observation under its own event's period."""
+
+    def __init__(self, time, since, until, by):
+        self.time, self.since, self.until, self.by = time, since, until, by
+        self.buckets = {}
+        self.lead_samples = []
+
+    def inside(self, when):
+        return when is not None and (self.since is None or when >= self.since) and (self.until is None or when < self.until)
+
+    def targets(self, change, when):
+        """The buckets an observation at ``when`` goes to: per group, in its period and in the whole range."""
+        if not self.inside(when):
+            return []
+        label = self.time.label(when)
+        out = []
+        for group in change.group(self.by):
+            for period in (label, ALL):
+                key = (period, group)
+                bucket = self.buckets.get(key)
+                if bucket is None:
+                    bucket = self.buckets[key] = Bucket()
+                out.append(bucket)
+        return out
+
+    def count(self, change, key, when, amount=1):
+        for bucket in self.targets(change, when):
+            bucket.counts[key] += amount
+
+
+def _lead_parts(change):
+    """(total, {review, window, running}) seconds of a successful change; the parts add up to the total."""
+    start, end = change.requested, change.closed
+    scheduled = min(max(change.scheduled if change.scheduled is not None else start, start), end)
+    window = change.window_passed if change.window_passed is not None and change.window_passed >= scheduled else scheduled
+    window = min(window, end)
+    return end - start, {"review": scheduled - start, "window": window - scheduled, "running": end - window}
+
+
+def _observe_counts(win, change, as_of):
+    win.count(change, "requested", change.requested)
+    if change.klass == "emergency":
+        win.count(change, "emergency", change.requested)
+    win.count(change, "approved", change.approved)
+    win.count(change, "denied", change.denied)
+    win.count(change, "canceled", change.canceled)
+    for when in change.bypasses:
+        win.count(change, "freeze_bypasses", when)
+    done = sorted(change.post_hoc_done)
+    for position, (when, due) in enumerate(change.post_hoc_due):
+        win.count(change, "post_hoc_due", when)
+        if position >= len(done) and due is not None and due < as_of:
+            win.count(change, "post_hoc_overdue", when)
+    for when in done:
+        win.count(change, "post_hoc_done", when)
+    for when in change.escalations:
+        win.count(change, "escalations", when)
+    for when in change.resolutions:
+        win.count(change, "escalations_resolved", when)
+
+
+def _observe_deploy(win, change):
+    """Change failure rate: a deploy that ended (closed or canceled) is counted at its start; failed when rolled back or
+    closed unsuccessful."""
+    if not change.reached_deploy() or (change.closed is None and change.canceled is None):
+        return
+    win.count(change, "deployed", change.implement)
+    if change.failed():
+        win.count(change, "failed", change.implement)
+
+
+def _observe_close(win, change):
+    """Lead time and its parts, and end-to-end automation, at the close."""
+    if change.closed is None:
+        return
+    for bucket in win.targets(change, change.closed):
+        bucket.counts["closed"] += 1
+        bucket.closed += 1
+        bucket.end_to_end += 0 if change.manual else 1
+    if not change.successful() or change.requested is None:
+        return
+    total, parts = _lead_parts(change)
+    targets = win.targets(change, change.closed)
+    for bucket in targets:
+        bucket.counts["closed_successful"] += 1
+        bucket.lead.append(total)
+        for part, seconds in parts.items():
+            bucket.parts[part].append(seconds)
+    if targets:
+        win.lead_samples.append(total)
+
+
+def _observe_recovery(win, change):
+    """MTTR: failure detected -> verified restored (at the restore); escalation opened -> resolved (at the resolution)."""
+    if change.failed_at is not None and change.restored_at is not None:
+        for bucket in win.targets(change, change.restored_at):
+            bucket.mttr_restore.append(max(0.0, change.restored_at - change.failed_at))
+    opened = sorted(change.escalations)
+    for index, when in enumerate(sorted(change.resolutions)):
+        if index < len(opened):
+            for bucket in win.targets(change, when):
+                bucket.mttr_escalation.append(max(0.0, when - opened[index]))
+
+
+def _observe_stages(win, change):
+    for when in change.stages_automated:
+        for bucket in win.targets(change, when):
+            bucket.automated += 1
+    for when in change.stages_manual:
+        for bucket in win.targets(change, when):
+            bucket.manual += 1
+
+
+def histogram(samples, bounds=LEAD_BUCKETS):
+    """Cumulative counts per upper bound (seconds), then +Inf: [{le, count}] (the Prometheus histogram's buckets)."""
+    ordered = sorted(samples)
+    out, index = [], 0
+    for edge in bounds:
+        while index < len(ordered) and ordered[index] <= edge:
+            index += 1
+        out.append({"le": edge, "count": index})
+    out.append({"le": "+Inf", "count": len(ordered)})
+    return out
+
+
+def aggregate(changes, time, by=None, since=None, until=None, as_of=None):
+    """The report's rows: one per (period, group) in period order, then the whole range (period "all") per group.
+
+    ``changes``: read_changes' result; ``by``: None or one of DIMENSIONS; ``since``/``until``: epoch seconds (an
+    observation counts when since <= its time < until); ``as_of``: epoch seconds for "overdue" (default: now)."""
+    if by not in (None,) + DIMENSIONS:
+        raise ValidationError("unknown grouping %r." % (by,), where="--by", fix="use one of: %s." % ", ".join(DIMENSIONS))
+    as_of = clock.utc_now().timestamp() if as_of is None else as_of
+    win = _Window(time, since, until, by)
+    for change in changes.values():
+        _observe_counts(win, change, as_of)
+        _observe_deploy(win, change)
+        _observe_close(win, change)
+        _observe_recovery(win, change)
+        _observe_stages(win, change)
+    keys = sorted(win.buckets, key=lambda key: (key[0] == ALL, key[0], key[1]))
+    rows = [dict(win.buckets[key].row(), period=key[0], group=key[1]) for key in keys]
+    return {"rows": rows, "lead_time_histogram": histogram(win.lead_samples)}
+
+
+def compute(conn, period="day", by=None, timezone="UTC", since=None, until=None, as_of=None,
+            automation_actors=DEFAULT_AUTOMATION_ACTORS):
+    """The metrics report of an open ledger connection (see docs/metrics.md): {period, by, timezone, since, until, as_of,
+    changes, rows, lead_time_histogram, failure_by}; ``failure_by`` holds the whole range's change failure rate per tier
+    and per category (for the HTML page). ``since``/``until``: text (see :func:`bound`); ``as_of``: an aware datetime."""
+    time = Clock(timezone, period)
+    start, end = bound(since, time.zone, "--since"), bound(until, time.zone, "--until")
+    if start is not None and end is not None and end <= start:
+        raise ValidationError("--until is not after --since.", where="--until", fix="pass an end later than the start.")
+    moment = as_of or clock.utc_now()
+    changes = read_changes(conn, time, automation_actors)
+    report = aggregate(changes, time, by=by, since=start, until=end, as_of=moment.timestamp())
+    failure_by = {}
+    for dimension in ("tier", "category"):
+        rows = aggregate(changes, time, by=dimension, since=start, until=end, as_of=moment.timestamp())["rows"]
+        failure_by[dimension] = [dict(row["change_failure_rate"], group=row["group"]) for row in rows if row["period"] == ALL]
+    report.update(period=period, by=by, timezone=timezone, since=since, until=until, as_of=clock.iso_z(moment),
+                  changes=len(changes), failure_by=failure_by, automation_actors=list(automation_actors))
+    return report
+
+
+def compute_ledger(path, **options):
+    """compute() over the ledger file at ``path``, opened read-only; the chain since its verified checkpoint is checked
+    first (SqliteLedger.check_change: a tampered ledger raises LedgerTampered naming the seq)."""
+    from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger  # pylint: disable=import-outside-toplevel
+    with SqliteLedger(path, readonly=True) as ledger:
+        ledger.check_change()
+        report = compute(ledger.conn, **options)
+    report["ledger"] = str(path)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------- the command line
+def add_parser(sub):
+    """Register `governed-change metrics` on the CLI's subparsers."""
+    import os  # pylint: disable=import-outside-toplevel
+    cmd = sub.add_parser("metrics", help="lead time, MTTR, change failure rate, automation coverage and counts from the ledger "
+                         "(table, JSON, Prometheus text, HTML; definitions in docs/metrics.md)")
+    cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file "
+                     "(default $GOVERNED_CHANGE_LEDGER)")
+    cmd.add_argument("--period", choices=PERIODS, default="day", help="bucket per day, ISO week or month (default day)")
+    cmd.add_argument("--by", choices=DIMENSIONS, help="group by risk tier, category, site or change class")
+    cmd.add_argument("--timezone", default="UTC", help="IANA zone the periods are cut in, e.g. Europe/Berlin (default UTC)")
+    cmd.add_argument("--since", help="count from this instant (ISO 8601 with Z or offset) or date (local midnight)")
+    cmd.add_argument("--until", help="count up to, not including, this instant or date")
+    cmd.add_argument("--format", choices=("table", "json", "prometheus", "html"), default="table", help="output format")
+    cmd.add_argument("--output", help="write to this file (atomically: a textfile collector never reads half a file)")
+    cmd.add_argument("--serve", metavar="127.0.0.1:PORT", help="serve /metrics (Prometheus), /metrics.json and / (HTML) on the "
+                     "loopback address until interrupted, computed afresh per request")
+    cmd.add_argument("--automation-actor", action="append", default=None, metavar="GLOB",
+                     help="actors whose stages count as automation (repeatable; default %s)" % " ".join(DEFAULT_AUTOMATION_ACTORS))
+
+
+def options_of(args):
+    """compute()'s keyword arguments from the parsed command line."""
+    return {"period": args.period, "by": args.by, "timezone": args.timezone, "since": args.since, "until": args.until,
+            "automation_actors": tuple(args.automation_actor or DEFAULT_AUTOMATION_ACTORS)}
+
+
+def write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+    import os  # pylint: disable=import-outside-toplevel
+    import tempfile  # pylint: disable=import-outside-toplevel
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValidationError("the output directory does not exist.", where=directory, fix="create it or choose another --output.")
+    handle, temporary = tempfile.mkstemp(prefix=".metrics-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def cmd_metrics(args, out, err):
+    """metrics: compute once and print or write it, or serve it on the loopback address."""
+    from ansible_collections.governed.change.plugins.module_utils import metrics_render  # pylint: disable=import-outside-toplevel
+    from ansible_collections.governed.change.plugins.module_utils.docfile import require_file  # pylint: disable=import-outside-toplevel
+    if not args.ledger:
+        raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
+    require_file(args.ledger, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
+    options = options_of(args)
+    if args.serve:
+        server = metrics_render.make_server(args.serve, lambda fmt: metrics_render.render(compute_ledger(args.ledger, **options), fmt))
+        err.write("governed-change metrics: serving http://%s:%d/metrics (and / as HTML); Ctrl-C stops.\n" % server.server_address[:2])
+        err.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
+    text = metrics_render.render(compute_ledger(args.ledger, **options), args.format)
+    if args.output:
+        write_atomically(args.output, text)
+        err.write("governed-change metrics: wrote %s (%s)\n" % (args.output, args.format))
+    else:
+        out.write(text)
+    return 0
