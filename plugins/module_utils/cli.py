@@ -14,6 +14,7 @@ import sys
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact
 from ansible_collections.governed.change.plugins.module_utils import metrics as metrics_mod
+from ansible_collections.governed.change.plugins.module_utils import cli_audit
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
@@ -58,6 +59,7 @@ def _parser():
     _workflow_parser(sub)
     _recover_parser(sub)
     metrics_mod.add_parser(sub)
+    cli_audit.add_parsers(sub)  # review, audit, escalation
     return parser
 
 
@@ -417,6 +419,8 @@ def main(argv=None, out=None, err=None, stdin=None):
             return cmd_workflow(args, out, err)
         if args.command == "recover":
             return cmd_recover(args, out, err)
+        if args.command in cli_audit.COMMANDS:
+            return cli_audit.run(args, out, err)
         if args.command == "metrics":
             return metrics_mod.cmd_metrics(args, out, err)
         return cmd_ledger(args, out)

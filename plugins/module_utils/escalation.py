@@ -67,6 +67,10 @@ REASONS = {
         "Gate refused the change", "low",
         "A gate refused the change; no device was touched. Read the gate's reasons and fixes, then resolve them (approval, "
         "window, freeze) and run the change again."),
+    "post_review_overdue": (
+        "Post-hoc review overdue", "medium",
+        "This emergency change bypassed a gate and its mandatory post-hoc review is past its due date. {target} assigns a "
+        "reviewer, who reads the change's evidence and signs the review with `governed-change review complete`."),
 }
 
 
