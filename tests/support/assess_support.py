@@ -126,4 +126,3 @@ def facts(**overrides):
     }
     doc.update(overrides)
     return doc
-

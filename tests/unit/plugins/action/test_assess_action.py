@@ -69,4 +69,3 @@ def test_a_change_request_naming_an_unknown_field_is_refused(tmp_path):
     (tmp_path / "change.yml").write_text((tmp_path / "change.yml").read_text() + "\nsurprise: 1\n")
     result = assess(tmp_path)
     assert result["failed"] is True and result["msg"].startswith("governed.change.assess:") and "surprise" in result["msg"]
-
