@@ -64,7 +64,7 @@ def resolve(ledger, change_id, cause, follow_up, actor, identities=None):
             change_id, (" (resolved at ledger seq %d)" % resolved[-1]) if resolved else " (it was never escalated)"),
             where="--change", fix="resolve a change after it was escalated (`governed-change ledger show` lists its events).")
     return ledger.append_event(change_id, RESOLVED_EVENT, actor, {
-        "cause": cause.strip(), "cause_key": cause_key(cause), "follow_up": follow_up.strip(),
+        "cause": cause.strip(), "cause_normalized": cause_key(cause), "follow_up": follow_up.strip(),
         "escalations": [event["seq"] for event in pending], "reasons": sorted({(event["data"] or {}).get("reason") or ""
                                                                               for event in pending})})
 
@@ -83,7 +83,7 @@ def repeat_causes(events, since=None, until=None):
         if (since is not None and moment < since) or (until is not None and moment >= until):
             continue
         data = event["data"] or {}
-        key = data.get("cause_key") or cause_key(data.get("cause") or "")
+        key = data.get("cause_normalized") or cause_key(data.get("cause") or "")
         item = found.setdefault(key, {"cause": data.get("cause"), "count": 0, "changes": [], "seqs": [], "follow_ups": []})
         item["count"] += 1
         item["seqs"].append(event["seq"])
