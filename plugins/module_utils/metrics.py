@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import json
 import math
+import sqlite3
 
 from ansible_collections.governed.change.plugins.module_utils import clock
-from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 
 PERIODS = ("day", "week", "month")
 DIMENSIONS = ("tier", "category", "site", "class")
@@ -28,10 +30,10 @@ UNKNOWN = "unknown"
 ALL = "all"
 SUCCESSFUL = ("successful", "successful_issues")
 
-# Post-hoc reviews and escalations: "due" is written by the window gate (lifecycle._record_window); the completion and
-# resolution kinds are read when they exist (a ledger without them counts none done or resolved).
+# Post-hoc reviews and escalations: "due" is written by the window gate (lifecycle._record_window), "done" by
+# `governed-change review complete` (post_review.py), "resolved" by the learning loop (learning.py).
 POST_HOC_DUE = "review.post_hoc_due"
-POST_HOC_DONE = ("review.post_hoc_done", "review.completed")
+POST_HOC_DONE = ("review.post_hoc_done",)
 ESCALATION_OPENED = ("escalation.sent", "escalation.failed_to_send")
 ESCALATION_RESOLVED = ("escalation.resolved",)
 
@@ -42,36 +44,36 @@ LEAD_PARTS = ("review", "window", "running")
 # Lead-time histogram bounds (seconds) for the HTML distribution and the Prometheus histogram.
 LEAD_BUCKETS = (300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
 
-# Each kind's fields: a, b, c (NULL when the kind does not use them). Booleans come back as 1/0, arrays as JSON text.
+# Each kind's fields, read in SQL (one json_extract per event: one parse of its data). One path gives the value (a boolean
+# as 1/0); several give a JSON array of them, decoded here. Handlers get them as a, b, c (None when absent).
 _FIELDS = {
-    "change.created": ("$.tier", None, None),
-    "change.assessed": ("$.tier", None, None),
-    "change.state": ("$.to", "$.close_code", None),
+    "change.created": ("$.tier",),
+    "change.assessed": ("$.tier",),
+    "change.state": ("$.to", "$.close_code"),
     "verdict.assess": ("$.verdict.change_class", "$.verdict.category", "$.verdict.sites"),
-    "verdict.review": ("$.verdict.decision", None, None),
-    "verdict.window": ("$.verdict.decision", "$.verdict.bypass.post_review_due", None),
-    "approval.deny": (None, None, None),
-    "stage.started": ("$.stage", None, None),
+    "verdict.review": ("$.verdict.decision",),
+    "verdict.window": ("$.verdict.decision", "$.verdict.bypass.post_review_due"),
+    "approval.deny": (),
+    "stage.started": ("$.stage",),
     "stage.results": ("$.stages.decision.rollback.performed", "$.stages.failed_at", "$.stages.rollback_verified_at"),
-    "change.outcome": ("$.outcome", None, None),
-    "recovery.result": ("$.recovered", None, None),
-    "lock.broken": (None, None, None),
-    POST_HOC_DUE: ("$.post_review_due", None, None),
+    "change.outcome": (),
+    "recovery.result": ("$.recovered",),
+    "lock.broken": (),
+    POST_HOC_DUE: ("$.post_review_due",),
 }
 for _kind in POST_HOC_DONE + ESCALATION_OPENED + ESCALATION_RESOLVED:
-    _FIELDS[_kind] = (None, None, None)
+    _FIELDS[_kind] = ()
 KINDS = tuple(sorted(_FIELDS))
+_MULTI = frozenset(kind for kind, paths in _FIELDS.items() if len(paths) > 1)
 
 
-
-def _column(position):
-    arms = ["WHEN '%s' THEN json_extract(data, '%s')" % (kind, paths[position])
-            for kind, paths in sorted(_FIELDS.items()) if paths[position]]
+def _column():
+    arms = ["WHEN '%s' THEN json_extract(data, %s)" % (kind, ", ".join("'%s'" % path for path in paths))
+            for kind, paths in sorted(_FIELDS.items()) if paths]
     return "CASE kind %s END" % " ".join(arms)
 
 
-SQL = ("SELECT change_id, ts, kind, actor, %s, %s, %s FROM events WHERE kind IN (%s) ORDER BY seq"
-       % (_column(0), _column(1), _column(2), ", ".join("?" * len(KINDS))))
+SQL = "SELECT change_id, ts, kind, actor, %s FROM events WHERE kind IN (%s) ORDER BY seq" % (_column(), ", ".join("?" * len(KINDS)))
 
 
 # ---------------------------------------------------------------------------------------------- time
@@ -181,12 +183,9 @@ class ChangeFacts:  # pylint: disable=too-many-instance-attributes,too-few-publi
             return tuple(self.sites) or (UNKNOWN,)
         return (ALL,)
 
-    def reached_deploy(self):
-        return self.implement is not None
-
     def failed(self):
         """A change that reached deploy and was rolled back or closed unsuccessful."""
-        return self.reached_deploy() and (self.rolled_back or self.close_code == "unsuccessful")
+        return self.implement is not None and (self.rolled_back or self.close_code == "unsuccessful")
 
     def successful(self):
         return self.closed is not None and self.close_code in SUCCESSFUL
@@ -213,9 +212,8 @@ def _on_state(change, when, actor, a, b, c, ctx):
 
 def _on_assess(change, when, actor, a, b, c, ctx):
     change.klass, change.category = a or change.klass, b or change.category
-    if c:
-        sites = ctx.json(c)
-        change.sites = tuple(str(site) for site in sites) if isinstance(sites, list) else change.sites
+    if isinstance(c, list):
+        change.sites = tuple(str(site) for site in c)
     _on_stage(change, when, actor, "assess", ctx)
 
 
@@ -304,7 +302,6 @@ class _Context:
     """What the event handlers share: the clock, the automation patterns (memoized per actor), a JSON decoder."""
 
     def __init__(self, time, automation_actors):
-        import json  # pylint: disable=import-outside-toplevel
         self.clock = time
         self.json = json.loads
         self.patterns = tuple(automation_actors)
@@ -320,14 +317,26 @@ class _Context:
 def read_changes(conn, time, automation_actors=DEFAULT_AUTOMATION_ACTORS):
     """Fold the ledger's events (one SQL pass in seq order) into {change_id: ChangeFacts}."""
     ctx = _Context(time, automation_actors)
+    try:
+        return _fold(conn.execute(SQL, KINDS), ctx)
+    except sqlite3.Error as exc:  # e.g. an event whose data is no longer JSON (edited before the verified checkpoint)
+        raise LedgerError("the ledger's events cannot be read for the metrics (%s)." % exc, where="events",
+                          fix="run `governed-change ledger verify --ledger PATH` to find the edited event, and restore the ledger "
+                              "from a backup.")
+
+
+def _fold(rows, ctx):
+    """{change_id: ChangeFacts} from the SQL rows (change_id, ts, kind, actor, field)."""
     changes = {}
-    epoch = time.epoch
-    for change_id, ts, kind, actor, a, b, c in conn.execute(SQL, KINDS):
+    epoch = ctx.clock.epoch
+    decode, multi, padding = ctx.json, _MULTI, [None, None]
+    for change_id, ts, kind, actor, field in rows:
         change = changes.get(change_id)
         if change is None:
             if change_id is None:
                 continue
             change = changes[change_id] = ChangeFacts(change_id)
+        a, b, c = (decode(field) + padding)[:3] if kind in multi else (field, None, None)
         _ON[kind](change, epoch(ts), actor, a, b, c, ctx)
     return changes
 
@@ -356,13 +365,26 @@ def ratio(part, whole):
 class Bucket:  # pylint: disable=too-few-public-methods
     """The counts and samples of one (period, group)."""
 
-    __slots__ = ("counts", "lead", "parts", "mttr_restore", "mttr_escalation", "automated", "manual", "end_to_end", "closed")
+    __slots__ = ("counts", "lead", "parts", "mttr_restore", "mttr_escalation", "automated", "manual", "end_to_end")
 
     def __init__(self):
         self.counts = dict.fromkeys(COUNT_KEYS, 0)
         self.lead, self.mttr_restore, self.mttr_escalation = [], [], []
         self.parts = {part: [] for part in LEAD_PARTS}
-        self.automated = self.manual = self.end_to_end = self.closed = 0
+        self.automated = self.manual = self.end_to_end = 0
+
+    def merge(self, other):
+        """Add ``other``'s counts and samples to this bucket (the whole range from its periods)."""
+        for key, value in other.counts.items():
+            self.counts[key] += value
+        self.lead += other.lead
+        self.mttr_restore += other.mttr_restore
+        self.mttr_escalation += other.mttr_escalation
+        for part, values in other.parts.items():
+            self.parts[part] += values
+        self.automated += other.automated
+        self.manual += other.manual
+        self.end_to_end += other.end_to_end
 
     def row(self):
         counts = dict(self.counts)
@@ -374,39 +396,36 @@ class Bucket:  # pylint: disable=too-few-public-methods
             "change_failure_rate": {"failed": counts["failed"], "deployed": counts["deployed"],
                                     "rate": ratio(counts["failed"], counts["deployed"])},
             "automation": {"stages_automated": self.automated, "stages_manual": self.manual, "stage_ratio": ratio(self.automated, stages),
-                           "end_to_end": self.end_to_end, "closed": self.closed, "end_to_end_ratio": ratio(self.end_to_end, self.closed)},
+                           "end_to_end": self.end_to_end, "closed": counts["closed"],
+                           "end_to_end_ratio": ratio(self.end_to_end, counts["closed"])},
         }
 
 
 class _Window:
-    """The --since/--until filter and the buckets it feeds: add() files one observation under its own event's period."""
+    """The --since/--until filter and the per-period buckets of the change being observed (its groups are set once)."""
 
-    def __init__(self, time, since, until, by):
-        self.time, self.since, self.until, self.by = time, since, until, by
+    def __init__(self, time, since, until):
+        self.time, self.since, self.until = time, since, until
         self.buckets = {}
+        self.groups = (ALL,)
         self.lead_samples = []
 
-    def inside(self, when):
-        return when is not None and (self.since is None or when >= self.since) and (self.until is None or when < self.until)
-
-    def targets(self, change, when):
-        """The buckets an observation at ``when`` goes to: per group, in its period and in the whole range."""
-        if not self.inside(when):
+    def targets(self, when):
+        """The buckets an observation at ``when`` goes to: its period's, one per group of the change ([] outside the range)."""
+        if when is None or (self.since is not None and when < self.since) or (self.until is not None and when >= self.until):
             return []
         label = self.time.label(when)
         out = []
-        for group in change.group(self.by):
-            for period in (label, ALL):
-                key = (period, group)
-                bucket = self.buckets.get(key)
-                if bucket is None:
-                    bucket = self.buckets[key] = Bucket()
-                out.append(bucket)
+        for group in self.groups:
+            bucket = self.buckets.get((label, group))
+            if bucket is None:
+                bucket = self.buckets[(label, group)] = Bucket()
+            out.append(bucket)
         return out
 
-    def count(self, change, key, when, amount=1):
-        for bucket in self.targets(change, when):
-            bucket.counts[key] += amount
+    def count(self, key, when):
+        for bucket in self.targets(when):
+            bucket.counts[key] += 1
 
 
 def _lead_parts(change):
@@ -419,76 +438,77 @@ def _lead_parts(change):
 
 
 def _observe_counts(win, change, as_of):
-    win.count(change, "requested", change.requested)
+    win.count("requested", change.requested)
     if change.klass == "emergency":
-        win.count(change, "emergency", change.requested)
-    win.count(change, "approved", change.approved)
-    win.count(change, "denied", change.denied)
-    win.count(change, "canceled", change.canceled)
+        win.count("emergency", change.requested)
+    win.count("approved", change.approved)
+    win.count("denied", change.denied)
+    win.count("canceled", change.canceled)
     for when in change.bypasses:
-        win.count(change, "freeze_bypasses", when)
+        win.count("freeze_bypasses", when)
     done = sorted(change.post_hoc_done)
     for position, (when, due) in enumerate(change.post_hoc_due):
-        win.count(change, "post_hoc_due", when)
+        win.count("post_hoc_due", when)
         if position >= len(done) and due is not None and due < as_of:
-            win.count(change, "post_hoc_overdue", when)
+            win.count("post_hoc_overdue", when)
     for when in done:
-        win.count(change, "post_hoc_done", when)
+        win.count("post_hoc_done", when)
     for when in change.escalations:
-        win.count(change, "escalations", when)
+        win.count("escalations", when)
     for when in change.resolutions:
-        win.count(change, "escalations_resolved", when)
+        win.count("escalations_resolved", when)
+
+
+def ended_deploy(change):
+    """Whether the change counts in the change failure rate: it reached deploy and ended (closed or canceled)."""
+    return change.implement is not None and (change.closed is not None or change.canceled is not None)
 
 
 def _observe_deploy(win, change):
-    """Change failure rate: a deploy that ended (closed or canceled) is counted at its start; failed when rolled back or
-    closed unsuccessful."""
-    if not change.reached_deploy() or (change.closed is None and change.canceled is None):
-        return
-    win.count(change, "deployed", change.implement)
-    if change.failed():
-        win.count(change, "failed", change.implement)
+    """Change failure rate: a deploy that ended is counted at its start; failed when rolled back or closed unsuccessful."""
+    if ended_deploy(change):
+        win.count("deployed", change.implement)
+        if change.failed():
+            win.count("failed", change.implement)
 
 
 def _observe_close(win, change):
     """Lead time and its parts, and end-to-end automation, at the close."""
-    if change.closed is None:
+    targets = win.targets(change.closed)
+    if not targets:
         return
-    for bucket in win.targets(change, change.closed):
-        bucket.counts["closed"] += 1
-        bucket.closed += 1
-        bucket.end_to_end += 0 if change.manual else 1
-    if not change.successful() or change.requested is None:
-        return
-    total, parts = _lead_parts(change)
-    targets = win.targets(change, change.closed)
-    for bucket in targets:
-        bucket.counts["closed_successful"] += 1
-        bucket.lead.append(total)
-        for part, seconds in parts.items():
-            bucket.parts[part].append(seconds)
-    if targets:
+    successful = change.successful() and change.requested is not None
+    if successful:
+        total, parts = _lead_parts(change)
         win.lead_samples.append(total)
+    for bucket in targets:
+        bucket.counts["closed"] += 1
+        bucket.end_to_end += 0 if change.manual else 1
+        if successful:
+            bucket.counts["closed_successful"] += 1
+            bucket.lead.append(total)
+            for part, seconds in parts.items():
+                bucket.parts[part].append(seconds)
 
 
 def _observe_recovery(win, change):
     """MTTR: failure detected -> verified restored (at the restore); escalation opened -> resolved (at the resolution)."""
     if change.failed_at is not None and change.restored_at is not None:
-        for bucket in win.targets(change, change.restored_at):
+        for bucket in win.targets(change.restored_at):
             bucket.mttr_restore.append(max(0.0, change.restored_at - change.failed_at))
     opened = sorted(change.escalations)
     for index, when in enumerate(sorted(change.resolutions)):
         if index < len(opened):
-            for bucket in win.targets(change, when):
+            for bucket in win.targets(when):
                 bucket.mttr_escalation.append(max(0.0, when - opened[index]))
 
 
 def _observe_stages(win, change):
     for when in change.stages_automated:
-        for bucket in win.targets(change, when):
+        for bucket in win.targets(when):
             bucket.automated += 1
     for when in change.stages_manual:
-        for bucket in win.targets(change, when):
+        for bucket in win.targets(when):
             bucket.manual += 1
 
 
@@ -512,16 +532,35 @@ def aggregate(changes, time, by=None, since=None, until=None, as_of=None):
     if by not in (None,) + DIMENSIONS:
         raise ValidationError("unknown grouping %r." % (by,), where="--by", fix="use one of: %s." % ", ".join(DIMENSIONS))
     as_of = clock.utc_now().timestamp() if as_of is None else as_of
-    win = _Window(time, since, until, by)
+    win = _Window(time, since, until)
     for change in changes.values():
+        win.groups = change.group(by)
         _observe_counts(win, change, as_of)
         _observe_deploy(win, change)
         _observe_close(win, change)
         _observe_recovery(win, change)
         _observe_stages(win, change)
-    keys = sorted(win.buckets, key=lambda key: (key[0] == ALL, key[0], key[1]))
-    rows = [dict(win.buckets[key].row(), period=key[0], group=key[1]) for key in keys]
+    totals = {}
+    for (_period, group), bucket in win.buckets.items():
+        totals.setdefault(group, Bucket()).merge(bucket)
+    rows = [dict(win.buckets[key].row(), period=key[0], group=key[1]) for key in sorted(win.buckets)]
+    rows += [dict(totals[group].row(), period=ALL, group=group) for group in sorted(totals)]
     return {"rows": rows, "lead_time_histogram": histogram(win.lead_samples)}
+
+
+def failure_by(changes, time, dimension, since=None, until=None):
+    """The whole range's change failure rate per group of ``dimension``: [{group, failed, deployed, rate}] by group."""
+    counts = {}
+    for change in changes.values():
+        if not ended_deploy(change) or (since is not None and change.implement < since) or (until is not None and change.implement >= until):
+            continue
+        failed = change.failed()
+        for group in change.group(dimension):
+            item = counts.setdefault(group, [0, 0])
+            item[0] += 1 if failed else 0
+            item[1] += 1
+    return [{"group": group, "failed": failed, "deployed": deployed, "rate": ratio(failed, deployed)}
+            for group, (failed, deployed) in sorted(counts.items())]
 
 
 def compute(conn, period="day", by=None, timezone="UTC", since=None, until=None, as_of=None,
@@ -536,12 +575,9 @@ def compute(conn, period="day", by=None, timezone="UTC", since=None, until=None,
     moment = as_of or clock.utc_now()
     changes = read_changes(conn, time, automation_actors)
     report = aggregate(changes, time, by=by, since=start, until=end, as_of=moment.timestamp())
-    failure_by = {}
-    for dimension in ("tier", "category"):
-        rows = aggregate(changes, time, by=dimension, since=start, until=end, as_of=moment.timestamp())["rows"]
-        failure_by[dimension] = [dict(row["change_failure_rate"], group=row["group"]) for row in rows if row["period"] == ALL]
+    failures = {dimension: failure_by(changes, time, dimension, since=start, until=end) for dimension in ("tier", "category")}
     report.update(period=period, by=by, timezone=timezone, since=since, until=until, as_of=clock.iso_z(moment),
-                  changes=len(changes), failure_by=failure_by, automation_actors=list(automation_actors))
+                  changes=len(changes), failure_by=failures, automation_actors=list(automation_actors))
     return report
 
 
