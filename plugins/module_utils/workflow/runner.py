@@ -130,6 +130,91 @@ def parse_extra_vars(items):
     return out
 
 
+# The job fields a node may prompt for that the local runner applies (AWX RunJob.build_args turns them into
+# ansible-playbook options); each reaches the job only when the job template asks for it (validate.NODE_PROMPTS).
+JOB_PROMPTS = ("job_type", "job_tags", "skip_tags", "diff_mode", "verbosity", "forks", "timeout", "scm_branch", "limit", "inventory")
+# Prompts a workflow job template carries itself; they beat the node's (AWX WorkflowJobNode.get_job_kwargs).
+WORKFLOW_PROMPTS = ("limit", "inventory", "scm_branch", "job_tags", "skip_tags")
+_INTEGER_FIELDS = ("verbosity", "forks", "timeout")
+# ansible_runner.run keyword of each launch field that is an option of its own
+_RUNNER_OPTIONS = (("limit", "limit"), ("job_tags", "tags"), ("skip_tags", "skip_tags"), ("verbosity", "verbosity"),
+                   ("forks", "forks"), ("timeout", "timeout"))
+
+
+def _prompt_value(field, node, workflow):
+    """The prompted value of ``field``: the workflow's when it sets one, else the node's (an inventory by its name)."""
+    value = workflow.get(field) if field in WORKFLOW_PROMPTS else None
+    if value in (None, "", {}):
+        value = node.get(field)
+    if isinstance(value, dict):
+        value = value.get("name")
+    return None if value in (None, "", False, 0) else value  # awx.awx sends a node field only when it is set (truthy)
+
+
+def _launch_value(field, value):
+    if value in (None, ""):
+        return None
+    if field in _INTEGER_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValidationError("%s is %r, not an integer." % (field, value), where=field, fix="write %s as a whole number." % field) from None
+    return bool(value) if field == "diff_mode" else value
+
+
+def launch_fields(node, workflow, template):
+    """The job's launch fields: the template's own, replaced by a prompt (workflow over node) the template asks for."""
+    out = {}
+    for field in JOB_PROMPTS:
+        value = _prompt_value(field, node, workflow)
+        if value is None or template.get(wfv.NODE_PROMPTS[field]) is not True:
+            value = template.get(field)
+        out[field] = _launch_value(field, value)
+    return out
+
+
+def runner_options(launch):
+    """ansible_runner.run keyword arguments for a job's launch fields (AWX RunJob.build_args: --check, --diff, -l, -t, ...)."""
+    options = {key: launch[field] for field, key in _RUNNER_OPTIONS if launch.get(field)}
+    flags = (["--check"] if launch.get("job_type") == "check" else []) + (["--diff"] if launch.get("diff_mode") else [])
+    if flags:
+        options["cmdline"] = " ".join(flags)
+    return options
+
+
+def vars_mapping(value, what):
+    """extra_vars given as a mapping or as YAML/JSON text; {} when unset."""
+    if isinstance(value, str):
+        value = parse_yaml_text(value, what)
+    return dict(value or {})
+
+
+def _survey_elements(holder):
+    spec = holder.get("survey_spec") if holder.get("survey_enabled") is True else None
+    elements = spec.get("spec") if isinstance(spec, dict) else None
+    return [element for element in elements or [] if isinstance(element, dict) and element.get("variable")]
+
+
+def survey_defaults(holder):
+    """{variable: default} of a template's enabled survey (AWX _update_unified_job_kwargs puts them above extra_vars)."""
+    return {element["variable"]: element["default"] for element in _survey_elements(holder) if element.get("default") is not None}
+
+
+def survey_variables(holder):
+    """The variables an enabled survey asks for."""
+    return {element["variable"] for element in _survey_elements(holder)}
+
+
+def accepted_extra_data(node, template):
+    """The node's extra_data the template accepts: all with ask_variables_on_launch, else only its survey's variables (AWX
+    _accept_or_ignore_variables)."""
+    data = node.get("extra_data") if isinstance(node.get("extra_data"), dict) else {}
+    if template.get("ask_variables_on_launch") is True:
+        return dict(data)
+    allowed = survey_variables(template)
+    return {key: value for key, value in data.items() if key in allowed}
+
+
 class WorkflowRunner:
     """Runs one workflow template; ``run()`` returns the run record (and writes run.json + summary.txt in the run dir)."""
 
@@ -190,7 +275,8 @@ class WorkflowRunner:
         return beside if os.path.isfile(beside) else (shutil.which("ansible-playbook") or beside)
 
     def _build_graph(self):
-        nodes = self.doc.get("workflow_nodes") or self.doc.get("schema") or []
+        # awx.awx deletes a node with state: absent instead of creating it: it is not part of the workflow
+        nodes = [node for node in self.doc.get("workflow_nodes") or self.doc.get("schema") or [] if node.get("state") != "absent"]
         self.order = [node["identifier"] for node in nodes]
         self.nodes = {node["identifier"]: node for node in nodes}
         self.parents = {ident: [] for ident in self.order}
@@ -206,7 +292,7 @@ class WorkflowRunner:
             self.state[ident] = {"identifier": ident, "type": wfv.template_type(node), "job_template": wfv.template_name(node),
                                  "status": None, "timed_out": False, "start": None, "end": None, "elapsed": None, "rc": None,
                                  "artifacts": {}, "ancestor_artifacts": {}, "private_data_dir": None, "extra_vars": None,
-                                 "limit": None, "explanation": None, "approval": None,
+                                 "limit": None, "launch": None, "explanation": None, "approval": None,
                                  "all_parents_must_converge": node.get("all_parents_must_converge") is True}
         unsupported = sorted({s["type"] for s in self.state.values() if s["type"] not in ("job_template", "workflow_approval")})
         if unsupported:
@@ -227,10 +313,8 @@ class WorkflowRunner:
         if not template.get("playbook") or not os.path.isfile(playbook):
             raise ValidationError("the playbook of job template '%s' does not exist (%s)." % (name, playbook), where="node '%s'" % ident,
                                   fix="correct playbook: in the controller configuration or pass --project-dir.")
-        inventory_name = template.get("inventory")
-        node_inventory = node.get("inventory")
-        if isinstance(node_inventory, dict) and node_inventory.get("name") and template.get("ask_inventory_on_launch"):
-            inventory_name = node_inventory["name"]
+        launch = launch_fields(node, self.doc, template)
+        inventory_name = launch["inventory"]
         inventory = self.inventory["by_name"].get(inventory_name) or self.inventory["*"] or self.controller.inventory_path(inventory_name)
         if not inventory:
             raise ValidationError("no inventory file for job template '%s' (inventory %r)." % (name, inventory_name), where="node '%s'" % ident,
@@ -239,7 +323,7 @@ class WorkflowRunner:
         if not os.path.exists(inventory):
             raise ValidationError("the inventory %s of job template '%s' does not exist." % (inventory, name), where="node '%s'" % ident,
                                   fix="check --inventory or the inventory source's source_path.")
-        return {"template": template, "playbook": playbook, "inventory": inventory, "inventory_name": inventory_name}
+        return {"template": template, "playbook": playbook, "inventory": inventory, "inventory_name": inventory_name, "launch": launch}
 
     # -- AWX semantics --------------------------------------------------------------------------------
     def _is_root(self, ident):
@@ -326,23 +410,38 @@ class WorkflowRunner:
         merged.pop("_ansible_no_log", None)
         return merged
 
-    def _extra_vars(self, ident, template=None):
-        """AWX precedence: job template extra_vars < node extra_data (when prompted) < ancestor artifacts < workflow extra_vars."""
-        node = self.nodes[ident]
-        out = {"awx_user_name": self.launcher, "awx_workflow_job_name": self.doc.get("name"), "governed_workflow_run": self.run_id}
+    def _extra_vars(self, ident, template=None, launch=None):
+        """AWX precedence, lowest first: job template extra_vars < its survey defaults < node extra_data (what the template
+        accepts) < ancestor artifacts < the workflow's variables < AWX's meta variables."""
+        out = {}
         if template is not None:
-            out["awx_job_template_name"] = template.get("name")
-            base = template.get("extra_vars")
-            if isinstance(base, str):
-                base = parse_yaml_text(base, "job template %s extra_vars" % template.get("name")) or {}
-            out.update(base or {})
-            if template.get("ask_variables_on_launch") or template.get("survey_enabled"):
-                out.update(node.get("extra_data") or {})
+            out.update(vars_mapping(template.get("extra_vars"), "job template %s extra_vars" % template.get("name")))
+            out.update(survey_defaults(template))
+            out.update(accepted_extra_data(self.nodes[ident], template))
         artifacts = self._ancestor_artifacts(ident)
         self.state[ident]["ancestor_artifacts"] = artifacts
         out.update(artifacts)
-        out.update(self.doc.get("extra_vars") or {})
+        out.update(self._workflow_vars())
+        out.update(self._meta_vars(template, launch))
+        return out
+
+    def _workflow_vars(self):
+        """The workflow job's extra vars: the workflow's extra_vars < its survey defaults < launch vars."""
+        out = vars_mapping(self.doc.get("extra_vars"), "workflow %s extra_vars" % self.doc.get("name"))
+        out.update(survey_defaults(self.doc))
         out.update(self.launch_vars)
+        return out
+
+    def _meta_vars(self, template, launch):
+        """AWX's awx_*/tower_* variables (Job.awx_meta_vars); they override every other extra var, so no variable can pose
+        as the launcher."""
+        meta = {"user_name": self.launcher, "workflow_job_name": self.doc.get("name")}
+        if template is not None:
+            meta["job_template_name"] = template.get("name")
+        if launch and launch.get("scm_branch"):
+            meta["job_scm_branch"] = launch["scm_branch"]
+        out = {"%s_%s" % (prefix, key): value for prefix in ("awx", "tower") for key, value in meta.items()}
+        out["governed_workflow_run"] = self.run_id
         return out
 
     # -- execution ------------------------------------------------------------------------------------
@@ -444,15 +543,12 @@ class WorkflowRunner:
         state["start_ts"] = time.time()
         state["start"] = _iso(state["start_ts"])
         if state["type"] == "workflow_approval":
-            return {"extra_vars": self._extra_vars(ident)}
+            state["extra_vars"] = self._extra_vars(ident)  # what the approval is resolved with (launcher: awx_user_name)
+            return {"extra_vars": state["extra_vars"]}
         plan = self._job_plan(ident)
-        plan["extra_vars"] = self._extra_vars(ident, plan["template"])
-        node, template = self.nodes[ident], plan["template"]
-        plan["limit"] = (node.get("limit") if node.get("limit") and template.get("ask_limit_on_launch") else None) \
-            or (self.doc.get("limit") if self.doc.get("limit") and template.get("ask_limit_on_launch") else None) or template.get("limit")
-        plan["timeout"] = (node.get("timeout") if node.get("timeout") and template.get("ask_timeout_on_launch") else None) \
-            or template.get("timeout") or 0
-        state["extra_vars"], state["limit"] = plan["extra_vars"], plan["limit"]
+        plan["extra_vars"] = self._extra_vars(ident, plan["template"], plan["launch"])
+        plan["limit"], plan["timeout"] = plan["launch"]["limit"], plan["launch"]["timeout"] or 0
+        state["extra_vars"], state["limit"], state["launch"] = plan["extra_vars"], plan["limit"], plan["launch"]
         return plan
 
     def _finish(self, ident, status, explanation=None, **extra):
@@ -493,10 +589,7 @@ class WorkflowRunner:
                   "envvars": {"PATH": os.pathsep.join([os.path.dirname(self.ansible_playbook), os.environ.get("PATH", "")])},
                   "event_handler": on_event, "cancel_callback": self.cancel.is_set,
                   "settings": {"suppress_ansible_output": True}}
-        if plan["limit"]:
-            kwargs["limit"] = plan["limit"]
-        if plan["timeout"]:
-            kwargs["timeout"] = int(plan["timeout"])
+        kwargs.update(runner_options(plan["launch"]))
         result = ansible_runner.run(**kwargs)
         if result.status in ("timeout", "canceled"):
             reap(private)
