@@ -227,8 +227,9 @@ class SSHTransport(Transport):
 
         Everything that decides which server is reached and how it is verified is part of the name, so a command never
         rides on a connection made with other settings (another key, known_hosts file or jump host)."""
-        identity = "\0".join([self.control["scope"], self.user, self.host, str(self.port), self.key_file or "",
-                                "\0".join(self.common_args + self.extra_args), str(self.host_key_checking), self.become_user or ""])
+        parts = [self.control["scope"], self.user, self.host, str(self.port), self.key_file or "",
+                 "\0".join(self.common_args + self.extra_args), str(self.host_key_checking), self.become_user or ""]
+        identity = "\0".join(parts)
         return os.path.join(self.control["dir"], "gc-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24])
 
     def jump(self):

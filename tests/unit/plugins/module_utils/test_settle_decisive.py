@@ -7,8 +7,6 @@ hold; the devices of a batch stop together once one failed decisively."""
 
 from __future__ import annotations
 
-import copy
-
 from ansible_collections.governed.change.plugins.module_utils import impact
 from ansible_collections.governed.change.plugins.module_utils.batch_halt import HaltGroup
 from ansible_collections.governed.change.plugins.module_utils.checks import no_regression_checks, wait_until_settled
