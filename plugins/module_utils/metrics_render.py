@@ -181,6 +181,9 @@ def trend_svg(rows):
     step = plot_w / max(len(periods), 1)
     parts = _svg_open("trend", "Deployed changes (bars) and change failure rate (line) per period", width, height)
     parts.append('<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d" stroke="#444"/>' % (left, 20 + plot_h, left + plot_w, 20 + plot_h))
+    parts.append('<text class="legend" x="%d" y="12" font-size="11"><tspan fill="#3b6ea5">bars: deploys per %s (top = %d)</tspan>'
+                 '<tspan fill="#c0392b" dx="16">line: change failure rate (top = 100%%)</tspan></text>'
+                 % (left, "period", top))
     points = []
     for index, period in enumerate(periods):
         x = left + index * step
@@ -192,7 +195,7 @@ def trend_svg(rows):
         if deployed[period]:
             rate = failed[period] / deployed[period]
             points.append((x + step / 2, 20 + plot_h - plot_h * rate, period, rate))
-        if len(periods) <= 31 or index % max(1, len(periods) // 12) == 0:
+        if index % max(1, -(-len(periods) // 9)) == 0:  # at most 9 labels: each about 70 px wide
             parts.append('<text class="tick" x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>'
                          % (x + step / 2, height - bottom + 16, _esc(period)))
     if points:
