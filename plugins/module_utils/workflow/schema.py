@@ -132,10 +132,23 @@ def check_options(value, options, path, where, source, errors):
                                           fix="add it (%s documents it as required)." % source))
 
 
+def _integer_choice(value, spec):
+    """An integer given for a str option whose choices are all integers written as text (verbosity: AWX's API choices are
+    integers and awx.awx converts an integer to its str option)."""
+    choices = spec.get("choices") or []
+    return (isinstance(value, int) and not isinstance(value, bool) and (spec.get("type") or "str") == "str" and bool(choices)
+            and all(str(choice).isdigit() for choice in choices))
+
+
 def check_value(value, spec, field, where, source, errors):
     """Check one value against its documented spec (type, choices, elements, suboptions)."""
     if value is None:
         return  # Ansible treats null as "not given"
+    if _integer_choice(value, spec):
+        if str(value) not in [str(choice) for choice in spec["choices"]]:
+            errors.append(ValidationError("field '%s' is %r, not one of %s." % (field, value, ", ".join(repr(c) for c in spec["choices"])),
+                                          where=where, fix="use one of the documented choices."))
+        return
     kind = spec.get("type") or "str"
     if not _is_type(value, kind):
         expected = _TYPE_NAMES.get(kind, kind)
@@ -150,16 +163,21 @@ def check_value(value, spec, field, where, source, errors):
     if kind == "dict" and isinstance(subs, dict):
         check_options(value, subs, field + ".", where, source, errors)
     if kind == "list":
-        elements = spec.get("elements")
-        for position, item in enumerate(value):
-            item_field = "%s[%d]" % (field, position)
-            if elements and not _is_type(item, elements):
-                errors.append(ValidationError("field '%s' must be %s (got %s %r)." % (
-                    item_field, _TYPE_NAMES.get(elements, elements), type(item).__name__, item), where=where,
-                    fix="write each element as %s." % _TYPE_NAMES.get(elements, elements)))
-                continue
-            if choices and item not in choices:
-                errors.append(ValidationError("field '%s' is %r, not one of %s." % (item_field, item, ", ".join(repr(c) for c in choices)),
-                                              where=where, fix="use one of the documented choices."))
-            if elements == "dict" and isinstance(subs, dict):
-                check_options(item, subs, item_field + ".", where, source, errors)
+        _check_elements(value, spec, field, where, source, errors)
+
+
+def _check_elements(value, spec, field, where, source, errors):
+    """Each element of a list option: its type, its choices, its suboptions."""
+    elements, choices, subs = spec.get("elements"), spec.get("choices"), spec.get("suboptions")
+    for position, item in enumerate(value):
+        item_field = "%s[%d]" % (field, position)
+        if elements and not _is_type(item, elements):
+            errors.append(ValidationError("field '%s' must be %s (got %s %r)." % (
+                item_field, _TYPE_NAMES.get(elements, elements), type(item).__name__, item), where=where,
+                fix="write each element as %s." % _TYPE_NAMES.get(elements, elements)))
+            continue
+        if choices and item not in choices:
+            errors.append(ValidationError("field '%s' is %r, not one of %s." % (item_field, item, ", ".join(repr(c) for c in choices)),
+                                          where=where, fix="use one of the documented choices."))
+        if elements == "dict" and isinstance(subs, dict):
+            check_options(item, subs, item_field + ".", where, source, errors)

@@ -204,16 +204,37 @@ def _duplicate_identifiers(positions, source):
                 fix="give every node a unique identifier; edges refer to nodes by identifier.")
 
 
+def is_absent(node):
+    """awx.awx deletes a node with state: absent: it is not part of the workflow."""
+    return isinstance(node, dict) and node.get("state") == "absent"
+
+
 def _dangling_edges(nodes, by_id, source):
-    """Edges naming a node the workflow does not have."""
+    """Edges naming a node the workflow does not have (or one whose state is absent)."""
+    absent = {node.get("identifier") for node in nodes if is_absent(node)}
     for index, node in enumerate(nodes):
-        if not isinstance(node, dict):
+        if not isinstance(node, dict) or is_absent(node):
             continue
         for kind, child, position in edges_of(node):
             if child not in by_id:
-                yield ValidationError("related.%s[%d] names '%s', which is not a node of this workflow." % (
-                    kind, position, child), where=node_where(source, node, index),
+                yield ValidationError("related.%s[%d] names '%s', which is not a node of this workflow%s." % (
+                    kind, position, child, " (its state is absent)" if child in absent else ""), where=node_where(source, node, index),
                     fix="add a node with identifier '%s' or correct the edge (nodes: %s)." % (child, ", ".join(sorted(by_id))))
+
+
+def _double_edges(by_id, source):
+    """Two edge kinds from one parent to one child: AWX refuses the second ("Relationship not allowed.")."""
+    for ident, node in by_id.items():
+        kinds = {}
+        for kind, child, _position in edges_of(node):
+            kinds.setdefault(child, [])
+            if kind not in kinds[child]:
+                kinds[child].append(kind)
+        for child, found in kinds.items():
+            if len(found) > 1:
+                yield ValidationError("it links to '%s' by %s; AWX allows one relationship between two nodes (Relationship not "
+                                      "allowed.)." % (child, " and ".join(found)), where="%s: node '%s'" % (source, ident),
+                                      fix="keep one edge from '%s' to '%s' (always_nodes when it must run either way)." % (ident, child))
 
 
 def _node_template(node, where, errors):
@@ -235,7 +256,38 @@ def _node_template(node, where, errors):
         errors.append(ValidationError("unified_job_template has no name.", where=where,
                                       fix="name the %s." % ("approval" if kind == "workflow_approval" else "template")))
         return None
+    if not ujt.get("type"):
+        errors.append(ValidationError("unified_job_template '%s' has no type: awx.awx fails on it (Could not find unified job "
+                                      "template type)." % name, where=where,
+                                      fix="add type: job_template (or the node's kind: %s)." % ", ".join(UJT_TYPES)))
+        return None
     return kind, name
+
+
+def _approval_prompts(node, name, where):
+    """An approval takes no launch field (AWX UnifiedJobTemplate._accept_or_ignore_job_kwargs: not allowed on launch)."""
+    for field in NODE_PROMPTS:
+        if node.get(field) not in (None, "", {}):
+            yield ValidationError("approval node '%s' sets %s: AWX never applies a launch field to an approval (Field is not "
+                                  "allowed on launch)." % (name, field), where=where,
+                                  fix="drop %s from the approval node; set the variables on the workflow or the job template "
+                                      "nodes." % field)
+
+
+def _survey_extra_data(node, template, name, where):
+    """A template without ask_variables_on_launch accepts only its survey's variables (AWX _accept_or_ignore_variables)."""
+    data = node.get("extra_data")
+    if not isinstance(data, dict) or template.get("ask_variables_on_launch") is True or template.get("survey_enabled") is not True:
+        return
+    spec = template.get("survey_spec") if isinstance(template.get("survey_spec"), dict) else {}
+    asked = sorted({item.get("variable") for item in spec.get("spec") or [] if isinstance(item, dict) and item.get("variable")})
+    extra = sorted(str(key) for key in data if key not in asked)
+    if extra:
+        yield ValidationError("the node's extra_data sets %s, which job template '%s' does not ask for (its survey asks for %s; "
+                              "ask_variables_on_launch is not true): AWX refuses to create the node (HTTP 400)." % (
+                                  ", ".join(extra), name, ", ".join(asked) or "nothing"), where=where,
+                              fix="drop them from extra_data, add them to the survey, or set ask_variables_on_launch: true on "
+                                  "job template '%s'." % name)
 
 
 def _approval_timeout(ujt, name, where):
@@ -272,6 +324,7 @@ class Validator:
         by_id, positions = self._check_nodes(nodes, source, errors, warnings, doc)
         errors.extend(_duplicate_identifiers(positions, source))
         errors.extend(_dangling_edges(nodes, by_id, source))
+        errors.extend(_double_edges(by_id, source))
         for cycle in find_cycles(by_id):
             errors.append(ValidationError("the workflow has a cycle: %s." % cycle, where=source,
                                           fix="remove one of these edges; AWX workflows must be acyclic."))
@@ -290,6 +343,8 @@ class Validator:
             if node is None:
                 continue
             schema.check_options(node, options, "", where, NODE_SOURCE, errors)
+            if is_absent(node):
+                continue
             ident = node.get("identifier")
             if isinstance(ident, str) and ident:
                 positions.setdefault(ident, []).append(index)
@@ -316,6 +371,7 @@ class Validator:
         kind, name = checked
         if kind == "workflow_approval":
             errors.extend(_approval_timeout(node["unified_job_template"], name, where))
+            errors.extend(_approval_prompts(node, name, where))
         elif kind == "workflow_job_template":
             warnings.extend(self._known_workflow(name, where))
         elif kind == "job_template":
@@ -339,6 +395,7 @@ class Validator:
                                               ", ".join(sorted(self.controller.templates)) or "none")))
             return
         self._check_prompts(node, template, name, where, errors)
+        errors.extend(_survey_extra_data(node, template, name, where))
         for field in ("limit", "inventory", "job_tags", "skip_tags", "scm_branch"):
             if doc.get(field) not in (None, "", {}) and not template.get(NODE_PROMPTS[field]):
                 warnings.append(ValidationError("the workflow sets %s, but job template '%s' does not prompt for it (%s); AWX "
@@ -353,15 +410,16 @@ class Validator:
                 continue
             granted = template.get(ask) is True or (field == "extra_data" and template.get("survey_enabled") is True)
             if not granted:
-                errors.append(ValidationError("the node sets %s, but job template '%s' does not prompt for it (%s is not true), so "
-                                              "AWX would ignore it." % (field, name, ask), where=where,
+                errors.append(ValidationError("the node sets %s, but job template '%s' does not prompt for it (%s is not true): "
+                                              "AWX refuses to create the node (HTTP 400, Field is not configured to prompt on "
+                                              "launch)." % (field, name, ask), where=where,
                                               fix="set %s: true on job template '%s' in the controller configuration, or drop %s "
                                                   "from the node." % (ask, name, field)))
         related = node.get("related") if isinstance(node.get("related"), dict) else {}
         for field, ask in RELATED_PROMPTS.items():
             if ask in documented and related.get(field) and template.get(ask) is not True:
                 errors.append(ValidationError("the node sets related.%s, but job template '%s' does not prompt for it (%s is not "
-                                              "true), so AWX would ignore it." % (field, name, ask), where=where,
+                                              "true): AWX refuses to create the node (HTTP 400)." % (field, name, ask), where=where,
                                               fix="set %s: true on job template '%s', or drop related.%s." % (ask, name, field)))
 
     def _check_template(self, name, template, errors):
