@@ -50,36 +50,36 @@ EDGES = """
 name: wf edges
 workflow_nodes:
   - identifier: ok
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     related:
       success_nodes: [{identifier: ok_success}]
       failure_nodes: [{identifier: ok_failure}]
       always_nodes: [{identifier: ok_always}]
   - identifier: ok_success
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: ok_failure
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: ok_always
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: bad
-    unified_job_template: {name: wf fail}
+    unified_job_template: {name: wf fail, type: job_template}
     related:
       success_nodes: [{identifier: bad_success}]
       failure_nodes: [{identifier: bad_failure}]
       always_nodes: [{identifier: bad_always}]
   - identifier: bad_success
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: bad_failure
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: bad_always
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: slow
-    unified_job_template: {name: wf short timeout}
+    unified_job_template: {name: wf short timeout, type: job_template}
     extra_data: {step_delay: 2}
     related:
       failure_nodes: [{identifier: slow_failure}]
   - identifier: slow_failure
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
 """
 
 
@@ -131,11 +131,11 @@ def test_unhandled_failure_fails_the_workflow(tmp_path):
 name: wf unhandled
 workflow_nodes:
   - identifier: breaks
-    unified_job_template: {name: wf fail}
+    unified_job_template: {name: wf fail, type: job_template}
     related:
       success_nodes: [{identifier: never}]
   - identifier: never
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
 """)
     assert status(nodes) == {"breaks": "failed", "never": "do_not_run"}
     assert record["status"] == "failed" and record["failed_without_handler"] == ["breaks"]
@@ -146,38 +146,38 @@ CONVERGE = """
 name: wf converge
 workflow_nodes:
   - identifier: p_ok
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     related:
       success_nodes: [{identifier: any_node}, {identifier: all_node}, {identifier: all_ok}, {identifier: any_wait}]
   - identifier: p_fail
-    unified_job_template: {name: wf fail}
+    unified_job_template: {name: wf fail, type: job_template}
     related:
       success_nodes: [{identifier: any_node}, {identifier: all_node}]
       failure_nodes: [{identifier: all_ok}]
   - identifier: p_slow
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     extra_data: {step_delay: 1}
     related:
       success_nodes: [{identifier: any_wait}]
   - identifier: any_node
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: all_node
     all_parents_must_converge: true
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     related:
       success_nodes: [{identifier: all_child}]
       always_nodes: [{identifier: all_child_always}]
   - identifier: all_child
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: all_child_always
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: all_ok
     all_parents_must_converge: true
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: any_wait
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: none_fired
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
 """
 
 
@@ -216,20 +216,20 @@ name: wf artifacts
 extra_vars: {color: from_workflow}
 workflow_nodes:
   - identifier: a
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     extra_data: {step_emit: {x: from_a, shared: from_a, keep: from_a, color: from_a}, step_delay: 1}
     related:
       success_nodes: [{identifier: b}]
   - identifier: side
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     extra_data: {step_echo_vars: [x]}
   - identifier: b
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     extra_data: {step_emit: {shared: from_b}}
     related:
       always_nodes: [{identifier: c}]
   - identifier: c
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
     extra_data: {shared: from_node_data, only_data: from_node_data, step_echo_vars: [x, shared, keep, color, only_data, launch]}
 """
 
@@ -252,9 +252,9 @@ def test_bounded_parallelism_serialises(tmp_path):
 name: wf serial
 workflow_nodes:
   - identifier: one
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: two
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
 """, parallel=1)
     first, second = sorted(nodes.values(), key=lambda n: n["start"])
     assert ts(second["start"]) >= ts(first["end"])
@@ -270,9 +270,9 @@ workflow_nodes:
       success_nodes: [{identifier: work}]
       failure_nodes: [{identifier: on_no}]
   - identifier: work
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
   - identifier: on_no
-    unified_job_template: {name: wf step}
+    unified_job_template: {name: wf step, type: job_template}
 """
 
 

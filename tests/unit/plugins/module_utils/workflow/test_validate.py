@@ -115,12 +115,11 @@ def test_wrong_types():
         "workflow_job_template documents it." % path,
         "%s: node 'work': field 'all_parents_must_converge' must be a boolean (got str 'yes'). Fix: write it as a boolean, as "
         "awx.awx workflow_job_template (workflow_nodes) documents it." % path,
-        "%s: node 'work': field 'verbosity' must be a string (got int 1). Fix: write it as a string, as awx.awx "
-        "workflow_job_template (workflow_nodes) documents it." % path,
         "%s: node 'work': field 'related.success_nodes' must be a list (got str 'work2'). Fix: write it as a list, as awx.awx "
         "workflow_job_template (workflow_nodes) documents it." % path,
         "%s: node 'work': the node sets verbosity, but job template 'wf step' does not prompt for it (ask_verbosity_on_launch is "
-        "not true), so AWX would ignore it. Fix: set ask_verbosity_on_launch: true on job template 'wf step' in the controller "
+        "not true): AWX refuses to create the node (HTTP 400, Field is not configured to prompt on launch). Fix: set "
+        "ask_verbosity_on_launch: true on job template 'wf step' in the controller "
         "configuration, or drop verbosity from the node." % path]
 
 
@@ -128,10 +127,12 @@ def test_prompts_and_missing_playbook():
     path, _report, messages = check("broken_template_problems.yml")
     assert messages == [
         "%s: node 'strict': the node sets extra_data, but job template 'wf strict' does not prompt for it (ask_variables_on_launch "
-        "is not true), so AWX would ignore it. Fix: set ask_variables_on_launch: true on job template 'wf strict' in the controller "
+        "is not true): AWX refuses to create the node (HTTP 400, Field is not configured to prompt on launch). Fix: set "
+        "ask_variables_on_launch: true on job template 'wf strict' in the controller "
         "configuration, or drop extra_data from the node." % path,
         "%s: node 'strict': the node sets limit, but job template 'wf strict' does not prompt for it (ask_limit_on_launch is not "
-        "true), so AWX would ignore it. Fix: set ask_limit_on_launch: true on job template 'wf strict' in the controller "
+        "true): AWX refuses to create the node (HTTP 400, Field is not configured to prompt on launch). Fix: set "
+        "ask_limit_on_launch: true on job template 'wf strict' in the controller "
         "configuration, or drop limit from the node." % path,
         "%s: controller_templates 'wf missing playbook': playbook 'workflow_playbooks/nope.yml' of job template 'wf missing "
         "playbook' does not exist in the project (%s). Fix: correct the playbook path (relative to the project root) or pass "
@@ -144,7 +145,8 @@ def test_all_problems_of_several_files_are_collected():
                             controller_config=CONTROLLER, project_dir=FIXTURES)
     assert len(report["files"]) == 10 and report["ok"] is False
     assert [bool(f["errors"]) for f in report["files"]] == [True] * 9 + [False]
-    assert len(report["errors"]) == 18  # the missing playbook of a shared job template is reported once
+    # the missing playbook of a shared job template is reported once; an integer verbosity (1) is accepted (AWX's choices)
+    assert len(report["errors"]) == 17
     assert all(error["fix"] and error["where"] for error in report["errors"])
 
 
@@ -235,7 +237,10 @@ def test_deploy_failure_through_verify_is_refused(tmp_path):
     def edit(_doc, nodes):
         nodes["deploy"]["related"]["failure_nodes"] = [{"identifier": "verify"}]
     path, messages = shipped_variant(tmp_path, edit)
-    assert messages == ["%s: node 'deploy': %s: its failure path deploy -[failure]-> verify reaches verify node 'verify' before any "
+    assert messages == ["%s: node 'deploy': it links to 'verify' by success_nodes and failure_nodes; AWX allows one relationship "
+                        "between two nodes (Relationship not allowed.). Fix: keep one edge from 'deploy' to 'verify' (always_nodes "
+                        "when it must run either way)." % path,
+                        "%s: node 'deploy': %s: its failure path deploy -[failure]-> verify reaches verify node 'verify' before any "
                         "rollback node: a passing verify would take the failed change on to close as successful. %s" % (
                             path, DEPLOY, FAILURE_FIX % "deploy")]
 
