@@ -208,9 +208,10 @@ class ChangeAudit:
         windows = [w for w in self.ctx["windows"] if w.name in names]
         closed = [w.name for w in windows if w.open_at(moment) is None] + [n for n in names if n not in {w.name for w in windows}]
         if not names or closed:
+            where = ", ".join(closed) or "any open window"
             self.deviation("deploy_outside_window", deploy["seq"], "deployed at %s outside %s (the window gate passed at ledger "
-                           "seq %d) and no emergency bypass is recorded." % (deploy["ts"], ", ".join(closed) or "any open window",
-                                                                           gate["seq"]), windows=closed or names)
+                           "seq %d) and no emergency bypass is recorded." % (deploy["ts"], where, gate["seq"]),
+                           windows=closed or names)
 
     # -- the change as a whole -------------------------------------------------------------------------------------
     def post_review(self):

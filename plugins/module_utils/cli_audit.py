@@ -164,8 +164,8 @@ def _causes(args, out):
         for row in rows:
             out.write("%3d  %s%s (changes %s)\n" % (row["count"], row["cause"], "  [repeated]" if row["repeated"] else "",
                                                     ", ".join(row["changes"])))
-        out.write("%d cause(s), %d repeated, as of %s\n" % (len(rows), sum(1 for r in rows if r["repeated"]),
-                                                           iso_z(utc_now(), precision="seconds")))
+        repeated = sum(1 for r in rows if r["repeated"])
+        out.write("%d cause(s), %d repeated, as of %s\n" % (len(rows), repeated, iso_z(utc_now(), precision="seconds")))
     return EXIT_OK
 
 

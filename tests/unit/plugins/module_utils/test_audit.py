@@ -93,7 +93,7 @@ class Pipeline:
         at(self.mp, minutes)
         now = BASE + datetime.timedelta(minutes=minutes)
         signers = ap.allowed_signers_path(self.policy)
-        verdict, _ = lifecycle.evaluate_and_record(self.path, self.cid, "review", lambda ledger, record: lifecycle.review_verdict(
+        verdict, _recorded = lifecycle.evaluate_and_record(self.path, self.cid, "review", lambda ledger, record: lifecycle.review_verdict(
             self.policy, self.assessment, record, ledger.approvals(self.cid), None, [launcher], now=now, allowed_signers=signers,
             ledger_path=self.path))
         assert verdict["decision"] == "pass", verdict["reasons"]
@@ -101,7 +101,7 @@ class Pipeline:
     def window(self, minutes=15):
         at(self.mp, minutes)
         now = BASE + datetime.timedelta(minutes=minutes)
-        verdict, _ = lifecycle.evaluate_and_record(self.path, self.cid, "window", lambda ledger, record: (
+        verdict, _recorded = lifecycle.evaluate_and_record(self.path, self.cid, "window", lambda ledger, record: (
             windows.window_gate(self.policy, self.assessment, self.assessment["facts"]["targets"], now=now), {}))
         assert verdict["decision"] == "pass", verdict["reasons"]
 
@@ -120,8 +120,8 @@ class Pipeline:
         stages = {"hosts": {h: {"check": {"passed": True, "results": []}, "post": dict(REF, kind="snapshot")} for h in self.deployed},
                   "deployed": self.deployed}
         lifecycle.release_locks(self.path, self.cid)
-        lifecycle.close_change(self.path, self.cid, "successful", {"output_dir": self.out, "actor": "governed.change",
-                                                                    "stages": stages})
+        request = {"output_dir": self.out, "actor": "governed.change", "stages": stages}
+        lifecycle.close_change(self.path, self.cid, "successful", request)
 
     def run(self, skip=()):
         self.assess()

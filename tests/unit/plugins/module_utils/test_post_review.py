@@ -64,7 +64,7 @@ def emergency(tmp_path, monkeypatch, keys):
     path = str(tmp_path / "ledger.sqlite")
     monkeypatch.setenv(ENV, iso_z(BASE))
     records.record_assessment(path, doc)
-    verdict, _ = lifecycle.evaluate_and_record(path, CID, "window", lambda ledger, record: (
+    verdict, _recorded = lifecycle.evaluate_and_record(path, CID, "window", lambda ledger, record: (
         windows.window_gate(policy, doc, doc["facts"]["targets"], now=moment(0.1)), {}))
     assert verdict["decision"] == "pass" and verdict["bypass"]["post_review_due"] == iso_z(moment(48.1), precision="seconds")
     return {"path": path, "policy": policy, "assessment": doc, "keys": keys, "out": str(tmp_path / "out"), "mp": monkeypatch}
