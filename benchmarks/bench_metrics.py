@@ -74,8 +74,8 @@ def lifecycle(i):
               "decision": {"outcome": code, "rollback": {"performed": rolled_back, "verified": rolled_back}, "detected": FILLER[:2]},
               "failed_at": "2026-11-02T00:20:00Z" if failed else "", "rollback_verified_at": "2026-11-02T00:21:30Z" if rolled_back else ""}
     events += [(600, "approval.approve", "alice", {"approver": "alice", "decision": "approve", "content_hash": HASH, "source": "ssh"}),
-               (601, "verdict.review", "svc-ci", {"gate": "review", "verdict": {"decision": "pass", "reasons": FILLER[:8],
-                                                                              "counted": [{"approver": "alice", "groups": ["netops"]}]}}),
+               (601, "verdict.review", "svc-ci", {"gate": "review", "verdict": {
+                   "decision": "pass", "reasons": FILLER[:8], "counted": [{"approver": "alice", "groups": ["netops"]}]}}),
                (601, "change.state", "svc-ci", {"from": "authorize", "to": "scheduled", "close_code": None, "reason": "review gate passed"}),
                (900, "verdict.window", "governed.change", {"gate": "window", "verdict": window}),
                (905, "lock.acquired", "svc-ci", {"devices": ["r1", "r2"], "expires": "2026-11-02T02:00:00Z", "ttl_s": 3600}),

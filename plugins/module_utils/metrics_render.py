@@ -222,8 +222,8 @@ def distribution_svg(buckets):
         h = plot_h * count / top
         label = "> %s" % _bound_label(buckets[-2]["le"]) if edge == "+Inf" else "<= %s" % _bound_label(edge)
         parts.append('<rect class="bar lead-time" data-le="%s" data-value="%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f" '
-                     'fill="#5b8c5a"><title>%s: %d</title></rect>' % (_esc(edge), count, left + index * step + step * 0.1,
-                                                                     20 + plot_h - h, step * 0.8, h, _esc(label), count))
+                     'fill="#5b8c5a"><title>%s: %d</title></rect>'
+                     % (_esc(edge), count, left + index * step + step * 0.1, 20 + plot_h - h, step * 0.8, h, _esc(label), count))
         parts.append('<text class="tick" x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>'
                      % (left + index * step + step / 2, height - bottom + 16, _esc(label)))
     parts.append("</svg>")

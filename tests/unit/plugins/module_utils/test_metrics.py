@@ -95,8 +95,8 @@ def _window(ledger, clock, cid, story, moment):
         verdict["bypass"] = {"bypassed": [{"kind": "freeze", "name": "year-end"}], "post_review_due": due, "post_review_hours": 24}
     ledger.record_verdict(cid, "window", verdict)
     if verdict["bypass"]:
-        ledger.append_event(cid, "review.post_hoc_due", "governed.change", {"reason": "emergency bypass of year-end",
-                                                                             "post_review_due": verdict["bypass"]["post_review_due"]})
+        ledger.append_event(cid, "review.post_hoc_due", "governed.change",
+                            {"reason": "emergency bypass of year-end", "post_review_due": verdict["bypass"]["post_review_due"]})
 
 
 def _deploy(ledger, clock, cid, moment):
@@ -429,8 +429,8 @@ def test_prometheus_label_values_are_escaped():
     text = metrics_render.render_prometheus(report)
     assert 'category="odd \\"quoted\\" \\\\ back\\nslash"' in text
     samples = parse_prometheus(text)
-    assert ("governed_change_changes", frozenset({("period", "all"), ("category", 'odd "quoted" \\ back\nslash'),
-                                                   ("event", "requested")})) in samples
+    labels = frozenset({("period", "all"), ("category", 'odd "quoted" \\ back\nslash'), ("event", "requested")})
+    assert ("governed_change_changes", labels) in samples
 
 
 def test_table_and_json(ten):
@@ -499,12 +499,13 @@ def test_the_command_refuses_bad_input_with_the_field_and_the_fix(ten, tmp_path)
     assert code == 2 and "--since" in err
 
 
-def test_a_tampered_ledger_is_refused_with_its_seq(tmp_path):
+def test_a_tampered_ledger_is_refused(tmp_path):
+    """The check before reading (SqliteLedger.check_change: triggers, chain head, the tail since the checkpoint)."""
     path = build(str(tmp_path / "ledger.sqlite"), ten_changes()[:2])
     with SqliteLedger(path) as ledger:
         ledger.conn.execute("DROP TRIGGER events_append_only_update")
         ledger.conn.execute("UPDATE events SET data = '{}' WHERE seq = (SELECT MAX(seq) FROM events)")
-    with pytest.raises(LedgerTampered):
+    with pytest.raises(LedgerTampered, match="events_append_only_update"):
         metrics.compute_ledger(path)
     code, _out, err = run_cli("metrics", "--ledger", path)
     assert code == 1 and "refused" in err
