@@ -385,14 +385,17 @@ class SettleTracker:
         if passed:
             return self._pass_verdict()
         self.seen_failure = True
-        return self._decisive_verdict(elapsed_s, decisive) or self._stable_failure_verdict(elapsed_s)
+        return self._decisive_verdict(elapsed_s) or self._stable_failure_verdict(elapsed_s)
 
     def _count(self, elapsed_s, passed, failure_sig, routing_sig, decisive):
         key = ("pass" if passed else ("fail", failure_sig), routing_sig)
         self.run = self.run + 1 if key == self.last else 1
         self.last = key
         # the decisive fact and the routing state must hold; what the failing checks read may move (a refused
-        # session cycles Idle/Connect/OpenSent) without the failure being any less final
+        # session cycles Idle/Connect/OpenSent, and its last reset reason with it) without the failure being any less
+        # final: a session refused once and not up since (the routing state unchanged) stays refused
+        if not decisive and not passed and self.decisive_last is not None and self.decisive_last[1] == routing_sig:
+            decisive = self.decisive_last[0]
         decisive_key = (decisive, routing_sig) if decisive and not passed else None
         if decisive_key is None or decisive_key != self.decisive_last:
             self.decisive_run, self.decisive_since = (1 if decisive_key else 0), elapsed_s
@@ -410,9 +413,10 @@ class SettleTracker:
             return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
         return None
 
-    def _decisive_verdict(self, elapsed_s, decisive):
+    def _decisive_verdict(self, elapsed_s):
         if not self.polls or self.decisive_run < DECISIVE_POLLS or elapsed_s - self.decisive_since < DECISIVE_HOLD_S:
             return None
+        decisive = self.decisive_last[0]
         return {"settled": False, "fail_fast": True, "decisive": decisive,
                 "reason": "a decisive failure on %d consecutive polls over %.1f s with the routing state unchanged: %s" % (
                     self.decisive_run, elapsed_s - self.decisive_since, decisive)}

@@ -77,6 +77,12 @@ def test_one_read_is_never_enough_and_a_moving_routing_state_restarts_the_hold()
     assert tracker.observe(0.9, False, ("f",), "s2", "refused") is None  # the routing state moved: start again
     assert tracker.observe(1.2, False, ("f",), "s2", "refused") is None
     assert tracker.observe(1.5, False, ("f",), "s2", "refused")["decisive"] == "refused"
+    sticky = impact.SettleTracker(polls=3, converge_s=4.0)  # refused once, not up since: the reset reason may move on
+    assert sticky.observe(0.3, False, ("f",), "s", "refused") is None
+    assert sticky.observe(0.8, False, ("f",), "s", None)["decisive"] == "refused"
+    back = impact.SettleTracker(polls=3, converge_s=4.0)  # the routing state moved (the session came up): not carried
+    assert back.observe(0.3, False, ("f",), "s", "refused") is None
+    assert back.observe(0.8, False, ("f",), "s2", None) is None and back.observe(1.3, False, ("f",), "s2", None) is None
     off = impact.SettleTracker(polls=0, converge_s=4.0)  # fail fast off: no early end of any kind
     assert all(off.observe(t, False, ("f",), "s", "refused") is None for t in (0.3, 1.0, 2.0, 5.0))
 
