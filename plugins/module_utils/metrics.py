@@ -549,7 +549,7 @@ def aggregate(changes, time, by=None, since=None, until=None, as_of=None):
         totals.setdefault(group, Bucket()).merge(bucket)
     rows = [dict(win.buckets[key].row(), period=key[0], group=key[1]) for key in sorted(win.buckets)]
     rows += [dict(totals[group].row(), period=ALL, group=group) for group in sorted(totals)]
-    return {"rows": rows, "lead_time_histogram": histogram(win.lead_samples)}
+    return {"rows": rows, "lead_time_histogram": histogram(win.lead_samples), "lead_time_sum": round(sum(win.lead_samples), 3)}
 
 
 def failure_by(changes, time, dimension, since=None, until=None):

@@ -96,20 +96,22 @@ class _Exposition:
     def __init__(self):
         self.families = {}
 
-    def add(self, name, kind, help_text, labels, value):
+    def add(self, name, kind, help_text, labels, value, suffix=""):
+        """One sample of family ``name`` (``suffix``: a histogram's _bucket, _sum or _count); None values are left out."""
         if value is None:
             return
         family = self.families.setdefault(PREFIX + name, {"type": kind, "help": help_text, "samples": []})
-        family["samples"].append((labels, value))
+        family["samples"].append((suffix, labels, value))
 
     def text(self):
         lines = []
         for name, family in self.families.items():
             lines.append("# HELP %s %s" % (name, family["help"].replace("\\", "\\\\").replace("\n", "\\n")))
             lines.append("# TYPE %s %s" % (name, family["type"]))
-            for labels, value in family["samples"]:
+            for suffix, labels, value in family["samples"]:
                 pairs = ",".join('%s="%s"' % (key, escape_label(val)) for key, val in labels)
-                lines.append("%s{%s} %s" % (name, pairs, _number(value)) if pairs else "%s %s" % (name, _number(value)))
+                sample = name + suffix
+                lines.append("%s{%s} %s" % (sample, pairs, _number(value)) if pairs else "%s %s" % (sample, _number(value)))
         return "\n".join(lines) + "\n"
 
 
@@ -149,9 +151,12 @@ def render_prometheus(report):
     for row in report["rows"]:
         base = [("period", row["period"])] + ([(dimension, row["group"])] if dimension else [])
         _row_samples(out, row, base)
+    histogram_help = "Lead times (requested to closed successful) of the whole range, as a histogram."
     for item in report["lead_time_histogram"]:
-        out.add("lead_time_histogram_seconds_bucket", "gauge", "Lead times of the whole range at or under each bound "
-                "(cumulative, as a histogram's buckets).", [("le", item["le"])], item["count"])
+        out.add("lead_time_distribution_seconds", "histogram", histogram_help, [("le", item["le"])], item["count"], "_bucket")
+    if report["lead_time_histogram"]:
+        out.add("lead_time_distribution_seconds", "histogram", histogram_help, [], report.get("lead_time_sum", 0.0), "_sum")
+        out.add("lead_time_distribution_seconds", "histogram", histogram_help, [], report["lead_time_histogram"][-1]["count"], "_count")
     out.add("ledger_changes", "gauge", "Change records the metrics were computed from.", [], report["changes"])
     return out.text()
 

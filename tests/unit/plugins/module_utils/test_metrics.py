@@ -403,7 +403,9 @@ def parse_prometheus(text):
         match = PROM_LINE.match(line)
         assert match, "not a sample line: %r" % line
         name = match.group(1)
-        assert name in typed and name in helped, "%s has no TYPE/HELP before its samples" % name
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in typed else name
+        assert family in typed and family in helped, "%s has no TYPE/HELP before its samples" % name
+        assert family == name or typed[family] in ("histogram", "summary"), "%s: a suffix on a %s" % (name, typed[family])
         labels = frozenset((k, v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\"))
                            for k, v in LABEL.findall(match.group(3) or ""))
         samples[(name, labels)] = float(match.group(4))
@@ -420,11 +422,14 @@ def test_prometheus_text_parses_back_to_the_report(ten):
     assert samples[("governed_change_lead_time_seconds", frozenset({("period", "all"), ("tier", "low"), ("quantile", "0.9")}))] == 9 * HOUR
     assert samples[("governed_change_mttr_seconds", key | {("kind", "restore")})] == 180
     assert samples[("governed_change_ledger_changes", frozenset())] == 10
-    assert samples[("governed_change_lead_time_histogram_seconds_bucket", frozenset({("le", "+Inf")}))] == 8
+    assert samples[("governed_change_lead_time_distribution_seconds_bucket", frozenset({("le", "+Inf")}))] == 8
+    assert samples[("governed_change_lead_time_distribution_seconds_bucket", frozenset({("le", "14400")}))] == 3  # 1, 2, 3 h
+    assert samples[("governed_change_lead_time_distribution_seconds_count", frozenset())] == 8
+    assert samples[("governed_change_lead_time_distribution_seconds_sum", frozenset())] == 43 * HOUR  # 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 hours
 
 
 def test_prometheus_label_values_are_escaped():
-    report = {"by": "category", "changes": 1, "lead_time_histogram": [], "rows": [dict(
+    report = {"by": "category", "changes": 1, "lead_time_histogram": [], "lead_time_sum": 0, "rows": [dict(
         metrics.Bucket().row(), period="all", group='odd "quoted" \\ back\nslash')]}
     text = metrics_render.render_prometheus(report)
     assert 'category="odd \\"quoted\\" \\\\ back\\nslash"' in text
