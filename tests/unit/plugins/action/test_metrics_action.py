@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 
-from action_harness import run_action
+from action_harness import assessed_workspace, run_action
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -59,3 +59,15 @@ def test_bad_arguments_fail_naming_the_field(ledger, tmp_path):
     assert result["failed"] and "unknown time zone" in result["msg"]
     result = run_action("metrics", {"ledger": ledger, "output_dir": str(tmp_path / "missing")})
     assert result["failed"] and "output_dir" in result["msg"]
+
+
+def test_a_real_assessment_records_the_category_and_sites_the_metrics_group_by(tmp_path):
+    """governed.change.assess in-process (the example change request, the lab inventory) writes verdict.assess with the
+    request's category and the sites it touches; the metrics read them back."""
+    assessed = assessed_workspace(tmp_path)
+    change = assessed["assessment"]
+    by_category = run_action("metrics", {"ledger": str(tmp_path / "ledger.sqlite"), "by": "category"})
+    by_site = run_action("metrics", {"ledger": str(tmp_path / "ledger.sqlite"), "by": "site"})
+    assert [row["group"] for row in by_category["totals"]] == [change["category"]]
+    assert [row["group"] for row in by_site["totals"]] == change["blast_radius"]["sites"] and change["blast_radius"]["sites"]
+    assert by_category["totals"][0]["counts"]["requested"] == 1
