@@ -63,6 +63,9 @@ def test_bad_check_rolls_back_verified_escalates_change_failed_with_mttr():
     assert (got["outcome"], got["reason"], got["escalate"]) == ("unsuccessful", "change_failed", True)
     assert got["devices"]["r1"]["state"] == "rolled_back" and got["devices"]["r2"]["state"] == "untouched"
     assert got["mttr_s"] == 4.25
+    # what the close records in stage.results, for the ledger's MTTR (metrics.py)
+    assert (got["stages"]["failed_at"], got["stages"]["rollback_verified_at"], got["stages"]["mttr_s"]) == (
+        "2026-11-30T10:00:00.000000Z", "2026-11-30T10:00:04.250000Z", 4.25)
     assert got["close_reason"] == "stage verify failed: verify failed on r1: checks failed"
     assert "r1: checks failed - no_bgp_session_lost (10.0.12.2 missing)" in got["detected"]
     assert got["actions_taken"] == [
