@@ -91,20 +91,20 @@ class Clock:
         if period not in PERIODS:
             raise ValidationError("unknown period %r." % (period,), where="--period", fix="use one of: %s." % ", ".join(PERIODS))
         self.period = period
-        self._minutes = {}
+        self.minutes = {}
         self._labels = {}
 
     def epoch(self, ts):
         """Seconds since the epoch of a ledger timestamp (clock.iso_z: YYYY-MM-DDTHH:MM:SS[.ffffff]Z)."""
         if ts is None:
             return None
-        base = self._minutes.get(ts[:16])
+        base = self.minutes.get(ts[:16])
         if base is None:
             try:
                 base = datetime.datetime.fromisoformat(ts[:16] + "+00:00").timestamp()
             except ValueError:
                 return clock.parse_instant(ts, where="event ts").timestamp()
-            self._minutes[ts[:16]] = base
+            self.minutes[ts[:16]] = base
         try:
             return base + float(ts[17:-1]) if ts.endswith("Z") and len(ts) > 17 else base
         except ValueError:
@@ -288,7 +288,7 @@ def _on_resolved(change, when, actor, _field, ctx):
 
 def _on_stage(change, when, actor, ctx):
     """A stage ran: by automation when its actor matches an automation pattern, else by a person (a manual step)."""
-    if ctx.automated(actor):
+    if ctx.automated[actor]:
         change.stages_automated.append(when)
     else:
         change.manual = True
@@ -304,20 +304,25 @@ _ON.update((kind, _on_escalation) for kind in ESCALATION_OPENED)
 _ON.update((kind, _on_resolved) for kind in ESCALATION_RESOLVED)
 
 
-class _Context:
+class _Automated(dict):
+    """actor -> whether it matches an automation pattern, matched once per actor."""
+
+    def __init__(self, patterns):
+        super().__init__()
+        self.patterns = tuple(patterns)
+
+    def __missing__(self, actor):
+        known = self[actor] = any(fnmatch.fnmatchcase(actor or "", pattern) for pattern in self.patterns)
+        return known
+
+
+class _Context:  # pylint: disable=too-few-public-methods
     """What the event handlers share: the clock, the automation patterns (memoized per actor), a JSON decoder."""
 
     def __init__(self, time, automation_actors):
         self.clock = time
         self.json = json.loads
-        self.patterns = tuple(automation_actors)
-        self._actors = {}
-
-    def automated(self, actor):
-        known = self._actors.get(actor)
-        if known is None:
-            known = self._actors[actor] = any(fnmatch.fnmatchcase(actor or "", pattern) for pattern in self.patterns)
-        return known
+        self.automated = _Automated(automation_actors)
 
 
 def read_changes(conn, time, automation_actors=DEFAULT_AUTOMATION_ACTORS):
@@ -334,14 +339,16 @@ def read_changes(conn, time, automation_actors=DEFAULT_AUTOMATION_ACTORS):
 def _fold(rows, ctx):
     """{change_id: ChangeFacts} from the SQL rows (change_id, ts, kind, actor, field)."""
     changes = {}
-    epoch, decode, multi, handlers = ctx.clock.epoch, ctx.json, _MULTI, _ON
+    epoch, minutes, decode, multi, handlers = ctx.clock.epoch, ctx.clock.minutes, ctx.json, _MULTI, _ON
     for change_id, ts, kind, actor, field in rows:
         change = changes.get(change_id)
         if change is None:
             if change_id is None:
                 continue
             change = changes[change_id] = ChangeFacts(change_id)
-        handlers[kind](change, epoch(ts), actor, decode(field) if kind in multi else field, ctx)
+        base = minutes.get(ts[:16])  # Clock.epoch inlined for the common form (a minute seen before, trailing Z)
+        when = (base + float(ts[17:-1]) if len(ts) > 17 else base) if base is not None and ts[-1] == "Z" else epoch(ts)
+        handlers[kind](change, when, actor, decode(field) if kind in multi else field, ctx)
     return changes
 
 
