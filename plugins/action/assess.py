@@ -13,6 +13,7 @@ from ansible_collections.governed.change.plugins.module_utils.change_request imp
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.facts import normalize_inventory, resolve_targets
+from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.records import check_assessable, record_assessment
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
@@ -81,7 +82,7 @@ class ActionModule(DeviceActionBase):
                 out["assessment_file"] = self._write(assessment, args["output_dir"], task_vars)
                 summary["assessment_file"] = out["assessment_file"]
             if args["ledger"]:
-                self._record(assessment, self._path(args["ledger"], task_vars))
+                self._record(assessment, check_outside_collection(self._path(args["ledger"], task_vars), where="ledger"))
                 out["changed"] = True
         return out
 
@@ -144,7 +145,7 @@ class ActionModule(DeviceActionBase):
                                    task_vars["hostvars"][host], templates_dir=templates_dir)
 
     def _write(self, assessment, output_dir, task_vars):
-        return artifact.write(self._path(output_dir, task_vars), assessment)
+        return artifact.write(check_outside_collection(self._path(output_dir, task_vars), where="output_dir"), assessment)
 
     @staticmethod
     def _record(assessment, ledger_path):

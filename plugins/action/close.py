@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 
 from ansible_collections.governed.change.plugins.module_utils import evidence, lifecycle
-from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
+from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, check_safe_id
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
+from ansible_collections.governed.change.plugins.plugin_utils.evidence_recorder import CONFIG_LINE, recorder_problem
 
 
 class ActionModule(GovernedActionBase):
@@ -18,8 +19,8 @@ class ActionModule(GovernedActionBase):
     MODULE_NAME = "close"
 
     def execute(self, args, task_vars, result):
-        ledger_path = self._path(args["ledger"], task_vars)
-        output_dir = self._path(args["output_dir"], task_vars)
+        ledger_path = check_outside_collection(self._path(args["ledger"], task_vars), where="ledger")
+        output_dir = check_outside_collection(self._path(args["output_dir"], task_vars), where="output_dir")
         change_id, outcome = args["change_id"], args["outcome"]
         check_safe_id(change_id, where="change_id")  # it names evidence/<id>/: refused before anything is read or written
         actor = args["actor"] or task_vars.get("governed_launcher") or "governed.change.close"
@@ -27,6 +28,9 @@ class ActionModule(GovernedActionBase):
                    "started": args["started"], "stages": args["stages"] or {}, "diff_limit": args["diff_limit"],
                    "store_dir": self._path(args["store_dir"], task_vars), "policy": self._path(args["policy"], task_vars),
                    "assessment_file": self._path(args["assessment_file"], task_vars) if args["assessment_file"] else None}
+        recorder = recorder_problem()  # without the evidence callback the bundle has no task timeline: it says so
+        request["run_problems"] = ["the run that closed the change did not record its tasks: %s; add `%s` to ansible.cfg" % (
+            recorder, CONFIG_LINE)] if recorder else []
         closed = lifecycle.close_change(ledger_path, change_id, outcome, request, check_mode=self._task.check_mode)
         return self._result(closed, ledger_path, output_dir, change_id, outcome)
 

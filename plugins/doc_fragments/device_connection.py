@@ -50,7 +50,7 @@ options:
   store_dir:
     description:
       - Folder of the content-addressed state store on the controller (big state travels by reference).
-      - Defaults to the variable C(governed_store_dir), else C(<playbook_dir>/../out/store).
+      - Defaults to the variable C(governed_store_dir), else C(store) in C($GOVERNED_CHANGE_OUTPUT_DIR) or in C(out) of the working directory.
     type: path
 notes:
   - The device host is reached with the system C(ssh) client and the host's own Ansible SSH settings, resolved as

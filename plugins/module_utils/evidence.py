@@ -553,11 +553,13 @@ def _ledger_section(ledger, verified, events):
             "last_seq": events[-1]["seq"] if events else None, "last_hash": events[-1]["hash"] if events else None}
 
 
-def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_file=None, diff_limit=DIFF_LIMIT, now=None):
+def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_file=None, diff_limit=DIFF_LIMIT, now=None,
+                 run_problems=None):
     """The evidence bundle of ``change_id`` (a dict; nothing is written).
 
     ``ledger``: an open SqliteLedger. ``stages``: the close action's stages (else the last "stage.results" of the ledger).
-    ``assessment_file``: the assessment JSON (else found under ``output_dir``).
+    ``assessment_file``: the assessment JSON (else found under ``output_dir``). ``run_problems``: what the building run
+    knows is missing (e.g. its tasks were not recorded), listed first in ``problems``.
     """
     change = ledger.get_change(change_id)
     if change is None:
@@ -567,7 +569,7 @@ def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_fil
     if stages is None:
         stages = stages_from_ledger(events) or {}
     stages = refs_only(stages)
-    problems = []
+    problems = [str(problem) for problem in run_problems or []]
     path = assessment_file or assessment_artifact.find(output_dir, change_id)
     assessment, file_sha = None, None
     if path:
@@ -702,9 +704,10 @@ def write_evidence(bundle, output_dir, render_report=None):
 
 
 def build_and_write(ledger, change_id, output_dir, stages=None, assessment_file=None, render_report=None, actor="governed.change",
-                    diff_limit=DIFF_LIMIT, record=True):
+                    diff_limit=DIFF_LIMIT, record=True, run_problems=None):
     """Build the bundle, write it (and the report), and record "evidence.built" in the ledger; returns (bundle, paths)."""
-    bundle = build_bundle(ledger, change_id, output_dir=output_dir, stages=stages, assessment_file=assessment_file, diff_limit=diff_limit)
+    bundle = build_bundle(ledger, change_id, output_dir=output_dir, stages=stages, assessment_file=assessment_file, diff_limit=diff_limit,
+                          run_problems=run_problems)
     paths = write_evidence(bundle, output_dir, render_report)
     if record:
         ledger.append_event(change_id, "evidence.built", actor, {"bundle_sha256": bundle["sha256"], "evidence": paths["evidence"],

@@ -279,7 +279,8 @@ def _preview_close(ledger, change, outcome, steps, request):
     """The bundle and summary a close would produce, nothing written (check mode)."""
     change_id = change["id"]
     bundle = evidence.build_bundle(ledger, change_id, output_dir=request["output_dir"], stages=request.get("stages") or None,
-                                   assessment_file=request.get("assessment_file"), diff_limit=request["diff_limit"])
+                                   assessment_file=request.get("assessment_file"), diff_limit=request["diff_limit"],
+                                   run_problems=request.get("run_problems"))
     bundle_path, report_path = evidence.bundle_paths(request["output_dir"], change_id)
     paths = {"evidence": os.path.abspath(bundle_path), "report": os.path.abspath(report_path)}
     lines = evidence.summary_lines(bundle, paths)
@@ -298,7 +299,8 @@ def _check_assessment(request, change_id):
 def close_change(ledger_path, change_id, outcome, request, check_mode=False):
     """End the change with ``outcome`` and build its evidence, once.
 
-    ``request``: {output_dir, actor, reason, started, stages, store_dir, policy, assessment_file, diff_limit}.
+    ``request``: {output_dir, actor, reason, started, stages, store_dir, policy, assessment_file, diff_limit, run_problems
+    (what the closing run knows the evidence lacks, listed in the bundle's problems)}.
     A change already closed with this outcome only gets its evidence rebuilt; with another outcome it is refused.
     Returns {bundle, paths, lines, state, changed, rebuilt}.
     """
@@ -320,6 +322,7 @@ def close_change(ledger_path, change_id, outcome, request, check_mode=False):
             _record_close(ledger, change, outcome, steps, request)
         bundle, paths = evidence.build_and_write(ledger, change_id, request["output_dir"], stages=None,
                                                  assessment_file=request.get("assessment_file"), render_report=render_html,
-                                                 actor=request["actor"], diff_limit=request["diff_limit"])
+                                                 actor=request["actor"], diff_limit=request["diff_limit"],
+                                                 run_problems=request.get("run_problems"))
         return {"bundle": bundle, "paths": paths, "lines": evidence.summary_lines(bundle, paths),
                 "state": ledger.get_change(change_id)["state"], "changed": not rebuilt, "rebuilt": rebuilt}

@@ -46,3 +46,45 @@ def safe_join(base, *parts, where="output_dir"):
                               where=where, fix="use a path-safe change id (%s) and no symlinks leaving the output "
                                                "directory." % SAFE_ID_HINT)
     return path
+
+
+# Where a governed run writes (ledger, assessments, runbooks, store, evidence) unless told otherwise: the environment
+# variable, else out/ in the working directory - never a folder derived from playbook_dir (inside an installed collection).
+OUTPUT_DIR_ENV = "GOVERNED_CHANGE_OUTPUT_DIR"
+DEFAULT_OUTPUT_NAME = "out"
+_COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_output_dir(environ=None, cwd=None):
+    """The output folder of a run that names none: $GOVERNED_CHANGE_OUTPUT_DIR, else <working directory>/out (absolute)."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(OUTPUT_DIR_ENV)
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    return os.path.join(os.path.abspath(cwd or os.getcwd()), DEFAULT_OUTPUT_NAME)
+
+
+def installed_collection_root(root=None):
+    """This collection's folder when it is an installed (built) collection - one holding MANIFEST.json - else None.
+
+    A source checkout (galaxy.yml, no MANIFEST.json) is a working tree: its out/ is ignored by git and by the build."""
+    root = root or _COLLECTION_ROOT
+    return os.path.realpath(root) if os.path.isfile(os.path.join(root, "MANIFEST.json")) else None
+
+
+def check_outside_collection(path, where="governed_output_dir", root=None):
+    """Return ``path`` (absolute) unless it resolves inside the installed collection; refused with the setting to use."""
+    if not path:
+        return path
+    absolute = os.path.abspath(os.path.expanduser(str(path)))
+    installed = installed_collection_root(root)
+    if installed is None:
+        return absolute
+    resolved = os.path.realpath(absolute)
+    if resolved == installed or resolved.startswith(installed.rstrip(os.sep) + os.sep):
+        raise ValidationError("%s resolves inside the installed collection (%s): an upgrade or reinstall would delete the "
+                              "ledger and the evidence written there." % (absolute, installed), where=where,
+                              fix="write outside the collection: set the extra var governed_output_dir or the environment "
+                                  "variable %s to a folder of yours, or run from a working directory outside the collection "
+                                  "(default: ./%s)." % (OUTPUT_DIR_ENV, DEFAULT_OUTPUT_NAME))
+    return absolute

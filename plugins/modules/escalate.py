@@ -67,7 +67,7 @@ options:
     description: Path or URL of the change's runbook; defaults to C(<output_dir>/runbooks/<change_id>.md) when it exists.
     type: str
   output_dir:
-    description: Folder under which C(escalations/) is written; defaults to the variable C(governed_output_dir), else C(<playbook_dir>/../out).
+    description: Folder under which C(escalations/) is written; defaults to the variable C(governed_output_dir), else C($GOVERNED_CHANGE_OUTPUT_DIR), else C(out) in the working directory (never inside the installed collection).
     type: path
   ledger:
     description: Path of the ledger holding the change record (the record must exist); the escalation event is appended to it.

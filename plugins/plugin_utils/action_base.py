@@ -19,6 +19,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
 from ansible_collections.governed.change.plugins.module_utils.docfile import parse_yaml_text
+from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, default_output_dir
 
 display = Display()
 
@@ -108,13 +109,14 @@ class GovernedActionBase(ActionBase):
         return self._loader.path_dwim_relative(self._loader.get_basedir(), "", path) if not path.startswith("/") else path
 
     def output_dir(self, args, task_vars):
-        """output_dir, else governed_output_dir, else <playbook_dir>/../out (absolute)."""
+        """output_dir, else governed_output_dir, else $GOVERNED_CHANGE_OUTPUT_DIR or ./out (absolute); never inside the
+        installed collection."""
         path = args.get("output_dir") or task_vars.get("governed_output_dir")
         if path:
             path = self._templar.template(path)
         else:
-            path = os.path.join(task_vars.get("playbook_dir") or self._loader.get_basedir(), "..", "out")
-        return os.path.abspath(self._path(str(path), task_vars))
+            path = default_output_dir()
+        return check_outside_collection(os.path.abspath(self._path(str(path), task_vars)), where="output_dir")
 
     @staticmethod
     def stats(data, per_host=False):

@@ -13,6 +13,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
+from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, default_output_dir
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import probe_key, run_probes
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.snapshot import probes_taken
@@ -156,8 +157,8 @@ class DeviceActionBase(GovernedActionBase):
     def store_dir(self, args, task_vars):
         path = args.get("store_dir") or self._var(task_vars, "governed_store_dir")
         if not path:
-            path = os.path.join(task_vars.get("playbook_dir") or self._loader.get_basedir(), "..", "out", "store")
-        return os.path.abspath(self._path(path, task_vars))
+            path = os.path.join(default_output_dir(), "store")
+        return check_outside_collection(os.path.abspath(self._path(path, task_vars)), where="store_dir")
 
     def probe_results(self, args, task_vars, probes):
         """Run the probes, grouped by vantage point (``from``: an inventory host; default the device itself)."""
