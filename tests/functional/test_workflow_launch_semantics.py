@@ -8,12 +8,16 @@ on localhost (tests/unit/fixtures/workflow_playbooks/prompts.yml reports how it 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
 
-from repo_paths import UNIT_FIXTURES
+from repo_paths import ROOT, UNIT_FIXTURES
 
+from ansible_collections.governed.change.plugins.module_utils import approvals as ap
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.workflow.runner import WorkflowRunner
 
 LAUNCHER = "carol"
@@ -185,3 +189,39 @@ def test_absent_node_is_not_part_of_the_workflow(lab):
         {"identifier": "gone", "state": "absent", "unified_job_template": jt("probe strict")}]})
     assert record["status"] == "successful", record
     assert set(nodes) == {"probe"}
+
+
+@pytest.fixture
+def signed_by_bob(tmp_path):
+    """A ledger with change CHG-1 (medium: one approval from netops, author dave) that bob approved with a real key."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("needs OpenSSH ssh-keygen")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob", "-f", str(tmp_path / "bob")], check=True)
+    (tmp_path / "allowed_signers").write_text('bob@lab namespaces="governed.change" %s\n' % (tmp_path / "bob.pub").read_text().strip())
+    shutil.copy(os.path.join(ROOT, "examples", "policy", "policy.yml"), tmp_path / "policy.yml")
+    ledger = str(tmp_path / "ledger.sqlite")
+    with SqliteLedger(ledger) as led:
+        led.create_change("CHG-1", "test change", "dave")
+        led.set_assessment("CHG-1", "medium", "e" * 64, "assess")
+        led.record_approval(ap.sign_approval("CHG-1", "e" * 64, "approve", "bob", str(tmp_path / "bob"), principal="bob@lab",
+                                             comment="ok"), actor="bob")
+    return {"governed_ledger": ledger, "governed_policy": str(tmp_path / "policy.yml"), "governed_change_id": "CHG-1"}
+
+
+@pytest.mark.parametrize("launcher, posing, decision", [("ci-runner", {}, "approve"),
+                                                         ("bob", {"awx_user_name": "ci-runner"}, "timeout"),
+                                                         ("bob", {"governed_launcher": "ci-runner"}, "timeout")])
+def test_no_variable_poses_as_the_launcher_of_an_approval(lab, signed_by_bob, launcher, posing, decision):
+    """AWX RunJob.build_extra_vars_file loads the meta variables last (ansible/awx#11840), so awx_user_name is the user
+    who launched; the approval is resolved with that launcher, and segregation of duties (review.review_gate) does not
+    count the launcher's own approval. A launch var naming someone else (awx_user_name or governed_launcher) changes
+    nothing: bob launching leaves bob's approval uncounted until the timeout."""
+    doc = {"name": "wf launcher", "extra_vars": signed_by_bob, "workflow_nodes": [
+        {"identifier": "gate", "unified_job_template": {"name": "a gate", "type": "workflow_approval", "timeout": 2}}]}
+    path = lab / "launcher.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    record = WorkflowRunner(str(path), controller_config=str(lab / "controller.yml"), project_dir=UNIT_FIXTURES,
+                            run_dir=str(lab / ("run-launcher-%s-%s" % (launcher, "-".join(posing)))), interactive=False,
+                            launcher=launcher, extra_vars=posing, poll_interval=0.2).run()
+    gate = record["nodes"][0]
+    assert gate["approval"]["source"] == "ledger" and gate["approval"]["decision"] == decision, gate["approval"]

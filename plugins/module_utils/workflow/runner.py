@@ -646,7 +646,8 @@ class WorkflowRunner:
             return None
         return {"ledger": ledger, "policy": policy, "change_id": change_id,
                 "assessment_file": extra_vars.get("governed_assessment_file"),
-                "launcher": extra_vars.get("governed_launcher") or extra_vars.get("awx_user_name") or self.launcher}
+                # the run's launcher, as the meta variable awx_user_name: no extra var, artifact or launch var poses as it
+                "launcher": self.launcher}
 
     def _poll_ledger(self, context, deadline):
         while True:
