@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import post_review
-from ansible_collections.governed.change.plugins.module_utils.clock import parse_instant, utc_now
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant, utc_now
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, SqliteLedger
@@ -263,7 +263,7 @@ def audit_ledger(ledger, policy, since=None, until=None, now=None):
     unique.sort(key=lambda d: (d["seq"] if isinstance(d["seq"], int) else 0, KINDS.index(d["kind"])))
     by_kind = {kind: sum(1 for d in unique if d["kind"] == kind) for kind in KINDS}
     return {"ok": not unique, "changes": len(audited), "changes_audited": audited, "deviations": unique, "by_kind": by_kind,
-            "period": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
+            "period": {"since": iso_z(since, "seconds") if since else None, "until": iso_z(until, "seconds") if until else None},
             "head": report["head"], "events": report["events"]}
 
 
@@ -274,7 +274,7 @@ def run_audit(ledger_path, policy_path, since=None, until=None, now=None):
     if not policy_path:
         raise ValidationError("no policy was given.", where="--policy", fix="pass --policy PATH or set GOVERNED_CHANGE_POLICY.")
     if since is not None and until is not None and until <= since:
-        raise ValidationError("--until (%s) is not after --since (%s)." % (until.isoformat(), since.isoformat()), where="--until",
+        raise ValidationError("--until (%s) is not after --since (%s)." % (iso_z(until, "seconds"), iso_z(since, "seconds")), where="--until",
                               fix="give a period whose end is after its start.")
     require_file(ledger_path, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
     policy = load_policy(policy_path)
