@@ -7,8 +7,10 @@ recover a change whose run died."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
+import re
 import sys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
@@ -24,11 +26,34 @@ from ansible_collections.governed.change.plugins.module_utils.redact import reda
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+_COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def collection_version(root=_COLLECTION_ROOT):
+    """The collection's version: galaxy.yml (a checkout), MANIFEST.json (an installed collection), else the version of the
+    installed governed-change package (the wheel, built from galaxy.yml)."""
+    try:
+        with open(os.path.join(root, "galaxy.yml"), encoding="utf-8") as handle:
+            found = re.search(r"^version:\s*['\"]?([^'\"\s]+)", handle.read(), re.MULTILINE)
+        if found:
+            return found.group(1)
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(root, "MANIFEST.json"), encoding="utf-8") as handle:
+            return json.load(handle)["collection_info"]["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        return importlib.metadata.version("governed-change")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="governed-change", description="Approve or deny governed network changes, "
                                      "inspect the change ledger, validate and locally run AWX workflow templates.")
+    parser.add_argument("--version", action="version", version="governed-change %s" % collection_version())
     sub = parser.add_subparsers(dest="command", required=True)
     for decision in ("approve", "deny"):
         cmd = sub.add_parser(decision, help="%s a change: shows what you sign, signs it with your SSH key, records it" % decision)
@@ -450,11 +475,16 @@ def _silence_closed_stdout(out):
             pass
 
 
-if __name__ == "__main__":
+def run():
+    """The governed-change console script (the wheel's entry point; ``python -m ...cli`` runs the same)."""
     try:
-        CODE = main()
+        code = main()
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_closed_stdout(sys.stdout)
-        CODE = EXIT_FAIL
-    raise SystemExit(CODE)
+        code = EXIT_FAIL
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    run()

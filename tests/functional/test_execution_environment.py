@@ -55,6 +55,10 @@ def context(tmp_path_factory):
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(build), str(source)],
                           cwd=str(source), env=env, check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the governed-change command's wheel (pyproject.toml; setuptools from the configured index)
+    proc = subprocess.run([os.path.join(VENV_BIN, "python"), "-m", "pip", "wheel", "--no-deps", "-q",
+                           "-w", str(build), str(source)], cwd=str(source), env=env, check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = subprocess.run([BUILDER, "create", "-f", str(work / "execution-environment.yml"), "--context", str(work / "context"),
                            "--output-filename", "Containerfile"],
                           cwd=str(work), env=env, capture_output=True, text=True, check=False, timeout=120)
@@ -75,6 +79,9 @@ def test_builder_create_writes_the_containerfile(context):
     assert "COPY _build/governed/ /tmp/governed/" in text
     assert "ansible-galaxy collection install --offline --no-deps -p /usr/share/ansible/collections" in text
     assert text.index("FROM base AS final") < text.index("COPY _build/governed/")
+    # and the governed-change command from its wheel, without pulling other versions of the EE's pinned packages
+    assert "pip install --no-cache-dir --no-deps /tmp/governed/governed_change-*.whl" in text
+    assert text.index("COPY _build/governed/") < text.index("RUN governed-change --version")
 
 
 def test_builder_context_holds_requirements_bindep_and_the_collection(context):
@@ -86,7 +93,7 @@ def test_builder_context_holds_requirements_bindep_and_the_collection(context):
         assert (build / "scripts" / script).is_file(), script
     tarballs = sorted(os.listdir(build / "governed"))
     version = _load("galaxy.yml")["version"]
-    assert tarballs == ["governed-change-%s.tar.gz" % version]
+    assert tarballs == ["governed-change-%s.tar.gz" % version, "governed_change-%s-py3-none-any.whl" % version]
     with tarfile.open(build / "governed" / tarballs[0]) as tar:
         names = set(tar.getnames())
     assert {"MANIFEST.json", "playbooks/assess.yml", "plugins/module_utils/ledger.py", "bindep.txt", "requirements.txt"} <= names
