@@ -339,7 +339,7 @@ def make_server(address, produce):
             try:
                 body = produce(route[0]).encode("utf-8")
                 status, kind = 200, route[1]
-            except Exception as exc:  # pylint: disable=broad-except - one failed scrape must not end the server
+            except Exception as exc:  # pylint: disable=broad-except  # one failed scrape must not end the server
                 body, status, kind = ("governed-change metrics: %s\n" % exc).encode("utf-8"), 500, "text/plain; charset=utf-8"
             self.send_response(status)
             self.send_header("Content-Type", kind)
