@@ -104,14 +104,14 @@ def measure(size, base):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--keep", action="store_true", help="keep the run directories (printed)")
     args = parser.parse_args(argv)
     base = tempfile.mkdtemp(prefix="bench-workflow-runner-")
     try:
-        print("%5s %10s %9s %9s %19s %12s %26s" % ("N", "validate", "wall", "jobs", "overhead/node", "playbook",
-                                                     "ansible-runner+proc/node"))
+        header = ("N", "validate", "wall", "jobs", "overhead/node", "playbook", "ansible-runner+proc/node")
+        print("%5s %10s %9s %9s %19s %12s %26s" % header)
         for size in args.sizes:
             row = measure(size, base)
             print("%5d %9.2fs %8.2fs %8.2fs %16.1f ms %11.2fs %23.1f ms" % (

@@ -113,10 +113,10 @@ def test_workflow_limit_and_inventory_beat_the_nodes(lab):
     """AWX WorkflowJobNode.get_job_kwargs: node_prompts_data.update(wj_prompts_data), the workflow job's prompts at the
     higher level; AWX's own test TestWorkflowJob.test_combine_prompts_WFJT_to_node
     (awx/main/tests/functional/models/test_workflow.py) expects data['limit'] == 'wj_limit' over the node's limit."""
+    node = {"identifier": "probe", "unified_job_template": jt("probe asks all"), "limit": "localhost",
+            "inventory": {"name": "wf-local"}}
     record, nodes = run(lab, "wf_beats", {"name": "wf beats node", "limit": "probe_other", "inventory": "wf-other",
-                                          "workflow_nodes": [
-        {"identifier": "probe", "unified_job_template": jt("probe asks all"), "limit": "localhost",
-         "inventory": {"name": "wf-local"}}]})
+                                          "workflow_nodes": [node]})
     assert record["status"] == "successful", record
     probe = nodes["probe"]["artifacts"]["probe"]
     assert probe["host"] == "probe_other" and probe["where"] == "other" and probe["limit"] == "probe_other"
@@ -208,9 +208,11 @@ def signed_by_bob(tmp_path):
     return {"governed_ledger": ledger, "governed_policy": str(tmp_path / "policy.yml"), "governed_change_id": "CHG-1"}
 
 
-@pytest.mark.parametrize("launcher, posing, decision", [("ci-runner", {}, "approve"),
-                                                         ("bob", {"awx_user_name": "ci-runner"}, "timeout"),
-                                                         ("bob", {"governed_launcher": "ci-runner"}, "timeout")])
+POSING = [("ci-runner", {}, "approve"), ("bob", {"awx_user_name": "ci-runner"}, "timeout"),
+          ("bob", {"governed_launcher": "ci-runner"}, "timeout")]
+
+
+@pytest.mark.parametrize("launcher, posing, decision", POSING)
 def test_no_variable_poses_as_the_launcher_of_an_approval(lab, signed_by_bob, launcher, posing, decision):
     """AWX RunJob.build_extra_vars_file loads the meta variables last (ansible/awx#11840), so awx_user_name is the user
     who launched; the approval is resolved with that launcher, and segregation of duties (review.review_gate) does not

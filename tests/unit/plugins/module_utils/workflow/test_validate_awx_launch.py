@@ -141,9 +141,8 @@ def test_controller_load_forwards_every_field_the_runner_honours():
     with open(os.path.join(ROOT, "playbooks", "controller_load.yml"), encoding="utf-8") as handle:
         playbook = yaml.safe_load(handle)
     job_template = _task_fields(playbook, "awx.awx.job_template")
-    honoured = set(wfv.NODE_PROMPTS.values()) | set(wfr.JOB_PROMPTS) | {"survey_enabled", "survey_spec", "extra_vars",
-                                                                         "ask_credential_on_launch", "ask_labels_on_launch",
-                                                                         "ask_instance_groups_on_launch"}
+    honoured = set(wfv.NODE_PROMPTS.values()) | set(wfr.JOB_PROMPTS) | set(wfv.RELATED_PROMPTS.values())
+    honoured |= {"survey_enabled", "survey_spec", "extra_vars"}
     honoured -= {"ask_job_slice_count_on_launch", "ask_execution_environment_on_launch"}  # neither is run locally
     assert sorted(honoured - job_template) == []
     workflow = _task_fields(playbook, "awx.awx.workflow_job_template")
