@@ -24,7 +24,7 @@ class ActionModule(GovernedActionBase):
         ledger = require_file(self._path(args["ledger"], task_vars), "ledger", where="ledger",
                               fix="pass the ledger the stages record changes in (governed_ledger).")
         report = metrics.compute_ledger(ledger, period=args["period"], by=args["by"], timezone=args["timezone"],
-                                        since=args["since"], until=args["until"], automation_actors=tuple(args["automation_actors"]))
+                                        since=args["since"], until=args["before"], automation_actors=tuple(args["automation_actors"]))
         files, changed = {}, False
         if args["output_dir"]:
             folder = self._path(args["output_dir"], task_vars)

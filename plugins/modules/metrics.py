@@ -41,8 +41,9 @@ options:
   since:
     description: Count from this instant (ISO 8601 with C(Z) or an offset) or date (C(YYYY-MM-DD), local midnight).
     type: str
-  until:
-    description: Count up to, not including, this instant or date.
+  before:
+    description:
+      - Count up to, not including, this instant or date (the command's C(--until); not named C(until), the task keyword).
     type: str
   automation_actors:
     description: Actors (globs) whose stages count as automation; every other actor is a person.

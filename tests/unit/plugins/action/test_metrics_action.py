@@ -71,3 +71,10 @@ def test_a_real_assessment_records_the_category_and_sites_the_metrics_group_by(t
     assert [row["group"] for row in by_category["totals"]] == [change["category"]]
     assert [row["group"] for row in by_site["totals"]] == change["blast_radius"]["sites"] and change["blast_radius"]["sites"]
     assert by_category["totals"][0]["counts"]["requested"] == 1
+
+
+def test_since_and_before_bound_the_range(ledger):
+    # both changes were requested, deployed and closed at Monday 00:00 UTC
+    assert run_action("metrics", {"ledger": ledger, "before": "2026-11-02"})["totals"] == []
+    inside = run_action("metrics", {"ledger": ledger, "since": "2026-11-02", "before": "2026-11-02T00:00:01Z"})
+    assert inside["totals"][0]["counts"]["requested"] == 2
