@@ -61,9 +61,16 @@ class ActionModule(DeviceActionBase):
 
         converge_s = impact.convergence_bound_s(pre) if pre else None
         group = batch_halt.HaltGroup(store, args["halt_group"]) if args.get("halt_group") else None
-        settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
-                                                fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
-                                                halted=group.halted_by_other(driver.device) if group else None)
+        session = getattr(driver.transport, "open_session", None)
+        if session:
+            session()  # the polls read through one kept-open shell (transport.ShellSession)
+        try:
+            settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
+                                                    fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
+                                                    halted=group.halted_by_other(driver.device) if group else None)
+        finally:
+            if session:
+                driver.transport.close_session()
         if group and settle.get("decisive"):
             group.halt(driver.device, settle["decisive"])
         if settle["settled"] and args["hold"]:

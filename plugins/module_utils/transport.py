@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import shlex
 import subprocess
+import threading
 import time
+import uuid
 
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import CommandResult, Transport, redacted
@@ -146,6 +149,75 @@ def control_settings(control, where):
     return {"dir": folder, "persist_s": persist, "scope": str(control.get("scope") or "")}
 
 
+class ShellSession:
+    """One remote ``sh`` kept open over SSH; read-only commands are written to its stdin one at a time and their
+    output read back up to an end marker carrying the exit code.
+
+    A poll then costs the commands themselves, not a new session's login shell. Commands run with stdin from
+    /dev/null (they cannot read the session's own stdin); their stderr is kept apart. Any trouble (the session
+    ended, no answer in time) closes the session and raises SessionBroken: the caller runs the command the usual way.
+    """
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # pylint: disable=consider-using-with
+                                     text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.errors = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, sink):
+        for line in stream:
+            sink.put(line)
+        sink.put(None)
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.errors = (self.errors + [line])[-20:]
+
+    def run(self, command, timeout):
+        marker = "@@GC-DONE-%s@@" % uuid.uuid4().hex
+        start = time.time()
+        try:
+            self.proc.stdin.write("( %s ) </dev/null; echo \"%s $?\"\n" % (command, marker))
+            self.proc.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise SessionBroken("cannot write to the session (%s)" % exc)
+        out = []
+        while True:
+            left = timeout - (time.time() - start)
+            try:
+                line = self.lines.get(timeout=max(left, 0.001))
+            except queue.Empty:
+                raise SessionBroken("no answer within %s s" % timeout, timed_out=True)
+            if line is None:
+                raise SessionBroken("the session ended (%s)" % "".join(self.errors[-3:]).strip())
+            if line.startswith(marker):
+                return CommandResult(command, int(line.split()[-1]), "".join(out), "", time.time() - start)
+            out.append(line)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+class SessionBroken(Exception):
+    """The kept-open shell session cannot run the command (it is closed; the command runs the usual way, unless it
+    already had its time: ``timed_out``)."""
+
+    def __init__(self, problem, timed_out=False):
+        super().__init__(problem)
+        self.timed_out = timed_out
+
+
 class SSHTransport(Transport):
     """Runs shell commands on a device host with the system ``ssh`` client, key auth only (BatchMode).
 
@@ -194,6 +266,7 @@ class SSHTransport(Transport):
             raise ValidationError("retries must be 0..%d and retry_delay not negative (got %r, %r)." % (MAX_RETRIES, retries, retry_delay),
                                   where="%s: retries" % self.device, fix="retry a connection failure at most %d times." % MAX_RETRIES)
         self.control = control_settings(control, self.device)
+        self.session_wanted, self.session = False, None  # a kept-open shell for reads (open_session)
         self._sleep = sleep
         self.max_attempts = 0  # the most attempts one command needed so far (1 = never retried)
         self.retried = []  # [{command, attempt, stderr, wait_s}] of each connection failure that was retried
@@ -231,6 +304,38 @@ class SSHTransport(Transport):
                  "\0".join(self.common_args + self.extra_args), str(self.host_key_checking), self.become_user or ""]
         identity = "\0".join(parts)
         return os.path.join(self.control["dir"], "gc-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24])
+
+    def open_session(self):
+        """Keep one remote shell open for the reads that follow (``run_read``), until ``close_session``."""
+        self.session_wanted = True
+
+    def close_session(self):
+        self.session_wanted = False
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def run_read(self, command, timeout=None, check=True):
+        """A read-only command: in the kept-open shell while one is wanted, else (or when it breaks) as ``run``."""
+        wait = self.command_timeout if timeout is None else timeout
+        if self.session_wanted:
+            try:
+                if self.session is None:
+                    self.session = ShellSession(self.argv("sh"))
+                result = self.session.run(command, wait)
+                self.max_attempts = max(self.max_attempts, 1)
+                if not check or result.rc == 0:
+                    return result
+            except SessionBroken as exc:
+                self.close_session()
+                if exc.timed_out:  # the command had its time: not a second time the usual way
+                    raise DeviceError("no answer within %s s (connection lost or device hung)." % wait,
+                                      where="%s (ssh %s@%s:%d)" % (self.device, self.user, self.host, self.port), transient=True,
+                                      fix="check that the device is reachable on its management port.")
+            except OSError:
+                pass
+            self.close_session()  # anything unexpected: the usual way, with its retries and typed errors
+        return self.run(command, timeout=timeout, check=check)
 
     def jump(self):
         """The bastion the ssh arguments go through (ProxyJump value, or "ProxyCommand"), else None."""

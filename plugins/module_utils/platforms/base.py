@@ -160,6 +160,11 @@ class Platform(object):
     def _run(self, command, stdin=None, timeout=None, check=True):
         return self.transport.run(command, stdin=stdin, timeout=timeout, check=check)
 
+    def _read(self, command, timeout=None):
+        """A read-only command (a snapshot): in the transport's kept-open shell when it has one (transport.ShellSession)."""
+        runner = getattr(self.transport, "run_read", None)
+        return runner(command, timeout=timeout) if runner else self._run(command, timeout=timeout)
+
     def upload(self, name, text, mode="600"):
         """Write ``text`` to a file in the state folder (atomically: temp file then rename)."""
         target = self.qpath(name)

@@ -89,7 +89,7 @@ class FrrPlatform(Platform):
         return multi_command([self.vtysh(c) for c in SNAPSHOT_COMMANDS + (FAILED_COMMAND,)])
 
     def snapshot(self, probes=None, salt=None):
-        outputs = split_multi(self._run(self.snapshot_command(), timeout=60).stdout, self.device)
+        outputs = split_multi(self._read(self.snapshot_command(), timeout=60).stdout, self.device)
         raw = {}
         for command, vtysh_cmd in zip(SNAPSHOT_COMMANDS, [self.vtysh(c) for c in SNAPSHOT_COMMANDS]):
             rc, out = outputs.get(vtysh_cmd, (None, None))

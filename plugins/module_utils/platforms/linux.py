@@ -55,7 +55,7 @@ class LinuxPlatform(Platform):
         return {"valid": res.rc == 0, "message": redacted(res.stderr or res.stdout, 400)}
 
     def snapshot(self, probes=None, salt=None):
-        outputs = split_multi(self._run(multi_command(SNAPSHOT_COMMANDS), timeout=60).stdout, self.device)
+        outputs = split_multi(self._read(multi_command(SNAPSHOT_COMMANDS), timeout=60).stdout, self.device)
         raw = {}
         for command in SNAPSHOT_COMMANDS:
             rc, out = outputs.get(command, (None, None))
