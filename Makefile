@@ -1,5 +1,5 @@
 # governed.change — the two commands a user needs are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test unit functional integration sanity lint lab-up lab-down lab-status bench
+.PHONY: setup demo test unit functional integration sanity lint importer lab-up lab-down lab-status bench
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,9 @@ sanity: setup
 
 lint: setup
 	@scripts/lint.sh
+
+importer: setup
+	@scripts/importer.sh --strict
 
 lab-up:
 	@python3 lab/lab.py up && python3 lab/lab.py wait

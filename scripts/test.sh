@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # All the tests: unit tests (in-process, no subprocess of Ansible), functional tests (ansible-playbook,
 # ansible-runner, ansible-builder and the installed governed-change command as subprocesses, no lab),
-# ansible-test sanity, ansible-lint (production profile), then the lab integration tests on real FRR routers
+# ansible-test sanity, ansible-lint (production profile), the release checks (scripts/importer.sh), then the lab integration tests on real FRR routers
 # and an nftables firewall (needs root).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -13,6 +13,7 @@ step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly || statu
 step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly || status=1
 step "ansible-test sanity"; scripts/sanity.sh || status=1
 step "ansible-lint";      scripts/lint.sh || status=1
+step "release checks: antsibull-changelog lint, galaxy-importer (Automation Hub-like)"; scripts/importer.sh --strict || status=1
 step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.

@@ -29,8 +29,8 @@ class ActionModule(DeviceActionBase):
         if args["no_regression"]:
             checks = checks_core.no_regression_checks(driver.name, args["tolerance_pct"], args.get("intended")) + checks
         # run_checks applies `platform`/`devices` only to network-wide mappings: filter here for one device
-        checks = [c for c in checks if isinstance(c, dict) and c.get("platform") in (None, driver.name)
-                  and (c.get("devices") is None or driver.device in c["devices"])]
+        checks = [c for c in checks if isinstance(c, dict) and c.get("platform") in (None, driver.name) and (
+            c.get("devices") is None or driver.device in c["devices"])]
         out = {"device": driver.device, "platform": driver.name, "changed": False}
         pre = args.get("pre")
         if args.get("post"):

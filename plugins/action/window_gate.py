@@ -64,10 +64,10 @@ class ActionModule(GovernedActionBase):
             return window_gate(policy, change, targets, now=now)
         if args["wait_max_seconds"] < 0:
             raise ValidationError("wait_max_seconds must not be negative.", where="wait_max_seconds", fix="pass 0 or more seconds.")
-        clock = None
-        if now is not None:  # a given 'now' advances with the real clock while the gate waits
-            started = time.monotonic()
+        if now is None:
+            return wait_for_window(policy, change, targets, args["wait_max_seconds"], clock=None)
+        started = time.monotonic()
 
-            def clock():
-                return now + datetime.timedelta(seconds=time.monotonic() - started)
-        return wait_for_window(policy, change, targets, args["wait_max_seconds"], clock=clock)
+        def moving_clock():  # a given 'now' advances with the real clock while the gate waits
+            return now + datetime.timedelta(seconds=time.monotonic() - started)
+        return wait_for_window(policy, change, targets, args["wait_max_seconds"], clock=moving_clock)

@@ -44,8 +44,7 @@ DESCRIPTION_MAX = 20000
 CONFIG_LINE_MAX = 4096
 LINK_MAX = 2048
 # Invisible characters that make text read differently from what is stored (bidirectional overrides, zero-width).
-INVISIBLE = frozenset(chr(code) for code in list(range(0x200B, 0x2010)) + list(range(0x202A, 0x202F)) +
-                      list(range(0x2066, 0x206A)) + [0xFEFF])
+INVISIBLE = frozenset(chr(code) for code in [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF])
 
 try:
     import netaddr

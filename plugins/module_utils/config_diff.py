@@ -175,8 +175,7 @@ def _append(parent, node, front=False):
         position -= 1
     if front:
         position = 0
-        while position < len(children) and (children[position].removed
-                                            or children[position].key.split(" ")[0] in ("type", "policy")):
+        while position < len(children) and (children[position].removed or children[position].key.split(" ")[0] in ("type", "policy")):
             position += 1
     children.insert(position, node)
     _index_added(parent, node)

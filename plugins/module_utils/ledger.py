@@ -467,8 +467,8 @@ def compare_tables(derived, changes, approvals, locks, strict_times=True):
     """Problems where the table rows (changes: {id: row}, approvals: {change_id: [row]}, locks: {device: row}) differ
     from what the events imply. Only the ids/devices present in either side of the given mappings are compared."""
     times = ("created", "updated") if strict_times else ()
-    return (_compare_changes(derived, changes, times) + _compare_approvals(derived, approvals, strict_times)
-            + _compare_locks(derived, locks, strict_times))
+    return [*_compare_changes(derived, changes, times), *_compare_approvals(derived, approvals, strict_times),
+            *_compare_locks(derived, locks, strict_times)]
 
 
 def _anchor_problems(rows, anchor):

@@ -332,8 +332,8 @@ def decide(facts):
     deployed = _list(facts.get("deployed"))
     failed_hosts = _list(facts.get("failed_hosts"))
     rollback = rollback_verdict(facts, records)
-    hosts = sorted(set(_list(facts.get("hosts"))) | set(records) | set(deployed) | set(failed_hosts) | set(rollback["targets"])
-                   | set(rollback["state_differs"]))
+    hosts = sorted(set().union(_list(facts.get("hosts")), records, deployed, failed_hosts, rollback["targets"],
+                               rollback["state_differs"]))
     unreachable = unreachable_hosts(records)
     outcome = decide_outcome(facts, deployed, failed_hosts, rollback)
     reason = decide_reason(facts, records, unreachable, rollback)

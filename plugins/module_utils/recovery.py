@@ -186,8 +186,8 @@ def restore_checks(pre, platform=None):
     """The platform's checks proving the state equals the pre-change snapshot (probes only when the snapshot has some)."""
     doc = statestore.load(pre) if pre is not None else {}
     has_probes = bool(((doc or {}).get("sections") or {}).get("probes"))
-    return [dict(check) for check in RESTORE_CHECKS if (check["name"] != "same_probes" or has_probes)
-            and (platform is None or check["platform"] == platform)]
+    return [dict(check) for check in RESTORE_CHECKS if (check["name"] != "same_probes" or has_probes) and (
+        platform is None or check["platform"] == platform)]
 
 
 def change_presence(candidate, running, backup):

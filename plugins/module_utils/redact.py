@@ -54,8 +54,8 @@ RULES = [
     ("ntp_key", re.compile(r"^\s*ntp\s+authentication-key\s+\d+\s+\S+\s+" + _TYPE + r"(?P<secret>\S+)")),
     ("isakmp_key", re.compile(r"^\s*crypto\s+isakmp\s+key\s+" + _TYPE + r"(?P<secret>\S+)")),
     # "secret" only first on a line or first in a quoted comment: in prose ("a secret step") the next word is no secret
-    ("generic_secret", re.compile(r"^\s*(?:(?:.*\s)?(?:pre-shared-key|wpa-psk|psk)|(?:.*[\"'])?secret)\s+(?:(?:ascii|hex)\s+)?" + _TYPE
-                                  + r"(?P<secret>[^\s\"']+)")),
+    ("generic_secret", re.compile(r"^\s*(?:(?:.*\s)?(?:pre-shared-key|wpa-psk|psk)|(?:.*[\"'])?secret)\s+(?:(?:ascii|hex)\s+)?%s"
+                                  r"(?P<secret>[^\s\"']+)" % _TYPE)),
     # free text and nftables comments: "token=...", "api_key: ...", "password=...", "token ...", "Bearer ..."
     ("token", re.compile(r"(?i)(?:^|[\s\"'{(,;])(?:(?:auth[-_]?token|access[-_]?token|api[-_]?key|access[-_]?key|token|secret"
                          r"|passw(?:or)?d|passphrase)\s*[:=]\s*|bearer\s+|(?<=[\"'])(?:auth[-_]?token|api[-_]?key|token)\s+)"

@@ -150,8 +150,8 @@ class _Review:
 
 def _denies_current_content(approval, verdict):
     """Rule: a deny for this change's current content blocks, even when it is otherwise imperfect (blocking is safe)."""
-    return (approval.get("decision") == "deny" and approval.get("change_id") == verdict["change_id"]
-            and approval.get("content_hash") == verdict["content_hash"])
+    return approval.get("decision") == "deny" and approval.get("change_id") == verdict["change_id"] and (
+        approval.get("content_hash") == verdict["content_hash"])
 
 
 def _record_deny(verdict, approval, entry, problem):
@@ -207,8 +207,7 @@ def _decide(verdict, assessment, author, launcher):
         verdict["decision"] = "pass"
         reasons.append(exemption)
         return
-    shortfalls = (_unknown_parties(verdict["required"], author, launcher) + _count_shortfall(verdict)
-                  + _missing_groups(verdict))
+    shortfalls = [*_unknown_parties(verdict["required"], author, launcher), *_count_shortfall(verdict), *_missing_groups(verdict)]
     if shortfalls:
         reasons.extend(shortfalls)
         return

@@ -257,8 +257,8 @@ def _restored(verdict):
 def actions_taken(stages, verdict):
     """What automation did, in order, for the escalation packet (the same sentences on every path)."""
     closed = "close FAILED: %s" % stages["close_error"] if stages.get("close_error") else "closed %s" % verdict["outcome"]
-    return (_assessed(stages) + _gates(stages) + _precheck_done(stages) + _deployed(stages) + _restored(verdict)
-            + [closed, verdict["locks"]])
+    return [*_assessed(stages), *_gates(stages), *_precheck_done(stages), *_deployed(stages), *_restored(verdict),
+            closed, verdict["locks"]]
 
 
 def first_failure(stages):

@@ -64,8 +64,8 @@ def _entry_lines(key, entry, device):
 
 def _window_covers(scope, target):
     """Rule: a window with no scope covers every target; else one of the target's site, host or groups is in its scope."""
-    return bool(not scope or target.get("site") in (scope.get("sites") or []) or target.get("host") in (scope.get("hosts") or [])
-                or set(target.get("groups") or []) & set(scope.get("groups") or []))
+    return bool(not scope or target.get("site") in (scope.get("sites") or []) or target.get("host") in (scope.get("hosts") or []) or (
+        set(target.get("groups") or []) & set(scope.get("groups") or [])))
 
 
 def _windows_for(policy, targets):

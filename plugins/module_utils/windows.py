@@ -69,8 +69,7 @@ def _scope(spec):
 def _in_scope(scope, target):
     if not (scope["sites"] or scope["groups"] or scope["hosts"]):
         return True
-    return (target["host"] in scope["hosts"] or (target.get("site") in scope["sites"])
-            or bool(scope["groups"] & set(target.get("groups") or [])))
+    return target["host"] in scope["hosts"] or target.get("site") in scope["sites"] or bool(scope["groups"] & set(target.get("groups") or []))
 
 
 def _weekly_entry(item, spot):
@@ -418,8 +417,8 @@ def _freeze_blocks(plan, state, now, emergency, bypassed, reasons):
             bypassed.append({"kind": "freeze", "name": freeze.name, "hosts": hosts})
             reasons.append(text + ": bypassed by the emergency change as the policy allows.")
         else:
-            blocking.append(text + ("; the policy does not let an emergency change bypass it" if emergency["is"] else "")
-                            + "; fix: wait until %s or narrow the targets." % _iso(end))
+            bypass = "; the policy does not let an emergency change bypass it" if emergency["is"] else ""
+            blocking.append("%s%s; fix: wait until %s or narrow the targets." % (text, bypass, _iso(end)))
     return blocking
 
 

@@ -33,7 +33,8 @@ options:
     description: Why the change is escalated; decides the severity and the recommended next step.
     type: str
     required: true
-    choices: [rollback_failed, retries_exhausted, approval_timeout, approval_denied, check_undecidable, change_failed, gate_refused]
+    choices: [rollback_failed, retries_exhausted, approval_timeout, approval_denied, check_undecidable, change_failed, gate_refused,
+              post_review_overdue]
   detected:
     description: What was detected - a sentence or a list of sentences (a non-string item is shown as JSON).
     type: raw
@@ -67,7 +68,9 @@ options:
     description: Path or URL of the change's runbook; defaults to C(<output_dir>/runbooks/<change_id>.md) when it exists.
     type: str
   output_dir:
-    description: Folder under which C(escalations/) is written; defaults to the variable C(governed_output_dir), else C($GOVERNED_CHANGE_OUTPUT_DIR), else C(out) in the working directory (never inside the installed collection).
+    description:
+      - Folder under which C(escalations/) is written; defaults to the variable C(governed_output_dir), else
+        C($GOVERNED_CHANGE_OUTPUT_DIR), else C(out) in the working directory (never inside the installed collection).
     type: path
   ledger:
     description: Path of the ledger holding the change record (the record must exist); the escalation event is appended to it.

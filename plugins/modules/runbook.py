@@ -43,7 +43,8 @@ options:
     required: true
   output_dir:
     description:
-      - Folder under which C(runbooks/) is written; defaults to the variable C(governed_output_dir), else C($GOVERNED_CHANGE_OUTPUT_DIR), else C(out) in the working directory (never inside the installed collection).
+      - Folder under which C(runbooks/) is written; defaults to the variable C(governed_output_dir), else
+        C($GOVERNED_CHANGE_OUTPUT_DIR), else C(out) in the working directory (never inside the installed collection).
     type: path
   base_url:
     description: Where the runbooks folder is published (for example a Git web UI); the returned C(url) is C(<base_url>/<change_id>.md).
