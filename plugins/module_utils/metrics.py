@@ -19,7 +19,7 @@ import json
 import math
 import sqlite3
 
-from ansible_collections.governed.change.plugins.module_utils import clock
+from ansible_collections.governed.change.plugins.module_utils import clock, learning
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 
 PERIODS = ("day", "week", "month")
@@ -588,8 +588,29 @@ def compute(conn, period="day", by=None, timezone="UTC", since=None, until=None,
     report = aggregate(changes, time, by=by, since=start, until=end, as_of=moment.timestamp())
     failures = {dimension: failure_by(changes, time, dimension, since=start, until=end) for dimension in ("tier", "category")}
     report.update(period=period, by=by, timezone=timezone, since=since, until=until, as_of=clock.iso_z(moment),
-                  changes=len(changes), failure_by=failures, automation_actors=list(automation_actors))
+                  changes=len(changes), failure_by=failures, automation_actors=list(automation_actors),
+                  repeat_causes=read_causes(conn, start, end))
     return report
+
+
+CAUSES_SQL = "SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind = ? ORDER BY seq"
+
+
+def read_causes(conn, since=None, until=None):
+    """The learning loop's causes (learning.repeat_causes) of the escalations resolved in the range, most frequent first;
+    ``since``/``until``: epoch seconds or None. Only escalation.resolved events are read (the kind index: few rows)."""
+    try:
+        events = [{"seq": seq, "change_id": cid, "ts": ts, "kind": kind, "actor": actor, "data": json.loads(data)}
+                  for seq, cid, ts, kind, actor, data in conn.execute(CAUSES_SQL, ESCALATION_RESOLVED[:1])]
+    except (sqlite3.Error, ValueError) as exc:
+        raise LedgerError("the ledger's escalation resolutions cannot be read for the metrics (%s)." % exc, where="events",
+                          fix="run `governed-change ledger verify --ledger PATH` to find the edited event, and restore the ledger "
+                              "from a backup.")
+    bounds = [None if edge is None else datetime.datetime.fromtimestamp(edge, datetime.timezone.utc) for edge in (since, until)]
+    causes = learning.repeat_causes(events, since=bounds[0], until=bounds[1])
+    for item in causes:  # a resolution written without a cause (not through learning.resolve) still counts, named so
+        item["cause"] = item["cause"] if isinstance(item["cause"], str) and item["cause"] else "(no cause recorded)"
+    return causes
 
 
 def compute_ledger(path, **options):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 
+from ansible_collections.governed.change.plugins.module_utils import learning
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 
 FORMATS = ("table", "json", "prometheus", "html")
@@ -69,7 +70,22 @@ def render_table(report):
                       for line in cells]
     if not report["rows"]:
         lines.append("(no change in the ledger matches)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + cause_lines(report.get("repeat_causes"))) + "\n"
+
+
+def cause_lines(causes):
+    """The learning loop's causes under the table: count, cause, [repeated], the changes and the follow-ups."""
+    if causes is None:
+        return []
+    if not causes:
+        return ["", "escalation causes: none recorded in the range (`governed-change escalation resolve` records them)"]
+    lines = ["", "escalation causes (resolved escalations, most frequent first; %d repeated):"
+             % sum(1 for item in causes if item["repeated"])]
+    for item in causes:
+        lines.append("%5d  %s%s; changes %s; follow-up: %s" % (
+            item["count"], item["cause"], "  [repeated]" if item["repeated"] else "", ", ".join(item["changes"]),
+            " | ".join(item["follow_ups"]) or "-"))
+    return lines
 
 
 def render_json(report):
@@ -157,6 +173,12 @@ def render_prometheus(report):
     if report["lead_time_histogram"]:
         out.add("lead_time_distribution_seconds", "histogram", histogram_help, [], report.get("lead_time_sum", 0.0), "_sum")
         out.add("lead_time_distribution_seconds", "histogram", histogram_help, [], report["lead_time_histogram"][-1]["count"], "_count")
+    for item in report.get("repeat_causes") or ():
+        label = [("cause", learning.cause_key(item["cause"]))]
+        out.add("escalation_cause_resolutions", "gauge", "Escalations resolved with this cause in the range (the learning "
+                "loop; the cause normalized: lower case, single spaces).", label, item["count"])
+        out.add("escalation_cause_changes", "gauge", "Changes whose escalation was resolved with this cause in the range.",
+                label, len(item["changes"]))
     out.add("ledger_changes", "gauge", "Change records the metrics were computed from.", [], report["changes"])
     return out.text()
 
@@ -289,8 +311,40 @@ def render_html(report):
                 "failure-by-tier", "Change failure rate by risk tier", report["failure_by"]["tier"]),
             '<section><h2>Change failure rate by category</h2>%s</section>' % failure_svg(
                 "failure-by-category", "Change failure rate by category", report["failure_by"]["category"]),
+            '<section id="causes"><h2>Escalation causes</h2>%s</section>' % causes_html(report.get("repeat_causes") or []),
             '<section><h2>Rows</h2>%s</section>' % _html_table(report), "</body></html>"]
     return "\n".join(head + body) + "\n"
+
+
+def causes_svg(causes):
+    """The causes of resolved escalations as horizontal bars (count per cause; a repeated cause in red)."""
+    width, row_h = 720, 24
+    top = max([item["count"] for item in causes] or [0]) or 1
+    parts = _svg_open("repeat-causes", "Causes of resolved escalations, most frequent first", width, 20 + row_h * max(len(causes), 1))
+    for index, item in enumerate(causes):
+        y = 10 + index * row_h
+        text = item["cause"] if len(item["cause"]) <= 40 else item["cause"][:39] + "\u2026"
+        parts.append('<text x="4" y="%d" font-size="12">%s</text>' % (y + 15, _esc(text)))
+        parts.append('<rect class="bar cause%s" data-cause="%s" data-value="%d" x="260" y="%d" width="%.1f" height="%d" '
+                     'fill="%s"><title>%s: %d resolution(s), changes %s</title></rect>'
+                     % (" repeated" if item["repeated"] else "", _esc(learning.cause_key(item["cause"])), item["count"], y + 3,
+                        400.0 * item["count"] / top, row_h - 6, "#c0392b" if item["repeated"] else "#7aa6d6",
+                        _esc(item["cause"]), item["count"], _esc(", ".join(item["changes"]))))
+        parts.append('<text x="%.1f" y="%d" font-size="12">%d</text>' % (266 + 400.0 * item["count"] / top, y + 15, item["count"]))
+    if not causes:
+        parts.append('<text x="4" y="24" font-size="12">no escalation resolved in the range</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def causes_html(causes):
+    """The bar chart, then a table: cause, count, repeated, changes, follow-ups, ledger seqs."""
+    head = "".join("<th>%s</th>" % name for name in ("cause", "count", "repeated", "changes", "follow-ups", "ledger seq"))
+    rows = ['<tr class="cause%s"><td>%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
+        " repeated" if item["repeated"] else "", _esc(item["cause"]), item["count"], "yes" if item["repeated"] else "no",
+        _esc(", ".join(item["changes"])), _esc(" | ".join(item["follow_ups"])), _esc(", ".join(str(seq) for seq in item["seqs"])))
+        for item in causes]
+    return '%s<table id="causes-table"><tr>%s</tr>%s</table>' % (causes_svg(causes), head, "".join(rows))
 
 
 def _html_table(report):

@@ -443,7 +443,9 @@ def test_table_and_json(ten):
     table = metrics_render.render_table(report)
     lines = table.splitlines()
     assert lines[1].split()[:4] == ["period", "group", "req", "appr"]
-    assert lines[-1].split()[:3] == ["all", "all", "10"] and "20.0%" in lines[-1] and "5h00m" in lines[-1]
+    total = next(line for line in lines if line.startswith("all"))  # the last row; the escalation causes follow
+    assert total.split()[:3] == ["all", "all", "10"] and "20.0%" in total and "5h00m" in total
+    assert lines[lines.index(total) + 2].startswith("escalation causes") and "prefix list typo" in lines[-1]
     assert json.loads(metrics_render.render_json(report))["rows"][-1]["change_failure_rate"]["rate"] == 0.2
 
 
@@ -461,7 +463,7 @@ def test_the_html_page_renders_its_plots_in_headless_chromium(ten, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     svgs = re.findall(r'<svg id="([^"]+)" class="plot"', dom)
-    assert svgs == ["trend", "lead-time-distribution", "failure-by-tier", "failure-by-category"]
+    assert svgs == ["trend", "lead-time-distribution", "failure-by-tier", "failure-by-category", "repeat-causes"]
     trend = re.findall(r'<rect class="bar deployed" data-period="([^"]+)" data-value="(\d+)"', dom)
     assert trend == [("2026-11-02", "10")]
     assert re.findall(r'<circle class="point failure-rate" data-period="2026-11-02" data-value="([0-9.]+)"', dom) == ["0.2000"]
