@@ -14,7 +14,8 @@ description:
   - Once the run's change id is known (the variable C(governed_change_id) as an extra var, play var or fact, the
     C(summary.change_id) of a M(governed.change.assess) result, or the C(change_id) of a governed.change task such as
     M(governed.change.close)), every task result is recorded in the change's ledger as a C(task) event (task name,
-    action, host, status ok/changed/failed/skipped/unreachable, duration, trimmed and redacted result). A
+    action, host, status ok/changed/failed/skipped/unreachable, its real start and duration, the pipeline stage - the
+    stage role that ran it - and the trimmed and redacted result). A
     M(governed.change.check) task's event also holds C(checks) - one row per check with its name, host, phase (the
     stage - precheck, deploy, verify, rollback_verify), operator, expected and actual values (bounded), verdict
     (passed, failed, undecidable, skipped) and reason, redacted. Results seen
@@ -317,6 +318,9 @@ class CallbackModule(CallbackBase):
         item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
                 "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
                 "result": trimmed}
+        stage = self._stage(task)
+        if stage:
+            item["stage"] = stage  # the report's stage timeline spans each stage's tasks
         if self._own(item["action"]) == CHECK_ACTION and not hidden:
             rows = evidence.check_records(data.get("results"), item["host"], self._phase(task))
             if rows:
@@ -339,6 +343,13 @@ class CallbackModule(CallbackBase):
     @staticmethod
     def _own(action):
         return action[len(OWN_PREFIX):] if action.startswith(OWN_PREFIX) else ""
+
+    @staticmethod
+    def _stage(task):
+        """The pipeline stage a task ran in: the stage role that ran it (governed.change.deploy: deploy), else None."""
+        role = getattr(task, "_role", None)
+        name = str(role.get_name() if role is not None else "").rsplit(".", 1)[-1]
+        return name if name in evidence.STAGES else None
 
     @staticmethod
     def _phase(task):

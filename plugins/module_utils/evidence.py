@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import timedelta
 
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, statestore
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
@@ -281,12 +282,33 @@ def _snapshot_entries(host, data, problems, limit):
     """The pre/post snapshot references, and their bounded state diff when both verify."""
     entry = {}
     for key in ("pre", "post"):
-        info = _stored(data.get(key), "%s.%s" % (host, key), problems)[0]
+        info, snap = _stored(data.get(key), "%s.%s" % (host, key), problems, load=True)
         if info is not None:
+            glance = state_glance(snap)
+            if glance:
+                info["glance"] = glance
             entry[key] = info
     if entry.get("pre", {}).get("integrity") == "ok" and entry.get("post", {}).get("integrity") == "ok":
         entry["state_diff"] = _state_diff(data["pre"], data["post"], "%s.state_diff" % host, problems, limit)
     return entry
+
+
+def _established(peer):
+    """Whether a snapshot's peer record says its session is up (the normalized "established" flag, else its state)."""
+    if isinstance(peer.get("established"), bool):
+        return peer["established"]
+    return str(peer.get("state") or "").lower() == "established"
+
+
+def state_glance(snap):
+    """The counts a person compares before and after: peers, peers established, routes (None without a snapshot)."""
+    sections = (snap or {}).get("sections") if isinstance(snap, dict) else None
+    if not isinstance(sections, dict):
+        return None
+    peers = sections.get("peers") if isinstance(sections.get("peers"), dict) else {}
+    routes = sections.get("routes") if isinstance(sections.get("routes"), dict) else {}
+    return {"peers": len(peers), "peers_established": sum(1 for p in peers.values() if isinstance(p, dict) and _established(p)),
+            "routes": len(routes)}
 
 
 def _deploy_entry(deploy):
@@ -367,7 +389,9 @@ def _rollback_detail(hosts, devices):
     detail = {}
     for host in hosts:
         dev = devices.get(host) or {}
-        restore, verify = dev.get("restore") or {}, dev.get("verify") or {}
+        # The rollback's own verification is "rollback_verify" when the run also verified the change ("verify" is then
+        # the verify stage's result); a lone "verify" is the rollback's (see _verify_entries).
+        restore, verify = dev.get("restore") or {}, dev.get("rollback_verify") or dev.get("verify") or {}
         detail[host] = {"restored": bool(restore) and not restore.get("failed"), "config_equal": restore.get("verified"),
                         "state_equal": verify.get("passed"), "msg": restore.get("msg")}
     return detail
@@ -453,13 +477,66 @@ def _timeline_section(events):
     return {"events": len(rows), "omitted": omitted, "entries": kept}
 
 
+STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
+# Without the stage the callback records (runs recorded before it did), a stage starts at its own governed action and
+# runs until a later stage's action (stages only move forward): a re-assess inside deploy stays in deploy.
+STAGE_ACTIONS = {"assess": "assess", "review_gate": "review", "window_gate": "window", "backup": "precheck", "snapshot": "precheck",
+                 "deploy": "deploy", "restore": "rollback", "close": "close", "escalate": "escalate"}
+
+
+def _inferred_stages(tasks):
+    """(task, stage) in order, the stage inferred from the governed actions (see STAGE_ACTIONS)."""
+    current, out = None, []
+    for task in tasks:
+        action = str(task.get("action") or "")
+        stage = STAGE_ACTIONS.get(action[len("governed.change."):]) if action.startswith("governed.change.") else None
+        if stage is not None and (current is None or STAGES.index(stage) > STAGES.index(current)):
+            current = stage
+        out.append((task, current))
+    return out
+
+
+def _task_stages(tasks):
+    """(task, stage) of every recorded task: the stage role the callback recorded, else inferred from the actions."""
+    if any(task.get("stage") for task in tasks):
+        return [(task, task.get("stage") if task.get("stage") in STAGES else None) for task in tasks]
+    return _inferred_stages(tasks)
+
+
+def _task_times(task):
+    """(start, end) of a recorded task from its real start and duration, or None when it has no start."""
+    try:
+        start = parse_iso(task.get("started"), where="task.started")
+    except (LedgerError, TypeError):
+        return None
+    duration = task.get("duration_s") if isinstance(task.get("duration_s"), (int, float)) else 0
+    return start, start + timedelta(seconds=duration)
+
+
+def stage_spans(tasks):
+    """One span per stage that ran, in the order they started: first task start, last task end (the tasks' real times,
+    not the ledger's flush times), task count and failed tasks."""
+    spans = {}
+    for task, stage in _task_stages(tasks):
+        times = _task_times(task)
+        if stage is None or times is None:
+            continue
+        span = spans.setdefault(stage, {"stage": stage, "start": times[0], "end": times[1], "tasks": 0, "failed": 0})
+        span["start"], span["end"] = min(span["start"], times[0]), max(span["end"], times[1])
+        span["tasks"] += 1
+        span["failed"] += 1 if task.get("status") in ("failed", "unreachable") else 0
+    ordered = sorted(spans.values(), key=lambda s: s["start"])
+    return [dict(s, start=iso_z(s["start"]), end=iso_z(s["end"]),
+                 seconds=round((s["end"] - s["start"]).total_seconds(), 3)) for s in ordered]
+
+
 def _tasks_section(events):
     tasks = [dict(e["data"], seq=e["seq"], ts=e["ts"]) for e in events if e["kind"] == "task"]
     by_status = {}
     for task in tasks:
         by_status[task.get("status")] = by_status.get(task.get("status"), 0) + 1
     kept, omitted = _bounded(tasks, TASKS_MAX)
-    return {"count": len(tasks), "by_status": by_status, "omitted": omitted,
+    return {"count": len(tasks), "by_status": by_status, "omitted": omitted, "stages": stage_spans(tasks),
             "failed": [t for t in tasks if t.get("status") in ("failed", "unreachable")][:50], "items": kept}
 
 
