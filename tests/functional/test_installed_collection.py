@@ -16,6 +16,7 @@ import subprocess
 
 import pytest
 
+from installed_collection import build_and_install, clean_env, tree
 from repo_paths import ROOT, VENV_BIN
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -54,55 +55,25 @@ rollback: {strategy: backup}
 """ % CHANGE
 
 
-def _tree(root):
-    """Every file of the installed collection with its size and mtime (Python's own __pycache__ left out)."""
-    found = {}
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            path = os.path.join(folder, name)
-            stat = os.stat(path)
-            found[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
-    return found
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     base = tmp_path_factory.mktemp("installed")
-    dist, collections = base / "dist", base / "collections"
-    galaxy = os.path.join(VENV_BIN, "ansible-galaxy")
-    clean = dict((key, value) for key, value in os.environ.items() if not key.startswith("ANSIBLE_"))  # no checkout paths
-    proc = subprocess.run([galaxy, "collection", "build", "--output-path", str(dist), ROOT], capture_output=True, text=True,
-                          timeout=300, check=False, env=clean, cwd=str(base))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    tarball = [name for name in os.listdir(dist) if name.endswith(".tar.gz")]
-    assert len(tarball) == 1, tarball
-    # the dependencies (ansible.netcommon -> ansible.utils, frr.frr, awx.awx), from the offline set make setup unpacked
-    (collections / "ansible_collections").mkdir(parents=True)
-    for namespace in ("ansible", "awx", "frr"):
-        shutil.copytree(os.path.join(ROOT, ".collections", "ansible_collections", namespace),
-                        collections / "ansible_collections" / namespace, symlinks=True)
-    proc = subprocess.run([galaxy, "collection", "install", "--offline", "-p", str(collections), str(dist / tarball[0])],
-                          capture_output=True, text=True, timeout=300, check=False, cwd=str(base), env=clean)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    root = collections / "ansible_collections" / "governed" / "change"
-    assert (root / "MANIFEST.json").is_file() and (root / "playbooks" / "governed_change.yml").is_file()
+    root = build_and_install(base)
     for dev_only in ("Makefile", "scripts", "lab", "benchmarks", "pytest.ini", "requirements-test.txt", "pyproject.toml"):
         assert not (root / dev_only).exists(), dev_only
     work = base / "work"
     work.mkdir()
     (work / "ansible.cfg").write_text("[defaults]\ncollections_path = %s\nhost_key_checking = True\n"
-                                      "retry_files_enabled = False\n" % collections)
+                                      "retry_files_enabled = False\n" % (base / "collections"))
     (work / "inventory.yml").write_text(INVENTORY)
     (work / "change.yml").write_text(CHANGE_REQUEST)
     shutil.copy(os.path.join(ROOT, "examples", "policy", "policy.yml"), work / "policy.yml")
-    return {"root": root, "work": work, "tree": _tree(root)}
+    return {"root": root, "work": work, "tree": tree(root)}
 
 
 def _playbook(installed, fqcn, *extra, cwd=None, env=None):
-    environ = dict(((key, value) for key, value in os.environ.items() if not key.startswith("ANSIBLE_")),
-                   ANSIBLE_CONFIG=str(installed["work"] / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_DEPRECATION_WARNINGS="0", PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    environ = clean_env(ANSIBLE_CONFIG=str(installed["work"] / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
+                        PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     for name in ("GOVERNED_CHANGE_OUTPUT_DIR", "GOVERNED_EVIDENCE_ENABLED", "GOVERNED_LEDGER", "GOVERNED_OUTPUT_DIR"):
         environ.pop(name, None)
     environ.update(env or {})
@@ -124,7 +95,7 @@ def test_the_pipeline_by_fqcn_refuses_to_start_without_the_evidence_callback(ins
     assert FIX_LINE in proc.stdout
     assert "Stage assess" not in proc.stdout and "Assess the change" not in proc.stdout
     assert not (installed["work"] / "out").exists()
-    assert _tree(installed["root"]) == installed["tree"]
+    assert tree(installed["root"]) == installed["tree"]
 
 
 def test_a_stage_by_fqcn_writes_under_the_working_directory_with_its_tasks_recorded(installed):
@@ -139,7 +110,7 @@ def test_a_stage_by_fqcn_writes_under_the_working_directory_with_its_tasks_recor
         assert led.verify()["ok"]
     recorded = [task["task"] for task in tasks]
     assert "Assess the change" in recorded and "Write the change's runbook" in recorded, json.dumps(tasks)[:2000]
-    assert _tree(installed["root"]) == installed["tree"]
+    assert tree(installed["root"]) == installed["tree"]
     assert not (installed["root"] / "out").exists()
 
 
@@ -151,5 +122,5 @@ def test_an_output_folder_inside_the_installed_collection_is_refused(installed):
                      env=CALLBACK_ON)
     assert proc.returncode != 0 and "inside the installed collection" in proc.stdout, proc.stdout[-3000:]
     assert "GOVERNED_CHANGE_OUTPUT_DIR" in proc.stdout
-    assert _tree(root) == installed["tree"]
+    assert tree(root) == installed["tree"]
     assert not (root / "out").exists() and not (root / "state").exists()
