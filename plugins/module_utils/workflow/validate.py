@@ -26,7 +26,7 @@ STAGE_ROLES = ("rollback", "deploy", "verify", "close")
 # Controller configuration as code: key -> awx.awx module whose options document an entry.
 CONTROLLER_KINDS = {"controller_templates": "job_template", "controller_projects": "project",
                     "controller_inventories": "inventory", "controller_inventory_sources": "inventory_source",
-                    "controller_credential_types": "credential_type"}
+                    "controller_credential_types": "credential_type", "controller_schedules": "schedule"}
 # A node (or workflow) prompt reaches the job only when the job template asks for it (AWX _accept_or_ignore_job_kwargs).
 NODE_PROMPTS = {"extra_data": "ask_variables_on_launch", "limit": "ask_limit_on_launch", "inventory": "ask_inventory_on_launch",
                 "scm_branch": "ask_scm_branch_on_launch", "job_type": "ask_job_type_on_launch", "job_tags": "ask_tags_on_launch",

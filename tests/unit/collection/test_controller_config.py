@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 
 import pytest
 import yaml
@@ -26,6 +27,9 @@ from repo_paths import ROOT
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "controller_load.yml")
 STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
+# The reporting job templates (issue 17) and their schedules: template -> (playbook, the rrule's frequency)
+REPORTING = {"governed-change metrics": ("playbooks/metrics.yml", "DAILY"),
+             "governed-change post-hoc reviews": ("playbooks/post_reviews.yml", "HOURLY")}
 
 
 class _Captured(Exception):
@@ -100,7 +104,7 @@ def test_every_task_argument_is_accepted_by_the_awx_module(loaded):
             problems.append("%s (%s): %s" % (call["task"], call["item"].get("name"), error))
     assert not problems, "\n".join(problems)
     assert {call["module"] for call in calls} == {"execution_environment", "project", "credential_type", "credential", "inventory",
-                                                  "inventory_source", "job_template", "workflow_job_template"}
+                                                  "inventory_source", "job_template", "workflow_job_template", "schedule"}
 
 
 def test_the_argument_check_catches_a_wrong_argument():
@@ -116,7 +120,7 @@ def test_the_argument_check_catches_a_wrong_argument():
 def test_one_job_template_per_stage_with_the_contract_names(loaded):
     _play, _variables, calls = loaded
     templates = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "job_template"}
-    assert set(templates) == {"governed-change %s" % stage for stage in STAGES} | {"governed-change recover"}
+    assert set(templates) == {"governed-change %s" % stage for stage in STAGES} | {"governed-change recover"} | set(REPORTING)
     recover = templates["governed-change recover"]
     assert recover["playbook"] == "playbooks/recover.yml" and recover["allow_simultaneous"] is False
     assert recover["ask_variables_on_launch"] is True and recover["credentials"] == ["governed-change devices", "governed-change"]
@@ -181,3 +185,25 @@ def test_workflow_task_loads_every_shipped_workflow_template(loaded):
     for name, args in workflows.items():
         assert args["workflow_nodes"] == shipped[name]["workflow_nodes"]
         assert args["destroy_current_nodes"] is True
+
+
+def test_the_reporting_templates_and_their_schedules(loaded):
+    """metrics daily, post-hoc reviews hourly: each schedule launches a template defined here, after it is loaded, with a
+    valid iCalendar rule; the templates run on the controller with the ledger credential only and never twice at once."""
+    play, _variables, calls = loaded
+    templates = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "job_template"}
+    schedules = [call["args"] for call in calls if call["module"] == "schedule"]
+    for name, (playbook, _frequency) in REPORTING.items():
+        args = templates[name]
+        assert args["playbook"] == playbook and os.path.isfile(os.path.join(ROOT, playbook))
+        assert args["credentials"] == ["governed-change"] and args["allow_simultaneous"] is False
+        assert args["ask_variables_on_launch"] is True  # a schedule's extra_data reaches the job only then
+    assert sorted((s["unified_job_template"], s["rrule"].split("RRULE:FREQ=")[1].split(";")[0]) for s in schedules) == sorted(
+        (name, frequency) for name, (_playbook, frequency) in REPORTING.items())
+    for schedule in schedules:
+        assert re.fullmatch(r"DTSTART:\d{8}T\d{6}Z RRULE:FREQ=(DAILY|HOURLY);INTERVAL=1", schedule["rrule"]), schedule["rrule"]
+        assert schedule["enabled"] is True and schedule["state"] == "present"
+    names = [task["name"] for task in play["tasks"]]
+    assert names.index("Schedules (controller/schedules.yml; after the job templates they launch)") > names.index(
+        "Job templates (one per stage playbook)")
+    assert any("bogus" in error for error in validate_args("schedule", {"name": "x", "rrule": schedules[0]["rrule"], "bogus": 1}))
