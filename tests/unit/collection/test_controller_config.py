@@ -207,3 +207,17 @@ def test_the_reporting_templates_and_their_schedules(loaded):
     assert names.index("Schedules (controller/schedules.yml; after the job templates they launch)") > names.index(
         "Job templates (one per stage playbook)")
     assert any("bogus" in error for error in validate_args("schedule", {"name": "x", "rrule": schedules[0]["rrule"], "bogus": 1}))
+
+
+def test_workflow_validate_checks_the_schedules_against_awx_awx(tmp_path):
+    """`governed-change workflow validate --controller-config` reads controller_schedules and names an unknown field."""
+    from ansible_collections.governed.change.plugins.module_utils.workflow.validate import ControllerConfig  # pylint: disable=import-outside-toplevel
+    clean = ControllerConfig(os.path.join(ROOT, "controller"), project_dir=ROOT)
+    assert clean.errors == [] and set(clean.objects["controller_schedules"]) == {
+        "governed-change metrics daily", "governed-change post-hoc reviews hourly"}
+    with open(os.path.join(ROOT, "controller", "schedules.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    doc["controller_schedules"][0]["bogus_key"] = 1
+    (tmp_path / "schedules.yml").write_text(yaml.safe_dump(doc))
+    errors = [error.render() for error in ControllerConfig(str(tmp_path), project_dir=ROOT).errors]
+    assert len(errors) == 1 and "bogus_key" in errors[0] and "awx.awx schedule" in errors[0]
