@@ -27,7 +27,9 @@ from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv, run_env
 
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
-LAB_ENV = {"GC_LAB_PREFIX": "h5-", "GC_LAB_PORT_BASE": "23500", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-h5")}
+# this module's lab instance; GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN in the environment pick another one
+LAB_ENV = {key: os.environ.get(key) or default for key, default in (
+    ("GC_LAB_PREFIX", "h5-"), ("GC_LAB_PORT_BASE", "23500"), ("GC_LAB_RUN", os.path.join(ROOT, "lab", "run-h5")))}
 PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
 HOST_PORTS = {"r1": PORT_BASE + 11, "r2": PORT_BASE + 12, "r3": PORT_BASE + 13, "fw1": PORT_BASE + 4}
 CLI = os.path.join(ROOT, ".venv", "bin", "governed-change")
