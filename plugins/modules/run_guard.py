@@ -38,7 +38,10 @@ attributes:
     description: The same checks; nothing is written in either mode.
   diff_mode:
     support: none
+    description: Nothing is changed.
   platform:
+    support: full
+    description: Runs on the controller; independent of the devices' platform.
     platforms: all
 notes:
   - The evidence callback is enabled by the line C(callbacks_enabled = governed.change.evidence) in the C([defaults])
