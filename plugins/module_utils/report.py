@@ -24,7 +24,8 @@ h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 8px;border-bottom
 table{border-collapse:collapse;width:100%;background:#fff;margin:6px 0;table-layout:auto}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word;word-break:normal;hyphens:none}
 th{background:#eaeef2;white-space:nowrap}td.pass{color:#1a7f37;font-weight:600}td.fail{color:#cf222e;font-weight:600}td.undecidable{color:#9a6700;font-weight:600}
-td.pass,td.fail,td.undecidable,td.num,.nowrap{white-space:nowrap}td.num{text-align:right}td.hash{word-break:break-all;font:12px SFMono-Regular,Consolas,monospace}
+td.pass,td.fail,td.undecidable,td.num,.nowrap{white-space:nowrap}td.num{text-align:right}
+td.hash{word-break:break-all;font:12px SFMono-Regular,Consolas,monospace}
 .kv4{display:grid;grid-template-columns:150px 1fr 150px 1fr;gap:2px 12px}.kv4 div:nth-child(odd){color:#57606a}
 dl.fields{display:grid;grid-template-columns:170px 1fr;gap:2px 12px;margin:6px 0}dl.fields dt{color:#57606a}dl.fields dd{margin:0}
 details{margin:6px 0}summary{cursor:pointer;color:#0969da}svg.stages{background:#fff;border:1px solid #d0d7de;display:block}
@@ -253,9 +254,8 @@ def _applied_parts(host, dep):
     changes = dep.get("changes")
     if not changes:
         return []
-    return ["<details><summary>%s</summary>%s</details>" % (esc("%s: lines applied" % host),
-                                                           _diff_pre("\n".join(str(c) for c in changes) if isinstance(changes, list)
-                                                                     else str(changes)))]
+    text = "\n".join(str(c) for c in changes) if isinstance(changes, list) else str(changes)
+    return ["<details><summary>%s</summary>%s</details>" % (esc("%s: lines applied" % host), _diff_pre(text))]
 
 
 def _deploy_parts(devices):
@@ -438,8 +438,8 @@ def _stage_bar(row, span, times, origin, scale, failed_stage):
     width = max(2.0, (end - start).total_seconds() * scale)
     y = 6 + row * SVG_ROW
     seconds = (end - start).total_seconds()
-    title = "%s: %s to %s UTC, %.1f s, %s task(s), %s failed" % (span.get("stage"), _hms(start), _hms(end), seconds, span.get("tasks"),
-                                                                span.get("failed") or 0)
+    title = "%s: %s to %s UTC, %.1f s, %s task(s), %s failed" % (
+        span.get("stage"), _hms(start), _hms(end), seconds, span.get("tasks"), span.get("failed") or 0)
     return ('<text x="4" y="%d">%s</text>' % (y + 13, esc(span.get("stage"))) +
             '<rect class="%s" data-stage="%s" data-start="%s" data-end="%s" x="%.1f" y="%d" width="%.1f" height="16" rx="2">'
             '<title>%s</title></rect>' % (esc(_stage_class(span.get("stage"), failed_stage)), esc(span.get("stage")), esc(span.get("start")),

@@ -27,6 +27,7 @@ from ansible_collections.governed.change.plugins.module_utils import evidence, s
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, relative
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.outcome import decide
+from ansible_collections.governed.change.plugins.module_utils.report import CSS
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
 HOSTS = ("r1", "r2", "r3", "r4")
@@ -38,8 +39,8 @@ PLAN = (("assess", 0, 6, 6), ("review", 7, 2, 3), ("window", 10, 2, 3), ("preche
 
 
 def _snapshot(host, peers_up, routes):
-    peers = dict(("10.0.%d.%d" % (n, n + 1), {"address": "10.0.%d.%d" % (n, n + 1), "state": "Established" if n < peers_up else "Idle",
-                                                  "established": n < peers_up}) for n in range(2))
+    peers = dict(("10.0.%d.%d" % (n, n + 1), {"address": "10.0.%d.%d" % (n, n + 1), "established": n < peers_up,
+                                              "state": "Established" if n < peers_up else "Idle"}) for n in range(2))
     return {"device": host, "platform": "frr", "taken_at": iso_z(relative(minutes=-10)),
             "sections": {"peers": peers, "routes": dict(("10.255.%d.0/24" % n, {"nexthop": "10.0.0.%d" % n}) for n in range(routes))}}
 
@@ -187,6 +188,5 @@ def test_the_report_reads_in_one_minute_in_headless_chromium(closed, tmp_path):
 
 
 def test_the_status_cells_never_break_a_word():
-    from ansible_collections.governed.change.plugins.module_utils.report import CSS
     assert "td.pass,td.fail,td.undecidable,td.num,.nowrap{white-space:nowrap}" in CSS
     assert "overflow-wrap:anywhere" not in CSS and "word-break:break-word" not in CSS
