@@ -50,7 +50,8 @@ LEAD_BUCKETS = (300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400
 _FIELDS = {
     "change.created": ("$.tier",),
     "change.state": None,
-    "verdict.assess": ("$.verdict.change_class", "$.verdict.category", "$.verdict.sites", "$.verdict.tier"),
+    "verdict.assess": ("$.verdict.change_class", "$.verdict.category", "$.verdict.sites", "$.verdict.tier",
+                       "$.verdict.required_gates", "$.verdict.post_review_due"),
     "verdict.review": ("$.verdict.decision",),
     "verdict.window": ("$.verdict.decision", "$.verdict.bypass.post_review_due"),
     "approval.deny": (),
@@ -173,7 +174,7 @@ class ChangeFacts:  # pylint: disable=too-many-instance-attributes,too-few-publi
         self.tier = self.klass = self.category = self.close_code = None
         self.sites = ()
         self.rolled_back = self.manual = False
-        self.bypasses, self.post_hoc_due, self.post_hoc_done = [], [], []
+        self.bypasses, self.post_hoc_due, self.post_hoc_done = [], None, None  # due: (when made due, due text)
         self.escalations, self.resolutions = [], []
         self.stages_automated, self.stages_manual = [], []
 
@@ -215,7 +216,9 @@ def _on_state(change, when, actor, move, ctx):
 
 
 def _on_assess(change, when, actor, fields, ctx):
-    klass, category, sites, tier = fields
+    klass, category, sites, tier, gates, post_review_due = fields
+    if post_review_due and isinstance(gates, list) and "post_review" in gates:  # post_review.obligations' rule
+        change.post_hoc_due = (when, post_review_due)
     change.klass, change.category, change.tier = klass or change.klass, category or change.category, tier or change.tier
     if isinstance(sites, list):
         change.sites = tuple(str(site) for site in sites)
@@ -270,11 +273,13 @@ def _on_manual(change, when, actor, _field, ctx):
 
 
 def _on_due(change, when, actor, due, ctx):
-    change.post_hoc_due.append((when, ctx.clock.epoch(due) if due else None))
+    """The window gate's bypass record: the latest due date recorded (bypass or assessment) is the one that counts."""
+    change.post_hoc_due = (when, due)
 
 
 def _on_done(change, when, actor, _field, ctx):
-    change.post_hoc_done.append(when)
+    if change.post_hoc_done is None:
+        change.post_hoc_done = when
 
 
 def _on_escalation(change, when, actor, _field, ctx):
@@ -457,17 +462,38 @@ def _observe_counts(win, change, as_of):
     win.count("canceled", change.canceled)
     for when in change.bypasses:
         win.count("freeze_bypasses", when)
-    done = sorted(change.post_hoc_done)
-    for position, (when, due) in enumerate(change.post_hoc_due):
-        win.count("post_hoc_due", when)
-        if position >= len(done) and due is not None and due < as_of:
-            win.count("post_hoc_overdue", when)
-    for when in done:
-        win.count("post_hoc_done", when)
+    _observe_post_hoc(win, change, as_of)
     for when in change.escalations:
         win.count("escalations", when)
     for when in change.resolutions:
         win.count("escalations_resolved", when)
+
+
+def _due_epoch(text):
+    """Epoch seconds of a recorded due date (any offset; Clock.epoch reads the ledger's own Z form only), or None when it
+    is unreadable."""
+    try:
+        return clock.parse_instant(text, where="post_review_due").timestamp()
+    except (clock.ClockError, ValueError, TypeError):
+        return None
+
+
+def _observe_post_hoc(win, change, as_of):
+    """The post-hoc review a change owes, counted as `governed-change review list` lists it (post_review.obligations):
+    one per change, due at the latest due date recorded (the window gate's bypass or the assessment's post_review gate),
+    none for a change canceled before any deploy; done at the first signed review; overdue when not done and the due date
+    has passed as of ``as_of`` (an unreadable due date counts as passed). Due and overdue are filed under the event that
+    made it due, done under the review."""
+    if change.post_hoc_due is None or (change.canceled is not None and change.implement is None):
+        return
+    when, due_text = change.post_hoc_due
+    win.count("post_hoc_due", when)
+    if change.post_hoc_done is not None:
+        win.count("post_hoc_done", change.post_hoc_done)
+        return
+    due = _due_epoch(due_text)
+    if due is None or due <= as_of:
+        win.count("post_hoc_overdue", when)
 
 
 def ended_deploy(change):
