@@ -168,3 +168,10 @@ def test_an_emergency_change_without_a_bypass_owes_a_review_in_both(tmp_path, mo
     code, out, _err = run_cli("metrics", "--ledger", path, "--format", "json")
     counts = next(row for row in json.loads(out)["rows"] if row["period"] == "all")["counts"]
     assert (counts["post_hoc_due"], counts["post_hoc_overdue"]) == (1, 1)
+    with SqliteLedger(path) as ledger:  # canceled before anything was deployed: neither owes a review any more
+        ledger.transition(EMERGENCY, "canceled", "carol", reason="attack stopped")
+    code, out, _err = run_cli("review", "list", "--overdue", "--json", "--ledger", path)
+    assert code == 0 and json.loads(out) == []
+    code, out, _err = run_cli("metrics", "--ledger", path, "--format", "json")
+    counts = next(row for row in json.loads(out)["rows"] if row["period"] == "all")["counts"]
+    assert (counts["post_hoc_due"], counts["post_hoc_overdue"], counts["canceled"]) == (0, 0, 1)
