@@ -25,7 +25,7 @@ TEMPLATES = sorted(glob.glob(os.path.join(ROOT, "workflow_templates", "*.yml")))
 # held by every template: the assessment, both gates, the gates' cancel path and the final close
 GATES = ("assess", "review", "window", "close_canceled_gate", "escalate_gate", "close", "escalate_close")
 # held by every template with a human approval
-APPROVAL = ("approval", "close_canceled_approval", "escalate_approval")
+APPROVAL = ("approval", "review_after_approval", "close_canceled_approval", "escalate_approval")
 # held by every single-domain template
 SINGLE_DOMAIN = ("precheck", "precheck_retry", "close_canceled_precheck", "escalate_precheck", "deploy", "verify", "rollback",
                  "close_after_rollback", "escalate_after_rollback")

@@ -91,7 +91,12 @@ def test_approval_timeout_or_deny_cancels_then_escalates(name):
     (approval,) = [ident for ident, node in nodes.items() if node["unified_job_template"]["type"] == "workflow_approval"]
     assert parents(edges, approval) == [("assess", "success_nodes")]
     assert children(edges, approval, "success_nodes") == ["review"]
-    (cancel,) = children(edges, approval, "failure_nodes")
+    # a failed approval (denied or timed out) goes through the review gate first, which records why (deny, expired or
+    # missing approvals) as the pipeline's review gate does; whatever it decides, the change is then canceled
+    (why,) = children(edges, approval, "failure_nodes")
+    assert stage(nodes[why]) == "governed-change review"
+    (cancel,) = children(edges, why, "always_nodes")
+    assert not children(edges, why, "success_nodes") and not children(edges, why, "failure_nodes")
     assert stage(nodes[cancel]) == "governed-change close"
     assert nodes[cancel]["extra_data"] == {"governed_close_outcome": "canceled"}
     (notify,) = children(edges, cancel, "always_nodes")
