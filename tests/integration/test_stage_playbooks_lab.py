@@ -118,7 +118,8 @@ def test_an_unconfirmed_commit_reverts_by_itself_and_the_close_decides_as_the_pi
     assert normalize_config(strip_header(r3_config())) == before
     backup = statestore.get(record["deploy"]["backup"])["text"]
     assert normalize_config(strip_header(r3_config())) == normalize_config(backup)
-    status = r3_shell("cat %s/governed/r3/confirm.reverted" % LAB_ENV["GC_LAB_RUN"]).split()
+    # the timer's own record on the device (the frr driver's default state folder, $FRR_VTY_DIR/governed): "<rc> <epoch>"
+    status = r3_shell('cat "$FRR_VTY_DIR/governed/confirm.reverted"').split()
     assert status[0] == "0", status
     # the rollback stage finds the state equal to the pre-change snapshot; close and escalate decide as the pipeline does
     rolled, _output = node("rollback")
