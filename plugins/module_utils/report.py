@@ -9,6 +9,7 @@ import html
 import json
 from datetime import timedelta
 
+from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
 from ansible_collections.governed.change.plugins.module_utils.evidence import SECTIONS, stage_spans, summary
 from ansible_collections.governed.change.plugins.module_utils.ledger import parse_iso
@@ -428,7 +429,8 @@ def _stage_class(name, failed_stage):
 
 
 def _hms(moment):
-    return moment.strftime("%H:%M:%S")
+    """HH:MM:SS (UTC) of an instant, cut from clock.iso_z."""
+    return iso_z(moment, "seconds")[11:19]
 
 
 def _stage_bar(row, span, times, origin, scale, failed_stage):
