@@ -37,7 +37,7 @@ def test_reads_share_one_session_and_give_what_separate_runs_give(transport):
     alone = split_multi(transport.run_read(command).stdout)
     assert _starts(log) == 1
     transport.open_session()
-    shared = [split_multi(transport.run_read(command).stdout) for _ in range(5)]
+    shared = [split_multi(transport.run_read(command).stdout) for _attempt in range(5)]
     assert all(item == alone for item in shared) and alone["cat /nonexistent"][0] == 1
     assert _starts(log) == 2  # one more start for five reads
     assert transport.run_read("cat; echo done").stdout == "done\n"  # a command cannot eat the session's stdin
