@@ -89,8 +89,8 @@ class ChangeAudit:
     def deploy(self, deploy):
         seq = deploy["seq"]
         content = ((_last(self.events, seq, ("change.created", "change.assessed")) or {}).get("data") or {}).get("content_hash")
-        assess = (_last(self.events, seq, ("verdict.assess",), lambda e: _verdict(e).get("content_hash") == content)
-                  or _last(self.events, seq, ("verdict.assess",)))
+        assess = _last(self.events, seq, ("verdict.assess",), lambda e: _verdict(e).get("content_hash") == content)
+        assess = assess or _last(self.events, seq, ("verdict.assess",))
         approved = _verdict(assess)
         required = approved.get("required_gates") or []
         self.targets(deploy, approved)

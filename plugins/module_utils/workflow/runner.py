@@ -507,8 +507,9 @@ class WorkflowRunner:
 
     def _unhandled_failures(self):
         """The failed nodes without a failure or always path: they fail the workflow."""
-        return [ident for ident in self.order if self.state[ident]["status"] in FAILED
-                and not any(kind in ("failure_nodes", "always_nodes") for kind, _c in self.children[ident])]
+        handled = {ident for ident in self.order
+                   if any(kind in ("failure_nodes", "always_nodes") for kind, _c in self.children[ident])}
+        return [ident for ident in self.order if self.state[ident]["status"] in FAILED if ident not in handled]
 
     def _run_record(self, status, started, ended, unhandled):
         return {"workflow": self.doc.get("name"), "file": os.path.abspath(self.workflow_path), "run_id": self.run_id,

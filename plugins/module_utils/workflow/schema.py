@@ -136,8 +136,9 @@ def _integer_choice(value, spec):
     """An integer given for a str option whose choices are all integers written as text (verbosity: AWX's API choices are
     integers and awx.awx converts an integer to its str option)."""
     choices = spec.get("choices") or []
-    return (isinstance(value, int) and not isinstance(value, bool) and (spec.get("type") or "str") == "str" and bool(choices)
-            and all(str(choice).isdigit() for choice in choices))
+    if not isinstance(value, int) or isinstance(value, bool) or (spec.get("type") or "str") != "str" or not choices:
+        return False
+    return all(str(choice).isdigit() for choice in choices)
 
 
 def check_value(value, spec, field, where, source, errors):

@@ -90,8 +90,9 @@ class ControllerConfig:
         self.sources = {key: {} for key in CONTROLLER_KINDS}
         self.workflows = set()
         if os.path.isdir(path):
-            files = sorted(set(glob.glob(os.path.join(path, "**", "*.yml"), recursive=True)
-                               + glob.glob(os.path.join(path, "**", "*.yaml"), recursive=True)))
+            found = glob.glob(os.path.join(path, "**", "*.yml"), recursive=True)
+            found.extend(glob.glob(os.path.join(path, "**", "*.yaml"), recursive=True))
+            files = sorted(set(found))
             base = path
         elif os.path.isfile(path):
             files = [path]
