@@ -71,7 +71,8 @@ def r3_config():
 
 
 def unconfirmed_change(tmp_path):
-    """A low-risk routing-policy object on r3 whose expected check cannot pass: the deploy stage fails and confirms nothing."""
+    """A low-risk routing-policy object on r3 whose expected check cannot be decided (its query finds nothing: fail closed):
+    the deploy stage fails and confirms nothing."""
     doc = {"id": "CHG-5091", "title": "Prefix list on r3 (never confirmed)", "author": "carol", "type": "normal", "category": "other",
            "description": "A prefix list on r3 whose expected check fails, so its commit is never confirmed (lab test).",
            "targets": ["r3"], "config": {"r3": {"lines": [LINE]}},
@@ -121,7 +122,8 @@ def test_an_unconfirmed_commit_reverts_by_itself_and_the_close_decides_as_the_pi
     # the timer's own record on the device (the frr driver's default state folder, $FRR_VTY_DIR/governed): "<rc> <epoch>"
     status = r3_shell('cat "$FRR_VTY_DIR/governed/confirm.reverted"').split()
     assert status[0] == "0", status
-    # the rollback stage finds the state equal to the pre-change snapshot; close and escalate decide as the pipeline does
+    # the rollback stage finds the state equal to the pre-change snapshot; close and escalate decide as the pipeline does:
+    # the AWX path knows the check was undecidable (governed_deploy.undecidable), so the reason is check_undecidable
     rolled, _output = node("rollback")
     assert rolled["governed_rollback_verified"] is True and rolled["governed_rolled_back"] == ["r3"]
     assert rolled["governed_rollback"]["verified_at"]
@@ -130,7 +132,7 @@ def test_an_unconfirmed_commit_reverts_by_itself_and_the_close_decides_as_the_pi
     escalated, _output = node("escalate")
     with open(escalated["governed_escalation"], encoding="utf-8") as handle:
         packet = json.load(handle)
-    assert packet["reason"] == "change_failed" and packet["devices"]["r3"]["state"] == "rolled_back", packet
+    assert packet["reason"] == "check_undecidable" and packet["devices"]["r3"]["state"] == "rolled_back", packet
     assert "restored r3 from the backup; rollback verified: the state equals the pre-change snapshot" in packet["actions_taken"]
     assert packet["actions_taken"][0] == "assessed: tier low (score %s)" % assessed["governed_assessment"]["score"]
     with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
