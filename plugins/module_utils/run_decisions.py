@@ -173,11 +173,18 @@ def review_facts(review):
     rejected = [r for r in review.get("rejected") or [] if isinstance(r, dict)]
     expired = review.get("expired")
     if expired is None:
-        expired = any("expired" in str(r.get("reason") or "") for r in rejected)
+        expired = any("expired" in str(r.get("reason") or "") for r in rejected) or awx_approval_timed_out(review)
     denied = review.get("denied")
     if denied is None:
         denied = bool(review.get("denied_by"))
     return {"decision": review.get("decision") or "not run", "expired": _flag(expired), "denied": _flag(denied)}
+
+
+def awx_approval_timed_out(review):
+    """An AWX approval node of this workflow job timed out (the review gate's AWX source lists it as ignored, timed_out):
+    the approval expired, as a signature older than the policy allows does."""
+    awx = _dict(_dict(review.get("sources")).get("awx"))
+    return any(isinstance(item, dict) and item.get("timed_out") is True for item in awx.get("ignored") or [])
 
 
 def _undecidable(stages):

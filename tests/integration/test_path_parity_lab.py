@@ -450,24 +450,8 @@ EXPECT = {
 }
 
 
-# Rows that still differ, and only in the escalation (strict: the test fails when the difference changes or is gone).
-# The AWX templates escalate every failed approval (approval_timeout) and every refused gate (gate_refused), and
-# playbooks/escalate.yml always sends a packet ("reason or change_failed"); the pipeline escalates only when the rules of
-# module_utils/outcome.py name a reason (a deny and a freeze name none). Fix: escalate.yml sends nothing when
-# run_decision names no reason, then the templates stop forcing approval_timeout / gate_refused.
-KNOWN_DIVERGENCES = {
-    "canceled": {"escalation reason": {"governed_change.yml": [], "workflow": ["approval_timeout"]},
-                 "why": "the AWX path escalates a denied approval as approval_timeout, the pipeline does not escalate a deny"},
-    "freeze": {"escalation reason": {"governed_change.yml": [], "workflow": ["gate_refused"]},
-               "why": "the AWX path escalates a refused gate as gate_refused, the pipeline does not escalate a freeze"},
-}
-
-
-def without_escalation(seen):
-    """The verdict without what the escalation adds (its events, reasons and packets), for a known divergence."""
-    out = dict(seen, **{"escalation reason": None, "packet device states": None})
-    out["close events"] = [event for event in seen["close events"] if not event[0].startswith("escalation.")]
-    return out
+# No row may differ: a denied approval and a freeze are canceled without a hand-off on both paths (the workflow's
+# escalate node hands over only what run_decision names), so every field of every row is asserted equal.
 
 
 def assert_is_the_scenario(name, seen):
@@ -508,13 +492,6 @@ def test_both_paths_close_identically(name, parity_env, signers, baseline, tmp_p
     assert {d: running_config(d) for d in DEVICES} == baseline, "%s left the lab changed after the workflow run" % name
     _save(name, pipeline, awx, {"governed_change.yml_s": seconds_a, "workflow_s": seconds_b})
     assert_is_the_scenario(name, pipeline)
-    if name in KNOWN_DIVERGENCES:  # every field but the escalation must already agree
-        pipeline, awx = without_escalation(pipeline), without_escalation(awx)
     for field in pipeline:
         assert pipeline[field] == awx[field], "%s: %s differs\n governed_change.yml: %s\n workflow:            %s\n%s\n%s" % (
             name, field, json.dumps(pipeline[field]), json.dumps(awx[field]), explain_a[-1500:], explain_b)
-    if name in KNOWN_DIVERGENCES:
-        known = KNOWN_DIVERGENCES[name]
-        assert MATRIX[name]["differences"].get("escalation reason") == known["escalation reason"], (
-            "%s: the known divergence changed or is gone (remove it from KNOWN_DIVERGENCES): %s" % (name, MATRIX[name]["differences"]))
-        pytest.xfail("%s: %s" % (name, known["why"]))

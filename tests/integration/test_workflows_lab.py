@@ -225,7 +225,11 @@ def _assert_canceled_untouched(record, out, change_id, configs_before):
         assert status[ident] == "do_not_run", ident
     nodes = nodes_of(record)
     assert nodes["close_canceled_approval"]["extra_vars"]["governed_close_outcome"] == "canceled"
-    assert nodes["escalate_approval"]["extra_vars"]["governed_escalation_reason"] == "approval_timeout"
+    # no forced reason: a deny, or a local approval node that timed out with no approval recorded anywhere, is canceled
+    # without a hand-off, as governed_change.yml cancels a change nobody approved
+    assert "governed_escalation_reason" not in nodes["escalate_approval"]["extra_vars"]
+    assert not glob.glob(str(out / "escalations" / ("%s-*.json" % change_id))), "a canceled change was handed over"
+    assert not [kind for kind, _data in ledger_events(out, change_id) if kind.startswith("escalation.")]
     assert ledger_row(out, change_id)[0] == "canceled"
     assert not [kind for kind, _data in ledger_events(out, change_id) if kind.startswith(("deploy", "lock.acquire"))]
     for device, text in configs_before.items():

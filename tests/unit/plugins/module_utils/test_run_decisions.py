@@ -139,6 +139,21 @@ def test_an_expired_approval_escalates_approval_timeout_and_a_denial_approval_de
     assert run_decisions.run_decision(run)["reason"] == ""
 
 
+def test_an_awx_approval_node_that_timed_out_is_an_expired_approval_and_a_missing_one_is_no_reason():
+    run = _good()
+    run.update(stage_failed="review", error="review gate refused", deploy={}, verify={}, precheck={}, escalate_on_denial=False)
+    missing = {"decision": "fail", "rejected": [], "denied_by": [],
+               "sources": {"ledger": {"approvals": 0}, "awx": {"workflow_job": 41, "pending": [], "approvals": 0,
+                                                                "ignored": [{"node": 7, "timed_out": False, "reason": "canceled"}]}}}
+    run["review"] = missing
+    assert run_decisions.run_decision(run)["reason"] == ""  # nobody approved, nothing timed out: canceled, no hand-off
+    timed_out = dict(missing, sources=dict(missing["sources"], awx=dict(missing["sources"]["awx"], ignored=[
+        {"node": 7, "approval_id": 12, "timed_out": True, "reason": "timed out, canceled or no approver recorded"}])))
+    run["review"] = timed_out
+    got = run_decisions.run_decision(run)
+    assert (got["outcome"], got["reason"], got["escalate"]) == ("canceled", "approval_timeout", True)
+
+
 def test_a_freeze_cancels_without_escalation_and_a_workflow_can_force_the_reason():
     run = _good()
     run.update(stage_failed="window", error="window gate refused: year-end freeze", window="fail", deploy={}, verify={}, precheck={})
