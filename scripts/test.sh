@@ -18,9 +18,9 @@ step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
 U=tests/unit/plugins/module_utils F=tests/functional
-CALENDAR_UNIT=($U/test_clock.py $F/test_gate_actions.py $U/test_cli.py $U/test_review.py $U/test_windows.py
-               $U/test_assess.py $U/test_change_request.py $F/test_close_action.py $F/test_escalate_action.py
-               $U/test_evidence.py $F/test_cli_installed.py tests/unit/plugins/action/test_close.py)
+CALENDAR_UNIT=("$U/test_clock.py" "$F/test_gate_actions.py" "$U/test_cli.py" "$U/test_review.py" "$U/test_windows.py"
+               "$U/test_assess.py" "$U/test_change_request.py" "$F/test_close_action.py" "$F/test_escalate_action.py"
+               "$U/test_evidence.py" "$F/test_cli_installed.py" tests/unit/plugins/action/test_close.py)
 step "calendar: unit and functional tests with the clock 10 years ahead"
 GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
 step "calendar: unit and functional tests with the clock on 24 December of this year (inside a year-end freeze)"

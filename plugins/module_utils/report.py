@@ -443,11 +443,11 @@ def _stage_bar(row, span, times, origin, scale, failed_stage):
     title = "%s: %s to %s UTC, %.1f s, %s task(s), %s failed" % (
         span.get("stage"), _hms(start), _hms(end), seconds, span.get("tasks"), span.get("failed") or 0)
     label = '<text x="4" y="%d">%s</text>' % (y + 13, esc(span.get("stage")))
-    bar = ('<rect class="%s" data-stage="%s" data-start="%s" data-end="%s" x="%.1f" y="%d" width="%.1f" height="16" rx="2">'
-           '<title>%s</title></rect>' % (esc(_stage_class(span.get("stage"), failed_stage)), esc(span.get("stage")), esc(span.get("start")),
-                                         esc(span.get("end")), x, y, width, esc(title)))
+    rect = ('<rect class="%s" data-stage="%s" data-start="%s" data-end="%s" x="%.1f" y="%d" width="%.1f" height="16" rx="2">'
+            '<title>%s</title></rect>' % (esc(_stage_class(span.get("stage"), failed_stage)), esc(span.get("stage")), esc(span.get("start")),
+                                          esc(span.get("end")), x, y, width, esc(title)))
     duration = '<text x="%.1f" y="%d">%s</text>' % (x + width + 6, y + 13, esc("%.1f s" % seconds))
-    return "".join((label, bar, duration))
+    return "".join((label, rect, duration))
 
 
 def _stage_axis(origin, total, scale, top):

@@ -142,9 +142,8 @@ def test_an_expired_approval_escalates_approval_timeout_and_a_denial_approval_de
 def test_an_awx_approval_node_that_timed_out_is_an_expired_approval_and_a_missing_one_is_no_reason():
     run = _good()
     run.update(stage_failed="review", error="review gate refused", deploy={}, verify={}, precheck={}, escalate_on_denial=False)
-    missing = {"decision": "fail", "rejected": [], "denied_by": [],
-               "sources": {"ledger": {"approvals": 0}, "awx": {"workflow_job": 41, "pending": [], "approvals": 0,
-                                                                "ignored": [{"node": 7, "timed_out": False, "reason": "canceled"}]}}}
+    awx = {"workflow_job": 41, "pending": [], "approvals": 0, "ignored": [{"node": 7, "timed_out": False, "reason": "canceled"}]}
+    missing = {"decision": "fail", "rejected": [], "denied_by": [], "sources": {"ledger": {"approvals": 0}, "awx": awx}}
     run["review"] = missing
     assert run_decisions.run_decision(run)["reason"] == ""  # nobody approved, nothing timed out: canceled, no hand-off
     timed_out = dict(missing, sources=dict(missing["sources"], awx=dict(missing["sources"]["awx"], ignored=[
