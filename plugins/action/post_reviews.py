@@ -38,8 +38,7 @@ class ActionModule(GovernedActionBase):
             ledger.check_change()  # a tampered ledger is refused with the seq that broke
             reviews = post_review.list_reviews(ledger)
         if args["escalate"] and self._task.check_mode:
-            escalated = [{"change_id": item["change_id"], "due_seq": item["due_seq"]} for item in reviews
-                         if item["status"] == "overdue" and item["escalated_seq"] is None]
+            escalated = [{"change_id": item["change_id"], "due_seq": item["due_seq"]} for item in post_review.pending_escalations(reviews)]
         counts = {status: sum(1 for item in reviews if item["status"] == status) for status in STATUSES}
         unsent = [item["change_id"] for item in escalated if item.get("kind") == "escalation.failed_to_send"]
         out = {"changed": bool(escalated), "reviews": reviews, "counts": counts, "escalated": escalated, "unsent": unsent,

@@ -107,6 +107,11 @@ def list_reviews(ledger, now=None, overdue_only=False):
     return sorted(rows, key=lambda item: (item["due"] or "", item["change_id"]))
 
 
+def pending_escalations(reviews):
+    """The reviews escalate_overdue escalates: overdue and not escalated yet (the check-mode preview uses it too)."""
+    return [item for item in reviews if item["status"] == "overdue" and item["escalated_seq"] is None]
+
+
 # -- the signed review ---------------------------------------------------------------------------------------------
 def _check_field(name, value, required=True):
     if not isinstance(value, str):
@@ -228,9 +233,7 @@ def escalate_overdue(ledger, output_dir, policy=None, webhook_url=None, webhook_
         raise ValidationError("%s is not a webhook format." % shown(webhook_format), where="--webhook-format", fix="use json or slack.")
     ledger.check_change()  # the chain and the tail verify before anything is written (LedgerTampered names the seq)
     done = []
-    for item in list_reviews(ledger, now=now, overdue_only=True):
-        if item["escalated_seq"] is not None:
-            continue
+    for item in pending_escalations(list_reviews(ledger, now=now, overdue_only=True)):
         packet = _packet(ledger, item, policy, now)
         paths = esc.write_packet(output_dir, packet)
         delivery = {"sent": False, "status": None, "attempts": 0, "error": None, "target": None}
