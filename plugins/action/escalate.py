@@ -37,7 +37,7 @@ class ActionModule(GovernedActionBase):
                 return preview(output_dir, change_id, packet, settings["webhook_url"])
             paths = esc.write_packet(output_dir, packet)
             delivery = self._deliver(args, settings["webhook_url"], packet)
-            event = "escalation.failed_to_send" if settings["webhook_url"] and not delivery["sent"] else "escalation.sent"
+            event = esc.event_kind(settings["webhook_url"], delivery)
             if ledger is not None:
                 ledger.append_event(change_id, event, "governed.change", event_data(args, settings, packet, paths, delivery))
         finally:

@@ -374,6 +374,14 @@ def post_webhook(url, payload, timeout=10.0, retries=3, retry_delay=0.5, validat
     return outcome
 
 
+def event_kind(webhook_url, delivery):
+    """The ledger event of an escalation: escalation.failed_to_send when a webhook was configured and did not accept
+    the packet (``delivery`` None or without ``sent`` counts as not accepted), else escalation.sent."""
+    if webhook_url and not (delivery or {}).get("sent"):
+        return "escalation.failed_to_send"
+    return "escalation.sent"
+
+
 def next_sequence(directory, change_id):
     """The next free n of escalations/<change_id>-<n>.json (1 for the first)."""
     pattern = re.compile(r"^%s-(\d+)\.json$" % re.escape(change_id))

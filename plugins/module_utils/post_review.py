@@ -239,7 +239,7 @@ def escalate_overdue(ledger, output_dir, policy=None, webhook_url=None, webhook_
         delivery = {"sent": False, "status": None, "attempts": 0, "error": None, "target": None}
         if webhook_url:
             delivery = (post or esc.post_webhook)(webhook_url, esc.payload_for(packet, webhook_format))
-        kind = "escalation.failed_to_send" if webhook_url and not delivery["sent"] else "escalation.sent"
+        kind = esc.event_kind(webhook_url, delivery)
         event = ledger.append_event(item["change_id"], kind, ACTOR, {
             "reason": OVERDUE_REASON, "sequence": packet["sequence"], "path": paths["path"], "markdown_path": paths["markdown_path"],
             "packet_sha256": packet["sha256"], "escalation_target": packet["escalation_target"], "severity": packet["severity"],
