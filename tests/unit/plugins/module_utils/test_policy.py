@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.governed.change.plugins.module_utils.assess import assess
-from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError
+from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import (
     FACT_FIELDS, device_criticality, load_policy, validate_policy,
 )
@@ -304,7 +304,7 @@ def test_device_criticality_precedence():
     assert device_criticality(pol, "x", {"tags": ["pci"]}, ["core"]) == "critical"  # highest of groups and tags
     assert device_criticality(pol, "x", {"tags": "lab"}, []) == "low"
     assert device_criticality(pol, "x", {}, ["edge"]) == "low"  # default
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ValidationError) as info:
         device_criticality(pol, "x", {"criticality": "urgent"}, [])
     assert str(info.value) == "inventory: x: host var criticality is 'urgent', not a criticality level. Fix: set it to one of: low, medium, high, critical."
 

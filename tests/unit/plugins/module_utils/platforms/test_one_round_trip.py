@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError
+from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms import base
 
 SECRET = "neighbor 10.0.0.2 password SeCrEt\n"
@@ -115,7 +115,7 @@ def test_the_change_is_not_applied_when_the_timer_does_not_start(device, monkeyp
 
 def test_deploy_refuses_a_short_timer(device):
     drv, shell, _path = device
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ValidationError) as caught:
         drv.deploy_confirmed(["line a"], 2, "x")
     assert "confirm_timeout" in str(caught.value) and not shell.calls
 
