@@ -17,31 +17,13 @@ import pytest
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
-from play_runner import VENV_BIN, run
+from play_runner import LOCAL_INVENTORY, run
 from receivers import Receiver, closed_port
 from repo_paths import ROOT
 
 CHANGE = "CHG-2002"
 
-INVENTORY = """
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: %s/python
-  children:
-    routers:
-      hosts:
-        r1: {site: lon, role: edge, criticality: medium}
-        r2: {site: lon, role: core, criticality: high}
-        r3: {site: ams, role: edge, criticality: medium}
-    firewalls:
-      hosts:
-        fw1: {site: ams, role: firewall, criticality: high}
-    core: {hosts: {r2: {}}}
-    edge: {hosts: {r1: {}, r3: {}}}
-    site_lon: {hosts: {r1: {}, r2: {}}}
-    site_ams: {hosts: {r3: {}, fw1: {}}}
-""" % VENV_BIN
+INVENTORY = LOCAL_INVENTORY
 
 R1_RUNNING = """frr version 8.4
 hostname r1

@@ -19,37 +19,19 @@ import threading
 
 import pytest
 
-from repo_paths import ROOT
+from play_runner import LOCAL_INVENTORY
+from repo_paths import ROOT, VENV_BIN
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 TOKEN = "awx-t0ken-never-logged-5f1e"
 BGP = "CHG-2001"
 EMERGENCY = "CHG-2003-EMERG"
 USERS = ("alice", "bob", "carol", "dave")
 
-INVENTORY = """
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: %s/python
-  children:
-    routers:
-      hosts:
-        r1: {site: lon, role: edge, criticality: medium}
-        r2: {site: lon, role: core, criticality: high}
-        r3: {site: ams, role: edge, criticality: medium}
-    firewalls:
-      hosts:
-        fw1: {site: ams, role: firewall, criticality: high}
-    core: {hosts: {r2: {}}}
-    edge: {hosts: {r1: {}, r3: {}}}
-    site_lon: {hosts: {r1: {}, r2: {}}}
-    site_ams: {hosts: {r3: {}, fw1: {}}}
-""" % VENV_BIN
+INVENTORY = LOCAL_INVENTORY
 
 CHANGES = {
     "bgp.yml": """

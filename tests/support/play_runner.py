@@ -11,6 +11,27 @@ import subprocess
 
 from repo_paths import ROOT, VENV_BIN
 
+# The demo inventory on local connections (four hosts, the lab's groups), for plays that run governance actions only.
+LOCAL_INVENTORY = """
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: %s/python
+  children:
+    routers:
+      hosts:
+        r1: {site: lon, role: edge, criticality: medium}
+        r2: {site: lon, role: core, criticality: high}
+        r3: {site: ams, role: edge, criticality: medium}
+    firewalls:
+      hosts:
+        fw1: {site: ams, role: firewall, criticality: high}
+    core: {hosts: {r2: {}}}
+    edge: {hosts: {r1: {}, r3: {}}}
+    site_lon: {hosts: {r1: {}, r2: {}}}
+    site_ams: {hosts: {r3: {}, fw1: {}}}
+""" % VENV_BIN
+
 
 def run(workdir, doc, *extra, check=True):
     """ansible-playbook with the JSON callback; returns (rc, the last task's result, the JSON document, all output)."""
