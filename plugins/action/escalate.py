@@ -83,13 +83,8 @@ class ActionModule(GovernedActionBase):
 
     def _target(self, args, task_vars, assessment):
         """The tier's escalation settings: from the policy when given, else from the assessment's requirements."""
-        if args["policy"]:
-            policy = load_policy(self._path(args["policy"], task_vars))
-            tier = args["tier"] or (assessment or {}).get("tier")
-            return dict((policy["requirements"].get(tier) or {}).get("escalation") or {}) if tier else {}
-        if assessment:
-            return dict((assessment.get("requirements") or {}).get("escalation") or {})
-        return {}
+        policy = load_policy(self._path(args["policy"], task_vars)) if args["policy"] else None
+        return esc.tier_settings(policy, args["tier"] or (assessment or {}).get("tier"), assessment)
 
     @staticmethod
     def _deliver(args, webhook_url, packet):

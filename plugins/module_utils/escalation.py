@@ -374,6 +374,14 @@ def post_webhook(url, payload, timeout=10.0, retries=3, retry_delay=0.5, validat
     return outcome
 
 
+def tier_settings(policy, tier, assessment=None):
+    """The escalation settings (target, runbook, ...) of a tier: from the policy when given, else from the assessment's
+    requirements; {} when the tier, the policy section or both sources are missing (the packet then says no target is set)."""
+    if policy is not None:
+        return dict(((policy.get("requirements") or {}).get(tier) or {}).get("escalation") or {}) if tier else {}
+    return dict(((assessment or {}).get("requirements") or {}).get("escalation") or {})
+
+
 def event_kind(webhook_url, delivery):
     """The ledger event of an escalation: escalation.failed_to_send when a webhook was configured and did not accept
     the packet (``delivery`` None or without ``sent`` counts as not accepted), else escalation.sent."""

@@ -208,7 +208,7 @@ def verify_record(record, policy, policy_dir=None):
 def _tier_escalation(policy, ledger, change_id):
     """The escalation settings of the change's tier in the policy ({} when the tier or the section is missing)."""
     tier = (ledger.get_change(change_id) or {}).get("tier")
-    return dict((((policy or {}).get("requirements") or {}).get(tier) or {}).get("escalation") or {})
+    return esc.tier_settings(policy or {}, tier)
 
 
 def _packet(ledger, item, policy, now):

@@ -19,3 +19,23 @@ from ansible_collections.governed.change.plugins.module_utils import escalation
 ])
 def test_event_kind(url, delivery, kind):
     assert escalation.event_kind(url, delivery) == kind
+
+
+POLICY = {"requirements": {"high": {"escalation": {"target": "netops-oncall", "runbook": "rb.md"}}, "low": {}}}
+
+
+@pytest.mark.parametrize("policy, tier, assessment, settings", [
+    (POLICY, "high", None, {"target": "netops-oncall", "runbook": "rb.md"}),
+    (POLICY, "low", None, {}),  # a tier without an escalation section
+    (POLICY, "unknown", None, {}),
+    (POLICY, None, {"requirements": {"escalation": {"target": "from-assessment"}}}, {}),  # the policy wins; no tier, no settings
+    ({}, "high", None, {}),  # a policy without requirements
+    (None, "high", {"requirements": {"escalation": {"target": "from-assessment"}}}, {"target": "from-assessment"}),
+    (None, None, None, {}),
+])
+def test_tier_settings(policy, tier, assessment, settings):
+    got = escalation.tier_settings(policy, tier, assessment)
+    assert got == settings
+    if policy and tier in policy.get("requirements", {}):
+        got["target"] = "changed"  # a copy: the policy is not modified through it
+        assert policy["requirements"][tier].get("escalation", {}).get("target") != "changed"
