@@ -1,11 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The indexed config merge: same results as the block scan it replaced, linear on big configs, and the size limit."""
+"""The indexed config merge: same results as the block scan it replaced, a big config (timed by benchmarks/bench_assess_scale.py), the size limit."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -80,14 +78,12 @@ def _prefix_list(count, start=0):
             for i in range(start, start + count)]
 
 
-def test_big_merge_is_linear_not_a_scan_per_line():
-    # 60,000 top-level lines: the former scan of the block per line took about 50 s here; the index takes well under 1 s.
+def test_big_merge_of_60000_lines():
+    # 60,000 top-level lines merged through the index. Its time (linear, where the former scan of the block per line
+    # took about 50 s here) is measured by benchmarks/bench_assess_scale.py, not asserted in a unit test.
     running = "\n".join(_prefix_list(40000)) + "\n"
-    started = time.process_time()
     out = render_candidate(running, _prefix_list(40000, start=20000) + ["no ip prefix-list PL-BIG seq 105 permit 10.0.20.0/24"])
-    elapsed = time.process_time() - started
     assert (len(out["existing_lines"]), len(out["new_lines"]), len(out["removed_lines"])) == (20000, 20000, 1)
-    assert elapsed < 10, "merging 60,000 lines took %.1f s of CPU" % elapsed
 
 
 def test_to_ipset_merges_the_whole_list_once_with_the_same_result():
