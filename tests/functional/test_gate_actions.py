@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from play_runner import LOCAL_INVENTORY
+from play_runner import LOCAL_INVENTORY, run
 from repo_paths import ROOT, VENV_BIN
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
@@ -89,26 +89,6 @@ def gate_play(name, args):
     """A play over every host running one gate once for the change."""
     return json.dumps([{"hosts": "all", "gather_facts": False,
                         "tasks": [{"name": name, "governed.change.%s" % name: args, "run_once": True}]}])
-
-
-def run(workdir, play, *extra, env=None, check=True):
-    """ansible-playbook with the JSON callback; returns (rc, the gate task's result, the whole JSON document, output)."""
-    path = os.path.join(str(workdir), "play.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(play)
-    environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-                   ANSIBLE_SHOW_CUSTOM_STATS="1", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0")
-    environ.update(env or {})
-    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "inventory.yml", "play.yml"] + list(extra),
-                          cwd=str(workdir), env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=300, check=False)
-    if check and proc.returncode not in (0, 2):
-        raise AssertionError("ansible-playbook failed (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    start = proc.stdout.find("{")
-    doc = json.loads(proc.stdout[start:]) if start >= 0 else {}
-    tasks = doc.get("plays", [{}])[-1].get("tasks", []) if doc else []
-    result = next(iter(tasks[-1]["hosts"].values())) if tasks else None
-    return proc.returncode, result, doc, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")

@@ -33,12 +33,15 @@ all:
 """ % VENV_BIN
 
 
-def run(workdir, doc, *extra, check=True):
-    """ansible-playbook with the JSON callback; returns (rc, the last task's result, the JSON document, all output)."""
+def run(workdir, doc, *extra, env=None, check=True):
+    """ansible-playbook with the JSON callback; returns (rc, the last task's result, the JSON document, all output).
+
+    ``doc`` is the play as data (written as JSON) or as YAML text; ``env`` adds to the environment of the run."""
     with open(os.path.join(str(workdir), "play.yml"), "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(doc))
+        handle.write(doc if isinstance(doc, str) else json.dumps(doc))
     environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                    ANSIBLE_SHOW_CUSTOM_STATS="1", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0")
+    environ.update(env or {})
     proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "inventory.yml", "play.yml"] + list(extra),
                           cwd=str(workdir), env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
     if check and proc.returncode not in (0, 2):
