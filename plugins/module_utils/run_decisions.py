@@ -379,11 +379,13 @@ def verify_results(records, now=""):
     """The verification's results from each device's record: {hosts, failed_hosts, post_snapshots, transient, undecidable,
     passed, failed_at} (``failed_at`` is ``now`` when a device failed)."""
     records = dict((str(h), _dict(r)) for h, r in _dict(records).items())
-    failed = [h for h, r in records.items() if _is_set(r, "failed")]
+    # a device whose record says neither failed nor passed (missing, not a mapping) was not decided: failed (fail closed)
+    unknown = [h for h, r in records.items() if "failed" not in r and "passed" not in r]
+    failed = [h for h, r in records.items() if _is_set(r, "failed") or h in unknown]
     return {"hosts": records, "failed_hosts": failed,
             "post_snapshots": dict((h, r["post"]) for h, r in records.items() if r.get("post")),
             "transient": any(_is_set(r, "transient") for r in records.values()),
-            "undecidable": any(_is_set(r, "undecidable") for r in records.values()),
+            "undecidable": bool(unknown) or any(_is_set(r, "undecidable") for r in records.values()),
             "passed": not failed, "failed_at": now if failed else ""}
 
 
