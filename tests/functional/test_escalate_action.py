@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
+from action_harness import R1_RUNNING
 from play_runner import LOCAL_INVENTORY, run
 from receivers import Receiver, closed_port
 from repo_paths import ROOT
@@ -24,16 +25,6 @@ from repo_paths import ROOT
 CHANGE = "CHG-2002"
 
 INVENTORY = LOCAL_INVENTORY
-
-R1_RUNNING = """frr version 8.4
-hostname r1
-router bgp 65001
- neighbor 10.0.12.2 remote-as 65002
- address-family ipv4 unicast
-  network 10.255.0.1/32
- exit-address-family
-exit
-"""
 
 ASSESS_PLAY = [{"hosts": "all", "gather_facts": False, "tasks": [{
     "name": "Assess", "run_once": True,
