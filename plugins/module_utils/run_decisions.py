@@ -402,13 +402,15 @@ def rollback_choice(deployed, failed_hosts, scope=None, requirements=None, hosts
     return batches.rollback_targets(setting, deployed, [h for h in failed if h in deployed], failed_elsewhere=elsewhere)
 
 
-def _rollback_message(targets, restored, restore_failed, differs, verified):
+def _rollback_message(targets, restored, restore_failed, differs, verified, unchecked=()):
     if verified is None:
         how = "nothing to restore"
     elif verified:
         how = "verified: the state equals the pre-change snapshot"
     else:
-        how = "NOT verified (restore failed on %s; state differs on %s)" % (", ".join(restore_failed) or "none", ", ".join(differs) or "none")
+        how = "NOT verified (restore failed on %s; state differs on %s%s)" % (
+            ", ".join(restore_failed) or "none", ", ".join(differs) or "none",
+            "; state not checked on %s" % ", ".join(unchecked) if unchecked else "")
     return "rollback of %s: restored %s; %s" % (", ".join(targets) or "nothing", ", ".join(restored) or "none", how)
 
 
@@ -424,9 +426,17 @@ def rollback_results(records, targets):
     restored = [h for h in targets if _is_set(_restore_of(records, h), "verified")]
     restore_failed = [h for h in targets if h not in restored]
     differs = [h for h, r in records.items() if _is_set(r.get("verify"), "failed")]
-    verified = None if not targets else not restore_failed and not differs
+    # a restored device whose state check gave no verdict (skipped, missing) is not verified (fail closed)
+    unchecked = [h for h in restored if not _has_verdict(_dict(records.get(h)).get("verify"))]
+    verified = None if not targets else not restore_failed and not differs and not unchecked
     posts = dict((h, _dict(r.get("verify")).get("post")) for h, r in records.items())
     return {"hosts": records, "rolled_back": restored, "restore_failed": restore_failed, "state_differs": differs,
             "transient": any(_is_set(_restore_of(records, h), "transient") for h in targets),
             "post_snapshots": dict((h, post) for h, post in posts.items() if post), "verified": verified,
-            "message": _rollback_message(targets, restored, restore_failed, differs, verified)}
+            "message": _rollback_message(targets, restored, restore_failed, differs, verified, unchecked)}
+
+
+def _has_verdict(record):
+    """Whether a check's task result decided: it says passed or failed and was not skipped."""
+    record = _dict(record)
+    return ("passed" in record or "failed" in record) and not _is_set(record, "skipped")
