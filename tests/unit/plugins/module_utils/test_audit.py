@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import sqlite3
-import subprocess
 
 import pytest
 import yaml
@@ -25,6 +24,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Ledg
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 
 from assess_support import FRR_R2, INVENTORY, example, raw_policy
+from signing_keys import make_signing_keys
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH ssh-keygen")
 
@@ -43,13 +43,7 @@ def at(monkeypatch, minutes):
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     base = tmp_path_factory.mktemp("keys")
-    lines = []
-    for name, principal in KEYS.items():
-        path = str(base / name)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", principal, "-f", path], check=True)
-        with open(path + ".pub", encoding="utf-8") as handle:
-            lines.append('%s namespaces="governed.change" %s' % (principal, handle.read().strip()))
-    (base / "allowed_signers").write_text("\n".join(lines) + "\n")
+    make_signing_keys(base, KEYS)
     doc = raw_policy()
     doc["allowed_signers"] = str(base / "allowed_signers")
     (base / "policy.yml").write_text(yaml.safe_dump(doc))

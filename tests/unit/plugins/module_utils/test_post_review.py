@@ -11,7 +11,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 import yaml
@@ -24,6 +23,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 
 from assess_support import FRR_R2, INVENTORY, example, raw_policy
+from signing_keys import make_signing_keys
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH ssh-keygen")
 
@@ -40,14 +40,7 @@ def moment(hours=0.0):
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     base = tmp_path_factory.mktemp("keys")
-    lines = []
-    for name, principal in KEYS.items():
-        path = str(base / name)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", principal, "-f", path], check=True)
-        if name != "mallory":
-            with open(path + ".pub", encoding="utf-8") as handle:
-                lines.append('%s namespaces="governed.change" %s' % (principal, handle.read().strip()))
-    (base / "allowed_signers").write_text("\n".join(lines) + "\n")
+    make_signing_keys(base, KEYS, unlisted=("mallory",))
     doc = raw_policy()
     doc["allowed_signers"] = str(base / "allowed_signers")
     doc["requirements"]["medium"]["window_required"] = True  # so the emergency change bypasses a window

@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import subprocess
 
 import pytest
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as ap
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
+
+from signing_keys import make_signing_keys
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs OpenSSH ssh-keygen")
 
@@ -29,16 +30,7 @@ KEYS = {"alice": "alice@lab", "alice_laptop": "alice@laptop", "bob": "bob@lab", 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     base = tmp_path_factory.mktemp("keys")
-    lines = []
-    for name, principal in KEYS.items():
-        path = str(base / name)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", principal, "-f", path], check=True)
-        if name != "mallory":
-            with open(path + ".pub", encoding="utf-8") as handle:
-                lines.append('%s namespaces="governed.change" %s' % (principal, handle.read().strip()))
-    signers = str(base / "allowed_signers")
-    with open(signers, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    signers = make_signing_keys(base, KEYS, unlisted=("mallory",))
     return {"dir": base, "signers": signers, **{name: str(base / name) for name in KEYS}}
 
 
