@@ -751,7 +751,8 @@ def verify_bundle(bundle, ledger=None):
     return {"ok": not problems, "problems": problems}
 
 
-def _atomic_write(path, text):
+def atomic_write(path, text):
+    """Write ``text`` to ``path`` (its folder made if missing) through a temporary file in that folder and a rename."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
@@ -771,9 +772,9 @@ def write_evidence(bundle, output_dir, render_report=None):
     bundle_path, report_path = bundle_paths(output_dir, bundle["change_id"])
     paths = {"evidence": os.path.abspath(bundle_path), "report": os.path.abspath(report_path) if render_report else None}
     try:
-        _atomic_write(bundle_path, json.dumps(bundle, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+        atomic_write(bundle_path, json.dumps(bundle, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n")
         if render_report is not None:
-            _atomic_write(report_path, render_report(bundle, paths))
+            atomic_write(report_path, render_report(bundle, paths))
     except OSError as exc:
         raise ValidationError("the evidence cannot be written (%s)." % (exc.strerror or exc), where=os.path.dirname(bundle_path),
                               fix="make the output directory writable and check free disk space.")

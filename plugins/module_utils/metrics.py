@@ -678,22 +678,14 @@ def options_of(args):
 
 
 def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename (evidence.atomic_write);
+    a missing directory is refused here rather than created."""
     import os  # pylint: disable=import-outside-toplevel
-    import tempfile  # pylint: disable=import-outside-toplevel
+    from ansible_collections.governed.change.plugins.module_utils.evidence import atomic_write  # pylint: disable=import-outside-toplevel
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValidationError("the output directory does not exist.", where=directory, fix="create it or choose another --output.")
-    handle, temporary = tempfile.mkstemp(prefix=".metrics-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    atomic_write(os.path.abspath(path), text)
 
 
 def cmd_metrics(args, out, err):
