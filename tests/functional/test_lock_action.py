@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from ledger_states import ledger_with_changes
 from repo_paths import ROOT
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -50,13 +51,7 @@ PLAY = """
 def results(tmp_path_factory):
     """Every task's result of one run over a ledger with CHG-1 (scheduled) and CHG-2 (authorize)."""
     base = tmp_path_factory.mktemp("lock")
-    with SqliteLedger(str(base / "ledger.sqlite")) as ledger:
-        for change_id, author, final in (("CHG-1", "carol", "scheduled"), ("CHG-2", "dave", "authorize")):
-            ledger.create_change(change_id, "t", author)
-            for state in ("assess", "authorize", "scheduled"):
-                ledger.transition(change_id, state, author)
-                if state == final:
-                    break
+    ledger_with_changes(str(base / "ledger.sqlite"), (("CHG-1", "carol", "scheduled"), ("CHG-2", "dave", "authorize")))
     (base / "play.yml").write_text(PLAY)
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")

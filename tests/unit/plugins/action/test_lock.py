@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from action_harness import run_action
+from ledger_states import ledger_with_changes
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -16,15 +17,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 @pytest.fixture
 def ledger(tmp_path):
     """CHG-1 (carol) passed the review gate and is scheduled; CHG-2 (dave) waits for authorization."""
-    path = str(tmp_path / "ledger.sqlite")
-    with SqliteLedger(path) as led:
-        for change_id, author, final in (("CHG-1", "carol", "scheduled"), ("CHG-2", "dave", "authorize")):
-            led.create_change(change_id, "t", author)
-            for state in ("assess", "authorize", "scheduled"):
-                led.transition(change_id, state, author)
-                if state == final:
-                    break
-    return path
+    return ledger_with_changes(str(tmp_path / "ledger.sqlite"), (("CHG-1", "carol", "scheduled"), ("CHG-2", "dave", "authorize")))
 
 
 def lock(ledger, check_mode=False, **args):

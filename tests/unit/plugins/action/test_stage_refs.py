@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from action_harness import run_action
+from ledger_states import ledger_with_changes
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -19,12 +20,7 @@ REF_C = {"path": "store/c.json", "sha256": "c" * 64, "kind": "backup"}
 
 @pytest.fixture
 def ledger(tmp_path):
-    path = str(tmp_path / "ledger.sqlite")
-    with SqliteLedger(path) as led:
-        led.create_change("CHG-1", "t", "carol")
-        for state in ("assess", "authorize", "scheduled"):
-            led.transition("CHG-1", state, "test")
-    return path
+    return ledger_with_changes(str(tmp_path / "ledger.sqlite"), actor="test")
 
 
 def refs(ledger, check_mode=False, **args):

@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+from ledger_states import ledger_with_changes
+
 from ansible_collections.governed.change.plugins.module_utils import cli, recovery, statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, LedgerError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -33,12 +35,7 @@ def _events(path, change_id="CHG-1"):
 
 @pytest.fixture
 def ledger_path(tmp_path):
-    path = str(tmp_path / "ledger.sqlite")
-    with SqliteLedger(path) as ledger:
-        ledger.create_change("CHG-1", "t", "carol")
-        for state in ("assess", "authorize", "scheduled"):
-            ledger.transition("CHG-1", state, "test")
-    return path
+    return ledger_with_changes(str(tmp_path / "ledger.sqlite"), actor="test")
 
 
 def _implement(path, run=None):
