@@ -12,9 +12,8 @@ import subprocess
 
 import pytest
 
+from ledger_states import ledger_with_changes
 from repo_paths import ROOT
-
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
@@ -22,11 +21,7 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 @pytest.fixture
 def ledger_path(tmp_path):
-    path = str(tmp_path / "ledger.sqlite")
-    with SqliteLedger(path) as ledger:
-        ledger.create_change("CHG-1", "t", "carol")
-        ledger.create_change("CHG-2", "t", "dave")
-    return path
+    return ledger_with_changes(str(tmp_path / "ledger.sqlite"), (("CHG-1", "carol", None), ("CHG-2", "dave", None)))
 
 
 PLAY = """

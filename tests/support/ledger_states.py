@@ -12,12 +12,12 @@ STATES = ("assess", "authorize", "scheduled")
 
 def ledger_with_changes(path, changes=(("CHG-1", "carol", "scheduled"),), actor=None):
     """Create each (change_id, author, last state) of ``changes`` (title "t") in the ledger at ``path`` and transition it
-    assess -> authorize -> scheduled, stopping at its last state; each transition's actor is ``actor`` or the author.
-    Returns ``path``."""
+    assess -> authorize -> scheduled, stopping at its last state (no transition when it is None); each transition's
+    actor is ``actor`` or the author. Returns ``path``."""
     with SqliteLedger(path) as ledger:
         for change_id, author, final in changes:
             ledger.create_change(change_id, "t", author)
-            for state in STATES:
+            for state in STATES if final else ():
                 ledger.transition(change_id, state, actor or author)
                 if state == final:
                     break

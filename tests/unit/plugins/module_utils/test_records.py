@@ -11,6 +11,8 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Ledg
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 from ansible_collections.governed.change.plugins.module_utils.records import fill_stage_refs, load_stage_refs, record_stage_refs
 
+from ledger_states import ledger_with_changes
+
 
 def ref(name):
     return {"path": "store/%s.json" % name, "sha256": name * 4, "kind": "backup"}
@@ -18,11 +20,7 @@ def ref(name):
 
 @pytest.fixture
 def ledger_path(tmp_path):
-    path = str(tmp_path / "ledger.sqlite")
-    with SqliteLedger(path) as ledger:
-        ledger.create_change("CHG-1", "t", "carol")
-        ledger.create_change("CHG-2", "t", "dave")
-    return path
+    return ledger_with_changes(str(tmp_path / "ledger.sqlite"), (("CHG-1", "carol", None), ("CHG-2", "dave", None)))
 
 
 def test_two_branches_merge_host_by_host_and_lists_as_a_union(ledger_path):
