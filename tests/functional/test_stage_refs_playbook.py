@@ -13,10 +13,7 @@ import subprocess
 import pytest
 
 from ledger_states import ledger_with_changes
-from repo_paths import ROOT
-
-
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+from repo_paths import ROOT, VENV_BIN
 
 
 @pytest.fixture
