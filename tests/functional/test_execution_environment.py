@@ -17,9 +17,8 @@ import tarfile
 import pytest
 import yaml
 
-from repo_paths import ROOT
+from repo_paths import ROOT, VENV_BIN
 
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 BUILDER = os.path.join(VENV_BIN, "ansible-builder")
 EE_FILES = ("execution-environment.yml", "requirements.txt", "requirements.yml", "bindep.txt")
 

@@ -12,11 +12,9 @@ import subprocess
 import pytest
 
 from ledger_states import ledger_with_changes
-from repo_paths import ROOT
+from repo_paths import ROOT, VENV_BIN
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
-
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 PLAY = """
 - hosts: localhost
