@@ -70,6 +70,16 @@ def parse_instant(text, where="now", error=ClockError, local_zone=None):
     return moment.astimezone(UTC)
 
 
+def instant_or_none(text, where="now"):
+    """parse_instant of a recorded time, or None when it is missing (empty) or not an instant with an offset."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text, where=where)
+    except ClockError:
+        return None
+
+
 def _moved(text, real):
     """The clock's reading for a GOVERNED_CHANGE_NOW value, given the real time; ClockError when malformed."""
     match = _OFFSET.match(text)

@@ -11,7 +11,7 @@ import os
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import escalation as esc
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
-from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, iso_z, parse_instant, utc_now
+from ansible_collections.governed.change.plugins.module_utils.clock import instant_or_none, iso_z, utc_now
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
 
 DUE_EVENT = "review.post_hoc_due"  # written by the window gate when an emergency change bypasses a window or freeze
@@ -24,13 +24,8 @@ ACTOR = "governed.change"
 
 
 def _instant(text):
-    """An aware datetime from a recorded due date, or None when it is missing or unreadable."""
-    if not text:
-        return None
-    try:
-        return parse_instant(text, where="post_review_due")
-    except ClockError:
-        return None
+    """An aware datetime from a recorded due date, or None when it is missing or unreadable (clock.instant_or_none)."""
+    return instant_or_none(text, where="post_review_due")
 
 
 def _obligation(change_id):

@@ -11,20 +11,15 @@ from ansible_collections.governed.change.plugins.module_utils import approvals a
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, PolicyError
-from ansible_collections.governed.change.plugins.module_utils.clock import ClockError, iso_z, parse_instant, utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.clock import instant_or_none, iso_z, utc_now as clock_now
 
 TIERS = ("low", "medium", "high", "critical")
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 def _parse_ts(text):
-    """An approval's time as an aware UTC datetime (clock.parse_instant), or None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_instant(text, where="approval time")
-    except ClockError:
-        return None
+    """An approval's time as an aware UTC datetime (clock.instant_or_none), or None when it is not one."""
+    return instant_or_none(text, where="approval time") if isinstance(text, str) else None
 
 
 def _iso(moment):
