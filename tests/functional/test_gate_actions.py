@@ -20,6 +20,7 @@ import threading
 import pytest
 
 from play_runner import LOCAL_INVENTORY, run
+from receivers import JsonHandler
 from repo_paths import ROOT, VENV_BIN
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
@@ -286,7 +287,7 @@ def _approval(approval_id, by, finished):
             "summary_fields": {"approved_or_denied_by": _user(2, by)}}
 
 
-class AwxHandler(http.server.BaseHTTPRequestHandler):
+class AwxHandler(JsonHandler):
     """AWX-shaped answers; 401 without the bearer token. Workflow 42 is launched by bob, who also approves."""
 
     routes = {}
@@ -296,17 +297,6 @@ class AwxHandler(http.server.BaseHTTPRequestHandler):
             return self._send(401, {"detail": "Authentication credentials were not provided."})
         doc = self.routes.get(self.path)
         return self._send(404, {"detail": "Not found."}) if doc is None else self._send(200, doc)
-
-    def _send(self, code, doc):
-        body = json.dumps(doc).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")

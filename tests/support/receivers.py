@@ -12,6 +12,21 @@ import threading
 import time
 
 
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A quiet request handler whose ``_send(code, doc)`` answers with ``doc`` as JSON (subclasses add do_GET/do_POST)."""
+
+    def _send(self, code, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
 class Receiver:
     """A real HTTP server on 127.0.0.1 (random port) in a thread, recording every POST; ``statuses`` are answered in turn."""
 

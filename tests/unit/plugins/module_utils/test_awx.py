@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import http.server
-import json
 import threading
 
 import pytest
@@ -23,6 +22,8 @@ import pytest
 from ansible_collections.governed.change.plugins.module_utils.awx import AwxClient, read_workflow_approvals
 from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
+
+from receivers import JsonHandler
 
 TOKEN = "s3cr3t-awx-token-value"
 HASH = "c" * 64
@@ -85,7 +86,7 @@ def routes():
     }
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     """Answers GETs from the routes table; 401 without the right bearer token."""
 
     seen_auth = []
@@ -98,17 +99,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if doc is None:
             return self._send(404, {"detail": "Not found."})
         return self._send(200, doc)
-
-    def _send(self, code, doc):
-        body = json.dumps(doc).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
