@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
 from repo_paths import ROOT, UNIT_FIXTURES
+from signing_keys import make_signing_keys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as ap
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -196,8 +196,7 @@ def signed_by_bob(tmp_path):
     """A ledger with change CHG-1 (medium: one approval from netops, author dave) that bob approved with a real key."""
     if shutil.which("ssh-keygen") is None:
         pytest.skip("needs OpenSSH ssh-keygen")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob", "-f", str(tmp_path / "bob")], check=True)
-    (tmp_path / "allowed_signers").write_text('bob@lab namespaces="governed.change" %s\n' % (tmp_path / "bob.pub").read_text().strip())
+    make_signing_keys(tmp_path, {"bob": "bob@lab"})
     shutil.copy(os.path.join(ROOT, "examples", "policy", "policy.yml"), tmp_path / "policy.yml")
     ledger = str(tmp_path / "ledger.sqlite")
     with SqliteLedger(ledger) as led:

@@ -11,12 +11,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 
 import pytest
 
 from repo_paths import ROOT, UNIT_FIXTURES
+from signing_keys import make_signing_keys
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as ap
 from ansible_collections.governed.change.plugins.module_utils.cli import main
@@ -316,8 +316,7 @@ EXAMPLE_POLICY = os.path.join(ROOT, "examples", "policy", "policy.yml")
 def ledger_env(tmp_path):
     if shutil.which("ssh-keygen") is None:
         pytest.skip("needs OpenSSH ssh-keygen")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob", "-f", str(tmp_path / "bob")], check=True)
-    (tmp_path / "allowed_signers").write_text('bob@lab namespaces="governed.change" %s\n' % (tmp_path / "bob.pub").read_text().strip())
+    make_signing_keys(tmp_path, {"bob": "bob@lab"})
     shutil.copy(EXAMPLE_POLICY, tmp_path / "policy.yml")  # medium: 1 approval from netops; high: 2 from netops and cab
     ledger = str(tmp_path / "ledger.sqlite")
     with SqliteLedger(ledger) as led:
