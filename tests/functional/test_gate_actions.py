@@ -301,7 +301,6 @@ class AwxHandler(JsonHandler):
 
 @pytest.fixture(scope="module")
 def awx_server():
-    import datetime  # pylint: disable=import-outside-toplevel
     finished = clock.utc_now().strftime("%Y-%m-%dT%H:%M:%S.123456Z")
     AwxHandler.routes = {
         "/api/v2/workflow_jobs/42/": _job(42, "bob"),
