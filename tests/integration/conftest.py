@@ -37,3 +37,20 @@ def device_ssh(port, command):
     proc = subprocess.run(lab_ssh_argv(os.path.join(ROOT, "lab", "run"), port) + [command],
                           capture_output=True, text=True, timeout=30, check=True)
     return proc.stdout
+
+
+# Side by side: `make test` runs this tier with pytest-xdist (`-n 2 --dist loadgroup`). Each module builds its own
+# lab instance (its own namespace prefix and ports) in a module-scoped fixture, so a module must run whole on one
+# worker; the modules that share the session lab (the default prefix) must all run on the same worker.
+SHARED_LAB_GROUP = "session-lab"
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    by_module = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    for module, module_items in by_module.items():
+        shared = any("lab" in item.fixturenames for item in module_items)
+        group = SHARED_LAB_GROUP if shared else module
+        for item in module_items:
+            item.add_marker(pytest.mark.xdist_group(group))
