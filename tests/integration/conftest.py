@@ -45,6 +45,7 @@ def device_ssh(port, command):
 SHARED_LAB_GROUP = "session-lab"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
     by_module = {}
     for item in items:
