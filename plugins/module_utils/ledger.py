@@ -668,7 +668,7 @@ class SqliteLedger(LedgerBackend):
         return self.get_change(change_id) if change_id else None
 
     def _guard(self, conn, change_ids, devices):
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self._data_version(conn)
         trusted = self._trusted
         if trusted["data_version"] != version:  # another connection committed since: trust nothing from before
             trusted.update(data_version=version, changes=set(), tail=False)
@@ -689,6 +689,16 @@ class SqliteLedger(LedgerBackend):
             raise LedgerTampered(sorted(problems, key=lambda p: p["seq"] if isinstance(p.get("seq"), int) else 0), self.path)
         trusted["tail"] = True
         trusted["changes"].update(change_ids)
+
+    @staticmethod
+    def _data_version(conn):
+        """A value that changes whenever another connection commits (SQLite: PRAGMA data_version)."""
+        return conn.execute("PRAGMA data_version").fetchone()[0]
+
+    @staticmethod
+    def _has_table(conn, name):
+        """Whether the ledger has the table ``name``."""
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
     def _schema_problems(self, conn):
         version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
@@ -713,7 +723,7 @@ class SqliteLedger(LedgerBackend):
         problems = []
         start, prev_hash = 0, GENESIS_HASH
         row = None
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").fetchone():
+        if self._has_table(conn, "checkpoint"):
             row = conn.execute("SELECT seq, hash FROM checkpoint WHERE id = 1").fetchone()
         if row is not None:
             found = conn.execute("SELECT hash FROM events WHERE seq = ?", (row[0],)).fetchone()
@@ -1159,3 +1169,17 @@ class SqliteLedger(LedgerBackend):
         sql = "SELECT device, change_id, owner, acquired, expires FROM locks"
         rows = self.conn.execute(sql + (" WHERE device = ?" if device else "") + " ORDER BY device", (device,) if device else ())
         return [dict(zip(("device", "change_id", "owner", "acquired", "expires"), row)) for row in rows]
+
+
+def is_database_url(location):
+    """Whether a ledger location (governed_ledger, --ledger) names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(location, str) and location.lower().startswith(("postgresql:", "postgres:"))
+
+
+def open_ledger(location, **options):
+    """The ledger at ``location``: a SQLite file path (the embedded default), or a ``postgresql://`` URL (ledger_pg, psycopg
+    imported only then; credentials from the libpq environment). ``options``: timeout_s, clock, readonly."""
+    if is_database_url(location):
+        from ansible_collections.governed.change.plugins.module_utils import ledger_pg  # pylint: disable=import-outside-toplevel
+        return ledger_pg.PostgresLedger(location, **options)
+    return SqliteLedger(location, **options)
