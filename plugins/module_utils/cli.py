@@ -190,7 +190,8 @@ def cmd_workflow(args, out, err):
         args.file, controller_config=args.controller_config, project_dir=args.project_dir, inventory=args.inventory,
         extra_vars=wf_runner.parse_extra_vars(args.extra_vars), answers=wf_runner.parse_answers(args.approve, args.approvals_file),
         run_dir=args.run_dir, parallel=args.parallel, ledger=args.ledger, policy=args.policy, launcher=args.launcher,
-        poll_interval=args.poll_interval, prompt_out=err, deploy_patterns=deploy, rollback_patterns=rollback, **roles)
+        poll_interval=args.poll_interval, prompt_out=err, deploy_patterns=deploy, rollback_patterns=rollback,
+        on_node=_line_writer(err if args.json else out), **roles)
     record = runner.run()
     if args.json:
         out.write(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
@@ -198,6 +199,14 @@ def cmd_workflow(args, out, err):
         for line in wf_runner.summary_lines(record):
             out.write(line + "\n")
     return EXIT_OK if record["status"] == "successful" else EXIT_FAIL
+
+
+def _line_writer(stream):
+    """A node progress line to the stream at once (workflow run streams its nodes; --json keeps stdout for the JSON)."""
+    def write(line):
+        stream.write(line + "\n")
+        stream.flush()
+    return write
 
 
 def _open_ledger(path, must_exist=True, readonly=False):

@@ -22,6 +22,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Gove
 from ansible_collections.governed.change.plugins.module_utils.paths import safe_join
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact
 from ansible_collections.governed.change.plugins.module_utils.workflow import validate as wfv
+from ansible_collections.governed.change.plugins.module_utils import progress
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, utc_now as clock_now
 
 try:
@@ -222,8 +223,12 @@ class WorkflowRunner:
                  run_dir=None, parallel=4, ledger=None, policy=None, launcher=None, poll_interval=2.0, interactive=None,
                  prompt_in=None, prompt_out=None, validate=True, deploy_patterns=wfv.DEFAULT_DEPLOY_PATTERNS,
                  rollback_patterns=wfv.DEFAULT_ROLLBACK_PATTERNS, ansible_playbook=None, verify_patterns=wfv.DEFAULT_VERIFY_PATTERNS,
-                 close_patterns=wfv.DEFAULT_CLOSE_PATTERNS):
+                 close_patterns=wfv.DEFAULT_CLOSE_PATTERNS, on_node=None):
         self.workflow_path = str(workflow_path)
+        # on_node(line): called with a progress line (module_utils/progress.node_line) as each node starts and ends
+        self.on_node = on_node
+        self.node_lock = threading.Lock()
+        self.nodes_done = 0
         self.doc = wfv.load_workflow(self.workflow_path)
         config_path = controller_config or wfv.find_controller_config(self.workflow_path)
         if not config_path:
@@ -375,6 +380,7 @@ class WorkflowRunner:
         self.state[ident]["status"] = "do_not_run"
         self.state[ident]["explanation"] = "no edge from a parent fired" if not self.state[ident]["all_parents_must_converge"] else \
             "all_parents_must_converge: not every parent reached this node by a matching edge"
+        self._announce("end", ident)
 
     def _runnable(self, ident):
         """AWX bfs_nodes_to_run: roots; ANY nodes reached by a fired edge once relevant parents finished; ALL nodes when all met."""
@@ -543,6 +549,7 @@ class WorkflowRunner:
         state["status"] = "running"
         state["start_ts"] = time.time()
         state["start"] = _iso(state["start_ts"])
+        self._announce("start", ident)
         if state["type"] == "workflow_approval":
             state["extra_vars"] = self._extra_vars(ident)  # what the approval is resolved with (launcher: awx_user_name)
             return {"extra_vars": state["extra_vars"]}
@@ -561,6 +568,16 @@ class WorkflowRunner:
         end = time.time()
         state["end"] = _iso(end)
         state["elapsed"] = round(end - state.pop("start_ts", end), 3)
+        self._announce("end", ident)
+
+    def _announce(self, event, ident):
+        """Hand a node's start/end line to on_node (from the scheduler and the node threads: one line at a time)."""
+        if self.on_node is None:
+            return
+        with self.node_lock:
+            if event == "end":
+                self.nodes_done += 1
+            self.on_node(progress.node_line(event, self.state[ident], self.nodes_done, len(self.order)))
 
     def _execute(self, ident, plan):
         if self.state[ident]["type"] == "workflow_approval":
