@@ -18,6 +18,8 @@ from ansible_collections.governed.change.plugins.module_utils.change_request imp
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import MissingLibrary, PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.traffic import validate_services
+from ansible_collections.governed.change.plugins.module_utils.itsm_servicenow import validate_itsm
+from ansible_collections.governed.change.plugins.module_utils.notify import validate_notifications
 
 try:
     import jmespath
@@ -58,7 +60,8 @@ FACT_FIELDS = frozenset((
 ))
 
 TOP_KEYS = ("policy_version", "name", "description", "criticality", "protected_prefixes", "risk", "requirements",
-            "standard_changes", "identities", "allowed_signers", "windows", "freezes", "emergency", "services")
+            "standard_changes", "identities", "allowed_signers", "windows", "freezes", "emergency", "services",
+            "notifications", "itsm")
 TOP_REQUIRED = ("policy_version", "name", "risk", "requirements")
 CRITICALITY_KEYS = ("default", "hostvar", "groups", "tagvar", "tags", "critical_at")
 RULE_KEYS = ("name", "description", "when", "score", "force_tier")
@@ -178,6 +181,10 @@ def validate_policy(doc, source="policy", base_dir=None, key_sources=None, norma
     out["emergency"] = _emergency(check, raw.get("emergency", {}))
     if raw.get("services") is not None:  # only when written: the hash of a policy without a catalogue stays as it was
         out["services"] = validate_services(raw["services"], "services", fail=check.fail)
+    if raw.get("notifications") is not None:  # only when written, as services: the hash of a policy without it stays as it was
+        out["notifications"] = validate_notifications(check, raw["notifications"])
+    if raw.get("itsm") is not None:  # only when written, as services: the hash of a policy without it stays as it was
+        out["itsm"] = validate_itsm(raw["itsm"], "itsm", fail=check.fail)
     # Hash of the effective policy (defaults filled, before the derived keys below: no machine-specific paths),
     # so it is the same on every controller and for a re-validated normalised policy.
     out["policy_sha256"] = sha256_of(out)
