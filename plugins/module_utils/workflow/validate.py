@@ -89,6 +89,10 @@ class ControllerConfig:
         self.objects = {key: {} for key in CONTROLLER_KINDS}
         self.sources = {key: {} for key in CONTROLLER_KINDS}
         self.workflows = set()
+        # every controller_* list's names with where each is defined: {key: {name: [where, ...]}} (any key, so objects
+        # this validator has no schema for - credentials, notification templates, ... - are still checked for duplicates)
+        self.names = {}
+        self.workflow_files = {}  # controller_workflows: {name: (file, where)}
         if os.path.isdir(path):
             found = glob.glob(os.path.join(path, "**", "*.yml"), recursive=True)
             found.extend(glob.glob(os.path.join(path, "**", "*.yaml"), recursive=True))
@@ -115,9 +119,13 @@ class ControllerConfig:
         if not isinstance(doc, dict) or not any(str(key).startswith("controller_") for key in doc):
             return  # a playbook or an unrelated vars file beside the configuration
         self.files.append(name)
+        self._record_names(name, doc)
         for name_key in (doc.get("controller_workflows") or []):
             if isinstance(name_key, dict) and name_key.get("name"):
                 self.workflows.add(name_key["name"])
+                if isinstance(name_key.get("file"), str):
+                    self.workflow_files.setdefault(name_key["name"], (name_key["file"], "%s: controller_workflows '%s'" % (
+                        name, name_key["name"])))
         for key, module in CONTROLLER_KINDS.items():
             entries = doc.get(key)
             if entries is None:
@@ -127,6 +135,16 @@ class ControllerConfig:
                                                    fix="write %s as a YAML list, one entry per object." % key))
                 continue
             self._load_kind(name, key, module, entries)
+
+    def _record_names(self, name, doc):
+        """Where each name of every controller_* list of file ``name`` is defined (for the uniqueness rules)."""
+        for key, entries in doc.items():
+            if not str(key).startswith("controller_") or not isinstance(entries, list):
+                continue
+            for entry in entries:
+                label = entry.get("name") if isinstance(entry, dict) else None
+                if isinstance(label, str) and label:
+                    self.names.setdefault(key, {}).setdefault(label, []).append("%s: %s '%s'" % (name, key, label))
 
     def _load_kind(self, name, key, module, entries):
         """The objects of one controller_* list of file ``name``, checked against the awx.awx module's options."""
@@ -676,6 +694,70 @@ def find_cycles(by_id):
     return found
 
 
+def _approval_templates(path, doc):
+    """[(name, where)] of the approval templates a workflow document's nodes create."""
+    nodes = doc.get("workflow_nodes", doc.get("schema"))
+    out = []
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+        if template_type(node) == "workflow_approval" and not is_absent(node) and isinstance(template_name(node), str):
+            out.append((template_name(node), node_where(path, node, index)))
+    return out
+
+
+def _config_workflows(controller, docs):
+    """The given workflow documents and those of the controller_workflows files not among them: ([(path, doc)], errors).
+    A given file stands for the controller_workflows entry of its name (a copy being edited elsewhere); an entry whose file
+    is missing, or whose workflow has another name, is an error."""
+    found = {os.path.abspath(str(path)): (str(path), doc) for path, doc in docs}
+    given = {doc.get("name") for _path, doc in docs}
+    errors = []
+    for name, (rel, where) in sorted((controller.workflow_files if controller else {}).items()):
+        path = os.path.abspath(os.path.join(controller.project_dir, rel))
+        if name in given and path not in found:
+            continue
+        if path not in found:
+            try:
+                found[path] = (rel, load_workflow(path))
+            except GovernedChangeError:
+                errors.append(ValidationError("the file %s of workflow '%s' cannot be read as a workflow template (%s)." % (rel, name, path),
+                                              where=where, fix="correct file: (a path relative to the project root, %s)." % controller.project_dir))
+                continue
+        if found[path][1].get("name") != name:
+            errors.append(ValidationError("controller_workflows names '%s', but its file %s defines workflow '%s': the load creates "
+                                          "the file's name." % (name, rel, found[path][1].get("name")), where=where,
+                                          fix="use one name in both places."))
+    return list(found.values()), errors
+
+
+def name_clashes(controller, docs):
+    """Names a controller must tell apart, each used once: the objects of every controller_* list within their list (a
+    controller finds credentials, notification templates, ... by name), and job, workflow and approval templates together
+    (a workflow node names its template by name; two approval nodes with one name share, and rewrite, one template)."""
+    workflows, errors = _config_workflows(controller, docs)
+    for key, names in sorted((controller.names if controller else {}).items()):
+        for label, places in sorted(names.items()):
+            if key not in CONTROLLER_KINDS and len(places) > 1:  # CONTROLLER_KINDS: reported when loaded
+                errors.append(ValidationError("%s '%s' is defined %d times: %s." % (key, label, len(places), " and ".join(places)),
+                                              where=places[-1], fix="give each object a name of its own; a controller finds "
+                                                                    "it by name, so a second definition rewrites the first."))
+    templates = {}
+    for label, places in sorted((controller.names if controller else {}).get("controller_templates", {}).items()):
+        templates.setdefault(label, []).append(("job template", places[0]))
+    for path, doc in workflows:
+        if isinstance(doc.get("name"), str):
+            templates.setdefault(doc["name"], []).append(("workflow job template", path))
+        for label, where in _approval_templates(path, doc):
+            templates.setdefault(label, []).append(("approval template", where))
+    for label, places in sorted(templates.items()):
+        if len(places) > 1:
+            errors.append(ValidationError(
+                "template name '%s' is used %d times: %s. A controller finds job, workflow and approval templates by name, so "
+                "one load binds or rewrites the other's template (an approval would show the other workflow's description)." % (
+                    label, len(places), " and ".join("%s (%s)" % place for place in places)), where=places[-1][1],
+                fix="give each template a name of its own (an approval node: '<workflow name> approval')."))
+    return errors
+
+
 def validate_files(paths, controller_config=None, project_dir=None, deploy_patterns=DEFAULT_DEPLOY_PATTERNS,
                    rollback_patterns=DEFAULT_ROLLBACK_PATTERNS, verify_patterns=DEFAULT_VERIFY_PATTERNS,
                    close_patterns=DEFAULT_CLOSE_PATTERNS):
@@ -720,5 +802,6 @@ def validate_files(paths, controller_config=None, project_dir=None, deploy_patte
     for item in report["files"]:
         report["errors"].extend(item["errors"])
         report["warnings"].extend(item["warnings"])
+    report["errors"].extend(exc.as_dict() for exc in name_clashes(controller, docs))
     report["ok"] = not report["errors"]
     return report

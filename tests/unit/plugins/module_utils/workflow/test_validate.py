@@ -79,7 +79,7 @@ def test_approval_without_timeout_and_with_zero_timeout():
     fix = ("Fix: set unified_job_template.timeout to the seconds approvers have (e.g. 86400), and route the timeout through "
            "failure_nodes.")
     assert messages == [
-        "%s: node 'approve': approval node 'approve the change' has no timeout: it would wait for an approver forever. %s" % (path, fix),
+        "%s: node 'approve': approval node 'approve the unbounded change' has no timeout: it would wait for an approver forever. %s" % (path, fix),
         "%s: node 'approve_zero': approval node 'approve again' has timeout 0: it would wait for an approver forever. %s" % (path, fix)]
 
 
@@ -330,3 +330,80 @@ def test_renamed_deploy_template_is_recognised_by_its_playbook(tmp_path):
                         "playbooks/deploy.yml): its failure path deploy -[failure]-> close reaches close node 'close' before any "
                         "rollback node: the failed change would be closed without being rolled back. %s" % (
                             path, FAILURE_FIX % "deploy")]
+
+
+# -- names a controller must tell apart (issue 14) ----------------------------------------------------------------------
+def shipped_project(tmp_path):
+    """A copy of the shipped controller configuration and workflow templates (the playbooks linked), as its own project."""
+    shutil.copytree(SHIPPED_CONTROLLER, tmp_path / "controller")
+    shutil.copytree(os.path.join(ROOT, "workflow_templates"), tmp_path / "workflow_templates")
+    os.symlink(os.path.join(ROOT, "playbooks"), tmp_path / "playbooks")
+    return tmp_path
+
+
+def edit_yaml(path, edit):
+    with open(path, encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    edit(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def approval_node(doc):
+    return next(node for node in doc["workflow_nodes"] if node["unified_job_template"].get("type") == "workflow_approval")
+
+
+def test_shipped_workflows_name_every_template_once(tmp_path):
+    project = shipped_project(tmp_path)
+    report = validate_files(sorted(str(p) for p in (project / "workflow_templates").glob("*.yml")))
+    assert report["ok"] is True, report["errors"]
+
+
+def test_one_approval_name_in_two_workflows_is_refused_naming_both(tmp_path):
+    project = shipped_project(tmp_path)
+    normal, multi = project / "workflow_templates" / "normal_change.yml", project / "workflow_templates" / "multi_domain_change.yml"
+    edit_yaml(multi, lambda doc: approval_node(doc)["unified_job_template"].update(name="governed-change normal approval"))
+    # only normal_change.yml is given: the other workflows come from controller_workflows
+    report = validate_files([str(normal)])
+    assert report["ok"] is False
+    out = io.StringIO()
+    assert main(["workflow", "validate", str(normal)], out=out, err=io.StringIO()) == 1
+    assert "INVALID: 1 file(s), 1 error(s)" in out.getvalue()
+    assert [e["message"] for e in report["errors"]] == [
+        "%s: node 'approval': template name 'governed-change normal approval' is used 2 times: approval template (%s: node "
+        "'approval') and approval template (%s: node 'approval'). A controller finds job, workflow and approval templates by "
+        "name, so one load binds or rewrites the other's template (an approval would show the other workflow's description). "
+        "Fix: give each template a name of its own (an approval node: '<workflow name> approval')." % (
+            "workflow_templates/multi_domain_change.yml", normal, "workflow_templates/multi_domain_change.yml")]
+
+
+def test_an_approval_named_like_a_job_template_is_refused(tmp_path):
+    project = shipped_project(tmp_path)
+    normal = project / "workflow_templates" / "normal_change.yml"
+    edit_yaml(normal, lambda doc: approval_node(doc)["unified_job_template"].update(name="governed-change review"))
+    messages = [e["message"] for e in validate_files([str(normal)])["errors"]]
+    assert len(messages) == 1
+    assert "template name 'governed-change review' is used 2 times: job template (%s: controller_templates 'governed-change " \
+           "review') and approval template (%s: node 'approval')" % (project / "controller" / "job_templates.yml", normal) in messages[0]
+
+
+def test_a_credential_defined_in_two_files_is_refused_naming_both(tmp_path):
+    # controller_credentials has no schema check here: the uniqueness rule covers every controller_* list all the same
+    project = shipped_project(tmp_path)
+    extra = project / "controller" / "more_credentials.yml"
+    extra.write_text(yaml.safe_dump({"controller_credentials": [{"name": "governed-change", "organization": "Default",
+                                                                 "credential_type": "Machine", "inputs": {}}]}))
+    messages = [e["message"] for e in validate_files([str(project / "workflow_templates" / "normal_change.yml")])["errors"]]
+    assert messages == ["%s: controller_credentials 'governed-change': controller_credentials 'governed-change' is defined 2 "
+                        "times: %s: controller_credentials 'governed-change' and %s: controller_credentials 'governed-change'. "
+                        "Fix: give each object a name of its own; a controller finds it by name, so a second definition "
+                        "rewrites the first." % (extra, project / "controller" / "credentials.yml", extra)]
+
+
+def test_a_workflow_entry_whose_file_names_another_workflow_is_refused(tmp_path):
+    project = shipped_project(tmp_path)
+    edit_yaml(project / "workflow_templates" / "standard_change.yml", lambda doc: doc.update(name="governed-change std"))
+    messages = [e["message"] for e in validate_files([str(project / "workflow_templates" / "normal_change.yml")])["errors"]]
+    assert messages == ["%s: controller_workflows 'governed-change standard change': controller_workflows names 'governed-change "
+                        "standard change', but its file workflow_templates/standard_change.yml defines workflow 'governed-change "
+                        "std': the load creates the file's name. Fix: use one name in both places." % (
+                            project / "controller" / "workflows.yml")]
