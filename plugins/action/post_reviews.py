@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible_collections.governed.change.plugins.module_utils import escalation as esc
 from ansible_collections.governed.change.plugins.module_utils import post_review
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import open_ledger
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
@@ -31,10 +31,10 @@ class ActionModule(GovernedActionBase):
         output_dir = self.output_dir(args, task_vars)
         escalated = []
         if args["escalate"] and not self._task.check_mode:
-            with SqliteLedger(ledger_path) as ledger:
+            with open_ledger(ledger_path) as ledger:
                 escalated = post_review.escalate_overdue(ledger, output_dir, policy=policy, webhook_url=webhook_url,
                                                          webhook_format=args["webhook_format"])
-        with SqliteLedger(ledger_path, readonly=True) as ledger:
+        with open_ledger(ledger_path, readonly=True) as ledger:
             ledger.check_change()  # a tampered ledger is refused with the seq that broke
             reviews = post_review.list_reviews(ledger)
         if args["escalate"] and self._task.check_mode:

@@ -116,7 +116,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.governed.change.plugins.module_utils import evidence
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
-from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists, ledger_location, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
 
 ACTOR = "governed.change.evidence"
@@ -249,7 +249,7 @@ class CallbackModule(CallbackBase):
         """The ledger a governed task names (unless the callback's own option set one)."""
         ledger = args.get("ledger")
         if not self._opt_ledger and isinstance(ledger, str) and ledger and "{{" not in ledger:
-            self.ledger_path = ledger if os.path.isabs(ledger) else os.path.abspath(ledger)
+            self.ledger_path = ledger_location(ledger)
 
     def _learn_change(self, action, data):
         # Only the assess stage (it opens the change) and close name the run's change; a gate run alone is not a
@@ -377,12 +377,12 @@ class CallbackModule(CallbackBase):
 
     def _open(self):
         if self._ledger is None:
-            self._ledger = SqliteLedger(self.ledger_path)
+            self._ledger = open_ledger(self.ledger_path)
         return self._ledger
 
     def _governed(self, change_id):
         """True when the ledger file exists and holds the change (only then is anything written)."""
-        if not change_id or not self.ledger_path or not os.path.isfile(self.ledger_path):
+        if not change_id or not ledger_exists(self.ledger_path):
             return False
         key = (self.ledger_path, change_id)
         if not self._checked.get(key):
@@ -434,7 +434,7 @@ class CallbackModule(CallbackBase):
             try:
                 closed = self.closed
                 separate = closed["ledger"] != self.ledger_path
-                ledger = SqliteLedger(closed["ledger"]) if separate else self._open()
+                ledger = open_ledger(closed["ledger"]) if separate else self._open()
                 try:
                     output_dir = self._opt_output or closed["output_dir"]
                     outcome = [e for e in ledger.events(change_id=closed["change_id"]) if e["kind"] == "change.outcome"]

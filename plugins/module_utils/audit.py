@@ -18,7 +18,7 @@ from ansible_collections.governed.change.plugins.module_utils import post_review
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant, utc_now
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, is_database_url, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.lifecycle import merge_verdicts
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
@@ -276,9 +276,10 @@ def run_audit(ledger_path, policy_path, since=None, until=None, now=None):
     if since is not None and until is not None and until <= since:
         raise ValidationError("--until (%s) is not after --since (%s)." % (iso_z(until, "seconds"), iso_z(since, "seconds")), where="--until",
                               fix="give a period whose end is after its start.")
-    require_file(ledger_path, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
+    if not is_database_url(ledger_path):
+        require_file(ledger_path, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
     policy = load_policy(policy_path)
-    with SqliteLedger(ledger_path, readonly=True) as ledger:
+    with open_ledger(ledger_path, readonly=True) as ledger:
         return audit_ledger(ledger, policy, since=since, until=until, now=now)
 
 

@@ -20,7 +20,7 @@ from ansible_collections.governed.change.plugins.module_utils import cli_audit
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.docfile import load_document, require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, LedgerTampered, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, LedgerTampered, is_database_url, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 from ansible_collections.governed.change.plugins.module_utils.review import change_id_of
@@ -212,9 +212,9 @@ def _line_writer(stream):
 def _open_ledger(path, must_exist=True, readonly=False):
     if not path:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    if must_exist:  # says what the path is instead (a directory, a FIFO: never opened)
+    if must_exist and not is_database_url(path):  # says what the path is instead (a directory, a FIFO: never opened)
         require_file(path, "ledger", fix="check --ledger (the SQLite file the assess stage recorded the change in).")
-    return SqliteLedger(path, readonly=readonly)
+    return open_ledger(path, readonly=readonly)
 
 
 def _load_assessment(path):

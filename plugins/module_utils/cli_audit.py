@@ -14,7 +14,7 @@ from ansible_collections.governed.change.plugins.module_utils import learning, p
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, utc_now
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, is_database_url, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 
@@ -76,8 +76,9 @@ def add_parsers(sub):
 def _ledger(path, readonly=False):
     if not path:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    require_file(path, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
-    return SqliteLedger(path, readonly=readonly)
+    if not is_database_url(path):
+        require_file(path, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
+    return open_ledger(path, readonly=readonly)
 
 
 def _policy(path):

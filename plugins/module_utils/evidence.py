@@ -20,7 +20,7 @@ from datetime import timedelta
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, statestore
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, parse_iso, utc_now
+from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, ledger_location, parse_iso, utc_now
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
@@ -420,7 +420,8 @@ def _rollback_section(stages, devices):
     """What was rolled back and whether it verified: the run's verdict when recorded, else read from the devices."""
     stages = stages or {}
     hosts = list(stages.get("rolled_back") or [])
-    hosts += [h for h, d in devices.items() if "restore" in d and h not in hosts]
+    listed = set(hosts)  # membership in a set: a list scan per device was quadratic in the fleet size
+    hosts += [h for h, d in devices.items() if "restore" in d and h not in listed]
     detail = _rollback_detail(hosts, devices)
     verified = _rollback_verified(hosts, detail)
     decided = (stages.get("decision") or {}).get("rollback")
@@ -573,8 +574,10 @@ def _host_results(stages):
     failed = sorted(stages.get("failed_hosts") or [])
     rolled = sorted(stages.get("rolled_back") or [])
     deployed = sorted(stages.get("deployed") or [])
-    ok = [h for h in deployed if h not in failed and h not in rolled]
-    untouched = [h for h in hosts if h not in deployed and h not in failed and h not in rolled]
+    not_ok = set(failed) | set(rolled)  # sets: list scans per host were quadratic in the fleet size
+    reached = not_ok | set(deployed)
+    ok = [h for h in deployed if h not in not_ok]
+    untouched = [h for h in hosts if h not in reached]
     return {"deployed": deployed, "failed_hosts": failed, "rolled_back": rolled, "ok_hosts": ok, "untouched_hosts": untouched}
 
 
@@ -623,7 +626,7 @@ def _checks_section(checks):
 
 def _ledger_section(ledger, verified, events):
     """The bundle's ledger anchor: the file, the head and verify result at bundle time, and the change's event range."""
-    return {"path": os.path.abspath(getattr(ledger, "path", "")) if getattr(ledger, "path", None) else None,
+    return {"path": ledger_location(getattr(ledger, "path", None)) or None,
             "head": verified["head"], "verify": {"ok": verified["ok"], "events": verified["events"],
                                                  "problems": verified["problems"][:20]},
             "change_events": len(events), "first_seq": events[0]["seq"] if events else None,

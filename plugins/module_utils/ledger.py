@@ -1183,3 +1183,14 @@ def open_ledger(location, **options):
         from ansible_collections.governed.change.plugins.module_utils import ledger_pg  # pylint: disable=import-outside-toplevel
         return ledger_pg.PostgresLedger(location, **options)
     return SqliteLedger(location, **options)
+
+
+def ledger_exists(location):
+    """Whether there is a ledger to open: a PostgreSQL URL always (its server answers when it is opened), a path when it
+    is a regular file."""
+    return is_database_url(location) or (bool(location) and os.path.isfile(location))
+
+
+def ledger_location(location):
+    """A ledger location as it is recorded (evidence, run records, playbook variables): a URL as given, a path absolute."""
+    return location if is_database_url(location) or not location else os.path.abspath(location)

@@ -642,8 +642,8 @@ def read_causes(conn, since=None, until=None):
 def compute_ledger(path, **options):
     """compute() over the ledger file at ``path``, opened read-only; the chain since its verified checkpoint is checked
     first (SqliteLedger.check_change: a tampered ledger raises LedgerTampered naming the seq)."""
-    from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger  # pylint: disable=import-outside-toplevel
-    with SqliteLedger(path, readonly=True) as ledger:
+    from ansible_collections.governed.change.plugins.module_utils.ledger import open_ledger  # pylint: disable=import-outside-toplevel
+    with open_ledger(path, readonly=True) as ledger:
         ledger.check_change()
         report = compute(ledger.conn, **options)
     report["ledger"] = str(path)
@@ -694,7 +694,8 @@ def cmd_metrics(args, out, err):
     from ansible_collections.governed.change.plugins.module_utils.docfile import require_file  # pylint: disable=import-outside-toplevel
     if not args.ledger:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    require_file(args.ledger, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
+    if not args.ledger.lower().startswith(("postgresql:", "postgres:")):  # a database URL is checked when opened
+        require_file(args.ledger, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
     options = options_of(args)
     if args.serve:
         server = metrics_render.make_server(args.serve, lambda fmt: metrics_render.render(compute_ledger(args.ledger, **options), fmt))

@@ -13,6 +13,7 @@ from ansible_collections.governed.change.plugins.module_utils import escalation 
 from ansible_collections.governed.change.plugins.module_utils.change_request import shown
 from ansible_collections.governed.change.plugins.module_utils.clock import instant_or_none, iso_z, utc_now
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists
 
 DUE_EVENT = "review.post_hoc_due"  # written by the window gate when an emergency change bypasses a window or freeze
 DONE_EVENT = "review.post_hoc_done"  # written here: the signed review
@@ -249,6 +250,6 @@ def require_open_ledger_path(path):
     """A ledger path that exists (the review commands never create one)."""
     if not path:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    if not os.path.isfile(path):
+    if not ledger_exists(path):
         raise LedgerError("the ledger file does not exist.", where="--ledger: %s" % path, fix="pass the ledger the stages write.")
     return path

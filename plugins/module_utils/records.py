@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, ledger_exists, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_text
 
 # A change whose content was re-assessed goes back to "assess" and waits for authorization again.
@@ -35,9 +33,9 @@ def refuse_unassessable(change, where):
 
 def check_assessable(ledger_path, change_id):
     """Refuse, before anything is written, to (re-)assess a change the ledger holds in implement, review or a final state."""
-    if not ledger_path or not os.path.isfile(ledger_path):
+    if not ledger_exists(ledger_path):
         return None
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         change = ledger.check_change(change_id)
     refuse_unassessable(change, "ledger: %s" % ledger_path)
     return change
@@ -62,7 +60,7 @@ def record_assessment(ledger_path, assessment, actor="governed.change.assess"):
     Returns the change row. A closed or canceled change is refused by the ledger (open a new change id).
     """
     change_id = assessment["change_id"]
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         change = ledger.check_change(change_id)  # refuses (LedgerTampered, with the seq) before anything is recorded
         refuse_unassessable(change, "ledger: %s" % ledger_path)  # before set_assessment appends anything
         if change is None:
@@ -136,7 +134,7 @@ def record_stage_refs(ledger_path, change_id, stage, refs, actor="governed.chang
     data = {key: refs[key] for key in REF_MAPS + REF_LISTS if refs.get(key)}
     if not data:
         return None
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         if ledger.check_change(change_id) is None:
             raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
                               fix="run governed.change.assess with this ledger first (it opens the change record).")
@@ -150,7 +148,7 @@ def load_stage_refs(ledger_path, change_id):
     first recorded. A change without records gives empty references.
     """
     out = empty_stage_refs()
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         ledger.check_change(change_id)
         events = [event for event in ledger.events(change_id) if event["kind"] == STAGE_REFS_EVENT]
     for event in events:
@@ -220,7 +218,7 @@ def record_stage_start(ledger_path, change_id, stage, hosts, refs, candidates=No
                                   fix="run the precheck stage first and pass its governed_backups and governed_pre_snapshots.")
     data = {key: refs[key] for key in REF_MAPS + REF_LISTS if refs.get(key)}
     started = {"stage": stage, "hosts": list(hosts), "candidates": _candidates(candidates, hosts), "run": run or {}}
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         change = ledger.check_change(change_id)
         if change is None:
             raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,

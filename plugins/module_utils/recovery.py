@@ -24,7 +24,7 @@ import time
 from ansible_collections.governed.change.plugins.module_utils import checks as checks_core
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import DeviceError, GovernedChangeError, LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, is_database_url, ledger_exists, ledger_location, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.records import STAGE_STARTED_EVENT, load_stage_refs, stage_starts
 
 RECOVERED_RESTORED = "recovered_restored"    # the device differed from its backup: restored exactly, state verified
@@ -99,9 +99,9 @@ def _hosts(starts, refs, locked):
 
 def _read_change(ledger_path, change_id, where):
     """The change row, its events and the devices it leases, from a verified ledger (refused when missing or tampered)."""
-    if not ledger_path or not os.path.isfile(ledger_path):
+    if not ledger_exists(ledger_path):
         raise LedgerError("the ledger file does not exist.", where=where, fix="pass the ledger the change was recorded in.")
-    with SqliteLedger(ledger_path, readonly=True) as ledger:
+    with open_ledger(ledger_path, readonly=True) as ledger:
         change = ledger.check_change(change_id)  # refuses a tampered ledger with the seq
         if change is None:
             raise LedgerError("change %s is not in the ledger." % change_id, where=where, fix="check the change id and --ledger.")
@@ -322,7 +322,7 @@ def record(ledger_path, change_id, results, missing=None, actor="governed.change
             items.append((change_id, DEVICE_EVENT, actor, data))
     decision = decide(verdicts, list(missing))
     decision["verdicts"] = verdicts
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         change = ledger.check_change(change_id)
         if change is None or change["state"] != RECOVER_STATE:
             raise LedgerError("change %s is %s, no longer implement: another run ended it meanwhile (nothing was recorded)." % (
@@ -334,7 +334,7 @@ def record(ledger_path, change_id, results, missing=None, actor="governed.change
 
 def summary(ledger_path, change_id):
     """The change's state, locks and last recovery result, from the ledger (read-only)."""
-    with SqliteLedger(ledger_path, readonly=True) as ledger:
+    with open_ledger(ledger_path, readonly=True) as ledger:
         change = ledger.check_change(change_id)
         events = ledger.events(change_id=change_id)
         locks = [lock["device"] for lock in ledger.locks() if lock["change_id"] == change_id]
@@ -385,9 +385,9 @@ def playbook_argv(ledger_path, change_id, inventories=(), extra_vars=(), force=F
     if not binary:
         raise ValidationError("ansible-playbook was not found.", where="PATH",
                               fix="install ansible-core in this Python environment (pip install ansible-core).")
-    ledger_path = os.path.abspath(ledger_path)
+    ledger_path = ledger_location(ledger_path)
     variables = {"governed_recover_change": change_id, "governed_ledger": ledger_path,
-                 "governed_output_dir": os.path.dirname(ledger_path), "governed_recover_force": bool(force)}
+                 "governed_output_dir": os.getcwd() if is_database_url(ledger_path) else os.path.dirname(ledger_path), "governed_recover_force": bool(force)}
     argv = [binary, playbook, "-e", json.dumps(variables)]
     for inventory in inventories or ():
         argv += ["-i", inventory]

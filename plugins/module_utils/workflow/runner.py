@@ -713,14 +713,14 @@ def ledger_decision(context):
     """(approve|deny|None, detail) from the ledger's signed approvals and the policy's review requirements."""
     # imported here: the review/ledger cores are only needed when an approval is resolved from the ledger
     from ansible_collections.governed.change.plugins.module_utils.assessment_artifact import load as load_assessment
-    from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
+    from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists, open_ledger
     from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
     from ansible_collections.governed.change.plugins.module_utils.review import review_gate
 
-    if not os.path.isfile(context["ledger"]):
+    if not ledger_exists(context["ledger"]):
         return None, "the ledger %s does not exist yet" % context["ledger"]
     policy = load_policy(context["policy"])
-    ledger = SqliteLedger(context["ledger"])
+    ledger = open_ledger(context["ledger"])
     try:
         change = ledger.check_change(context["change_id"])  # a tampered ledger is refused with the seq, not read
         if change is None:
