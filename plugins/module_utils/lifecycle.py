@@ -16,7 +16,7 @@ import os
 
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, evidence
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, SqliteLedger, refuse_lock_conflicts
+from ansible_collections.governed.change.plugins.module_utils.ledger import FINAL_STATES, ledger_exists, open_ledger, refuse_lock_conflicts
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
 from ansible_collections.governed.change.plugins.module_utils.review import review_gate
 
@@ -31,7 +31,7 @@ LOCKABLE = ("scheduled", "implement")
 # -- the change record ---------------------------------------------------------------------------------------------
 def require_ledger(path, fix="run governed.change.assess with ledger: set to this path first (it opens the change record)."):
     """Refuse a ledger file that does not exist (nothing is created)."""
-    if not os.path.isfile(path):
+    if not ledger_exists(path):
         raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path, fix=fix)
     return path
 
@@ -41,7 +41,7 @@ def open_change(path, change_id):
     leases, and the chain since the last verified checkpoint); a missing file or change is refused (nothing is created),
     a ledger that does not verify is refused with the seq that broke (LedgerTampered). The caller closes the ledger."""
     require_ledger(path)
-    ledger = SqliteLedger(path)
+    ledger = open_ledger(path)
     try:
         record = ledger.check_change(change_id) if change_id else None
         if record is None:
@@ -197,7 +197,7 @@ def acquire_locks(ledger_path, change_id, devices, owner, ttl, transition=None, 
     In check mode nothing is written: the leases the ledger would refuse are refused the same way (ledger.lock_conflicts,
     the rule SqliteLedger.acquire_locks applies). Returns {changed, locks, ledger_state}."""
     require_ledger(ledger_path)
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         ledger.check_change(change_id, devices=devices or ())  # refuses a tampered ledger with the seq
         change = ledger.get_change(change_id)
         _check_lock_request(change_id, devices, ttl, change, transition, ledger_path)
@@ -212,9 +212,9 @@ def acquire_locks(ledger_path, change_id, devices, owner, ttl, transition=None, 
 
 def release_locks(ledger_path, change_id, devices=None, check_mode=False):
     """Release the change's leases (all, or the listed devices); a ledger that does not exist holds none."""
-    if not os.path.isfile(ledger_path):
+    if not ledger_exists(ledger_path):
         return {"changed": False, "released": []}
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         ledger.check_change(change_id, devices=devices or ())
         held = [lock["device"] for lock in ledger.locks() if lock["change_id"] == change_id]
         chosen = held if devices is None else [d for d in held if d in set(devices)]
@@ -308,7 +308,7 @@ def close_change(ledger_path, change_id, outcome, request, check_mode=False):
     request.setdefault("diff_limit", evidence.DIFF_LIMIT)
     request.setdefault("actor", ACTOR)
     require_ledger(ledger_path, fix="pass the ledger the assess stage recorded the change in.")
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         change = ledger.check_change(change_id)  # refuses a tampered ledger with the seq; nothing is recorded
         if change is None:
             raise LedgerError("change %s is not in the ledger." % change_id, where="ledger: %s" % ledger_path,
