@@ -36,7 +36,8 @@ class ActionModule(DeviceActionBase):
             # a change being implemented (or final) is refused before any device is read or anything is written
             check_assessable(self._path(args["ledger"], task_vars), request["id"])
         policy = load_policy(self._path(args["policy"], task_vars))
-        inventory = self._inventory_view(request, policy, task_vars)
+        # Normalised once for the whole change (per target it made assess quadratic in the inventory size: issue 16).
+        inventory = normalize_inventory(self._inventory_view(request, policy, task_vars))
         hosts = resolve_targets(request["targets"], inventory, source=cr_path)
         # Rendered before any device is read: a refused template costs no SSH session.
         templates_dir = self._path(args["templates_dir"], task_vars)
@@ -61,7 +62,8 @@ class ActionModule(DeviceActionBase):
         diffs = {}
         for host in hosts:
             # the platform says which live values (counters...) the core takes out of the running config before the diff
-            entry = {"running": running.get(host), "platform": self._var(task_vars, "governed_platform", host)}
+            # the inventory view holds the targets' governed_platform, templated (one hostvars read per host, not two)
+            entry = {"running": running.get(host), "platform": inventory["hosts"][host]["vars"].get("governed_platform")}
             if rendered[host] is not None:
                 entry["lines"] = rendered[host]
             diffs[host] = entry
@@ -141,8 +143,11 @@ class ActionModule(DeviceActionBase):
 
     def _render_lines(self, request, host, inventory, cr_path, task_vars, templates_dir=None):
         # The same rendering as governed.change.config_lines at deploy time (plugin_utils/render.py): same lines, same hash.
-        return render_config_lines(self._templar, request, host, normalize_inventory(inventory), cr_path,
-                                   task_vars["hostvars"][host], templates_dir=templates_dir)
+        # ``inventory`` is the view normalised once by execute(), never re-normalised per host.
+        # A host's variables cost Ansible a full variable merge: read them only when a template entry can use them.
+        templated = any("template" in entry for entry in request["config"].values())
+        return render_config_lines(self._templar, request, host, inventory, cr_path,
+                                   task_vars["hostvars"][host] if templated else {}, templates_dir=templates_dir)
 
     def _write(self, assessment, output_dir, task_vars):
         return artifact.write(check_outside_collection(self._path(output_dir, task_vars), where="output_dir"), assessment)

@@ -22,6 +22,7 @@ from ansible_collections.governed.change.plugins.module_utils.facts import (
 from ansible_collections.governed.change.plugins.module_utils.live_values import strip_live_values
 from ansible_collections.governed.change.plugins.module_utils.policy import ensure_policy
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_assessment
+from ansible_collections.governed.change.plugins.module_utils.remediation import CATEGORY, check_standard_remediation
 from ansible_collections.governed.change.plugins.module_utils.risk import classify_change, evaluate_rules
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant, utc_now as clock_now
 
@@ -57,8 +58,9 @@ def _check_diffs_map(diffs, hosts):
     if not isinstance(diffs, dict):
         raise ValidationError("must be a mapping of host to {running, candidate|lines}, got %s." % describe(diffs),
                               where="diffs", fix="pass diffs keyed by target host.")
+    targets = set(hosts)  # a set: membership per diffs entry must not scan the target list (quadratic at 10k hosts)
     for host in diffs:
-        if host not in hosts:
+        if host not in targets:
             raise ValidationError("host '%s' is not a target of the change." % host, where="diffs.%s" % host,
                                   fix="pass diffs only for the targets: %s." % ", ".join(hosts))
 
@@ -225,6 +227,9 @@ def assess(change_request, policy, inventory, diffs=None, now=None, source="chan
     facts, blast = build_facts_and_blast_radius(request, policy, inventory, device_diffs)
     risk = evaluate_rules(policy, facts)
     klass = classify_change(policy, facts, risk["tier"], source=source)
+    if request["category"] == CATEGORY:  # a remediation is pre-approved only as the catalogue generates it
+        groups = (inventory["hosts"].get(hosts[0]) or {}).get("groups") or () if len(hosts) == 1 else ()
+        klass = check_standard_remediation(policy, request, klass, groups)
     requirements = copy.deepcopy(policy["requirements"][risk["tier"]])
     if klass["change_class"] == "standard":
         # A standard change is pre-approved by its policy template: no approval gate.

@@ -110,11 +110,6 @@ def _merge_rollback_records(rollback, records):
                 mine[key] = record[theirs]
 
 
-def _add(items, host):
-    if host not in items:
-        items.append(host)
-
-
 def _restore_failed(restore):
     return bool(restore.get("failed") or restore.get("verified") is False)
 
@@ -122,15 +117,27 @@ def _restore_failed(restore):
 def _from_records(records, targets, restore_failed, state_differs):
     """Complete the rollback's lists from the per-device records: a restore that ran makes a target, one that failed (or did
     not give back the backup) a failed restore; a state check that failed after the rollback a state that differs."""
+    add_target, add_failed, add_differs = _adder(targets), _adder(restore_failed), _adder(state_differs)
     for host in sorted(records):
         restore = _dict(_dict(records[host]).get("restore"))
         if restore and not restore.get("skipped"):
-            _add(targets, host)
+            add_target(host)
             if _restore_failed(restore):
-                _add(restore_failed, host)
+                add_failed(host)
         verify = _dict(_dict(records[host]).get("rollback_verify"))
         if verify.get("failed") and not verify.get("skipped"):
-            _add(state_differs, host)
+            add_differs(host)
+
+
+def _adder(items):
+    """A function appending a host to ``items`` once (membership in a set: a list scan per host was quadratic)."""
+    seen = set(items)
+
+    def add(host):
+        if host not in seen:
+            seen.add(host)
+            items.append(host)
+    return add
 
 
 def _given_verified(value):
@@ -172,7 +179,8 @@ def rollback_verdict(facts, records):
     restore_failed = _list(rollback.get("restore_failed"))
     state_differs = _list(rollback.get("state_differs"))
     _from_records(records, targets, restore_failed, state_differs)
-    rolled_back = [h for h in _list(rollback.get("rolled_back")) or targets if h not in restore_failed]
+    failed_set = set(restore_failed)
+    rolled_back = [h for h in _list(rollback.get("rolled_back")) or targets if h not in failed_set]
     verified = _verified(_given_verified(rollback.get("verified")), targets, restore_failed, state_differs)
     return {"performed": bool(targets), "targets": sorted(targets), "rolled_back": sorted(rolled_back),
             "restore_failed": sorted(restore_failed), "state_differs": sorted(state_differs), "verified": verified,
@@ -277,6 +285,9 @@ def _device_state(host, deployed, failed_hosts, record, unreachable, rollback):
 def device_states(hosts, deployed, failed_hosts, records, unreachable, rollback):
     """{host: {state, label, detail?, affected}} - one vocabulary (STATES) for the summary, bundle, report and packet."""
     out = {}
+    # Membership in sets, not lists: one list scan per host was quadratic in the fleet size.
+    deployed, failed_hosts = frozenset(deployed), frozenset(failed_hosts)
+    rollback = dict(rollback, **{key: frozenset(rollback[key]) for key in ("restore_failed", "state_differs", "rolled_back")})
     for host in hosts:
         state, detail = _device_state(host, deployed, failed_hosts, _dict(records.get(host)), unreachable, rollback)
         entry = {"state": state, "label": STATES[state], "affected": state in AFFECTED}
