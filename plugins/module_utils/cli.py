@@ -79,8 +79,14 @@ def _parser():
     brk.add_argument("--reason", required=True)
     brk.add_argument("--actor", default=os.environ.get("USER") or "unknown")
     for cmd in (verify, show, brk):
-        cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file")
+        cmd.add_argument("--ledger", default=os.environ.get("GOVERNED_CHANGE_LEDGER"), help="ledger SQLite file, or a "
+                         "postgresql://HOST[:PORT]/DB URL (credentials from PGUSER/PGPASSWORD/PGSERVICE, never in the URL)")
         cmd.add_argument("--json", action="store_true", help="print JSON")
+    mig = lsub.add_parser("migrate", help="copy a ledger to another backend and prove both chains verify alike")
+    mig.add_argument("--from", dest="source", required=True, help="the ledger to copy: sqlite:PATH (or a postgresql:// URL)")
+    mig.add_argument("--to", dest="target", required=True, help="the empty (or prefix-identical) target: a postgresql:// URL "
+                     "(or sqlite:PATH)")
+    mig.add_argument("--json", action="store_true", help="print JSON")
     _workflow_parser(sub)
     _recover_parser(sub)
     metrics_mod.add_parser(sub)
@@ -430,8 +436,29 @@ def _ledger_break_lock(ledger, args, out):
 _LEDGER_COMMANDS = {"verify": _ledger_verify, "show": _ledger_show}
 
 
+def _ledger_migrate(args, out):
+    """ledger migrate: copy, verify both sides, print both heads and counts."""
+    from ansible_collections.governed.change.plugins.module_utils import ledger_migrate  # pylint: disable=import-outside-toplevel
+    if ledger_migrate.source_location(args.source) and not is_database_url(args.source):
+        require_file(ledger_migrate.source_location(args.source), "ledger", where="--from", fix="pass --from sqlite:PATH of a ledger file.")
+    result = ledger_migrate.migrate(args.source, args.target)
+    if args.json:
+        out.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        return EXIT_OK
+    out.write("copied %d events\n" % result["copied"])
+    for side in ("from", "to"):
+        item = result[side]
+        out.write("%-4s %-10s %s: %s, %d events, head seq %d %s\n" % (side, item["backend"], item["location"],
+                                                                    "OK" if item["ok"] else "TAMPERED", item["events"],
+                                                                    item["head"]["seq"], item["head"]["hash"]))
+    out.write("both chains verify with the same head and count\n")
+    return EXIT_OK
+
+
 def cmd_ledger(args, out):
-    """ledger verify / show / break-lock."""
+    """ledger verify / show / break-lock / migrate."""
+    if args.ledger_command == "migrate":
+        return _ledger_migrate(args, out)
     ledger = _open_ledger(args.ledger, readonly=args.ledger_command in ("verify", "show"))
     try:
         return _LEDGER_COMMANDS.get(args.ledger_command, _ledger_break_lock)(ledger, args, out)

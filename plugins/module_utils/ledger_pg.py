@@ -105,6 +105,10 @@ class PgConnection:
             return cursor.execute(text, params)
         return self.raw.execute(text, params)
 
+    def executemany(self, sql, rows):
+        with self.raw.cursor() as cursor:
+            cursor.executemany(_pg_sql(sql), rows)
+
     def close(self):
         self.raw.close()
 
@@ -284,6 +288,12 @@ class PostgresLedger(base.SqliteLedger):
                     conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (version, iso_z(self.clock())))
             return current
         self._write(run)
+
+    @staticmethod
+    def after_copy(conn):
+        """After rows were copied in with their ids (ledger migrate): the approvals' id sequence continues after them."""
+        conn.execute("SELECT setval(pg_get_serial_sequence('approvals', 'id'), GREATEST(COALESCE(MAX(id), 0), 1), "
+                     "MAX(id) IS NOT NULL) FROM approvals")
 
     @staticmethod
     def _data_version(conn):
