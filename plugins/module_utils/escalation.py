@@ -67,6 +67,11 @@ REASONS = {
         "Gate refused the change", "low",
         "A gate refused the change; no device was touched. Read the gate's reasons and fixes, then resolve them (approval, "
         "window, freeze) and run the change again."),
+    "dependency_not_ready": (
+        "Dependency not ready", "medium",
+        "The change waited for a dependency (another change, an API, a device state or a webhook) that was not ready in "
+        "time, could not be checked, or can no longer be met; no device of this branch was touched by it. Read the wait's "
+        "last poll below, settle the dependency with its owner, then run the change again; {target} decides if it is urgent."),
     "post_review_overdue": (
         "Post-hoc review overdue", "medium",
         "This emergency change bypassed a gate and its mandatory post-hoc review is past its due date. {target} assigns a "

@@ -224,8 +224,9 @@ def decide_reason(facts, records, unreachable, rollback):
     2. a device stayed unreachable after the retries: ``retries_exhausted``;
     3. a check could not be decided in deploy/verify: ``check_undecidable``;
     4. deploy/verify failed and the tier escalates failures: ``change_failed``;
-    5. the approval timed out / was denied: ``approval_timeout`` / ``approval_denied``;
-    6. the close itself failed: ``change_failed``.
+    5. a dependency the change waited for was not ready (timeout, undecidable, never met): ``dependency_not_ready``;
+    6. the approval timed out / was denied: ``approval_timeout`` / ``approval_denied``;
+    7. the close itself failed: ``change_failed``.
     A reason forced by the caller (``forced_reason``) wins.
     """
     if facts.get("forced_reason"):
@@ -241,6 +242,8 @@ def decide_reason(facts, records, unreachable, rollback):
         return "check_undecidable"
     if stage_failed in ("deploy", "verify") and _flag(facts.get("escalate_on_failure"), True) and _flag(facts.get("escalation_configured")):
         return "change_failed"
+    if stage_failed == "wait_for_dependency":
+        return "dependency_not_ready"
     if stage_failed == "review" and _flag(review.get("expired")):
         return "approval_timeout"
     if stage_failed == "review" and _flag(review.get("denied")) and _flag(facts.get("escalate_on_denial"), True):

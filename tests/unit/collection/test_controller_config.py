@@ -26,7 +26,7 @@ from ansible.template import Templar
 from repo_paths import ROOT
 
 PLAYBOOK = os.path.join(ROOT, "playbooks", "controller_load.yml")
-STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
+STAGES = ("assess", "review", "window", "wait_for_dependency", "precheck", "deploy", "verify", "rollback", "close", "escalate")
 # The reporting job templates (issue 17) and their schedules: template -> (playbook, the rrule's frequency)
 REPORTING = {"governed-change metrics": ("playbooks/metrics.yml", "DAILY"),
              "governed-change post-hoc reviews": ("playbooks/post_reviews.yml", "HOURLY")}

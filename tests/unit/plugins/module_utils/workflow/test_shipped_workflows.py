@@ -18,7 +18,7 @@ from ansible_collections.governed.change.plugins.module_utils.workflow import va
 
 WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflow_templates", "*.yml")))
 STAGES = ("assess", "review", "window", "precheck", "deploy", "verify", "rollback", "close", "escalate")
-STAGE_TEMPLATES = {"governed-change %s" % stage for stage in STAGES}
+STAGE_TEMPLATES = {"governed-change %s" % stage for stage in STAGES + ("wait_for_dependency",)}
 
 
 def load(name):
@@ -146,7 +146,14 @@ def test_emergency_approval_is_expedited():
 
 def test_multi_domain_branches_run_in_parallel_and_converge():
     nodes, edges = graph(load("multi_domain_change.yml"))
-    assert sorted(children(edges, "window", "success_nodes")) == ["precheck_firewalls", "precheck_routers"]
+    # routing waits for the firewall change (wait_for_dependency, ledger source) before its branch starts
+    assert sorted(children(edges, "window", "success_nodes")) == ["precheck_firewalls", "wait_firewall_change"]
+    wait = nodes["wait_firewall_change"]
+    assert stage(wait) == "governed-change wait_for_dependency" and "limit" not in wait
+    assert wait["extra_data"]["governed_wait_source"] == "ledger"
+    assert children(edges, "wait_firewall_change", "success_nodes") == ["precheck_routers"]
+    assert children(edges, "wait_firewall_change", "failure_nodes") == ["close_failed"]
+    assert stage(nodes[children(edges, "close_failed", "always_nodes")[0]]) == "governed-change escalate"
     for domain in ("routers", "firewalls"):
         branch = ["precheck_%s" % domain, "deploy_%s" % domain, "verify_%s" % domain]
         for ident in branch + ["precheck_%s_retry" % domain, "rollback_%s" % domain]:
