@@ -324,11 +324,23 @@ def summary_lines(stages, verdict, mttr):
     return lines
 
 
+def lifecycle_event(stages, verdict):
+    """The lifecycle event that ends the run, for notifications and other listeners: approval_needed (the review gate
+    refused for want of approvals - not denied, not expired), succeeded, rolled_back (a rollback was performed), else
+    failed (an unsuccessful or canceled change)."""
+    review = review_facts(stages.get("review"))
+    if (stages.get("stage_failed") or "") == "review" and not review["denied"] and not review["expired"]:
+        return "approval_needed"
+    if verdict["outcome"] == "successful":
+        return "succeeded"
+    return "rolled_back" if verdict["rollback"]["performed"] else "failed"
+
+
 def run_decision(stages):
     """Every decision of the run from its stage results (see STAGE_KEYS).
 
     Returns outcome.decide's verdict plus ``close_reason``, ``actions_taken``, ``mttr_s``, ``escalate`` (bool),
-    ``summary_lines`` and ``stages`` (what the close action records).
+    ``summary_lines``, ``stages`` (what the close action records) and ``event`` (lifecycle_event).
     """
     check_stages(stages)
     hosts = run_hosts(stages)
@@ -337,7 +349,7 @@ def run_decision(stages):
     mttr = mttr_seconds(first_failure(stages), _part(stages, "rollback").get("verified_at"), verdict["rollback"]["verified"])
     extra = {"close_reason": close_reason(stages, verdict), "actions_taken": actions_taken(stages, verdict), "mttr_s": mttr,
              "escalate": bool(verdict["reason"]), "summary_lines": summary_lines(stages, verdict, mttr),
-             "stages": close_stages(stages, hosts, records, verdict)}
+             "stages": close_stages(stages, hosts, records, verdict), "event": lifecycle_event(stages, verdict)}
     verdict.update(extra)
     return verdict
 
