@@ -8,8 +8,9 @@ from __future__ import annotations
 import getpass
 import os
 
+from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact as artifact
-from ansible_collections.governed.change.plugins.module_utils import lifecycle
+from ansible_collections.governed.change.plugins.module_utils import itsm, itsm_servicenow, lifecycle
 from ansible_collections.governed.change.plugins.module_utils.awx import AwxClient, read_workflow_approvals
 from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
@@ -44,8 +45,9 @@ class ActionModule(GovernedActionBase):
         def evaluate(ledger, record):
             awx = self._read_awx(args["awx"], task_vars, change_id, assessment.get("content_hash"))
             launchers = self._launchers(args["launcher"], task_vars, awx)
+            cab = read_servicenow(policy, ledger, change_id, args["servicenow"])
             return lifecycle.review_verdict(policy, assessment, record, ledger.approvals(change_id), awx, launchers, now=now,
-                                            allowed_signers=signers, ledger_path=ledger_path)
+                                            allowed_signers=signers, ledger_path=ledger_path, itsm=cab)
 
         verdict, recorded = lifecycle.evaluate_and_record(ledger_path, change_id, "review", evaluate, check_mode=self._task.check_mode)
         return self._result(change_id, verdict, recorded)
@@ -89,6 +91,15 @@ class ActionModule(GovernedActionBase):
             return None
         client = awx_client(options, job_id)
         return read_workflow_approvals(client, job_id, change_id, content_hash=content_hash)
+
+
+def read_servicenow(policy, ledger, change_id, options):
+    """The CAB approvals of the change's ServiceNow record when the policy takes approvals from it, else None."""
+    settings = itsm_servicenow.itsm_settings(policy)
+    if ledger is None or settings is None or not settings["approval_source"]:
+        return None
+    return itsm.read_approvals(ledger, change_id, settings, lambda: itsm_servicenow.client_from(settings, options),
+                               index=approvals_mod.identity_index(policy))
 
 
 def _first_set(*values):

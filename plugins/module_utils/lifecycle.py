@@ -73,14 +73,17 @@ def evaluate_and_record(ledger_path, change_id, gate, evaluate, check_mode=False
         ledger.close()
 
 
-def counted_approvals(stored, awx):
-    """The approvals the review gate weighs: the ledger's, with AWX copies replaced by the controller's live answer.
+def counted_approvals(stored, awx, itsm=None):
+    """The approvals the review gate weighs: the ledger's, with AWX copies replaced by the controller's live answer,
+    and ServiceNow's CAB approvals as ServiceNow answered now (``itsm``: itsm.read_approvals, None when not in use).
 
     An AWX approval copied into the ledger counts only while the controller confirms it (``awx`` None: AWX not in use,
     the copies are listed but unverified)."""
     approvals = [dict(a, verified=False) if a["source"] == "awx" else a for a in stored if a["source"] != "awx" or awx is None]
     if awx is not None:
         approvals.extend(awx["approvals"])
+    if itsm is not None:
+        approvals.extend(itsm["approvals"])
     return approvals
 
 
@@ -118,15 +121,19 @@ def review_sources(ledger_path, stored, awx):
     return sources
 
 
-def review_verdict(policy, assessment, record, stored, awx, launchers, now=None, allowed_signers=None, ledger_path=None):
+def review_verdict(policy, assessment, record, stored, awx, launchers, now=None, allowed_signers=None, ledger_path=None,
+                   itsm=None):
     """(verdict, effects) of the review gate for the change ``record`` (the ledger's row), one evaluation per launcher."""
-    approvals = counted_approvals(stored, awx)
+    approvals = counted_approvals(stored, awx, itsm)
     author = assessment.get("author") or record.get("author")
     verdict = merge_verdicts([review_gate(policy, assessment, approvals, author, launcher, now=now, allowed_signers=allowed_signers)
                               for launcher in launchers])
     verdict["launchers"] = launchers
     refuse_by_record(verdict, record, assessment)
     verdict["sources"] = review_sources(ledger_path, stored, awx)
+    if itsm is not None:
+        verdict["sources"]["servicenow"] = {"number": itsm["number"], "sys_id": itsm["sys_id"], "approvals": len(itsm["approvals"]),
+                                            "pending": itsm["pending"], "ignored": itsm["ignored"]}
     effects = {"actor": launchers[0] or ACTOR, "stored": stored, "awx_approvals": None if awx is None else awx["approvals"]}
     return verdict, effects
 

@@ -20,6 +20,7 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Miss
 from ansible_collections.governed.change.plugins.module_utils.traffic import validate_services
 from ansible_collections.governed.change.plugins.module_utils.itsm_servicenow import validate_itsm
 from ansible_collections.governed.change.plugins.module_utils.notify import validate_notifications
+from ansible_collections.governed.change.plugins.module_utils.remediation import validate_remediations
 
 try:
     import jmespath
@@ -61,7 +62,7 @@ FACT_FIELDS = frozenset((
 
 TOP_KEYS = ("policy_version", "name", "description", "criticality", "protected_prefixes", "risk", "requirements",
             "standard_changes", "identities", "allowed_signers", "windows", "freezes", "emergency", "services",
-            "notifications", "itsm")
+            "notifications", "itsm", "remediations")
 TOP_REQUIRED = ("policy_version", "name", "risk", "requirements")
 CRITICALITY_KEYS = ("default", "hostvar", "groups", "tagvar", "tags", "critical_at")
 RULE_KEYS = ("name", "description", "when", "score", "force_tier")
@@ -183,6 +184,8 @@ def validate_policy(doc, source="policy", base_dir=None, key_sources=None, norma
         out["services"] = validate_services(raw["services"], "services", fail=check.fail)
     if raw.get("notifications") is not None:  # only when written, as services: the hash of a policy without it stays as it was
         out["notifications"] = validate_notifications(check, raw["notifications"])
+    if raw.get("remediations") is not None:  # only when written: the catalogue of pre-approved remediations (docs/eda.md)
+        out["remediations"] = validate_remediations(check, raw["remediations"], out["identities"])
     if raw.get("itsm") is not None:  # only when written, as services: the hash of a policy without it stays as it was
         out["itsm"] = validate_itsm(raw["itsm"], "itsm", fail=check.fail)
     # Hash of the effective policy (defaults filled, before the derived keys below: no machine-specific paths),

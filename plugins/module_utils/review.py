@@ -292,20 +292,26 @@ def _record_problem(approval, change_id):
 
 
 def _source_problem(approval, index, signers, identity):
-    """Rule: an ssh approval's signature verifies; an awx approval is a policy identity the controller confirmed.
+    """Rule: an ssh approval's signature verifies; an awx or servicenow approval is a policy identity its system confirmed.
 
     Returns (identity, problem or None): for ssh the identity is the one the signature proves."""
     source = approval["source"]
     if source == "ssh":
         return approvals_mod.verify_approval(approval, index, signers)
-    if source != "awx":
-        return identity, "unknown approval source %s; fix: use ssh (governed-change approve) or awx." % shown(source)
+    if source not in EXTERNAL_SOURCES:
+        return identity, "unknown approval source %s; fix: use ssh (governed-change approve), awx or servicenow." % shown(source)
+    label, user, reread = EXTERNAL_SOURCES[source]
     if identity is None:
-        return None, ("AWX user %s is not an identity of the policy; fix: name the identity after the AWX username (or list "
-                      "the username as one of its principals)." % shown(approval.get("approver")))
+        return None, ("%s user %s is not an identity of the policy; fix: name the identity after the %s username (or list "
+                      "the username as one of its principals)." % (label, shown(approval.get("approver")), user))
     if approval.get("verified") is not True:
-        return identity, "the AWX approval was not confirmed by the controller API; fix: re-read approvals from AWX."
+        return identity, approval.get("refusal") or ("the %s approval was not confirmed by the %s API; fix: re-read "
+                                                     "approvals from %s." % (label, reread, label))
     return identity, None
+
+
+# Approvals a system of record confirmed when it was read (never signed): its label, whose username, what is re-read.
+EXTERNAL_SOURCES = {"awx": ("AWX", "AWX", "controller"), "servicenow": ("ServiceNow", "ServiceNow (sys_user.user_name)", "Table")}
 
 
 def _currency_problem(approval, content_hash, required, now):

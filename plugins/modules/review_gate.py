@@ -116,7 +116,14 @@ options:
   now:
     description: Evaluation time (ISO 8601 with an offset or Z); defaults to the current time. Approval expiry is measured from it.
     type: str
+extends_documentation_fragment:
+  - governed.change.servicenow
 notes:
+  - With the policy's C(itsm.approval_source=true), the CAB approvals of the change's ServiceNow change request
+    (C(sysapproval_approver)) are a third approval source under the same rules - the approver's C(user_name) must be a
+    policy identity, not the author nor the launcher, in a required group (confirmed by ServiceNow group membership
+    when C(itsm.group_map) is set), and the approval is bound to the content hash the change request's work notes
+    carried before the approver decided (an approval given before a re-assessment is stale). See docs/itsm.md.
   - Ansible sets the fact and the C(set_stats) data of a task that succeeds only; when the gate refuses (even with
     C(ignore_errors)), C(register) the task to read RV(verdict).
   - The AWX source applies the same rules as signed approvals. An AWX approval is bound to the content hash the
@@ -126,6 +133,7 @@ notes:
 seealso:
   - module: governed.change.assess
   - module: governed.change.window_gate
+  - module: governed.change.itsm_change
   - name: Policy reference
     description: The C(requirements.<tier>.approvals), C(identities) and C(allowed_signers) keys.
     link: https://example.invalid/governed/change/docs/policy.md
