@@ -15,13 +15,14 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import urllib.request
 import base64
 
 import pytest
 
 from play_runner import LOCAL_INVENTORY, run
-from repo_paths import ROOT
+from repo_paths import ROOT, VENV_BIN
 from servicenow_server import ServiceNowStandIn
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
@@ -252,3 +253,44 @@ def test_unreachable_servicenow_is_recorded_or_fails_closed(tmp_path):
     linked, _ = _events(base, "itsm.linked")
     assert linked == []
     assert PASSWORD not in output and PASSWORD.encode() not in (base / "ledger.sqlite").read_bytes()
+
+
+def _stage(base, playbook, env, *extra):
+    """One stage playbook (an AWX job template) as AWX runs it: the shared governed_* extra vars."""
+    variables = {"governed_policy": str(base / "policy" / "policy.yml"), "governed_output_dir": str(base / "out"),
+                 "governed_change_request": str(base / "change.yml"), "governed_fetch_running": False,
+                 "governed_assessment_file": str(base / "out" / "assessments" / ("%s.assessment.json" % CHANGE)), "governed_change_id": CHANGE,
+                 "governed_launcher": "ci-runner"}
+    environ = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1", **env)
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "inventory.yml", os.path.join(ROOT, "playbooks", playbook),
+                           "-e", json.dumps(variables)] + list(extra), cwd=str(base), env=environ, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_the_stage_playbooks_keep_the_change_request(tmp_path):
+    """playbooks/assess.yml, review.yml and close.yml (the AWX job templates) call the adapter through the pipeline
+    role's itsm tasks: created at assess, scheduled after the review, canceled with its notes and evidence at close."""
+    base = _workdir(tmp_path)
+    with ServiceNowStandIn(users={"admin": PASSWORD}) as sn:
+        users = _seed(sn)
+        env = _env(sn)
+        rc, output = _stage(base, "assess.yml", env)
+        assert rc == 0, output[-3000:]
+        [record] = sn.records("change_request")
+        assert record["state"] == "-3" and record["correlation_id"] == CHANGE
+        approval = sn.insert("sysapproval_approver", {"sysapproval": record["sys_id"], "approver": users["bob"]["sys_id"],
+                                                      "state": "requested"})
+        _decide(sn, approval["sys_id"], "approved")
+        rc, output = _stage(base, "review.yml", env)
+        assert rc == 0, output[-3000:]
+        assert sn.records("change_request")[0]["state"] == "-2"
+        rc, output = _stage(base, "close.yml", env, "-e", "governed_close_outcome=canceled")
+        assert rc == 0, output[-3000:]
+        record = sn.records("change_request")[0]
+        assert record["state"] == "4" and record["close_notes"]
+        assert [row["value"].split(":")[0] for row in sn.journal(record["sys_id"])] == [
+            "governed.change stage %s" % stage for stage in ("assess", "review", "close")]
+        attached = sorted(row["file_name"] for row in sn.records("sys_attachment"))
+        assert attached == ["bundle.json", "report.html"]
+    assert PASSWORD not in output
