@@ -14,7 +14,7 @@ import yaml
 
 from repo_paths import ROOT
 
-from ansible_collections.governed.change.plugins.module_utils import notify
+from ansible_collections.governed.change.plugins.module_utils import notify, run_decisions
 from ansible_collections.governed.change.plugins.module_utils.clock import parse_instant
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError
 from ansible_collections.governed.change.plugins.module_utils.policy import validate_policy
@@ -249,3 +249,35 @@ def test_a_channel_with_an_unset_secret_is_recorded_not_sent():
                         "log": [], "elapsed_s": 0.0}]
     kind, data = notify.ledger_event("started", out["channels"][0], None, results[0])
     assert kind == "notification.failed" and data["channel"] == "netops-slack" and data["attempts"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- the run's final event
+def _stages(**extra):
+    stages = {"change_id": "CHG-1", "assessment": {"tier": "medium", "score": 42, "hosts": ["r1"], "requirements": {"escalation": {}}},
+              "stage_failed": "", "error": "", "review": {"decision": "pass", "rejected": [], "denied_by": []}, "window": "pass",
+              "precheck": {"backups": {"r1": "b1"}, "pre_snapshots": {"r1": "p1"}, "hosts": {"r1": {"failed": False}}},
+              "deploy": {"deployed": ["r1"], "failed_hosts": [], "implementing": True, "hosts": {"r1": {"deploy": {"changed": True}}}},
+              "verify": {"failed_hosts": [], "hosts": {"r1": {"passed": True, "failed": False, "results": []}}},
+              "rollback": {}, "escalate_on_failure": True, "escalate_on_denial": True}
+    stages.update(extra)
+    return stages
+
+
+def _gate_refused(review):
+    return _stages(stage_failed="review", error="review gate refused", deploy={}, verify={}, precheck={}, review=review)
+
+
+@pytest.mark.parametrize("stages, event", [
+    (_stages(), "succeeded"),
+    (_stages(stage_failed="verify", error="checks failed",
+             verify={"failed_hosts": ["r1"], "hosts": {"r1": {"passed": False, "failed": True, "results": []}}},
+             rollback={"targets": ["r1"], "rolled_back": ["r1"], "restore_failed": [], "state_differs": [], "verified": True}), "rolled_back"),
+    (_stages(stage_failed="deploy", error="deploy failed on r1", rollback={},
+             deploy={"deployed": ["r1"], "failed_hosts": ["r1"], "implementing": True, "hosts": {"r1": {"deploy": {"failed": True}}}}), "failed"),
+    (_stages(stage_failed="precheck", error="precheck failed", deploy={}, verify={}), "failed"),
+    (_gate_refused({"decision": "fail", "rejected": [], "denied_by": []}), "approval_needed"),
+    (_gate_refused({"decision": "fail", "rejected": [], "denied_by": ["bob"]}), "failed"),
+    (_gate_refused({"decision": "fail", "rejected": [{"approver": "alice", "reason": "approval expired"}], "denied_by": []}), "failed"),
+])
+def test_the_run_decides_its_final_lifecycle_event(stages, event):
+    assert run_decisions.run_decision(stages)["event"] == event
