@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 import yaml
@@ -23,7 +24,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 from action_harness import R1_RUNNING
 from play_runner import LOCAL_INVENTORY, run
 from receivers import Receiver
-from repo_paths import ROOT
+from repo_paths import ROOT, VENV_BIN
 from smtp_receiver import SmtpReceiver
 
 # the SMTP login is tested without TLS on 127.0.0.1 (aiosmtpd warns about it; STARTTLS is the channel's option)
@@ -280,3 +281,32 @@ def test_a_receiver_that_always_fails_is_recorded_failed_and_neither_blocks_the_
     assert events[0]["data"]["error"] == "HTTP 500"
     assert "was not delivered on netops-slack after 3 attempt(s): HTTP 500" in output
     assert_no_secret(output, "ansible-playbook output")
+
+
+def test_the_awx_close_stage_notifies_the_run_s_final_event(work):
+    """playbooks/close.yml (the AWX job template) decides the final event as the pipeline does: a run stopped at the review
+    gate for want of approvals is closed canceled and tells the approvers approval_needed."""
+    section = channels_section(2525)
+    section["routes"] = [{"name": "approvers", "events": ["approval_needed"], "channels": ["netops-slack"]}]
+    set_policy(work, section)
+    out = str(work / "out")
+    extra = {"governed_change_id": CHANGE, "governed_ledger": str(work / "ledger.sqlite"), "governed_output_dir": out,
+             "governed_store_dir": str(work / "store"), "governed_policy": str(work / "policy" / "policy.yml"),
+             "governed_assessment_file": "%s/%s.assessment.json" % (out, CHANGE), "governed_stage_failed": "review",
+             "governed_error": "review gate refused: 0 of 1 approvals", "governed_review": "fail",
+             "governed_review_verdict": {"decision": "fail", "rejected": [], "denied_by": []},
+             "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    with Receiver() as slack:
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   GC_TEST_SLACK_URL=slack.url(SECRET_PATHS["slack"]))
+        proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                               os.path.join(ROOT, "playbooks", "close.yml"), "-e", json.dumps(extra)],
+                              cwd=str(work), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert len(slack.requests) == 1, proc.stdout[-3000:]
+    body = json.loads(slack.requests[0]["body"])
+    assert body["text"].startswith("Approval needed: %s" % CHANGE)
+    assert "*Outcome*\ncanceled" in json.dumps(body["blocks"]).replace("\\n", "\n")
+    (event,) = notification_events(work)
+    assert (event["kind"], event["data"]["event"]) == ("notification.delivered", "approval_needed")
+    assert_no_secret(proc.stdout, "ansible-playbook output")
