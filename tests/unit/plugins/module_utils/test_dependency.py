@@ -14,6 +14,7 @@ import pytest
 from ledger_states import ledger_with_changes
 
 from ansible_collections.governed.change.plugins.module_utils import dependency as dep
+from ansible_collections.governed.change.plugins.module_utils import escalation, outcome, run_decisions
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
@@ -326,3 +327,16 @@ def test_webhook_secret_from_the_environment(monkeypatch):
             assert post(port, b"", secret=SECRET, path="/") == 202
     verdict = dep.run_wait("webhook", {"port": port}, dep.schedule(30, 1, 4, 2), monotonic=fake.monotonic, sleep=sleep)
     assert verdict["decision"] == "met" and verdict["attempts"] == 3
+
+
+# ---------------------------------------------------------------------------------------------- the run's decision
+def test_a_failed_wait_cancels_the_change_and_escalates_dependency_not_ready():
+    decision = run_decisions.run_decision({"change_id": "CHG-RT", "stage_failed": dep.STAGE, "review": "pass", "window": "pass",
+                                           "error": "the dependency was not ready within 60 s", "assessment": {"hosts": ["r1"]}})
+    assert (decision["outcome"], decision["reason"], decision["escalate"]) == ("canceled", "dependency_not_ready", True)
+    assert decision["close_reason"] == "stage wait_for_dependency failed: the dependency was not ready within 60 s"
+    assert decision["devices"]["r1"]["state"] == "untouched"
+    assert "dependency_not_ready" in escalation.REASONS
+    # a failure after a deploy keeps its own, worse reason: the wait's rule comes after the device rules
+    assert outcome.decide({"stage_failed": "verify", "deployed": ["r1"], "failed_hosts": ["r1"], "escalation_configured": True,
+                           "records": {"r1": {"verify": {"failed": True}}}})["reason"] == "change_failed"
