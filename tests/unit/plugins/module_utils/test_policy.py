@@ -21,7 +21,7 @@ from assess_support import EXAMPLES, INVENTORY, NOW, POLICY_FILE, change, facts,
 
 P = "policy.yml"
 TOP = ("policy_version, name, description, criticality, protected_prefixes, risk, requirements, standard_changes, identities, "
-       "allowed_signers, windows, freezes, emergency, services")
+       "allowed_signers, windows, freezes, emergency, services, notifications, itsm, remediations")
 FIELDS = ", ".join(sorted(FACT_FIELDS))
 JMES_FIX = "fix the syntax; literals go in backticks (`2`) and strings in single quotes ('router bgp')."
 
