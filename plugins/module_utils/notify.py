@@ -423,7 +423,7 @@ def http_attempt(url, payload, token=None, timeout=10.0, validate_certs=True):
 
 def smtp_attempt(channel, mail, password=None, timeout=10.0):
     """One SMTP delivery (STARTTLS when the channel says so, login when it names a user); retryable: connection
-    problems and 4xx replies. Refused recipients and failed logins are final."""
+    problems and 4xx replies. Refused recipients, failed logins and an extension the server does not offer are final."""
     try:
         with smtplib.SMTP(channel["smtp_host"], channel["smtp_port"], timeout=timeout) as server:
             if channel.get("starttls"):
@@ -442,6 +442,8 @@ def smtp_attempt(channel, mail, password=None, timeout=10.0):
     except smtplib.SMTPResponseException as exc:
         return {"ok": False, "status": exc.smtp_code, "error": "SMTP %d %s" % (exc.smtp_code, _text(exc.smtp_error)),
                 "retryable": 400 <= exc.smtp_code < 500}
+    except smtplib.SMTPNotSupportedError as exc:  # e.g. AUTH offered only after STARTTLS: a setting to fix, not a blip
+        return {"ok": False, "status": None, "error": "SMTP: %s" % exc, "retryable": False}
     except (smtplib.SMTPException, OSError) as exc:
         return {"ok": False, "status": None, "error": "%s: %s" % (type(exc).__name__, exc), "retryable": True}
     if refused:

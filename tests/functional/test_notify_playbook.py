@@ -25,7 +25,7 @@ from action_harness import R1_RUNNING
 from play_runner import LOCAL_INVENTORY, run
 from receivers import Receiver
 from repo_paths import ROOT, VENV_BIN
-from smtp_receiver import SmtpReceiver
+from smtp_receiver import SmtpReceiver, self_signed_context
 
 # the SMTP login is tested without TLS on 127.0.0.1 (aiosmtpd warns about it; STARTTLS is the channel's option)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -310,3 +310,24 @@ def test_the_awx_close_stage_notifies_the_run_s_final_event(work):
     (event,) = notification_events(work)
     assert (event["kind"], event["data"]["event"]) == ("notification.delivered", "approval_needed")
     assert_no_secret(proc.stdout, "ansible-playbook output")
+
+
+def test_email_over_starttls_with_login(work, tmp_path):
+    """The SMTP server demands STARTTLS before AUTH (aiosmtpd require_starttls, auth_require_tls): the channel's
+    ``starttls: true`` upgrades the session (a self-signed certificate, so validate_certs: false) and logs in."""
+    section = channels_section(2525)
+    with SmtpReceiver(user="gc-bot", password=SMTP_PASSWORD, tls_context=self_signed_context(tmp_path)) as smtp:
+        section["channels"][3].update(smtp_port=smtp.port, starttls=True, validate_certs=False)
+        section["routes"] = [{"name": "mail", "channels": ["cab-mail"]}]
+        set_policy(work, section)
+        rc, _result, doc, output = run(work, play_of([notify_task("escalated", run=RUN)]))
+        section["channels"][3]["starttls"] = False  # the same server refuses a login without TLS: recorded, not retried
+        set_policy(work, section)
+        rc_plain, _result, doc_plain, output_plain = run(work, play_of([notify_task("escalated", run=RUN)]))
+    assert rc == 0 and rc_plain == 0, output[-2000:] + output_plain[-2000:]
+    (entry,) = results_of(doc)["notify escalated"]["notifications"]
+    assert (entry["delivered"], entry["attempts"]) == (True, 1) and smtp.logins == ["gc-bot"]
+    assert len(smtp.messages) == 1 and smtp.messages[0]["message"]["Subject"].startswith("Change escalated: %s" % CHANGE)
+    (refused,) = results_of(doc_plain)["notify escalated"]["notifications"]
+    assert (refused["delivered"], refused["attempts"]) == (False, 1) and "AUTH" in refused["error"], refused
+    assert_no_secret(output + output_plain, "ansible-playbook output")

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import email
 import email.policy
+import ipaddress
+import os
 import socket
+import ssl
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.governed.change.plugins.module_utils.clock import relative
 
 
 def free_port():
@@ -59,3 +68,22 @@ class SmtpReceiver:
 
     def __exit__(self, *exc):
         self.controller.stop()
+
+
+def self_signed_context(directory):
+    """A server-side SSLContext with a fresh self-signed certificate for 127.0.0.1 (cryptography comes with ansible-core)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(relative(minutes=-5))
+            .not_valid_after(relative(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(str(directory), "smtp.crt"), os.path.join(str(directory), "smtp.key")
+    with open(cert_path, "wb") as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context
