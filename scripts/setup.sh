@@ -27,13 +27,28 @@ else
   say "Debian packages present"
 fi
 
+# 1b. PostgreSQL 15 for the PostgreSQL ledger tests. The tests start a throwaway cluster of their own
+# (tests/support/pg_server.py): no main cluster is created and no system-wide server is started.
+if ! dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "install ok installed"; then
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian package postgresql-15 - run this as root"; exit 1
+  fi
+  say "installing postgresql-15 (no main cluster)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+  sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+else
+  say "postgresql-15 present"
+fi
+
 # 2. The pinned Python toolchain.
 req_stamp=$(cat requirements.txt requirements-test.txt | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$req_stamp" ]; then
   say "creating .venv with the pinned toolchain"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import ansible, ansible_runner, netaddr, jmespath, dateutil, yaml, pytest" 
+  .venv/bin/python -c "import ansible, ansible_runner, netaddr, jmespath, dateutil, yaml, pytest, psycopg" 
   echo "$req_stamp" > .venv/.stamp
 else
   say ".venv up to date"

@@ -109,6 +109,7 @@ def test_introspection_merges_the_collection_requirements(context, tmp_path):
     pip_lines = pip_out.read_text().splitlines()
     assert "jmespath==1.1.0  # from collection user" in pip_lines
     assert "netaddr==1.3.0  # from collection user" in pip_lines
+    assert "psycopg[binary]==3.3.6  # from collection user" in pip_lines  # the PostgreSQL ledger backend
     assert any(line.startswith("awxkit  # from collection awx.awx") for line in pip_lines)
     bindep_lines = bindep_out.read_text().splitlines()
     assert "openssh-clients [platform:rpm]  # from collection user" in bindep_lines
