@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 export PATH="$PWD/.venv/bin:$PATH"
-OUT="$PWD/out/demo"
+OUT="${GC_DEMO_OUT:-$PWD/out/demo}"
 RECEIVER_PORT="${GC_DEMO_WEBHOOK_PORT:-28080}"
 receiver_pid=""
 cleanup() {
@@ -49,12 +49,14 @@ assess_and_approve() {  # $1 change file, $2 change id
     | sed 's/^/   /'
 }
 
-run_pipeline() {  # $1 change file; prints the end-of-run summary; returns the playbook's rc
-  local rc=0
-  ansible-playbook playbooks/governed_change.yml -e governed_change_request="$PWD/$1" "${COMMON[@]}" \
-    > "$OUT/$(basename "$1" .yml).log" 2>&1 || rc=$?
-  sed -n '/^GOVERNED CHANGE SUMMARY/,/^$/p' "$OUT/$(basename "$1" .yml).log" | sed 's/^/   /'
-  return $rc
+run_pipeline() {  # $1 change file; prints one line per stage as it ends (governed.change.progress), then the summary
+  local rc log="$OUT/$(basename "$1" .yml).log"
+  # The stage lines stream as the run goes; GOVERNED_PROGRESS_VERBOSE=1 make demo shows Ansible's raw output instead.
+  ANSIBLE_STDOUT_CALLBACK=governed.change.progress \
+    ansible-playbook playbooks/governed_change.yml -e governed_change_request="$PWD/$1" "${COMMON[@]}" 2>&1 \
+    | tee "$log" | sed -u 's/^/   /'
+  rc=${PIPESTATUS[0]}
+  return "$rc"
 }
 
 say "1. A low-risk change: assess, signed approval, then the whole governed pipeline"

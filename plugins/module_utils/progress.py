@@ -88,7 +88,7 @@ def _gate(result):
 
 
 def _lock(result):
-    if result.get("released"):
+    if isinstance(result.get("released"), list):
         return "released %d lock(s)" % len(result["released"])
     locks = result.get("locks")
     return "%d device lock(s) held" % len(locks) if isinstance(locks, list) else "locks checked"
@@ -117,7 +117,8 @@ def _deploy(result):
         text = "nothing to push (already in place)"
     else:
         applied = summary.get("applied")
-        text = "pushed %d line(s)" % len(applied) if isinstance(applied, list) else "pushed"
+        count = len(applied) if isinstance(applied, list) else applied
+        text = "pushed %d line(s)" % count if isinstance(count, int) and not isinstance(count, bool) else "pushed"
     if timer.get("armed"):
         text += ", timer armed %s s" % timer.get("seconds", "?")
     return text

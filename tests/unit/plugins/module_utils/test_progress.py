@@ -40,6 +40,7 @@ def test_action_words():
               "confirm": {"armed": True, "seconds": 60}}
     assert progress.summarize("governed.change.deploy", deploy) == "pushed 1 line(s), timer armed 60 s"
     assert progress.summarize("governed.change.deploy", {"summary": {"config_changed": False}}) == "nothing to push (already in place)"
+    assert progress.summarize("governed.change.deploy", {"summary": {"applied": 2, "config_changed": True}}) == "pushed 2 line(s)"
     assert progress.summarize("governed.change.check", CHECKS_OK) == "8 check(s) passed"
     assert progress.summarize("governed.change.check", CHECKS_BAD) == \
         "1 of 2 check(s) failed: peer_up expected 'Established', got 'Active'"
