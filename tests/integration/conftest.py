@@ -52,6 +52,17 @@ def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argu
         by_module.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
     for module, module_items in by_module.items():
         shared = any("lab" in item.fixturenames for item in module_items)
-        group = SHARED_LAB_GROUP if shared else module
+        group = SHARED_LAB_GROUP if shared else os.path.splitext(os.path.basename(module))[0]
         for item in module_items:
             item.add_marker(pytest.mark.xdist_group(group))
+            _suffix_group(config, item, group)
+
+
+def _suffix_group(config, item, group):
+    """xdist 3.8 groups by a node id ending in "@group", which it writes to ``item._nodeid``; pytest 9 keeps the
+    node id in ``item._id``, so the suffix never reaches the scheduler. Write it where pytest 9 reads it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    if hasattr(item, "_id") and not item.nodeid.endswith("@" + group):
+        from _pytest.nodeid import coerce_node_id  # pylint: disable=import-outside-toplevel
+        item._id = coerce_node_id("%s@%s" % (item.nodeid, group))  # pylint: disable=protected-access
