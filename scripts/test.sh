@@ -11,10 +11,17 @@ step() { printf '\n=== %s\n' "$*"; }
 SECONDS=0
 step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly || status=1
 step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly || status=1
+step "pytest-ansible: the modules through its fixtures (own invocation, inject-only: no collections/ tree)"
+ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" .venv/bin/pytest -p pytest-ansible --ansible-unit-inject-only tests/pytest_ansible \
+  -q -p no:randomly || status=1
 step "ansible-test sanity"; scripts/sanity.sh || status=1
 step "ansible-lint";      scripts/lint.sh || status=1
 step "release checks: antsibull-changelog lint, galaxy-importer (Automation Hub-like)"; scripts/importer.sh --strict || status=1
-step "lab integration tests"; .venv/bin/pytest tests/integration -q || status=1
+# Lab modules run two side by side (pytest-xdist): each builds its own lab instance (own namespace prefix and ports),
+# a module never splits across workers (tests/integration/conftest.py); GC_LAB_WORKERS=1 runs them one by one.
+LAB_XDIST=(-n "${GC_LAB_WORKERS:-2}" --dist loadgroup)
+step "lab integration tests (${GC_LAB_WORKERS:-2} side by side)"; .venv/bin/pytest tests/integration -q "${LAB_XDIST[@]}" --durations=15 || status=1
+step "molecule: one scenario per stage role on one lab (extensions/molecule)"; scripts/molecule.sh || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
 U=tests/unit/plugins/module_utils F=tests/functional
@@ -27,7 +34,7 @@ step "calendar: unit and functional tests with the clock on 24 December of this 
 GOVERNED_CHANGE_NOW="$(date -u -d "$(date -u +%Y)-12-24T12:00:00Z" +%Y-%m-%dT%H:%M:%SZ)" \
   .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || status=1
 step "calendar: lab assess and pipeline tests with the clock 10 years ahead"
-GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest tests/integration/test_assess_lab.py tests/integration/test_pipeline_lab.py -q \
+GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest tests/integration/test_assess_lab.py tests/integration/test_pipeline_lab.py -q "${LAB_XDIST[@]}" \
   -k "test_assess_lab or (ansible-playbook and (good_change or freeze))" || status=1
 python3 lab/lab.py down >/dev/null 2>&1 || true
 step "test suite finished in ${SECONDS} s: $([ $status = 0 ] && echo PASSED || echo FAILED)"
