@@ -87,8 +87,11 @@ class PgConnection:
     ``streaming`` (inside a transaction): SELECTs run through a server-side cursor, fetched in batches, so a walk of the
     whole log does not hold it in memory at once."""
 
-    def __init__(self, raw):
+    dialect = "postgresql"
+
+    def __init__(self, raw, errors=()):
         self.raw = raw
+        self.errors = errors  # what a caller reading through execute() catches (psycopg.Error)
         self.streaming = False
         self._cursors = 0
 
@@ -161,9 +164,9 @@ PG_SCHEMA = (
     "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
     "CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
     "CREATE FUNCTION governed_refuse() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$" % REFUSE_BODY,
-) + tuple("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s" % (name, when, table, each.replace("((", "(").replace("))", ")"),
-                                                               _refuse(message))
-          for name, (table, when, each, message) in PG_TRIGGERS.items())
+) + tuple("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s" % (
+    name, when, table, each.replace("((", "(").replace("))", ")"), _refuse(message))
+    for name, (table, when, each, message) in PG_TRIGGERS.items())
 LEDGER_TABLES = ("changes", "events", "approvals", "locks", "chain_head", "checkpoint", "schema_version")
 
 
@@ -192,7 +195,7 @@ class PostgresLedger(base.SqliteLedger):
             raise LedgerError("the PostgreSQL ledger cannot be reached (%s)." % _one_line(exc), where=self.path,
                               fix="check the server address and the PG* credentials in the environment (PGHOST, PGUSER, "
                                   "PGPASSWORD, PGSERVICE) or the libpq service file.") from None
-        self.conn = PgConnection(raw)
+        self.conn = PgConnection(raw, errors=(self._pg.Error,))
         try:
             if self.readonly:
                 self._open_readonly(timeout_s)

@@ -82,6 +82,34 @@ SQL = ("SELECT change_id, ts, kind, actor, %s FROM events NOT INDEXED WHERE kind
                                                              ", ".join("'%s'" % move for move in STATE_MOVES)))
 
 
+def _pg_path(path):
+    """A '$.a.b' path as a PostgreSQL text[] path ('{a,b}')."""
+    return "'{%s}'" % ",".join(path[2:].split("."))
+
+
+def _pg_column():
+    """_column() for PostgreSQL: one jsonb value per row (several paths: the JSON text of their array, as SQLite gives)."""
+    arms = ["WHEN 'change.state' THEN to_jsonb((d ->> 'to') || ':' || coalesce(d ->> 'close_code', ''))"]
+    for kind, paths in sorted(_FIELDS.items()):
+        if paths and len(paths) == 1:
+            arms.append("WHEN '%s' THEN d #> %s" % (kind, _pg_path(paths[0])))
+        elif paths:
+            arms.append("WHEN '%s' THEN to_jsonb(jsonb_build_array(%s)::text)" % (
+                kind, ", ".join("d #> %s" % _pg_path(path) for path in paths)))
+    return "CASE kind %s END" % " ".join(arms)
+
+
+# The same rows from a PostgreSQL ledger (ledger_pg: its connection's dialect); booleans come as true/false, not 1/0.
+SQL_POSTGRESQL = ("SELECT change_id, ts, kind, actor, %s FROM (SELECT seq, change_id, ts, kind, actor, data::jsonb AS d "
+                  "FROM events WHERE kind IN (%s)) AS e WHERE kind != 'change.state' OR d ->> 'to' IN (%s) ORDER BY seq" % (
+                      _pg_column(), ", ".join("?" * len(KINDS)), ", ".join("'%s'" % move for move in STATE_MOVES)))
+
+
+def _db_errors(conn):
+    """The errors a read of ``conn`` may raise: sqlite3's, and the PostgreSQL driver's for a PostgreSQL ledger."""
+    return (sqlite3.Error,) + tuple(getattr(conn, "errors", ()))
+
+
 # ---------------------------------------------------------------------------------------------- time
 class Clock:
     """Ledger timestamps to epoch seconds, and epoch seconds to period labels in a time zone (both cached per minute)."""
@@ -334,8 +362,8 @@ def read_changes(conn, time, automation_actors=DEFAULT_AUTOMATION_ACTORS):
     """Fold the ledger's events (one SQL pass in seq order) into {change_id: ChangeFacts}."""
     ctx = _Context(time, automation_actors)
     try:
-        return _fold(conn.execute(SQL, KINDS), ctx)
-    except sqlite3.Error as exc:  # e.g. an event whose data is no longer JSON (edited before the verified checkpoint)
+        return _fold(conn.execute(SQL_POSTGRESQL if getattr(conn, "dialect", None) == "postgresql" else SQL, KINDS), ctx)
+    except _db_errors(conn) as exc:  # e.g. an event whose data is no longer JSON (edited before the verified checkpoint)
         raise LedgerError("the ledger's events cannot be read for the metrics (%s)." % exc, where="events",
                           fix="run `governed-change ledger verify --ledger PATH` to find the edited event, and restore the ledger "
                               "from a backup.")
@@ -628,7 +656,7 @@ def read_causes(conn, since=None, until=None):
     try:
         events = [{"seq": seq, "change_id": cid, "ts": ts, "kind": kind, "actor": actor, "data": json.loads(data)}
                   for seq, cid, ts, kind, actor, data in conn.execute(CAUSES_SQL, ESCALATION_RESOLVED[:1])]
-    except (sqlite3.Error, ValueError) as exc:
+    except (ValueError,) + _db_errors(conn) as exc:
         raise LedgerError("the ledger's escalation resolutions cannot be read for the metrics (%s)." % exc, where="events",
                           fix="run `governed-change ledger verify --ledger PATH` to find the edited event, and restore the ledger "
                               "from a backup.")

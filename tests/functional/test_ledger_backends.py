@@ -172,3 +172,19 @@ def test_a_database_without_a_ledger_is_refused_readonly_and_an_unrelated_events
         raw.execute("CREATE TABLE events (id int)")
     with pytest.raises(LedgerError, match="without schema_version"):
         open_ledger(url)
+
+
+METRICS = _load_unit("test_metrics")
+
+
+@pytest.mark.parametrize("stories", ["ten_changes", "dst_changes"])
+def test_the_metrics_of_a_postgresql_ledger_are_the_sqlite_ledgers(stories, tmp_path, pg_server):
+    from ansible_collections.governed.change.plugins.module_utils import ledger_migrate, metrics  # pylint: disable=import-outside-toplevel
+    path = METRICS.build(str(tmp_path / "ledger.sqlite"), getattr(METRICS, stories)())
+    url = pg_server.fresh_url()
+    ledger_migrate.migrate("sqlite:" + path, url)
+    for options in ({}, {"period": "week", "by": "tier", "timezone": "Europe/Berlin"}):
+        lite, pg = METRICS.report_of(path, **options), METRICS.report_of(url, **options)
+        assert lite.pop("ledger") == path and pg.pop("ledger") == url
+        assert pg == lite and lite["changes"] > 0
+    assert metrics.SQL_POSTGRESQL != metrics.SQL
