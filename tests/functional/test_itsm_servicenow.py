@@ -151,8 +151,8 @@ def test_a_change_request_follows_the_whole_lifecycle(tmp_path):
 
         # the CAB: bob approves, then the change is re-assessed with other content, so bob's approval is stale;
         # carol (the author) approves her own change; alice approves but ServiceNow does not list her in Network Operations
-        approvals = {name: sn.insert("sysapproval_approver", {"sysapproval": record["sys_id"], "approver": users[name]["sys_id"],
-                                                               "state": "requested"}) for name in ("bob", "carol", "alice")}
+        approvals = {name: sn.insert("sysapproval_approver", {
+            "sysapproval": record["sys_id"], "approver": users[name]["sys_id"], "state": "requested"}) for name in ("bob", "carol", "alice")}
         _decide(sn, approvals["bob"]["sys_id"], "approved")
         (base / "change.yml").write_text(CHANGE_YML % "192.0.2.9")
         rc, result, _doc, output = run(base, play(ASSESS, ASSESS_ITSM), env=env)
@@ -185,8 +185,8 @@ def test_a_change_request_follows_the_whole_lifecycle(tmp_path):
         assert result["state"] == "scheduled" and result["steps"] == ["scheduled"]
 
         # implement: the locks move the ledger to implement; verify adds a note only
-        lock = {"name": "Lock", "governed.change.lock": {"ledger": "ledger.sqlite", "change_id": CHANGE, "devices": ["r1"],
-                                                          "owner": "ci-runner", "ttl": 600, "transition": "implement"}}
+        lock = {"name": "Lock", "governed.change.lock": {
+            "ledger": "ledger.sqlite", "change_id": CHANGE, "devices": ["r1"], "owner": "ci-runner", "ttl": 600, "transition": "implement"}}
         before = len(sn.requests)
         rc, result, _doc, output = run(base, play(lock, itsm_task("deploy"), itsm_task("verify")),
                                        env={"SN_HOST": sn.url, "SN_ACCESS_TOKEN": TOKEN, "SN_USERNAME": "", "SN_PASSWORD": ""})

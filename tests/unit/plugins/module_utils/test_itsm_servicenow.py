@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils import itsm_servicenow as sn
 from ansible_collections.governed.change.plugins.module_utils.errors import PolicyError
 from ansible_collections.governed.change.plugins.module_utils.policy import validate_policy
@@ -90,6 +91,12 @@ def test_cancel_has_notes_only_and_an_unknown_outcome_is_refused():
 def test_work_note_carries_the_hash_the_approvals_bind_to():
     note = sn.work_note("review", "scheduled", HASH_2, "1 approval")
     assert sn.HASH_NOTE.search(note).group(1) == HASH_2 and note.endswith("\n1 approval")
+
+
+def test_query_values_with_operators_are_refused():
+    assert sn.query_value("CHG-9") == "CHG-9"
+    with pytest.raises(sn.ItsmError, match="holds"):
+        sn.query_value("r1^ORname=r2")
 
 
 def test_sn_times_round_trip():
@@ -191,7 +198,6 @@ def test_a_servicenow_approval_is_refused_like_any_other(approval, reason):
 
 
 def test_group_map_confirms_policy_groups_from_servicenow_membership():
-    from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
     index = approvals_mod.identity_index(POLICY)
     assert sn.group_problem(index, "bob", ["Network Ops"], {"netops": "Network Ops"}) is None
     problem = sn.group_problem(index, "bob", ["Other"], {"netops": "Network Ops", "cab": "CAB"})
