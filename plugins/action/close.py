@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.governed.change.plugins.module_utils import evidence, lifecycle
+from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_location
 from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, check_safe_id
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 from ansible_collections.governed.change.plugins.plugin_utils.evidence_recorder import CONFIG_LINE, recorder_problem
@@ -38,7 +39,7 @@ class ActionModule(GovernedActionBase):
         bundle, paths = closed["bundle"], closed["paths"]
         return {"changed": closed["changed"], "rebuilt": closed["rebuilt"], "change_id": change_id, "outcome": outcome,
                 "state": closed["state"], "evidence": paths["evidence"], "report": paths["report"], "bundle_sha256": bundle["sha256"],
-                "ledger": {"path": os.path.abspath(ledger_path), "head": bundle["ledger"]["head"], "verify_ok": bundle["ledger"]["verify"]["ok"]},
+                "ledger": {"path": ledger_location(ledger_path), "head": bundle["ledger"]["head"], "verify_ok": bundle["ledger"]["verify"]["ok"]},
                 "output_dir": os.path.abspath(output_dir), "summary_lines": closed["lines"], "summary": evidence.summary(bundle, paths),
                 "ansible_stats": self.stats({"governed_evidence": paths["evidence"], "governed_report": paths["report"],
                                              "governed_outcome": outcome})}

@@ -10,6 +10,7 @@ import os
 from ansible_collections.governed.change.plugins.module_utils import metrics, metrics_render
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.paths import is_database_url
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
 FILES = {"prometheus": "governed_change.prom", "json": "metrics.json", "html": "metrics.html", "table": "metrics.txt"}
@@ -21,8 +22,9 @@ class ActionModule(GovernedActionBase):
     MODULE_NAME = "metrics"
 
     def execute(self, args, task_vars, result):
-        ledger = require_file(self._path(args["ledger"], task_vars), "ledger", where="ledger",
-                              fix="pass the ledger the stages record changes in (governed_ledger).")
+        ledger = self._path(args["ledger"], task_vars)
+        if not is_database_url(ledger):
+            require_file(ledger, "ledger", where="ledger", fix="pass the ledger the stages record changes in (governed_ledger).")
         report = metrics.compute_ledger(ledger, period=args["period"], by=args["by"], timezone=args["timezone"],
                                         since=args["since"], until=args["before"], automation_actors=tuple(args["automation_actors"]))
         files, changed = {}, False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible_collections.governed.change.plugins.module_utils import escalation as esc
 from ansible_collections.governed.change.plugins.module_utils import post_review
 from ansible_collections.governed.change.plugins.module_utils.docfile import require_file
-from ansible_collections.governed.change.plugins.module_utils.ledger import open_ledger
+from ansible_collections.governed.change.plugins.module_utils.ledger import is_database_url, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
@@ -22,8 +22,9 @@ class ActionModule(GovernedActionBase):
     MODULE_NAME = "post_reviews"
 
     def execute(self, args, task_vars, result):
-        ledger_path = require_file(self._path(args["ledger"], task_vars), "ledger", where="ledger",
-                                   fix="pass the ledger the stages record changes in (governed_ledger).")
+        ledger_path = self._path(args["ledger"], task_vars)
+        if not is_database_url(ledger_path):
+            require_file(ledger_path, "ledger", where="ledger", fix="pass the ledger the stages record changes in (governed_ledger).")
         policy = load_policy(self._path(args["policy"], task_vars))
         webhook_url = args["webhook_url"] or None
         if webhook_url:

@@ -16,7 +16,7 @@ import urllib.parse
 from ansible_collections.governed.change.plugins.module_utils.docfile import canonical_json, sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_value
-from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
+from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE, is_database_url
 from ansible_collections.governed.change.plugins.module_utils import clock
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
 
@@ -1169,11 +1169,6 @@ class SqliteLedger(LedgerBackend):
         sql = "SELECT device, change_id, owner, acquired, expires FROM locks"
         rows = self.conn.execute(sql + (" WHERE device = ?" if device else "") + " ORDER BY device", (device,) if device else ())
         return [dict(zip(("device", "change_id", "owner", "acquired", "expires"), row)) for row in rows]
-
-
-def is_database_url(location):
-    """Whether a ledger location (governed_ledger, --ledger) names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.lower().startswith(("postgresql:", "postgres:"))
 
 
 def open_ledger(location, **options):

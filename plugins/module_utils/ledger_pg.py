@@ -22,10 +22,10 @@ import urllib.parse
 from ansible_collections.governed.change.plugins.module_utils import ledger as base
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
+from ansible_collections.governed.change.plugins.module_utils.paths import is_database_url
 
 # pg_advisory_xact_lock key of every ledger write ("governed" in ASCII, as a signed 64-bit number)
 WRITE_LOCK_KEY = 0x676F7665726E6564
-URL_SCHEMES = ("postgresql:", "postgres:")
 PSYCOPG_FIX = ("install psycopg 3 where the ledger is opened (`pip install 'psycopg[binary]'`; the governed.change "
                "execution environment carries it), or use a SQLite ledger path.")
 NO_PASSWORD_FIX = ("remove the password from the URL and give it through the environment (PGPASSWORD, e.g. injected by the "
@@ -34,8 +34,8 @@ NO_PASSWORD_FIX = ("remove the password from the URL and give it through the env
 
 
 def is_url(location):
-    """Whether a ledger location names a PostgreSQL database rather than a SQLite file."""
-    return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
+    """Whether a ledger location names a PostgreSQL database rather than a SQLite file (paths.is_database_url)."""
+    return is_database_url(location)
 
 
 def _conninfo_items(location):

@@ -722,7 +722,8 @@ def cmd_metrics(args, out, err):
     from ansible_collections.governed.change.plugins.module_utils.docfile import require_file  # pylint: disable=import-outside-toplevel
     if not args.ledger:
         raise ValidationError("no ledger was given.", where="--ledger", fix="pass --ledger PATH or set GOVERNED_CHANGE_LEDGER.")
-    if not args.ledger.lower().startswith(("postgresql:", "postgres:")):  # a database URL is checked when opened
+    from ansible_collections.governed.change.plugins.module_utils.paths import is_database_url  # pylint: disable=import-outside-toplevel
+    if not is_database_url(args.ledger):  # a database URL is checked when opened
         require_file(args.ledger, "ledger", fix="check --ledger (the SQLite file the stages record changes in).")
     options = options_of(args)
     if args.serve:

@@ -14,6 +14,13 @@ from ansible_collections.governed.change.plugins.module_utils.errors import Vali
 # not '.' or '..', has no separator, does not start with '.' (hidden) or '-' (read as an option by commands).
 SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SAFE_ID_HINT = "use 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit (e.g. CHG-1001)"
+# A ledger location with one of these prefixes names a PostgreSQL database (ledger_pg), not a file.
+DATABASE_URL_PREFIXES = ("postgresql:", "postgres:")
+
+
+def is_database_url(location):
+    """Whether a ledger location (governed_ledger, --ledger) names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(location, str) and location.lower().startswith(DATABASE_URL_PREFIXES)
 
 
 def check_safe_id(value, where="change_id", what="change id"):
@@ -74,7 +81,7 @@ def installed_collection_root(root=None):
 
 def check_outside_collection(path, where="governed_output_dir", root=None):
     """Return ``path`` (absolute) unless it resolves inside the installed collection; refused with the setting to use."""
-    if not path:
+    if not path or is_database_url(path):  # a database is not inside anything
         return path
     absolute = os.path.abspath(os.path.expanduser(str(path)))
     installed = installed_collection_root(root)

@@ -19,7 +19,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
 from ansible_collections.governed.change.plugins.module_utils.docfile import parse_yaml_text
-from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, default_output_dir
+from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, default_output_dir, is_database_url
 
 display = Display()
 
@@ -104,7 +104,7 @@ class GovernedActionBase(ActionBase):
     # helpers for subclasses ----------------------------------------------------------------------
     def _path(self, path, task_vars):
         """Resolve a user path like other Ansible plugins do (relative to the playbook/role)."""
-        if not path:
+        if not path or is_database_url(path):  # a PostgreSQL ledger URL is not a file
             return path
         return self._loader.path_dwim_relative(self._loader.get_basedir(), "", path) if not path.startswith("/") else path
 
