@@ -188,3 +188,46 @@ def test_the_metrics_of_a_postgresql_ledger_are_the_sqlite_ledgers(stories, tmp_
         assert lite.pop("ledger") == path and pg.pop("ledger") == url
         assert pg == lite and lite["changes"] > 0
     assert metrics.SQL_POSTGRESQL != metrics.SQL
+
+
+LOCK_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - {name: acquire, governed.change.lock: {ledger: "postgresql:", change_id: CHG-1, devices: [r1, r2], owner: alice, ttl: 600},
+       register: acquire}
+    - {name: conflict, governed.change.lock: {ledger: "postgresql:", change_id: CHG-2, devices: [r2], owner: bob},
+       register: conflict, ignore_errors: true}
+    - {name: implement, governed.change.lock: {ledger: "postgresql:", change_id: CHG-1, devices: [r1, r2], owner: alice,
+       transition: implement}, register: implement}
+    - {name: release, governed.change.lock: {state: released, ledger: "postgresql:", change_id: CHG-1}, register: release}
+"""
+
+
+def test_the_lock_stage_runs_on_a_postgresql_ledger_named_by_the_environment(pg_server, tmp_path):
+    """governed.change.lock in a real ansible-playbook run, the ledger 'postgresql:' and the database from PG* variables
+    (as the AWX credential type injects them)."""
+    import json  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    from ledger_states import ledger_with_changes  # pylint: disable=import-outside-toplevel
+    from repo_paths import ROOT, VENV_BIN  # pylint: disable=import-outside-toplevel
+    from ansible_collections.governed.change.plugins.module_utils import ledger_migrate  # pylint: disable=import-outside-toplevel
+    ledger_with_changes(str(tmp_path / "seed.sqlite"), (("CHG-1", "carol", "scheduled"), ("CHG-2", "dave", "scheduled")))
+    url = pg_server.fresh_url()
+    ledger_migrate.migrate("sqlite:" + str(tmp_path / "seed.sqlite"), url)
+    (tmp_path / "play.yml").write_text(LOCK_PLAY)
+    env = dict(os.environ, PGDATABASE=url.rsplit("/", 1)[1], ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), "play.yml"], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc, _end = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.find("{"):])
+    out = {task["task"]["name"]: task["hosts"]["localhost"] for task in doc["plays"][0]["tasks"]}
+    assert out["acquire"]["changed"] and sorted(lock["device"] for lock in out["acquire"]["locks"]) == ["r1", "r2"]
+    assert out["conflict"]["failed"] and "r2 is locked by change CHG-1 (owner alice)" in out["conflict"]["msg"]
+    assert out["implement"]["ledger_state"] == "implement" and out["release"]["changed"]
+    assert not (tmp_path / "postgresql:").exists()  # never taken for a file name
+    with open_ledger(url, readonly=True) as led:
+        assert led.verify()["ok"] and led.locks() == [] and led.get_change("CHG-1")["state"] == "implement"
+        assert [e["kind"] for e in led.events()][-3:] == ["lock.acquired", "change.state", "lock.released"]
