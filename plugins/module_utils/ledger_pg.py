@@ -256,8 +256,10 @@ class PostgresLedger(base.SqliteLedger):
             pass
 
     def _read(self, func):
-        """Run func() in one REPEATABLE READ snapshot (nested calls share it); database errors become LedgerError."""
-        if self._snapshot:
+        """Run func() in one REPEATABLE READ snapshot (nested calls, and calls inside a write, use the open transaction);
+        database errors become LedgerError."""
+        status = self._pg.pq.TransactionStatus
+        if self._snapshot or self.conn.raw.info.transaction_status in (status.INTRANS, status.INERROR, status.ACTIVE):
             return func()
         self._snapshot += 1
         try:

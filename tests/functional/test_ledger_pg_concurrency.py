@@ -175,10 +175,14 @@ def test_a_database_restart_mid_append_fails_closed_and_leaves_a_consistent_chai
         results = ctx.Queue()
         proc = ctx.Process(target=_appender, args=(url, results))
         proc.start()
+        reader = open_ledger(url, readonly=True)
         assert pg_support.wait_for(lambda: _events(url) > 50, timeout_s=60)
         server.pg_ctl_stop("fast")  # every session is cut, open transactions rolled back
         count, kind, text, governed = results.get(timeout=60)
         proc.join(30)
+        with pytest.raises(LedgerError, match="the ledger cannot be read"):  # a reader's lost connection, no driver error
+            reader.events()
+        reader.close()
         assert governed and kind == "LedgerError", (kind, text)
         assert "the ledger write failed" in text and "rolled back" in text and "ledger verify" in text
         done = subprocess.run([os.path.join(VENV_BIN, "governed-change"), "ledger", "verify", "--ledger", url],
