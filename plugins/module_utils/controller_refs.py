@@ -105,13 +105,14 @@ def check_plan(config, existing):
 
     pending: entries left out of the module calls because they refer to objects this load creates (a real load creates or
     updates them after those); unknown: references to objects neither on the controller nor in the configuration."""
+    lists = {key: [e for e in entries if isinstance(e, dict)] for key, entries in (config or {}).items() if isinstance(entries, list)}
     created = {}
-    for key, entries in (config or {}).items():
+    for key, entries in lists.items():
         for endpoint in CREATED_IN.get(key, ()):
-            created.setdefault(endpoint, set()).update(e.get("name") for e in entries or [] if isinstance(e, dict))
+            created.setdefault(endpoint, set()).update(e.get("name") for e in entries)
     plan = {"pending": [], "unknown": []}
-    for key, entries in sorted((config or {}).items()):
-        for entry in entries or []:
+    for key, entries in sorted(lists.items()):
+        for entry in entries:
             missing = _missing(entry, existing)
             label = "%s '%s'" % (key, entry.get("name") if isinstance(entry, dict) else entry)
             known = _grouped((endpoint, name) for _field, endpoint, name in missing if name in created.get(endpoint, ()))
