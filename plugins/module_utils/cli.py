@@ -448,9 +448,9 @@ def _ledger_migrate(args, out):
     out.write("copied %d events\n" % result["copied"])
     for side in ("from", "to"):
         item = result[side]
-        out.write("%-4s %-10s %s: %s, %d events, head seq %d %s\n" % (side, item["backend"], item["location"],
-                                                                    "OK" if item["ok"] else "TAMPERED", item["events"],
-                                                                    item["head"]["seq"], item["head"]["hash"]))
+        verdict = "OK" if item["ok"] else "TAMPERED"
+        out.write("%-4s %-10s %s: %s, %d events, head seq %d %s\n" % (
+            side, item["backend"], item["location"], verdict, item["events"], item["head"]["seq"], item["head"]["hash"]))
     out.write("both chains verify with the same head and count\n")
     return EXIT_OK
 

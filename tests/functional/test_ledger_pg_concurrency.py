@@ -45,8 +45,8 @@ def test_eight_processes_append_one_chain_without_forks_or_gaps(pg_server):
         before = led.head()["seq"]
     wall, results = ledger_race.race_appends(url, "CHG-RACE", RACE_WRITERS, RACE_EVENTS)
     assert [error for _writer, _seconds, error in results] == [None] * RACE_WRITERS
-    print("race: %d writers x %d events in %.1f s (%.0f events/s)" % (RACE_WRITERS, RACE_EVENTS, wall,
-                                                                     RACE_WRITERS * RACE_EVENTS / wall))
+    rate = RACE_WRITERS * RACE_EVENTS / wall
+    print("race: %d writers x %d events in %.1f s (%.0f events/s)" % (RACE_WRITERS, RACE_EVENTS, wall, rate))
     with open_ledger(url, readonly=True) as led:
         report = led.verify()
         assert report["ok"], report["problems"][:5]
