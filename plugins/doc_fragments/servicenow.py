@@ -29,11 +29,9 @@ options:
       password:
         description: Password for basic authentication.
         type: str
-        no_log: true
       access_token:
         description: OAuth 2.0 access token, sent as a bearer token instead of basic authentication.
         type: str
-        no_log: true
       timeout:
         description: Seconds to wait for each API answer; defaults to the policy's C(itsm.timeout_s).
         type: float

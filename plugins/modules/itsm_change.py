@@ -74,11 +74,11 @@ options:
   outcome:
     description:
       - The run's outcome at O(stage=close) (C(governed.change.run_decision)'s C(outcome)); the close code.
-      - Defaults to O(decision.outcome).
+      - Defaults to the C(outcome) of O(decision).
     type: str
     choices: [successful, successful_issues, unsuccessful, canceled]
   reason:
-    description: The close notes; defaults to O(decision.close_reason).
+    description: The close notes; defaults to the C(close_reason) of O(decision).
     type: str
   decision:
     description: The run's decision (the C(governed.change.run_decision) filter's result); its C(outcome) and C(close_reason) are used at close.

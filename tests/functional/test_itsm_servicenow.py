@@ -10,16 +10,14 @@ and servicenow.itsm is not used (it is not installable here); docs/itsm.md says 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import urllib.request
-import base64
 
-import pytest
 
 from play_runner import LOCAL_INVENTORY, run
 from repo_paths import ROOT, VENV_BIN
@@ -146,7 +144,7 @@ def test_a_change_request_follows_the_whole_lifecycle(tmp_path):
         assert record["cmdb_ci"] == r1["sys_id"]
         assert [(row["task"], row["ci_item"]) for row in sn.records("task_ci")] == [(record["sys_id"], r1["sys_id"])]
         assert record["state"] == "-3" and result["steps"] == ["assess", "authorize"]
-        linked, _ = _events(base, "itsm.linked")
+        linked, _verified = _events(base, "itsm.linked")
         assert linked == [dict(linked[0], sys_id=record["sys_id"], number=record["number"])]
 
         # the CAB: bob approves, then the change is re-assessed with other content, so bob's approval is stale;
@@ -250,7 +248,7 @@ def test_unreachable_servicenow_is_recorded_or_fails_closed(tmp_path):
     assert "(stage assess)" in message and "itsm.required: true" in message
     failed, verified = _events(base, "itsm.failed")
     assert verified["ok"] is True and [item["required"] for item in failed] == [False, True]
-    linked, _ = _events(base, "itsm.linked")
+    linked, _verified = _events(base, "itsm.linked")
     assert linked == []
     assert PASSWORD not in output and PASSWORD.encode() not in (base / "ledger.sqlite").read_bytes()
 

@@ -167,7 +167,7 @@ class ServiceNowStandIn:
         return out
 
     def _value(self, table, record, name):
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         value = record.get(head, "")
         target = REFERENCES.get(head)
         if rest:
@@ -216,12 +216,12 @@ class ServiceNowStandIn:
     def _user(self, header):
         if not header:
             return None
-        scheme, _, credential = header.partition(" ")
+        scheme, _space, credential = header.partition(" ")
         if scheme == "Bearer" and self.token and credential == self.token:
             return "oauth"
         if scheme == "Basic":
             try:
-                user, _, password = base64.b64decode(credential).decode("utf-8").partition(":")
+                user, _colon, password = base64.b64decode(credential).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
                 return None
             if self.users.get(user) == password:
