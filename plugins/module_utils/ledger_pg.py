@@ -201,8 +201,11 @@ class PostgresLedger(base.SqliteLedger):
                 self._open_readonly(timeout_s)
             else:
                 self._migrate()
-        except BaseException:
+        except BaseException as exc:
             raw.close()
+            if isinstance(exc, self._pg.Error):
+                raise LedgerError("the PostgreSQL ledger cannot be read (%s)." % _one_line(exc), where=self.path,
+                                  fix=_db_error_fix(self.path)) from None
             raise
 
     def _open_readonly(self, timeout_s):
