@@ -33,6 +33,10 @@ SN_STATES = {"new": -5, "assess": -4, "authorize": -3, "scheduled": -2, "impleme
 SN_STATE_NAMES = {str(value): name for name, value in SN_STATES.items()}
 # The forward path the ledger walks (ledger.TRANSITIONS); ServiceNow moves one step at a time along the same path.
 LIFECYCLE = ("new", "assess", "authorize", "scheduled", "implement", "review", "closed")
+# ServiceNow's state model per change type (Change Management - State Model): standard changes are pre-approved (no
+# Assess, no Authorize), emergency changes are authorized without an assessment step.
+MODELS = {"normal": LIFECYCLE, "standard": ("new", "scheduled", "implement", "review", "closed"),
+          "emergency": ("new", "authorize", "scheduled", "implement", "review", "closed")}
 # Our risk tier as ServiceNow's risk (1 Very High .. 4 Low) and impact (1 High .. 3 Low).
 RISK = {"critical": 1, "high": 2, "medium": 3, "low": 4}
 IMPACT = {"critical": 1, "high": 1, "medium": 2, "low": 3}
@@ -195,27 +199,52 @@ def sn_state_name(value):
     return SN_STATE_NAMES.get(str(value).strip()) if value is not None else None
 
 
-def state_steps(current, target):
-    """The states to set, in order, to move a change request from ``current`` to ``target`` (lifecycle names).
+def sn_target(ledger_state, change_type="normal"):
+    """The state on the change type's model that a ledger state maps to (a standard change has no Assess nor Authorize,
+    an emergency change no Assess: the ledger's earlier states stay at the last state the model has)."""
+    if ledger_state == "canceled":
+        return "canceled"
+    rank = LIFECYCLE.index(ledger_state)
+    return [state for state in MODELS[change_type] if LIFECYCLE.index(state) <= rank][-1]
 
-    ServiceNow's state model moves one step at a time, so each step is set; a re-assessment (authorize or scheduled
-    back to assess) and a cancel are one step; anything else backwards, or out of a final state, is refused."""
+
+def _check_states(current, target, change_type):
     for name, value in (("current", current), ("target", target)):
         if value not in SN_STATES:
             raise ItsmError("%s state %r is not a ServiceNow change state." % (name, value), where="itsm.state",
                             fix="use one of %s." % ", ".join(SN_STATES))
-    if current == target:
-        return []
-    if current in ("closed", "canceled"):
+    if change_type not in MODELS:
+        raise ItsmError("change type %r has no state model." % (change_type,), where="itsm.type",
+                        fix="use one of %s." % ", ".join(MODELS))
+    if current in ("closed", "canceled") and current != target:
         raise ItsmError("the change request is %s in ServiceNow, so it cannot move to %s." % (current, target),
                         where="itsm.state", fix="open a new change; a closed or canceled change request stays final.")
-    if target == "canceled" or (target == "assess" and current in ("authorize", "scheduled")):
-        return [target]
-    here, there = LIFECYCLE.index(current), LIFECYCLE.index(target)
-    if there < here:
-        raise ItsmError("the change request is %s in ServiceNow, past the ledger's %s." % (current, target),
-                        where="itsm.state", fix="check who moved the change request by hand; the ledger is the authority.")
-    return list(LIFECYCLE[here + 1:there + 1])
+    if current not in MODELS[change_type] and current != "canceled":
+        raise ItsmError("the change request is %s, a state the %s change model does not have." % (current, change_type),
+                        where="itsm.state", fix="move it back to New in ServiceNow, or check its type.")
+
+
+def state_steps(current, target, change_type="normal"):
+    """The states to set, in order, to move a change request from ``current`` to the ledger's ``target`` state.
+
+    ServiceNow's state models move one step at a time, so each step is set, along the type's model (:data:`MODELS`).
+    A re-assessment (the ledger back at assess or authorize while ServiceNow is at Authorize or Scheduled) restarts at
+    Assess (normal) or New (standard, emergency), then steps forward; a cancel is one step; anything else backwards, or
+    out of a final state, is refused."""
+    _check_states(current, target, change_type)
+    model, wanted = MODELS[change_type], sn_target(target, change_type)
+    if current == wanted:
+        return []
+    if wanted == "canceled":
+        return ["canceled"]
+    here, there = model.index(current), model.index(wanted)
+    if there >= here:
+        return list(model[here + 1:there + 1])
+    if target in ("assess", "authorize") and current in ("authorize", "scheduled"):
+        restart = "assess" if "assess" in model else "new"
+        return [restart] + list(model[model.index(restart) + 1:there + 1])
+    raise ItsmError("the change request is %s in ServiceNow, past the ledger's %s." % (current, target),
+                    where="itsm.state", fix="check who moved the change request by hand; the ledger is the authority.")
 
 
 def close_fields(outcome, reason):
@@ -426,9 +455,9 @@ def create_change(client, assessment, description=None, settings=None):
             "state": sn_state_name(record.get("state")) or "new", "instance": _host_of(client.instance)}
 
 
-def move_state(client, sys_id, current, target, final_fields=None):
+def move_state(client, sys_id, current, target, final_fields=None, change_type="normal"):
     """Set each state from ``current`` to ``target`` in order (the last step carries ``final_fields``); the states set."""
-    steps = state_steps(current, target)
+    steps = state_steps(current, target, change_type)
     for position, step in enumerate(steps):
         fields = {"state": str(SN_STATES[step])}
         if position == len(steps) - 1 and final_fields:
@@ -455,17 +484,19 @@ def sync_change(client, link, ledger_state, stage, content_hash, note=None, outc
     """Move the linked change request to the ledger's state, add the stage's work note, attach files.
 
     Returns {steps, state, work_note, attachments}. Nothing here touches the ledger: the caller records the result."""
-    record = client.get("change_request", link["sys_id"], ["sys_id", "number", "state"])
+    record = client.get("change_request", link["sys_id"], ["sys_id", "number", "state", "type"])
     current = sn_state_name((record or {}).get("state"))
     if current is None:
         raise ItsmError("change request %s has state %r, not one of the lifecycle's." % (link.get("number"), (record or {}).get("state")),
                         where="itsm.state", fix="enable ServiceNow's change state model (New .. Closed) on the instance.")
     final = close_fields(outcome, reason) if ledger_state in ("closed", "canceled") else None
     files = attach_files(client, link["sys_id"], attachments) if attachments else []
-    steps = move_state(client, link["sys_id"], current, ledger_state, final)
+    change_type = (record or {}).get("type") or "normal"
+    steps = move_state(client, link["sys_id"], current, ledger_state, final, change_type)
     text = work_note(stage, ledger_state, content_hash, note)
     client.update("change_request", link["sys_id"], {"work_notes": text})
-    return {"steps": steps, "state": ledger_state, "work_note": text, "attachments": files}
+    return {"steps": steps, "state": sn_target(ledger_state, change_type) if change_type in MODELS else ledger_state,
+            "work_note": text, "attachments": files}
 
 
 # ---------------------------------------------------------------------------------------------- CAB approvals

@@ -15,9 +15,10 @@ description:
     C(end_date) from the requested window, C(cmdb_ci) and the affected CIs (C(task_ci)) from the targets looked up in
     C(cmdb_ci) by name, C(short_description) and C(description) from the change (with its content hash),
     C(correlation_id) set to the change id - and records its C(sys_id) and C(number) in the ledger (C(itsm.linked)).
-  - At every stage moves the change request's C(state) to the ledger's state, one step at a time along
-    New, Assess, Authorize, Scheduled, Implement, Review, Closed (or Canceled), and adds a work note naming the stage
-    and the content hash. At O(stage=close) the closing step carries C(close_code) (successful, successful_issues,
+  - At every stage moves the change request's C(state) to the ledger's state, one step at a time along ServiceNow's
+    model for its type - New, Assess, Authorize, Scheduled, Implement, Review, Closed for a normal change; no Assess for
+    an emergency change; no Assess nor Authorize for a standard change; Canceled from any open state - and adds a work
+    note naming the stage and the content hash. At O(stage=close) the closing step carries C(close_code) (successful, successful_issues,
     unsuccessful) and C(close_notes) from the run's decision, and the evidence bundle and the HTML report are attached
     (Attachment API) before it.
   - The ledger is the authority; it gains an C(itsm.synced) event after ServiceNow answered, or one C(itsm.failed)
@@ -154,7 +155,10 @@ change_request:
       type: str
       returned: always
 state:
-  description: The ServiceNow state the change request was moved to (the ledger's state name).
+  description:
+    - The ServiceNow state the change request was moved to, by the ledger's state names (new .. closed, canceled).
+    - The ledger's state, or for a standard change (no Assess, no Authorize) and an emergency change (no Assess) the last
+      state of its model before it.
   type: str
   returned: when synced
 steps:

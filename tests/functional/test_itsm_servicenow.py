@@ -18,11 +18,14 @@ import socket
 import subprocess
 import urllib.request
 
+import pytest
+
 
 from play_runner import LOCAL_INVENTORY, run
 from repo_paths import ROOT, VENV_BIN
 from servicenow_server import ServiceNowStandIn
 
+from ansible_collections.governed.change.plugins.module_utils import itsm_servicenow
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 PASSWORD = "sn-Pa55word-never-logged-77c1"
@@ -292,3 +295,23 @@ def test_the_stage_playbooks_keep_the_change_request(tmp_path):
         attached = sorted(row["file_name"] for row in sn.records("sys_attachment"))
         assert attached == ["bundle.json", "report.html"]
     assert PASSWORD not in output
+
+
+@pytest.mark.parametrize("change_class, expected", [
+    ("standard", [("-5", "-2"), ("-2", "-1"), ("-1", "0"), ("0", "3")]),
+    ("emergency", [("-5", "-3"), ("-3", "-2"), ("-2", "-1"), ("-1", "0"), ("0", "3")]),
+])
+def test_standard_and_emergency_changes_follow_their_state_models(change_class, expected):
+    """The adapter's client against the stand-in, stage by stage as the ledger moves (no play: the models only)."""
+    assessment = {"change_id": "CHG-7", "title": "t", "change_class": change_class, "tier": "low", "hosts": ["r9"],
+                  "content_hash": "c" * 64}
+    with ServiceNowStandIn(users={"admin": PASSWORD}) as sn:
+        client = itsm_servicenow.client_from({}, env={"SN_HOST": sn.url, "SN_USERNAME": "admin", "SN_PASSWORD": PASSWORD})
+        link = itsm_servicenow.create_change(client, assessment)
+        assert link["missing_cis"] == ["r9"] and link["cis"] == {}
+        for stage, state in (("assess", "authorize"), ("review", "scheduled"), ("deploy", "implement"), ("close", "closed")):
+            itsm_servicenow.sync_change(client, link, state, stage, assessment["content_hash"], outcome="successful_issues",
+                                        reason="one check flapped")
+        record = sn.records("change_request")[0]
+        assert [(old, new) for _sys_id, old, new, _at in sn.state_changes] == expected
+        assert record["type"] == change_class and record["close_code"] == "successful_issues" and not sn.refused

@@ -33,7 +33,9 @@ REFERENCES = {"approver": "sys_user", "sysapproval": "change_request", "document
               "group": "sys_user_group", "cmdb_ci": "cmdb_ci", "task": "change_request", "ci_item": "cmdb_ci",
               "assignment_group": "sys_user_group", "assigned_to": "sys_user", "requested_by": "sys_user"}
 JOURNAL = ("work_notes", "comments")
-CHANGE_PATH = ("-5", "-4", "-3", "-2", "-1", "0", "3")
+# the change state models per type (state values), as ServiceNow's Change Management - State Model plugin defines them
+CHANGE_PATHS = {"normal": ("-5", "-4", "-3", "-2", "-1", "0", "3"), "standard": ("-5", "-2", "-1", "0", "3"),
+                "emergency": ("-5", "-3", "-2", "-1", "0", "3")}
 CANCELED = "4"
 
 
@@ -129,10 +131,12 @@ class ServiceNowStandIn:
             return None
         if old in ("3", CANCELED):
             return "the change request is closed or canceled"
-        if new == CANCELED or (new == "-4" and old in ("-3", "-2")):
-            return None
-        if new not in CHANGE_PATH or old not in CHANGE_PATH or CHANGE_PATH.index(new) != CHANGE_PATH.index(old) + 1:
-            return "state %s cannot follow state %s (the state model moves one step at a time)" % (new, old)
+        path = CHANGE_PATHS.get(record.get("type") or "normal", CHANGE_PATHS["normal"])
+        if new == CANCELED or (new in ("-4", "-5") and new in path and old in ("-3", "-2")):
+            return None  # cancel; back to Assess or New (a re-assessment)
+        if new not in path or old not in path or path.index(new) != path.index(old) + 1:
+            return "state %s cannot follow state %s (the %s state model moves one step at a time)" % (
+                new, old, record.get("type") or "normal")
         if new == "3" and not ((fields.get("close_code") or record.get("close_code")) and
                                (fields.get("close_notes") or record.get("close_notes"))):
             return "Data Policy Exception: Close code, Close notes are mandatory to close the change"

@@ -53,11 +53,29 @@ def test_an_unknown_class_or_tier_is_refused(key, value, message):
     ("new", "authorize", ["assess", "authorize"]),
     ("authorize", "closed", ["scheduled", "implement", "review", "closed"]),
     ("scheduled", "assess", ["assess"]),  # a re-assessment
+    ("scheduled", "authorize", ["assess", "authorize"]),  # re-assessed and back at authorize before the sync
     ("implement", "canceled", ["canceled"]),
     ("review", "review", []),
 ])
 def test_state_steps_walk_one_step_at_a_time(current, target, steps):
     assert sn.state_steps(current, target) == steps
+
+
+@pytest.mark.parametrize("change_type, current, target, steps", [
+    ("standard", "new", "authorize", []),  # a standard change has no Assess nor Authorize: it stays New
+    ("standard", "new", "scheduled", ["scheduled"]),
+    ("standard", "scheduled", "authorize", ["new"]),  # re-assessed: back to New
+    ("standard", "new", "closed", ["scheduled", "implement", "review", "closed"]),
+    ("emergency", "new", "authorize", ["authorize"]),
+    ("emergency", "scheduled", "authorize", ["new", "authorize"]),
+])
+def test_state_steps_follow_the_model_of_the_change_type(change_type, current, target, steps):
+    assert sn.state_steps(current, target, change_type) == steps
+
+
+def test_a_state_outside_the_types_model_is_refused():
+    with pytest.raises(sn.ItsmError, match="a state the standard change model does not have"):
+        sn.state_steps("assess", "scheduled", "standard")
 
 
 @pytest.mark.parametrize("current, target, message", [
