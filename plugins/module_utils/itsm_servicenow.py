@@ -164,7 +164,8 @@ def change_fields(assessment, description=None, settings=None):
                         fix="pass the assessment returned by governed.change.assess.")
     change_id = assessment["change_id"]
     title = "[%s] %s" % (change_id, assessment.get("title") or "")
-    fields = {"type": change_class, "risk": str(RISK[tier]), "impact": str(IMPACT[tier]),
+    # chg_model as servicenow.itsm sets it (the change model named after the type; standard changes need one)
+    fields = {"type": change_class, "chg_model": change_class, "risk": str(RISK[tier]), "impact": str(IMPACT[tier]),
               "short_description": title[:SHORT_DESCRIPTION_LIMIT], "description": describe_change(assessment, description),
               "correlation_id": change_id, "correlation_display": "governed.change"}
     window = assessment.get("window") or {}
@@ -431,6 +432,15 @@ def lookup_cis(client, names):
     return found, missing
 
 
+def lookup_group(client, name):
+    """The sys_id of the sys_user_group named ``name`` (the policy's itsm.assignment_group); refused when there is none."""
+    rows = client.query("sys_user_group", "name=%s" % query_value(name), ["sys_id", "name"], limit=1)
+    if not rows:
+        raise ItsmError("no group named %s in sys_user_group." % name, where="itsm.assignment_group",
+                        fix="name an existing ServiceNow group in the policy's itsm.assignment_group.")
+    return rows[0]["sys_id"]
+
+
 def create_change(client, assessment, description=None, settings=None):
     """Create (or find) the change request of an assessment; link its CIs. Returns the link record for the ledger."""
     settings = settings or ITSM_DEFAULTS
@@ -440,6 +450,8 @@ def create_change(client, assessment, description=None, settings=None):
     if missing and settings.get("missing_ci") == "fail":
         raise ItsmError("no configuration item named %s in cmdb_ci." % ", ".join(missing), where="itsm.cmdb_ci",
                         fix="add the devices to the CMDB, or set itsm.missing_ci: warn in the policy.")
+    if fields.get("assignment_group"):
+        fields["assignment_group"] = lookup_group(client, fields["assignment_group"])
     if cis:
         fields["cmdb_ci"] = cis[ci_names(assessment)[0]] if ci_names(assessment)[0] in cis else next(iter(cis.values()))
     if existing is None:

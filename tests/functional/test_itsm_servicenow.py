@@ -36,6 +36,7 @@ itsm:
   required: %s
   approval_source: true
   group_map: {netops: Network Operations}
+  assignment_group: Network Operations
   retries: 1
   timeout_s: 5
 """
@@ -141,6 +142,8 @@ def test_a_change_request_follows_the_whole_lifecycle(tmp_path):
         assert result["change_request"] == {"sys_id": record["sys_id"], "number": record["number"], "instance": "127.0.0.1:%d" % sn.port}
         tier = json.load(open(base / "out" / ("%s.assessment.json" % CHANGE)))["tier"]
         assert record["type"] == "normal" and record["risk"] == {"low": "4", "medium": "3"}[tier]
+        group = next(row for row in sn.records("sys_user_group") if row["name"] == "Network Operations")
+        assert record["assignment_group"] == group["sys_id"] and record["chg_model"] == "normal"
         assert record["correlation_id"] == CHANGE and record["short_description"] == "[CHG-2001] Service address on r1's loopback"
         assert record["description"].startswith("Add 192.0.2.1/32 as a secondary address")
         r1 = next(ci for ci in sn.records("cmdb_ci") if ci["name"] == "r1")

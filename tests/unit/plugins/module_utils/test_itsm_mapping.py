@@ -23,7 +23,7 @@ ASSESSMENT = {"change_id": "CHG-9", "title": "Loopback on r1", "change_class": "
     ("standard", "low", "4", "3"), ("normal", "medium", "3", "2"), ("normal", "high", "2", "1"), ("emergency", "critical", "1", "1")])
 def test_type_risk_and_impact_follow_the_class_and_tier(change_class, tier, risk, impact):
     fields = sn.change_fields(dict(ASSESSMENT, change_class=change_class, tier=tier))
-    assert (fields["type"], fields["risk"], fields["impact"]) == (change_class, risk, impact)
+    assert (fields["type"], fields["chg_model"], fields["risk"], fields["impact"]) == (change_class, change_class, risk, impact)
 
 
 def test_window_description_and_correlation():
