@@ -109,7 +109,7 @@ def schedule(timeout_s, interval_s=2.0, max_interval_s=30.0, backoff=2.0):
 def intervals(spec, count):
     """The first ``count`` poll intervals of a schedule (for documentation and tests): interval * backoff^n, capped."""
     out, current = [], spec["interval_s"]
-    for _ in range(count):
+    for _step in range(count):
         out.append(round(current, 3))
         current = min(current * spec["backoff"], spec["max_interval_s"])
     return out
@@ -271,7 +271,7 @@ def http_get(url, headers, timeout, validate_certs):
     request = urllib.request.Request(url, headers=dict(headers, Accept="application/json"), method="GET")
     context = None
     if not validate_certs and url.startswith("https"):
-        context = ssl._create_unverified_context()  # pylint: disable=protected-access - the user turned verification off
+        context = ssl._create_unverified_context()  # pylint: disable=protected-access  # the user turned verification off
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:  # nosec - http(s) only, validated
             return answer.status, answer.read(MAX_BODY * 16)
@@ -378,7 +378,7 @@ def device_poller(condition, take_snapshot):
 class _WebhookHandler(http.server.BaseHTTPRequestHandler):
     server_version = "governed-change-wait"
 
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin - no request line or header is ever logged
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin  # no request line or header is ever logged
         return
 
     def _answer(self, status, text):
@@ -389,7 +389,7 @@ class _WebhookHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):  # pylint: disable=invalid-name - http.server's handler name
+    def do_POST(self):  # pylint: disable=invalid-name  # http.server's handler name
         listener = self.server.listener
         verdict, status, text, document = listener.judge(self.path, self.headers, self._body())
         listener.note(verdict, document)
@@ -404,7 +404,7 @@ class _WebhookHandler(http.server.BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def do_GET(self):  # pylint: disable=invalid-name - http.server's handler name
+    def do_GET(self):  # pylint: disable=invalid-name  # http.server's handler name
         self._answer(405, "POST only")
 
     do_PUT = do_DELETE = do_GET

@@ -60,9 +60,10 @@ options:
     description: The change id the C(ledger) source waits for (the same as C(condition.change_id), which wins).
     type: str
   secret:
-    description: The webhook's shared secret; defaults to the environment variable C(GOVERNED_WAIT_SECRET).
+    description:
+      - The webhook's shared secret; defaults to the environment variable C(GOVERNED_WAIT_SECRET) (prefer it - the role
+        reads only the environment). Never returned, logged or recorded.
     type: str
-    no_log: true
   required:
     description:
       - With V(false), a condition that names nothing to wait for (no C(url), C(change_id), C(host) or C(port)) passes
