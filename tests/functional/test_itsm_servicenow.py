@@ -318,3 +318,38 @@ def test_standard_and_emergency_changes_follow_their_state_models(change_class, 
         record = sn.records("change_request")[0]
         assert [(old, new) for _sys_id, old, new, _at in sn.state_changes] == expected
         assert record["type"] == change_class and record["close_code"] == "successful_issues" and not sn.refused
+
+
+def _raw(sn, method, path, body=None, content_type="application/json"):
+    """One call as servicenow.itsm's client makes it; (status, headers, decoded JSON or None)."""
+    request = urllib.request.Request(sn.url + path, data=body, method=method, headers={
+        "Accept": "application/json", "Content-Type": content_type,
+        "Authorization": "Basic " + base64.b64encode(("admin:%s" % PASSWORD).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        raw = response.read()
+        return response.status, response.headers, json.loads(raw) if raw else None
+
+
+def test_the_stand_in_answers_the_calls_servicenow_itsm_makes():
+    """The request shapes of servicenow.itsm's TableClient and AttachmentClient (name-value filters, paging with
+    X-Total-Count, sysparm_exclude_reference_link, attachment upload with content_type and hash, DELETE) - the
+    collection itself is not installed here, so these are its calls as its module_utils make them."""
+    with ServiceNowStandIn(users={"admin": PASSWORD}) as sn:
+        users = _seed(sn)
+        change = sn.insert("change_request", {"short_description": "x", "requested_by": users["bob"]["sys_id"]})
+        status, headers, doc = _raw(sn, "GET", "/api/now/table/change_request?number=%s&sysparm_exclude_reference_link=true"
+                                    "&sysparm_limit=1000&sysparm_offset=0" % change["number"])
+        assert status == 200 and headers["X-Total-Count"] == "1"
+        assert doc["result"][0]["requested_by"] == users["bob"]["sys_id"]  # a bare sys_id, no {link, value}
+        status, headers, doc = _raw(sn, "GET", "/api/now/table/sys_user?sysparm_limit=2&sysparm_offset=2")
+        assert headers["X-Total-Count"] == "3" and [row["user_name"] for row in doc["result"]] == ["carol"]
+        payload = b"\x00evidence\xff"
+        query = "table_name=change_request&table_sys_id=%s&file_name=e.bin&content_type=application/octet-stream&hash=%s" % (
+            change["sys_id"], hashlib.sha256(payload).hexdigest())
+        status, _headers, doc = _raw(sn, "POST", "/api/now/attachment/file?" + query, payload, "application/octet-stream")
+        assert status == 201 and doc["result"]["hash"] == hashlib.sha256(payload).hexdigest()
+        status, headers, listed = _raw(sn, "GET", "/api/now/attachment?table_name=change_request&table_sys_id=%s&sysparm_limit=10000"
+                                       "&sysparm_offset=0" % change["sys_id"])
+        assert headers["X-Total-Count"] == "1" and listed["result"][0]["file_name"] == "e.bin"
+        assert _raw(sn, "DELETE", "/api/now/attachment/%s" % doc["result"]["sys_id"])[0] == 204
+        assert _raw(sn, "GET", "/api/now/attachment?table_name=change_request")[2]["result"] == []

@@ -5,8 +5,9 @@
 
 Implements what governed.change's adapter and servicenow.itsm's change_request / attachment modules call, in
 ServiceNow's documented request and response shapes: ``{"result": ...}`` bodies, ``{"error": {"message", "detail"},
-"status": "failure"}`` errors, reference fields as ``{"link", "value"}``, dot-walked ``sysparm_fields``
-(``approver.user_name``), ``sysparm_query`` with ``^`` (AND), ``^OR``, ``!=``, ``LIKE`` and ``ORDERBY``/``ORDERBYDESC``,
+"status": "failure"}`` errors, reference fields as ``{"link", "value"}`` (bare with ``sysparm_exclude_reference_link``),
+dot-walked ``sysparm_fields`` (``approver.user_name``), name-value pair filters, ``sysparm_limit``/``sysparm_offset``
+with ``X-Total-Count``, DELETE, ``sysparm_query`` with ``^`` (AND), ``^OR``, ``!=``, ``LIKE`` and ``ORDERBY``/``ORDERBYDESC``,
 journal fields (``work_notes``, ``comments``) written to ``sys_journal_field`` and read back empty, and the
 change_request state model (one step at a time; closing needs close_code and close_notes) as a data policy would
 refuse it. It is a stand-in, not ServiceNow: the tests say so (docs/itsm.md).
@@ -162,12 +163,14 @@ class ServiceNowStandIn:
             return attachment
 
     # -- reading ------------------------------------------------------------------------------------------------
-    def shown(self, table, record, fields):
-        """A record as the Table API returns it: references as {link, value}, dot-walked fields resolved."""
+    def shown(self, table, record, fields, links=True):
+        """A record as the Table API returns it: references as {link, value} (a bare sys_id with
+        sysparm_exclude_reference_link=true), dot-walked fields resolved."""
         names = fields or list(record)
         out = {}
         for name in names:
-            out[name] = self._value(table, record, name)
+            value = self._value(table, record, name)
+            out[name] = value["value"] if isinstance(value, dict) and not links else value
         return out
 
     def _value(self, table, record, name):
@@ -180,6 +183,14 @@ class ServiceNowStandIn:
         if target and value:
             return {"link": "%s/api/now/table/%s/%s" % (self.url, target, value), "value": value}
         return value
+
+    def listed(self, table, query):
+        """(one page of records, total count) of a list call: the encoded query (sysparm_query) and the name-value pair
+        filters (field=value parameters), then sysparm_offset and sysparm_limit, as the Table and Attachment APIs page."""
+        filters = "^".join("%s=%s" % (key, value) for key, value in sorted(query.items()) if not key.startswith("sysparm_"))
+        rows = self.select(table, "^".join(part for part in (query.get("sysparm_query"), filters) if part))
+        offset, limit = int(query.get("sysparm_offset") or 0), int(query.get("sysparm_limit") or 10000)
+        return rows[offset:offset + limit], len(rows)
 
     def select(self, table, query):
         """The records matching an encoded query, ordered as it asks."""
@@ -238,11 +249,13 @@ class ServiceNowStandIn:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def _send(self, code, doc=None, raw=None, content_type="application/json"):
-                body = raw if raw is not None else json.dumps(doc).encode("utf-8")
+            def _send(self, code, doc=None, raw=None, content_type="application/json", total=None):
+                body = raw if raw is not None else b"" if doc is None else json.dumps(doc).encode("utf-8")
                 self.send_response(code)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                if total is not None:
+                    self.send_header("X-Total-Count", str(total))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -259,7 +272,8 @@ class ServiceNowStandIn:
                 code, doc, raw, kind = outer.dispatch(method, parts.path, query, body, self.headers.get("Content-Type"), user)
                 if code >= 400:
                     outer.refused.append((method, parts.path, code, (doc or {}).get("error", {}).get("detail")))
-                return self._send(code, doc, raw, kind or "application/json")
+                total = doc.pop("total", None) if isinstance(doc, dict) else None
+                return self._send(code, doc, raw, kind or "application/json", total)
 
             def do_GET(self):  # noqa: N802 - http.server's name
                 self._route("GET")
@@ -272,6 +286,9 @@ class ServiceNowStandIn:
 
             def do_PUT(self):  # noqa: N802
                 self._route("PATCH")
+
+            def do_DELETE(self):  # noqa: N802
+                self._route("DELETE")
 
             def log_message(self, *args):  # quiet
                 pass
@@ -289,15 +306,19 @@ class ServiceNowStandIn:
 
     def _table(self, method, table, sys_id, query, body, user):
         fields = [name for name in query.get("sysparm_fields", "").split(",") if name]
+        links = query.get("sysparm_exclude_reference_link") != "true"
         if method == "GET" and sys_id is None:
-            rows = self.select(table, query.get("sysparm_query"))
-            limit = int(query.get("sysparm_limit") or 10000)
-            return 200, {"result": [self.shown(table, row, fields) for row in rows[:limit]]}, None, None
+            rows, total = self.listed(table, query)
+            return 200, {"result": [self.shown(table, row, fields, links) for row in rows], "total": total}, None, None
+        record = self.tables.get(table, {}).get(sys_id) if sys_id else None
+        if sys_id and record is None:
+            return 404, _error("No Record found", "Record doesn't exist or ACL restricts the record retrieval"), None, None
         if method == "GET":
-            record = self.tables.get(table, {}).get(sys_id)
-            if record is None:
-                return 404, _error("No Record found", "Record doesn't exist or ACL restricts the record retrieval"), None, None
-            return 200, {"result": self.shown(table, record, fields)}, None, None
+            return 200, {"result": self.shown(table, record, fields, links)}, None, None
+        if method == "DELETE":
+            with self.lock:
+                del self.tables[table][sys_id]
+            return 204, None, None, None
         try:
             doc = json.loads(body.decode("utf-8") or "{}")
         except (ValueError, UnicodeDecodeError):
@@ -306,7 +327,7 @@ class ServiceNowStandIn:
             return 201, {"result": self.shown(table, self.insert(table, doc, user), fields)}, None, None
         if method == "PATCH" and sys_id:
             code, record = self.update(table, sys_id, doc, user)
-            return code, ({"result": self.shown(table, record, fields)} if code == 200 else record), None, None
+            return code, ({"result": self.shown(table, record, fields, links)} if code == 200 else record), None, None
         return 405, _error("Method not Supported", method), None, None
 
     def _attachment(self, method, rest, query, body, content_type, user):
@@ -319,8 +340,13 @@ class ServiceNowStandIn:
             shown = self.attach(query["table_name"], query["table_sys_id"], query["file_name"], content_type, body, user)
             return 201, {"result": shown}, None, None
         if method == "GET" and not rest:
-            rows = self.select("sys_attachment", query.get("sysparm_query"))
-            return 200, {"result": rows}, None, None
+            rows, total = self.listed("sys_attachment", query)
+            return 200, {"result": rows, "total": total}, None, None
+        if method == "DELETE" and len(rest) == 1 and rest[0] in self.files:
+            with self.lock:
+                del self.files[rest[0]]
+                del self.tables["sys_attachment"][rest[0]]
+            return 204, None, None, None
         if method == "GET" and len(rest) == 2 and rest[1] == "file" and rest[0] in self.files:
             return 200, None, self.files[rest[0]], self.tables["sys_attachment"][rest[0]]["content_type"]
         return 404, _error("No Record found", "/".join(rest)), None, None
