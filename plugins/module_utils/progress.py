@@ -177,14 +177,29 @@ def summarize(action, result):
         return None  # an unexpected result shape never breaks the progress output
 
 
+def _failed_item(result):
+    """A loop's first failed item ("All items completed" says nothing), else the result itself."""
+    items = [item for item in result.get("results") or [] if isinstance(item, dict) and (item.get("failed") or item.get("unreachable"))]
+    return items[0] if items else result
+
+
+def _message(result, status):
+    """The result's message; for a failed command, its rc and the last line it printed."""
+    msg = result.get("msg") or result.get("stderr") or result.get("reason") or status
+    output = result.get("stderr") or result.get("stdout")
+    if result.get("rc") and output:
+        tail = [line for line in str(output).splitlines() if line.strip()]
+        msg = "rc %s: %s" % (result["rc"], tail[-1] if tail else msg)
+    return msg
+
+
 def failure_text(task_name, result, status="failed"):
     """What failed, in one sentence: the check verdict for a failed check, else the task and its message."""
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("results"), list) and result.get("passed") is False:
         return check_text(result)
-    msg = result.get("msg") or result.get("stderr") or result.get("reason") or status
     lead = "unreachable" if status == "unreachable" else "'%s'" % shorten(task_name, 80)
-    return "%s: %s" % (lead, shorten(msg))
+    return "%s: %s" % (lead, shorten(_message(_failed_item(result), status)))
 
 
 class StageProgress:

@@ -70,6 +70,10 @@ def test_failure_text():
     assert progress.failure_text("Check", CHECKS_BAD).startswith("1 of 2 check(s) failed: peer_up")
     assert progress.failure_text("Push", {"msg": "ssh: no route"}, "unreachable") == "unreachable: ssh: no route"
     assert progress.failure_text("Push", None) == "'Push': failed"
+    loop = {"msg": "All items completed", "results": [{"item": "a", "failed": False}, {"item": "b", "failed": True, "msg": "no such file"}]}
+    assert progress.failure_text("Copy", loop) == "'Copy': no such file"
+    command = {"msg": "non-zero return code", "rc": 2, "stdout": "governed run: x\nrun finished in 1.1 s: failed on r1\n", "stderr": ""}
+    assert progress.failure_text("Run", command) == "'Run': rc 2: run finished in 1.1 s: failed on r1"
 
 
 def _run(tracker, events):
