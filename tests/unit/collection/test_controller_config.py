@@ -117,13 +117,17 @@ def test_the_argument_check_catches_a_wrong_argument():
     assert any("mutually exclusive" in error for error in errors)
 
 
+# every job reaches the devices, the governed-change settings and the ledger's PostgreSQL database
+STAGE_CREDENTIALS = ["governed-change devices", "governed-change", "governed-change ledger database"]
+
+
 def test_one_job_template_per_stage_with_the_contract_names(loaded):
     _play, _variables, calls = loaded
     templates = {call["args"]["name"]: call["args"] for call in calls if call["module"] == "job_template"}
     assert set(templates) == {"governed-change %s" % stage for stage in STAGES} | {"governed-change recover"} | set(REPORTING)
     recover = templates["governed-change recover"]
     assert recover["playbook"] == "playbooks/recover.yml" and recover["allow_simultaneous"] is False
-    assert recover["ask_variables_on_launch"] is True and recover["credentials"] == ["governed-change devices", "governed-change"]
+    assert recover["ask_variables_on_launch"] is True and recover["credentials"] == STAGE_CREDENTIALS
     for stage in STAGES:
         args = templates["governed-change %s" % stage]
         assert args["playbook"] == "playbooks/%s.yml" % stage
@@ -132,13 +136,13 @@ def test_one_job_template_per_stage_with_the_contract_names(loaded):
         assert args["ask_variables_on_launch"] is True and args["ask_limit_on_launch"] is True
         assert args["use_fact_cache"] is False
         assert args["allow_simultaneous"] is True  # the multi-domain branches run the same stage at once
-        assert args["credentials"] == ["governed-change devices", "governed-change"]
+        assert args["credentials"] == STAGE_CREDENTIALS
 
 
 def test_credential_type_injects_the_contract_variables_without_leaking_secrets(loaded):
     _play, _variables, calls = loaded
-    (ctype,) = [call["args"] for call in calls if call["module"] == "credential_type"]
-    assert (ctype["name"], ctype["kind"]) == ("governed-change", "cloud")
+    (ctype,) = [call["args"] for call in calls if call["module"] == "credential_type" and call["args"]["name"] == "governed-change"]
+    assert ctype["kind"] == "cloud"
     fields = {field["id"]: field for field in ctype["inputs"]["fields"]}
     assert {"ledger", "signing_key", "allowed_signers", "controller_host", "controller_token", "webhook_url"} <= set(fields)
     secrets = {name for name, field in fields.items() if field.get("secret")}
@@ -170,7 +174,28 @@ def test_credentials_tasks_hide_secrets_and_drop_unset_inputs(loaded):
     # unset secrets are not sent as empty strings (AWX would store them as set-but-empty)
     assert "signing_key" not in governed["inputs"] and "webhook_url" not in governed["inputs"]
     assert "redaction_key" not in governed["inputs"]
-    assert governed["inputs"]["ledger"] == "/var/lib/governed-change/ledger.sqlite"
+    assert governed["inputs"]["ledger"] == "postgresql:"  # the database from the ledger credential's PG* variables
+    database = [call["args"] for call in creds if call["args"]["credential_type"] == "governed-change ledger (PostgreSQL)"]
+    assert [args["name"] for args in database] == ["governed-change ledger database"]
+    assert "password" not in database[0]["inputs"] and "sslrootcert" not in database[0]["inputs"]  # unset: not sent
+    assert database[0]["inputs"]["sslmode"] == "verify-full" and database[0]["inputs"]["port"] == "5432"
+
+
+def test_the_ledger_database_credential_type_injects_libpq_variables_only(loaded):
+    """The PostgreSQL ledger's connection reaches jobs as libpq environment variables (psycopg reads them): the password
+    is secret, nothing becomes an extra var (extra vars are shown in the job), every injector names a declared input."""
+    _play, _variables, calls = loaded
+    (ctype,) = [call["args"] for call in calls if call["module"] == "credential_type"
+                and call["args"]["name"] == "governed-change ledger (PostgreSQL)"]
+    fields = {field["id"]: field for field in ctype["inputs"]["fields"]}
+    assert {name for name, field in fields.items() if field.get("secret")} == {"password"}
+    assert set(ctype["inputs"]["required"]) == {"host", "database", "username", "password"}
+    injectors = ctype["injectors"]
+    assert set(injectors) == {"env", "file"}
+    assert {key: value for key, value in injectors["env"].items() if key != "PGSSLROOTCERT"} == {
+        "PGHOST": "{{ host }}", "PGPORT": "{{ port }}", "PGDATABASE": "{{ database }}", "PGUSER": "{{ username }}",
+        "PGPASSWORD": "{{ password }}", "PGSSLMODE": "{{ sslmode }}", "PGAPPNAME": "governed.change"}
+    assert injectors["env"]["PGSSLROOTCERT"] == "{{ tower.filename }}" and injectors["file"] == {"template": "{{ sslrootcert }}"}
 
 
 def test_workflow_task_loads_every_shipped_workflow_template(loaded):
@@ -196,7 +221,7 @@ def test_the_reporting_templates_and_their_schedules(loaded):
     for name, (playbook, _frequency) in REPORTING.items():
         args = templates[name]
         assert args["playbook"] == playbook and os.path.isfile(os.path.join(ROOT, playbook))
-        assert args["credentials"] == ["governed-change"] and args["allow_simultaneous"] is False
+        assert args["credentials"] == ["governed-change", "governed-change ledger database"] and args["allow_simultaneous"] is False
         assert args["ask_variables_on_launch"] is True  # a schedule's extra_data reaches the job only then
     assert sorted((s["unified_job_template"], s["rrule"].split("RRULE:FREQ=")[1].split(";")[0]) for s in schedules) == sorted(
         (name, frequency) for name, (_playbook, frequency) in REPORTING.items())
