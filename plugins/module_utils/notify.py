@@ -131,7 +131,8 @@ def _email_settings(check, entry, path):
     to = check.string_list(entry["to"], join_path(path, "to"), nonempty=True, hint="list addresses such as netops@example.com.")
     for index, address in enumerate(to):
         check.string(address, join_path(join_path(path, "to"), index), pattern=ADDRESS_RE, hint="write an address such as netops@example.com.")
-    out = {"to": to, "from": check.string(entry["from"], join_path(path, "from"), pattern=ADDRESS_RE, hint="write an address such as governed-change@example.com."),
+    sender = check.string(entry["from"], join_path(path, "from"), pattern=ADDRESS_RE, hint="write an address such as governed-change@example.com.")
+    out = {"to": to, "from": sender,
            "smtp_host": check.string(entry["smtp_host"], join_path(path, "smtp_host")),
            "smtp_port": check.integer(entry.get("smtp_port", 25), join_path(path, "smtp_port"), minimum=1, maximum=65535),
            "starttls": check.boolean(entry.get("starttls", False), join_path(path, "starttls"))}
@@ -386,7 +387,7 @@ def deliver(attempt, retries=3, retry_delay=1.0, sleep=time.sleep):
     while True:
         try:
             result = attempt()
-        except Exception as exc:  # pylint: disable=broad-except - a notification must never stop the run
+        except Exception as exc:  # pylint: disable=broad-except  # a notification must never stop the run
             result = {"ok": False, "status": None, "error": "%s: %s" % (type(exc).__name__, exc), "retryable": False}
         log.append({"attempt": len(log) + 1, "ok": bool(result["ok"]), "status": result.get("status"), "error": result.get("error")})
         if result["ok"] or not result.get("retryable") or len(log) > len(delays):

@@ -62,9 +62,9 @@ options:
     description:
       - Values of the variables the policy names (variable name -> value), for secrets kept in a vault. Looked up before
         the play's variables and the environment.
+      - Never returned; the evidence callback records this argument redacted (its name marks it secret).
     type: dict
     default: {}
-    no_log: true
   channels:
     description: Send only on these channels (names from the policy) among those the routes pick.
     type: list
@@ -97,6 +97,7 @@ seealso:
   - module: governed.change.escalate
   - name: Stakeholder notifications
     description: The policy section, the events, the formats and what is recorded (docs/notifications.md).
+    link: https://example.invalid/governed/change/docs/notifications.md
 """
 
 EXAMPLES = r"""
