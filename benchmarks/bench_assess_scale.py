@@ -15,8 +15,15 @@ each in a fresh subprocess (wall time and peak RSS):
 
 Prints each time and its ratio to the first size (linear growth: 100k / 10k = about 10).
 
+With --hosts (issue 16: 1,004 s at 10,000 hosts against 7.3 s at 1,000, quadratic), it measures instead a change that
+targets every host of a generated inventory of N hosts (default 1,000 and 10,000: routers in 50 sites, one line for the
+group, no device read): the governed.change.assess action in ansible-playbook (check mode), its wall time minus the
+same playbook with a no-op task on the same inventory (inventory parsing and start-up), and the assess core alone on
+the inventory view; each with its ratio 10k/1k (goal <= 10).
+
 Usage: .venv/bin/python benchmarks/bench_assess_scale.py [--sizes 10000 100000] [--action] [--skip-old]
        [--old-rev 8616cd3] [--old-sizes 10000 20000]
+       .venv/bin/python benchmarks/bench_assess_scale.py --hosts [1000 10000]
 """
 
 from __future__ import annotations
@@ -158,6 +165,88 @@ def old_collections(rev, workdir):
     return os.path.join(workdir, "old"), os.path.join(target, "examples", "policy", "policy.yml")
 
 
+def host_inventory(count, folder):
+    """An Ansible inventory file (JSON) of ``count`` routers in 50 sites, and a change request targeting them all."""
+    hosts = {"e%05d" % i: {"site": "s%d" % (i % 50), "role": "edge", "criticality": "medium", "governed_platform": "frr"}
+             for i in range(count)}
+    with open(os.path.join(folder, "hosts.json"), "w", encoding="utf-8") as handle:
+        json.dump({"all": {"children": {"routers": {"hosts": hosts}}}}, handle)
+    request = {"id": "CHG-HOSTS", "title": "A static route everywhere", "description": "One route on every router.",
+               "author": "carol", "type": "normal", "category": "other", "targets": ["routers"],
+               "config": {"routers": {"lines": ["ip route 192.0.2.0/24 Null0"]}}, "expected": [],
+               "rollback": {"strategy": "backup"}}
+    with open(os.path.join(folder, "change.yml"), "w", encoding="utf-8") as handle:
+        json.dump(request, handle)
+    return request, {"hosts": {name: {"vars": dict(v), "groups": ["routers"]} for name, v in hosts.items()},
+                     "groups": {"routers": sorted(hosts)}}
+
+
+def _playbook_seconds(folder, task):
+    playbook = os.path.join(folder, "play.yml")
+    with open(playbook, "w", encoding="utf-8") as handle:
+        handle.write("- hosts: localhost\n  gather_facts: false\n  tasks:\n%s" % task)
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"))
+    started = time.perf_counter()
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", os.path.join(folder, "hosts.json"),
+                           playbook], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit("the playbook failed:\n%s" % proc.stdout[-3000:])
+    return elapsed, proc.stdout
+
+
+ASSESS_TASK = """    - governed.change.assess:
+        change_request: %s
+        policy: %s
+        fetch_running: false
+        now: "%s"
+      check_mode: true
+      register: result
+    - ansible.builtin.debug: {msg: "assessed {{ result.assessment.hosts | length }} hosts, tier {{ result.assessment.tier }}"}
+"""
+
+
+def run_hosts(count, workdir):
+    """{action_s, baseline_s, core_s, hosts}: the assess action (minus start-up) and the core, for ``count`` hosts."""
+    folder = os.path.join(workdir, "hosts-%d" % count)
+    os.makedirs(folder)
+    request, view = host_inventory(count, folder)
+    baseline, _out = _playbook_seconds(folder, "    - ansible.builtin.debug: {msg: start-up only}\n")
+    task = ASSESS_TASK % (os.path.join(folder, "change.yml"), os.path.join(ROOT, "examples", "policy", "policy.yml"), NOW)
+    total, out = _playbook_seconds(folder, task)
+    if "assessed %d hosts" % count not in out:
+        raise SystemExit("the assess action did not assess %d hosts:\n%s" % (count, out[-2000:]))
+    sys.path.insert(0, COLLECTIONS)
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.governed.change.plugins.module_utils.assess import assess
+    from ansible_collections.governed.change.plugins.module_utils.policy import load_policy
+    policy = load_policy(os.path.join(ROOT, "examples", "policy", "policy.yml"))
+    started = time.perf_counter()
+    assess(request, policy, view, now=NOW)
+    core = time.perf_counter() - started
+    return {"hosts": count, "playbook_s": total, "baseline_s": baseline, "action_s": total - baseline, "core_s": core}
+
+
+def main_hosts(sizes):
+    print("assess of a change targeting every host of an N-host inventory (check mode, no device read)")
+    print("%-8s %12s %12s %12s %10s %10s" % ("hosts", "playbook s", "start-up s", "assess s", "ratio", "core s"))
+    workdir = tempfile.mkdtemp(prefix="bench-assess-hosts-")
+    results = []
+    try:
+        for count in sizes:
+            result = run_hosts(count, workdir)
+            results.append(result)
+            print("%-8d %12.2f %12.2f %12.2f %10.1f %10.2f" % (count, result["playbook_s"], result["baseline_s"], result["action_s"],
+                                                               result["action_s"] / results[0]["action_s"], result["core_s"]))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    first, last = results[0], results[-1]
+    print("ratio %d / %d hosts: assess action %.1f, whole playbook %.1f, core %.1f (goal <= %.0f)" % (
+        last["hosts"], first["hosts"], last["action_s"] / first["action_s"], last["playbook_s"] / first["playbook_s"],
+        last["core_s"] / first["core_s"], float(last["hosts"]) / first["hosts"]))
+    return 0
+
+
 def _fmt(seconds):
     return "%8.2f" % seconds if seconds is not None else "     n/a"
 
@@ -170,6 +259,7 @@ def main():
     parser.add_argument("--old-rev", default=OLD_REV)
     parser.add_argument("--old-sizes", type=int, nargs="+", default=[10000, 20000])
     parser.add_argument("--old-timeout", type=int, default=300)
+    parser.add_argument("--hosts", type=int, nargs="*", help="time assess against the inventory size instead (default 1000 10000)")
     parser.add_argument("--child-core", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--collections", default=COLLECTIONS, help=argparse.SUPPRESS)
     parser.add_argument("--policy", help=argparse.SUPPRESS)
@@ -177,6 +267,8 @@ def main():
     if args.child_core:
         child_core(args.child_core, args.collections, args.policy)
         return 0
+    if args.hosts is not None:
+        return main_hosts(args.hosts or [1000, 10000])
 
     base = args.sizes[0]
     print("assess time against config lines per device (running config of N lines, change of N/2 lines, half new)")

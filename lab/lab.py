@@ -4,7 +4,12 @@
 """The lab: three FRR routers (eBGP r1-r2-r3), a Linux nftables firewall fw1 and a server srv1, each in
 its own network namespace on this machine, managed over SSH on 127.0.0.1 only.
 
-Usage (as root): python3 lab/lab.py up|down|status|wait [--timeout S] [--bastion]
+Usage (as root): python3 lab/lab.py up|down|status|wait [--timeout S] [--bastion] [--routers N [--ring]]
+
+With --routers N (2-99) `up` builds a sized lab instead: a chain r1-r2-...-rN of FRR routers (a ring with --ring, rN
+linked back to r1), eBGP between neighbours, no firewall or server; it writes <run>/inventory.yml for it and
+<run>/topology.json, which `status`, `wait` and `down` read (see docs/performance.md). Without --routers the lab is the
+fixed one above, unchanged.
 
 Addresses live only on interfaces inside the lab's namespaces (and sshd on 127.0.0.1): nothing is
 routed to or from the machine's own interfaces.
@@ -72,6 +77,49 @@ table inet filter {
 """
 
 
+# A sized lab (up --routers N): router i's vtysh on PORT_BASE + 100 + i, its host shell on PORT_BASE + 200 + i
+# (inside one instance's 400-port range for N <= 99; the fixed lab uses PORT_BASE + 1..20).
+SIZED_VTY_PORT, SIZED_HOST_PORT, MAX_ROUTERS = 100, 200, 99
+SSHD_MAX_PORTS = 16  # OpenSSH's MAX_LISTEN_SOCKS
+SIZED = {"routers": 0, "ring": False}
+
+
+def topology_file():
+    return os.path.join(RUN, "topology.json")
+
+
+def size_lab(count, ring=False):
+    """Switch this process to a sized lab of ``count`` routers in a chain (or ring): ROUTERS, LINKS, NODES, PORTS."""
+    global ROUTERS, LINKS, NODES, PORTS  # pylint: disable=global-statement
+    if not 2 <= count <= MAX_ROUTERS:
+        raise LabError("--routers must be between 2 and %d, got %d" % (MAX_ROUTERS, count))
+    if ring and count < 3:
+        raise LabError("a ring needs at least 3 routers, got %d" % count)
+    names = ["r%d" % i for i in range(1, count + 1)]
+    ROUTERS = {name: {"asn": 65000 + i, "loopback": "10.255.0.%d" % i} for i, name in enumerate(names, 1)}
+    pairs = [(i, i + 1) for i in range(1, count)] + ([(count, 1)] if ring else [])
+    # link k between r_a and r_b: 10.1.k.0/24, .a on r_a and .b on r_b (distinct addresses, never a broadcast)
+    LINKS = [("r%d" % a, "eth-r%d" % b, "10.1.%d.%d/24" % (k, a), "r%d" % b, "eth-r%d" % a, "10.1.%d.%d/24" % (k, b))
+             for k, (a, b) in enumerate(pairs, 1)]
+    NODES = list(names)
+    PORTS = {}
+    for i, name in enumerate(names, 1):
+        PORTS[name] = PORT_BASE + SIZED_VTY_PORT + i
+        PORTS[name + "-host"] = PORT_BASE + SIZED_HOST_PORT + i
+    SIZED.update(routers=count, ring=bool(ring))
+
+
+def load_topology():
+    """A sized lab's shape from <run>/topology.json (written by `up --routers N`); the fixed lab when there is none."""
+    try:
+        with open(topology_file(), encoding="utf-8") as handle:
+            shape = json.load(handle)
+    except (OSError, ValueError):
+        return
+    if shape.get("routers"):
+        size_lab(int(shape["routers"]), bool(shape.get("ring")))
+
+
 class LabError(Exception):
     """A lab step failed; the message says which and what to do."""
 
@@ -108,7 +156,7 @@ def router_config(name):
         "service integrated-vtysh-config",
         "!",
     ]
-    if name == "r3":
+    if name == "r3" and "fw1" in NODES:
         lines += ["ip route 10.0.45.0/24 10.0.34.4", "!"]
     lines += [
         "router bgp %d" % spec["asn"],
@@ -133,7 +181,7 @@ def router_config(name):
         if name in (a, b):
             addr = addr_a if a == name else addr_b
             lines.append("  network %s" % network_of(addr))
-    if name == "r3":
+    if name == "r3" and "fw1" in NODES:
         lines.append("  network 10.0.45.0/24")
     lines += [" exit-address-family", "exit", "!", "end", ""]
     return "\n".join(lines)
@@ -183,9 +231,10 @@ def down(verbose=True):
     for name in our_namespaces():
         out = run(["ip", "netns", "pids", name], check=False).stdout
         pids.update(int(p) for p in out.split() if p.isdigit())
-    sshd_pid = read_pid(os.path.join(RUN, "sshd.pid"))
-    if sshd_pid and _is_lab_sshd(sshd_pid):
-        pids.add(sshd_pid)
+    for pidfile in sshd_pidfiles():
+        sshd_pid = read_pid(pidfile)
+        if sshd_pid and _is_lab_sshd(sshd_pid):
+            pids.add(sshd_pid)
     relay_pid = read_pid(os.path.join(RUN, "bastion-relay.pid"))
     if relay_pid and _is_lab_process(relay_pid, "bastion-relay"):
         pids.add(relay_pid)
@@ -209,6 +258,15 @@ def down(verbose=True):
     shutil.rmtree(RUN, ignore_errors=True)
     if verbose:
         print("lab down: %d processes stopped, namespaces removed in %.2f s" % (len(pids), time.time() - start))
+
+
+def sshd_pidfiles():
+    """sshd.pid, and sshd-2.pid... of a sized lab's further sshd processes."""
+    try:
+        names = os.listdir(RUN)
+    except OSError:
+        return []
+    return [os.path.join(RUN, name) for name in sorted(names) if name.startswith("sshd") and name.endswith(".pid")]
 
 
 def _is_lab_sshd(pid):
@@ -277,6 +335,25 @@ def up():
     if BASTION:
         run(["ip", "netns", "add", ns("bastion")])
         nsexec("bastion", "ip", "link", "set", "lo", "up")
+    if "fw1" in NODES:
+        start_edge()
+    for name in ROUTERS:
+        start_router(name)
+    start_sshd()
+    if BASTION:
+        start_bastion()
+    write_known_hosts()
+    if SIZED["routers"]:
+        write(topology_file(), json.dumps(SIZED) + "\n")
+        write_sized_inventory()
+    print("lab up in %.2f s (BGP converging; `lab.py wait` waits for it)%s%s" % (
+        time.time() - start, "; devices only through the bastion on 127.0.0.1:%d" % BASTION_PORT if BASTION else "",
+        "; %d routers in a %s, inventory %s" % (SIZED["routers"], "ring" if SIZED["ring"] else "chain", sized_inventory_path())
+        if SIZED["routers"] else ""))
+
+
+def start_edge():
+    """The fixed lab's edge: fw1 (nftables) and srv1 (a web server) behind r3."""
     nsexec("fw1", "ip", "route", "add", "default", "via", "10.0.34.3")
     nsexec("srv1", "ip", "route", "add", "default", "via", "10.0.45.1")
     fw_rules = os.path.join(RUN, "fw1.nft")
@@ -285,14 +362,46 @@ def up():
     start_server()
     for node in ("fw1", "srv1"):
         start_holder(node)
-    for name in ROUTERS:
-        start_router(name)
-    start_sshd()
-    if BASTION:
-        start_bastion()
-    write_known_hosts()
-    print("lab up in %.2f s (BGP converging; `lab.py wait` waits for it)%s" % (
-        time.time() - start, "; devices only through the bastion on 127.0.0.1:%d" % BASTION_PORT if BASTION else ""))
+
+
+def sized_inventory_path():
+    return os.path.join(RUN, "inventory.yml")
+
+
+def write_sized_inventory():
+    """<run>/inventory.yml: the sized lab's routers as the fixed lab's inventory has them (same group variables; sites
+    alternate lon/ams, every router an edge of medium criticality), with this instance's ports and files written out."""
+    key, known = os.path.join(RUN, "id_ed25519"), os.path.join(RUN, "known_hosts")
+    lines = [
+        "---",
+        "# Written by lab/lab.py up --routers %d%s: do not edit (the next `up` rewrites it)." % (
+            SIZED["routers"], " --ring" if SIZED["ring"] else ""),
+        "all:",
+        "  children:",
+        "    routers:",
+        "      vars:",
+        "        ansible_host: 127.0.0.1",
+        "        ansible_user: root",
+        "        ansible_ssh_private_key_file: %s" % key,
+        "        ansible_ssh_common_args: -o UserKnownHostsFile=%s -o LogLevel=ERROR" % known,
+        "        ansible_libssh_host_key_checking: false",
+        "        ansible_connection: ansible.netcommon.network_cli",
+        "        ansible_network_os: frr.frr.frr",
+        "        governed_platform: frr",
+        "      hosts:",
+    ]
+    for i, (name, spec) in enumerate(ROUTERS.items(), 1):
+        lines += [
+            "        %s:" % name,
+            "          ansible_port: %d" % PORTS[name],
+            "          governed_host_port: %d" % PORTS[name + "-host"],
+            "          site: %s" % ("lon" if i % 2 else "ams"),
+            "          role: edge",
+            "          criticality: medium",
+            "          bgp_asn: %d" % spec["asn"],
+            "          loopback: %s" % spec["loopback"],
+        ]
+    write(sized_inventory_path(), "\n".join(lines) + "\n")
 
 
 def start_router(name):
@@ -384,16 +493,26 @@ def start_sshd():
                     'exec {x} env {e}/bin/bash -l\n').format(x=enter, e=env)
         write(login, "#!/bin/sh\n" + body, 0o755)
         conf += ["Match LocalPort %d" % port, "    ForceCommand %s" % login]
-    sshd_conf = os.path.join(RUN, "sshd_config")
-    write(sshd_conf, "\n".join(conf) + "\n")
-    # With a bastion, the devices' sshd lives in the bastion's namespace: its 127.0.0.1 is not the machine's.
-    inside = ["ip", "netns", "exec", ns("bastion")] if BASTION else []
-    run(inside + ["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd.log")])
-    for _attempt in range(100):
-        if read_pid(os.path.join(RUN, "sshd.pid")):
-            return
-        time.sleep(0.05)
-    raise LabError("sshd did not start; see %s/sshd.log" % RUN)
+    # sshd listens on at most 16 sockets (MAX_LISTEN_SOCKS): a sized lab runs one sshd per 16 ports (sshd-2_config,
+    # sshd-2.pid...), each with every Match block; the fixed lab's 7 ports keep the one sshd (sshd_config, sshd.pid).
+    ports = sorted(PORTS.values())
+    for first in range(0, len(ports), SSHD_MAX_PORTS):
+        suffix = "" if not first else "-%d" % (first // SSHD_MAX_PORTS + 1)
+        pidfile = os.path.join(RUN, "sshd%s.pid" % suffix)
+        mine = ["PidFile %s" % pidfile if line.startswith("PidFile ") else line for line in conf
+                if not line.startswith("Port ")]
+        mine[1:1] = ["Port %d" % port for port in ports[first:first + SSHD_MAX_PORTS]]
+        sshd_conf = os.path.join(RUN, "sshd%s_config" % suffix)
+        write(sshd_conf, "\n".join(mine) + "\n")
+        # With a bastion, the devices' sshd lives in the bastion's namespace: its 127.0.0.1 is not the machine's.
+        inside = ["ip", "netns", "exec", ns("bastion")] if BASTION else []
+        run(inside + ["/usr/sbin/sshd", "-f", sshd_conf, "-E", os.path.join(RUN, "sshd%s.log" % suffix)])
+        for _attempt in range(100):
+            if read_pid(pidfile):
+                break
+            time.sleep(0.05)
+        else:
+            raise LabError("sshd did not start; see %s/sshd%s.log" % (RUN, suffix))
 
 
 def write_known_hosts():
@@ -506,11 +625,12 @@ def status(as_json=False):
         peers = bgp_summary(name) if ns(name) in result["namespaces"] else None
         result["routers"][name] = None if peers is None else {
             addr: {"state": p.get("state"), "pfxRcd": p.get("pfxRcd")} for addr, p in peers.items()}
-    if ns("r1") in result["namespaces"]:
+    if ns("r1") in result["namespaces"] and "srv1" in NODES:
         result["srv1_from_r1"] = srv1_reachable_from("r1")
     result["ports"] = PORTS
     relay = read_pid(os.path.join(RUN, "bastion-relay.pid"))
     result["bastion"] = BASTION_PORT if relay and pid_alive(relay) else None
+    result["sized"] = dict(SIZED, inventory=sized_inventory_path()) if SIZED["routers"] else None
     result["up"] = bool(result["namespaces"])
     result["converged"] = converged(result)
     if as_json:
@@ -532,7 +652,8 @@ def converged(result):
     routers = result["routers"]
     if not routers or any(p is None or not p for p in routers.values()):
         return False
-    return all(p["state"] == "Established" for peers in routers.values() for p in peers.values()) and result["srv1_from_r1"]
+    established = all(p["state"] == "Established" for peers in routers.values() for p in peers.values())
+    return established and (result["srv1_from_r1"] or "srv1" not in NODES)
 
 
 def wait(timeout):
@@ -544,9 +665,10 @@ def wait(timeout):
             res["routers"][name] = None if peers is None else {a: {"state": p.get("state")} for a, p in peers.items()}
         res["srv1_from_r1"] = all(
             p and all(x["state"] == "Established" for x in p.values()) for p in res["routers"].values()
-        ) and srv1_reachable_from("r1")
+        ) and "srv1" in NODES and srv1_reachable_from("r1")
         if converged(res):
-            print("lab converged in %.2f s (all BGP sessions Established, srv1 reachable from r1)" % (time.time() - start))
+            print("lab converged in %.2f s (all BGP sessions Established%s)" % (
+                time.time() - start, ", srv1 reachable from r1" if "srv1" in NODES else ", %d routers" % len(ROUTERS)))
             return True
         time.sleep(0.25)
     raise LabError("the lab did not converge within %d s; see `lab.py status` and %s/*/bgpd.log" % (timeout, RUN))
@@ -558,12 +680,20 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=60)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--bastion", action="store_true", help="devices reachable only through a jump host (as GC_LAB_BASTION=1)")
+    parser.add_argument("--routers", type=int, help="up: a sized lab of N FRR routers in a chain (2-%d), no firewall or server" % MAX_ROUTERS)
+    parser.add_argument("--ring", action="store_true", help="up --routers N: a ring (rN linked back to r1) instead of a chain")
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     global BASTION  # pylint: disable=global-statement
     BASTION = BASTION or args.bastion
     try:
+        if args.command == "up" and args.routers:
+            size_lab(args.routers, args.ring)
+        elif args.ring:
+            raise LabError("--ring needs up --routers N")
+        elif args.command != "up":
+            load_topology()
         if args.command == "bastion-relay":
             bastion_relay(args.fd)
         elif args.command == "up":
