@@ -41,7 +41,7 @@ def is_url(location):
 def _conninfo_items(location):
     """The URL's connection parameters (keyword -> value), password included, for the refusal below."""
     parts = urllib.parse.urlsplit(location)
-    items = {key: value for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)}
+    items = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     if parts.password is not None:
         items["password"] = parts.password
     return items
