@@ -104,7 +104,8 @@ def test_every_task_argument_is_accepted_by_the_awx_module(loaded):
             problems.append("%s (%s): %s" % (call["task"], call["item"].get("name"), error))
     assert not problems, "\n".join(problems)
     assert {call["module"] for call in calls} == {"execution_environment", "project", "credential_type", "credential", "inventory",
-                                                  "inventory_source", "job_template", "workflow_job_template", "schedule"}
+                                                  "inventory_source", "notification_template", "job_template",
+                                                  "workflow_job_template", "schedule"}
 
 
 def test_the_argument_check_catches_a_wrong_argument():
