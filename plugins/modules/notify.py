@@ -62,7 +62,7 @@ options:
     description:
       - Values of the variables the policy names (variable name -> value), for secrets kept in a vault. Looked up before
         the play's variables and the environment.
-      - Never returned; the evidence callback records this argument redacted (its name marks it secret).
+      - Never returned, logged or recorded; the results, the message and the ledger name only the variables.
     type: dict
     default: {}
   channels:
