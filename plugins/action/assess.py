@@ -93,7 +93,7 @@ class ActionModule(DeviceActionBase):
         groups = {g: list(members) for g, members in task_vars.get("groups", {}).items() if g not in ("all", "ungrouped")}
         names = list(task_vars.get("groups", {}).get("all", []))
         skeleton = normalize_inventory({"hosts": {n: {} for n in names}, "groups": groups})
-        targets = resolve_targets(request["targets"], skeleton)
+        targets = set(resolve_targets(request["targets"], skeleton))  # a set: `name in targets` per host (a list was quadratic)
         wanted = set(HOST_VARS)
         if policy["criticality"].get("hostvar"):
             wanted.add(policy["criticality"]["hostvar"])
