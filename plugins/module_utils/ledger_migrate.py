@@ -136,6 +136,8 @@ def migrate(source, target):
                 raise LedgerError("the target ledger is not empty and not a copy of the source: %s; nothing was copied." % problem,
                                   where=target, fix="migrate into an empty database (or schema), or drop the target first.")
             copied = _copy(src, dst, dst.head()["seq"])
+            if hasattr(dst, "after_bulk_load"):  # PostgreSQL: statistics and visibility map after the bulk insert
+                dst.after_bulk_load()
             after = dst.verify()
             now = src.verify()
             if not after["ok"] or (after["events"], after["head"]) != (now["events"], now["head"]):

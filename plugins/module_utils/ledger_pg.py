@@ -303,6 +303,13 @@ class PostgresLedger(base.SqliteLedger):
         conn.execute("SELECT setval(pg_get_serial_sequence('approvals', 'id'), GREATEST(COALESCE(MAX(id), 0), 1), "
                      "MAX(id) IS NOT NULL) FROM approvals")
 
+    def after_bulk_load(self):
+        """VACUUM (ANALYZE) the tables after a bulk copy: fresh planner statistics and visibility map, so the per-write
+        COUNT(*) of the events (a deleted event anywhere) is an index-only scan, not a scan of every row (autovacuum keeps
+        it so in a running ledger)."""
+        for table in ("events", "changes", "approvals", "locks"):
+            self.conn.raw.execute("VACUUM (ANALYZE) %s" % table)
+
     @staticmethod
     def _data_version(conn):
         """PostgreSQL has no commit counter for a connection to compare: nothing is trusted from an earlier call."""
