@@ -70,8 +70,8 @@ def main():
     argv += ["--batch-size", str(args.batch_size)] if args.batch_size else []
     print("one governed change across N routers (chain), forks %s, batches: canary 1 then %s" % (
         args.forks or "ansible.cfg", "batches of %d" % args.batch_size if args.batch_size else "one batch"))
-    print("%-8s %10s %8s %10s %14s %14s %10s" % ("routers", "pipeline s", "ratio", "assess s", "peak tree MB", "maxrss MB",
-                                                "changed"))
+    columns = ("routers", "pipeline s", "ratio", "assess s", "peak tree MB", "maxrss MB", "changed")
+    print("%-8s %10s %8s %10s %14s %14s %10s" % columns)
     results = {}
     for size in args.sizes:
         proc = subprocess.run(argv + ["--child", str(size)], capture_output=True, text=True, check=False)
