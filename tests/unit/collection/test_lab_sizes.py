@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: governed.change contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lab/lab.py's shapes without bringing anything up: the fixed lab unchanged, `up --routers N` a chain or ring whose
+ports stay inside one instance's 400-port range, and the inventory a sized lab writes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+import yaml
+
+from repo_paths import ROOT
+
+
+def load_lab(monkeypatch, tmp_path, base=33600):
+    monkeypatch.setenv("GC_LAB_PORT_BASE", str(base))
+    monkeypatch.setenv("GC_LAB_RUN", str(tmp_path))
+    spec = importlib.util.spec_from_file_location("lab_under_test", os.path.join(ROOT, "lab", "lab.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fixed_lab_is_the_three_routers_firewall_and_server(monkeypatch, tmp_path):
+    lab = load_lab(monkeypatch, tmp_path)
+    assert lab.NODES == ["r1", "r2", "r3", "fw1", "srv1"] and list(lab.ROUTERS) == ["r1", "r2", "r3"]
+    assert lab.PORTS == {"r1": 33601, "r2": 33602, "r3": 33603, "fw1": 33604, "r1-host": 33611, "r2-host": 33612,
+                         "r3-host": 33613}
+    assert "ip route 10.0.45.0/24 10.0.34.4" in lab.router_config("r3") and lab.SIZED["routers"] == 0
+
+
+def test_a_sized_chain_of_30_keeps_its_ports_in_the_instance_range(monkeypatch, tmp_path):
+    lab = load_lab(monkeypatch, tmp_path)
+    lab.size_lab(30)
+    assert lab.NODES == ["r%d" % i for i in range(1, 31)] and len(lab.LINKS) == 29
+    ports = sorted(lab.PORTS.values())
+    assert len(set(ports)) == 60 and ports[0] == 33701 and ports[-1] == 33830 < 33600 + 400
+    assert not set(ports) & set(range(33600, 33621))  # never the fixed lab's ports or the bastion's (base + 20)
+    middle, end = lab.router_config("r2"), lab.router_config("r30")
+    assert middle.count("remote-as") == 2 and end.count("remote-as") == 1 and "10.0.45.0" not in middle
+
+
+def test_a_ring_links_the_last_router_back_to_the_first(monkeypatch, tmp_path):
+    lab = load_lab(monkeypatch, tmp_path)
+    lab.size_lab(4, ring=True)
+    assert lab.LINKS[-1][0] == "r4" and lab.LINKS[-1][3] == "r1"
+    assert all(lab.router_config(r).count("remote-as") == 2 for r in lab.ROUTERS)
+
+
+@pytest.mark.parametrize("count,ring", [(1, False), (100, False), (2, True)])
+def test_sizes_outside_the_range_are_refused(monkeypatch, tmp_path, count, ring):
+    lab = load_lab(monkeypatch, tmp_path)
+    with pytest.raises(lab.LabError):
+        lab.size_lab(count, ring)
+
+
+def test_the_sized_inventory_names_every_router_with_its_ports(monkeypatch, tmp_path):
+    lab = load_lab(monkeypatch, tmp_path)
+    lab.size_lab(10)
+    lab.write_sized_inventory()
+    with open(lab.sized_inventory_path(), encoding="utf-8") as handle:
+        inventory = yaml.safe_load(handle)
+    routers = inventory["all"]["children"]["routers"]
+    assert sorted(routers["hosts"], key=lambda n: int(n[1:])) == ["r%d" % i for i in range(1, 11)]
+    assert routers["hosts"]["r10"]["ansible_port"] == 33710 and routers["hosts"]["r10"]["governed_host_port"] == 33810
+    assert routers["vars"]["ansible_network_os"] == "frr.frr.frr" and routers["vars"]["governed_platform"] == "frr"
+    assert routers["vars"]["ansible_ssh_private_key_file"] == os.path.join(str(tmp_path), "id_ed25519")
