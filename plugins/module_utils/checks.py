@@ -746,16 +746,49 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
                 out["decisive"] = verdict["decisive"]
             return out
         # only a failing device stops early: a pass that follows a failure still has to hold (flapping never passes)
-        stop = halted() if halted is not None and result is not None and not result["passed"] else None
+        watch = _halt_watch(halted, result)
+        stop = watch()
+        if not stop:
+            # polls start every interval_s: a poll slower than that (SSH, several show commands) is followed at once
+            pause = max(0.0, interval_s - (clock() - polled_at))
+            if elapsed + pause > timeout_s:
+                out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result,
+                       "reason": "settle timeout %s s ran out" % timeout_s}
+                if last_error:
+                    out["last_error"] = last_error
+                return out
+            stop = _pause(pause, sleep, watch)
         if stop:
             return {"settled": False, "attempts": attempts, "elapsed_s": round(clock() - start, 3), "post": post, "result": result,
                     "halted": True, "reason": stop}
-        # polls start every interval_s: a poll slower than that (SSH, several show commands) is followed at once
-        pause = max(0.0, interval_s - (clock() - polled_at))
-        if elapsed + pause > timeout_s:
-            out = {"settled": False, "attempts": attempts, "elapsed_s": round(elapsed, 3), "post": post, "result": result,
-                   "reason": "settle timeout %s s ran out" % timeout_s}
-            if last_error:
-                out["last_error"] = last_error
-            return out
-        sleep(pause)
+
+
+HALT_LOOK_S = 0.05
+
+
+def _never_halted():
+    return None
+
+
+def _halt_watch(halted, result):
+    """What to ask for a halt after a poll: ``halted`` while the device's last run failed, else nothing (never halted)."""
+    if halted is None or result is None or result["passed"]:
+        return _never_halted
+    return halted
+
+
+def _pause(seconds, sleep, watch):
+    """Sleep ``seconds``; a failing device looks for the batch's halt marker (``watch``) every HALT_LOOK_S meanwhile, so
+    it stops as soon as another device failed decisively, not at its next poll. Returns the halt reason, or None."""
+    if watch is _never_halted:
+        sleep(seconds)
+        return None
+    left = seconds
+    while left > 0:
+        step = min(HALT_LOOK_S, left)
+        sleep(step)
+        left -= step
+        stop = watch()
+        if stop:
+            return stop
+    return None

@@ -67,15 +67,15 @@ options:
         (not before the BGP convergence bound from the pre snapshot's timers, when known); a pass that follows a failure
         must hold as many polls. C(0) waits for I(settle_timeout) as before.
       - A decisive failure (a BGP session that was Established is refused with an OPEN Message Error - a configuration
-        mismatch no retry can heal) ends the wait after 2 polls at least 0.4 s apart, without waiting for the bound.
+        mismatch no retry can heal) ends the wait after 2 polls at least 0.25 s apart, without waiting for the bound.
     type: int
     default: 3
   halt_group:
     description:
       - The devices checked together (one deploy batch, one run) - when one of them fails decisively, the others stop
-        waiting at their next failing poll and report that failure (C(settle.halted)), so the batch's verdict is known at
-        once. A device whose checks pass, or pass after a failure and must still hold, is not stopped. Omit to wait
-        independently.
+        waiting while their checks fail (they look for the marker between polls, every 0.05 s) and report that failure
+        (C(settle.halted)), so the batch's verdict is known at once. A device whose checks pass, or pass after a failure
+        and must still hold, is not stopped. Omit to wait independently.
     type: str
   intended:
     description:

@@ -20,7 +20,7 @@ import yaml
 from conftest_pipeline import PIPELINE, approve, extra_vars, run_playbook
 from labfixture import ROOT, lab_session, lab_ssh_argv, run_env, signing_keys
 
-from ansible_collections.governed.change.plugins.module_utils import statestore
+from ansible_collections.governed.change.plugins.module_utils import clock, statestore
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -161,3 +161,53 @@ def test_a_check_naming_a_host_outside_the_inventory_is_refused_at_assess(impact
     rc, _art, output, _seconds = run_playbook(impact_env, ASSESS, extra_vars(change, out, signing), tmp_path, "assess-r9")
     assert rc != 0
     assert "expected[1].hosts: check 'far_check' names r9, not in the inventory: it could never be evaluated." in output, output[-3000:]
+
+
+CHECK_TASK = "Check every device of the scope (network-wide), waiting until settled"
+
+
+def check_task_hosts(output):
+    """{host: result} and the duration in seconds of the deploy stage's check task, from the JSON callback's document."""
+    doc, _end = json.JSONDecoder().raw_decode(output[output.find("{"):])
+    for play in doc.get("plays", []):
+        for task in play.get("tasks", []):
+            if task["task"]["name"].startswith(CHECK_TASK) and task.get("hosts"):
+                span = task["task"]["duration"]
+                seconds = (clock.parse_instant(span["end"]) - clock.parse_instant(span["start"])).total_seconds()
+                return task["hosts"], seconds
+    raise AssertionError("no %r task in the run" % CHECK_TASK)
+
+
+def test_a_decisive_failure_ends_detection_well_before_the_settle_timeout(impact_env, signing, tmp_path):  # noqa: F811
+    """The demo's bad change (r1's peer AS to r2 mistyped): r1 refuses r2's OPEN (Bad Peer AS), a failure no wait can heal.
+    The deploy checks end on that decisive fact - not on the 4 s convergence bound, not on the settle timeout (30 s
+    here) - r2 and r3 stop with r1, and the rollback restores r1 and verifies the scope."""
+    out, settle_timeout = tmp_path / "out", 30
+    before_r1 = vtysh("r1", "show running-config")
+    with open(os.path.join(ROOT, "examples", "changes", "bad_r1_bgp.yml"), encoding="utf-8") as handle:
+        change = write_change(tmp_path, yaml.safe_load(handle))
+    variables = assess_and_approve(impact_env, change, out, signing, tmp_path, "CHG-2002")
+    variables["pipeline_settle_timeout"] = settle_timeout
+    rc, art, output, _seconds = run_playbook(impact_env, PIPELINE, variables, tmp_path, "decisive")
+    explain = output[-5000:]
+    assert rc != 0 and art["governed_outcome"] == "unsuccessful" and art["governed_stage_failed"] == "deploy", explain
+    hosts, task_s = check_task_hosts(output)
+    r1 = hosts["r1"]["settle"]
+    # ended by the decisive rule: r1's own refusal, seen twice, long before the bound (4 s on the lab) and the timeout
+    assert r1["fail_fast"] and "Bad Peer AS" in (r1["decisive"] or ""), r1
+    assert r1["converge_s"] == 4.0 and r1["elapsed_s"] < r1["converge_s"] < settle_timeout, r1
+    assert r1["attempts"] < settle_timeout / 0.25, r1  # far from polling out the timeout
+    # every device of the batch ended with it (r2 on the same refusal, r3 on the batch's halt marker), none passed
+    for device in ("r2", "r3"):
+        other = hosts[device]["settle"]
+        assert other["settled"] is False and (other["halted"] or other["decisive"]), (device, other)
+        assert other["elapsed_s"] < r1["converge_s"], (device, other)
+    assert task_s < settle_timeout / 3, task_s  # the whole check task (Ansible included), not only the wait
+    # restored and verified: r1's config is back, its session to r2 up, the ledger closed and unlocked
+    assert art["governed_rolled_back"] == ["r1"] and art["governed_rollback_verified"] is True, explain
+    assert vtysh("r1", "show running-config").split("\n", 3)[-1] == before_r1.split("\n", 3)[-1]
+    post = statestore.get(art["governed_post_snapshots"]["r1"])
+    assert post["sections"]["peers"]["10.0.12.2"]["state"] == "Established"
+    record, _events, verified, locks = events_of(out, "CHG-2002")
+    assert (record["state"], record["close_code"]) == ("closed", "unsuccessful")
+    assert locks == [] and verified["ok"], verified["problems"]

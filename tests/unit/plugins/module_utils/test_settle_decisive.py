@@ -65,18 +65,18 @@ def test_only_a_session_a_failing_check_names_is_decisive():
 def test_a_decisive_failure_ends_the_wait_after_a_short_hold_not_the_bound():
     out = _wait([_snap(False, BAD_AS, routes=("10.255.0.1/32",), state=s) for s in ("Idle", "Connect", "OpenSent", "Idle")])
     assert out["settled"] is False and out["fail_fast"] and out["decisive"].endswith(BAD_AS)
-    # polls of 0.3 s: the third is the first at least 0.5 s after the first read; the FSM state moved, still decisive
-    assert out["attempts"] == 3 and out["elapsed_s"] < 1.0 < impact.convergence_bound_s(PRE)
-    assert "3 consecutive polls over 0.6 s" in out["reason"]
+    # polls of 0.3 s: the second is already DECISIVE_HOLD_S after the first read; the FSM state moved, still decisive
+    assert impact.DECISIVE_POLLS == 2 and out["attempts"] == 2 and out["elapsed_s"] < 1.0 < impact.convergence_bound_s(PRE)
+    assert "2 consecutive polls over 0.3 s" in out["reason"]
 
 
 def test_one_read_is_never_enough_and_a_moving_routing_state_restarts_the_hold():
     tracker = impact.SettleTracker(polls=3, converge_s=4.0)
     assert tracker.observe(0.3, False, ("f",), "s1", "refused") is None  # a single read
-    assert tracker.observe(0.5, False, ("f",), "s1", "refused") is None  # two reads, but under the 0.5 s hold
+    assert tracker.observe(0.5, False, ("f",), "s1", "refused") is None  # two reads, but under the hold (0.25 s)
     assert tracker.observe(0.9, False, ("f",), "s2", "refused") is None  # the routing state moved: start again
-    assert tracker.observe(1.2, False, ("f",), "s2", "refused") is None
-    assert tracker.observe(1.5, False, ("f",), "s2", "refused")["decisive"] == "refused"
+    assert tracker.observe(1.05, False, ("f",), "s2", "refused") is None  # 0.15 s after the restart: under the hold
+    assert tracker.observe(1.2, False, ("f",), "s2", "refused")["decisive"] == "refused"
     sticky = impact.SettleTracker(polls=3, converge_s=4.0)  # refused once, not up since: the reset reason may move on
     assert sticky.observe(0.3, False, ("f",), "s", "refused") is None
     assert sticky.observe(0.8, False, ("f",), "s", None)["decisive"] == "refused"
@@ -145,3 +145,32 @@ def test_the_frr_snapshot_carries_why_a_session_is_down():
     assert peers["10.0.12.2"]["lastNotification"] == BAD_AS and peers["10.0.12.2"]["lastResetDueTo"] == "BGP Notification send"
     assert "lastNotification" not in peers["10.0.13.3"]
     assert frr.peer_faults("not json") == {} and frr.peer_faults('{"failedPeersCount": 0}') == {}
+
+
+def test_a_failing_device_stops_within_its_pause_once_another_failed_decisively(tmp_path):
+    """The halt marker is looked for during the pause between polls, not only at the next poll; a passing device never."""
+    group = HaltGroup(str(tmp_path), "CHG-1 2026-11-30T10:00:00Z batch 0")
+    clock = {"t": 0.0}
+    lost = _snap(True, routes=("10.255.0.2/32",))
+
+    def take():
+        clock["t"] += 0.1
+        return lost
+
+    def sleep(seconds):
+        clock["t"] += seconds
+        if clock["t"] >= 0.2:  # r1 halts the batch 0.1 s into r3's first pause
+            group.halt("r1", "the session to 10.0.12.2 is refused: " + BAD_AS)
+
+    out = wait_until_settled(take, no_regression_checks("frr"), 8, 1.0, pre=PRE, sleep=sleep, clock=lambda: clock["t"],
+                             converge_s=impact.convergence_bound_s(PRE), halted=group.halted_by_other("r3"))
+    assert out["halted"] and out["attempts"] == 1 and not out["result"]["passed"]
+    assert out["elapsed_s"] <= 0.2 + 1e-9  # stopped 0.1 s into the 0.9 s pause, not at the next poll (1.0 s)
+    assert "r1 failed decisively" in out["reason"]
+    flapping = _wait([lost, PRE, PRE], halted=group.halted_by_other("r3"))
+    assert flapping["halted"] and flapping["attempts"] == 1  # failing when stopped: reported failing, never passed
+    clock["t"] = 0.0
+    slept = []
+    passing = wait_until_settled(lambda: PRE, no_regression_checks("frr"), 8, 1.0, pre=PRE, sleep=slept.append,
+                                 clock=lambda: clock["t"], halted=group.halted_by_other("r3"))
+    assert passing["settled"] and "halted" not in passing and passing["attempts"] == 1  # a pass settles on its first poll
