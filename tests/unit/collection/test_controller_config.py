@@ -82,6 +82,11 @@ def loaded():
     variables["playbook_dir"] = os.path.join(ROOT, "playbooks")
     calls = []
     for task in play["tasks"]:
+        if "ansible.builtin.set_fact" in task and "when" not in task:  # facts the load computes first (the workflow files read)
+            for item in Templar(loader=loader, variables=variables).template(task.get("loop") or [None]):
+                facts = Templar(loader=loader, variables=dict(variables, item=item)).template(task["ansible.builtin.set_fact"])
+                variables.update(facts)
+            continue
         modules = [key for key in task if key.startswith("awx.awx.")]
         if not modules:
             continue
