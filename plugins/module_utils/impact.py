@@ -32,9 +32,9 @@ FAIL_FAST_POLLS = 3
 KNOWN_BOUND_POLLS = 2
 # A decisive failure (the device itself says the session cannot come back without a configuration change) ends the
 # wait once seen on this many consecutive polls (the same fact, the routing state unchanged) at least DECISIVE_HOLD_S apart
-# (one deploy poll interval: two separate reads, never one).
+# (a little under the deploy's 0.25 s poll interval, so that the next poll counts despite jitter: two reads, never one).
 DECISIVE_POLLS = 2
-DECISIVE_HOLD_S = 0.25
+DECISIVE_HOLD_S = 0.2
 # BGP NOTIFICATIONs of a configuration mismatch between the two ends (RFC 4271 6.2 OPEN Message Error; RFC 9234 role):
 # a retry meets the same configuration and is refused again, however long one waits.
 DECISIVE_NOTIFICATIONS = ("open message error",)

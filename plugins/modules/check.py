@@ -67,7 +67,7 @@ options:
         (not before the BGP convergence bound from the pre snapshot's timers, when known); a pass that follows a failure
         must hold as many polls. C(0) waits for I(settle_timeout) as before.
       - A decisive failure (a BGP session that was Established is refused with an OPEN Message Error - a configuration
-        mismatch no retry can heal) ends the wait after 2 polls at least 0.25 s apart, without waiting for the bound.
+        mismatch no retry can heal) ends the wait after 2 polls at least 0.2 s apart, without waiting for the bound.
     type: int
     default: 3
   halt_group:

@@ -73,7 +73,7 @@ def test_a_decisive_failure_ends_the_wait_after_a_short_hold_not_the_bound():
 def test_one_read_is_never_enough_and_a_moving_routing_state_restarts_the_hold():
     tracker = impact.SettleTracker(polls=3, converge_s=4.0)
     assert tracker.observe(0.3, False, ("f",), "s1", "refused") is None  # a single read
-    assert tracker.observe(0.5, False, ("f",), "s1", "refused") is None  # two reads, but under the hold (0.25 s)
+    assert tracker.observe(0.45, False, ("f",), "s1", "refused") is None  # two reads, but under the hold (0.2 s)
     assert tracker.observe(0.9, False, ("f",), "s2", "refused") is None  # the routing state moved: start again
     assert tracker.observe(1.05, False, ("f",), "s2", "refused") is None  # 0.15 s after the restart: under the hold
     assert tracker.observe(1.2, False, ("f",), "s2", "refused")["decisive"] == "refused"
