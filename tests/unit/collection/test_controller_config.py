@@ -252,3 +252,21 @@ def test_workflow_validate_checks_the_schedules_against_awx_awx(tmp_path):
     (tmp_path / "schedules.yml").write_text(yaml.safe_dump(doc))
     errors = [error.render() for error in ControllerConfig(str(tmp_path), project_dir=ROOT).errors]
     assert len(errors) == 1 and "bogus_key" in errors[0] and "awx.awx schedule" in errors[0]
+
+
+NOTIFY_FIELDS = ("notification_templates_started", "notification_templates_success", "notification_templates_error")
+
+
+def test_job_notifications_are_attached_only_with_a_webhook_url(loaded):
+    """controller/notification_templates.yml: the webhook notification template is loaded with no_log (its URL is a
+    secret); while governed_controller_job_webhook_url is unset the job templates' notifications are left as they are,
+    once it is set every job template gets the template for start, success and failure (docs/notifications.md)."""
+    _play, variables, calls = loaded
+    (template,) = [call for call in calls if call["module"] == "notification_template"]
+    assert template["no_log"] is True and template["args"]["notification_type"] == "webhook"
+    assert template["args"]["notification_configuration"]["url"] == ""
+    for call in (call for call in calls if call["module"] == "job_template"):
+        assert [call["args"].get(field) for field in NOTIFY_FIELDS] == [None, None, None], call["item"]["name"]
+    scope = dict(variables, governed_controller_job_webhook_url="https://hooks.example.invalid/awx/T0K")
+    fields = Templar(loader=DataLoader(), variables=scope).template(variables["governed_controller_job_notification_fields"])
+    assert fields == {field: ["governed-change jobs"] for field in NOTIFY_FIELDS}
