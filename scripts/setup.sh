@@ -10,8 +10,9 @@ PY=${PYTHON:-python3}
 say() { printf '[setup] %s\n' "$*"; }
 SECONDS=0
 
-# 1. Debian packages (the lab's routers, sshd, nftables; chromium for the report test; sudo for the become test).
-APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium shellcheck make sudo)
+# 1. Debian packages (the lab's routers, sshd, nftables; chromium for the report test; sudo for the become test;
+#    openjdk-17-jre-headless: the Java 17 runtime ansible-rulebook's Drools engine needs for the EDA test).
+APT_PKGS=(frr frr-pythontools openssh-server nftables iproute2 iputils-ping chromium shellcheck make sudo openjdk-17-jre-headless)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -49,6 +50,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$req_sta
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import ansible, ansible_runner, netaddr, jmespath, dateutil, yaml, pytest, psycopg" 
+  .venv/bin/ansible-rulebook --version >/dev/null  # EDA (docs/eda.md): finds the Java 17 runtime installed above
   echo "$req_stamp" > .venv/.stamp
 else
   say ".venv up to date"

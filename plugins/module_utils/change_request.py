@@ -19,7 +19,7 @@ from ansible_collections.governed.change.plugins.module_utils.impact import norm
 from ansible_collections.governed.change.plugins.module_utils.paths import SAFE_ID_HINT, SAFE_ID_RE
 
 CHANGE_TYPES = ("standard", "normal", "emergency")
-CATEGORIES = ("acl_update", "vlan_add", "bgp_policy", "routing_core", "firmware", "interface", "other")
+CATEGORIES = ("acl_update", "vlan_add", "bgp_policy", "routing_core", "firmware", "interface", "remediation", "other")
 ROLLBACK_STRATEGIES = ("backup", "custom")
 # Operators of `expected` checks; the checks engine evaluates them, this module only refuses unknown ones.
 EXPECTED_OPS = tuple(sorted(CHECK_OPERATORS))  # one operator list for the project: checks.py's

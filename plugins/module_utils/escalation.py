@@ -67,6 +67,11 @@ REASONS = {
         "Gate refused the change", "low",
         "A gate refused the change; no device was touched. Read the gate's reasons and fixes, then resolve them (approval, "
         "window, freeze) and run the change again."),
+    "remediation_refused": (
+        "Event needs a person", "medium",
+        "A detected fault on {hosts} was not remediated automatically (outside the remediation catalogue, above its rate "
+        "limit, or above its risk tier); no device was touched. Diagnose it with {runbook}, then fix it through a normal "
+        "change, or page {target}."),
     "dependency_not_ready": (
         "Dependency not ready", "medium",
         "The change waited for a dependency (another change, an API, a device state or a webhook) that was not ready in "

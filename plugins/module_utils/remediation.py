@@ -176,8 +176,16 @@ def check_standard_remediation(policy, request, klass, groups):
 
 
 def is_local_route(route):
-    """A route the device originates itself (a network statement or redistribution): empty AS path, no next hop."""
-    return isinstance(route, dict) and not route.get("as_path") and route.get("nexthop") in (None, "", "0.0.0.0", "::")
+    """A route the device originates and uses itself (a network statement or redistribution): empty AS path, no next
+    hop, a best path."""
+    if not isinstance(route, dict) or route.get("best") is not True:
+        return False
+    return not route.get("as_path") and route.get("nexthop") in (None, "", "0.0.0.0", "::")
+
+
+def is_lost(route):
+    """Gone from the BGP table, or still there without a valid best path (a network statement whose route left the RIB)."""
+    return not isinstance(route, dict) or route.get("best") is not True
 
 
 def peer_cause(peer):
@@ -187,7 +195,7 @@ def peer_cause(peer):
 
 def faults(baseline, current):
     """The faults of one device: {key: event body} for each baseline-established peer now down and each prefix the
-    device originated in the baseline that is gone now. Sections missing from either snapshot give no faults."""
+    device originated in the baseline that is lost now (is_lost). Sections missing from either snapshot give no faults."""
     device = current.get("device") or baseline.get("device")
     base, now = baseline.get("sections") or {}, current.get("sections") or {}
     local_as = (now.get("bgp") or base.get("bgp") or {}).get("asn")
@@ -202,9 +210,8 @@ def faults(baseline, current):
                     "state": (after or {}).get("state", "missing")}
     if "routes" in base and "routes" in now:
         for prefix, route in sorted(base["routes"].items()):
-            if is_local_route(route) and prefix not in now["routes"]:
-                out["prefix_lost:%s:%s" % (device, prefix)] = {"kind": "prefix_lost", "device": device, "prefix": prefix,
-                                                                "local_as": local_as}
+            if is_local_route(route) and is_lost(now["routes"].get(prefix)):
+                out["prefix_lost:%s:%s" % (device, prefix)] = {"kind": "prefix_lost", "device": device, "prefix": prefix, "local_as": local_as}
     return out
 
 
@@ -411,8 +418,8 @@ def expected_for(body):
     if body["kind"] == "peer_down":
         return {"name": "peer_restored", "description": "BGP peer %s is established again" % body["peer"],
                 "query": "sections.peers.\"%s\".established" % body["peer"], "op": "equals", "value": True, "snapshot": "post"}
-    return {"name": "prefix_restored", "description": "%s is back in the BGP table" % body["prefix"],
-            "query": "contains(keys(sections.routes), '%s')" % body["prefix"], "op": "equals", "value": True, "snapshot": "post"}
+    return {"name": "prefix_restored", "description": "%s has a best path in the BGP table again" % body["prefix"],
+            "query": "sections.routes.\"%s\".best" % body["prefix"], "op": "equals", "value": True, "snapshot": "post"}
 
 
 def change_request_for(entry, body, change_id):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.governed.change.plugins.module_utils.errors import GateRefused, MissingLibrary, PolicyError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.policy import TIERS, compiled
+from ansible_collections.governed.change.plugins.module_utils.remediation import standard_templates
 
 try:
     import jmespath
@@ -97,7 +98,8 @@ def classify_change(policy, facts, tier, source="change request"):
     if change_type == "normal":
         return {"change_class": "normal", "standard_change": None, "reason": "requested as a normal change."}
     reasons = []
-    for index, entry in enumerate(policy["standard_changes"]):
+    # The remediation catalogue's entries are standard change templates too (category remediation).
+    for index, entry in enumerate(policy["standard_changes"] + standard_templates(policy)):
         if entry["category"] != facts["category"]:
             continue
         where = "%s: standard_changes[%d].when (%s)" % (policy.get("source", "policy"), index, entry["name"])

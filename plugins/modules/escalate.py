@@ -34,7 +34,7 @@ options:
     type: str
     required: true
     choices: [rollback_failed, retries_exhausted, approval_timeout, approval_denied, check_undecidable, change_failed, gate_refused,
-              post_review_overdue, dependency_not_ready]
+              post_review_overdue, remediation_refused, dependency_not_ready]
   detected:
     description: What was detected - a sentence or a list of sentences (a non-string item is shown as JSON).
     type: raw

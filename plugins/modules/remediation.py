@@ -86,7 +86,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 decision:
-  description: The decision - decision (remediate or escalate), reason_code, reasons, remediation, change_id, runbook, rate, and in phase decide the change_request (and change_request_file).
+  description:
+    - The decision - decision (remediate or escalate), reason_code, reasons, remediation, change_id, runbook, rate, and in
+      phase decide the change_request (and change_request_file).
   returned: always
   type: dict
   sample: {"decision": "escalate", "reason_code": "rate_limited", "remediation": "restore_anchor_route", "change_id": "RMD-r1-20261130170000-ab12cd",

@@ -6,6 +6,14 @@ snapshot code; what counts as an event is decided in plugins/module_utils/remedi
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
+from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
+from ansible_collections.governed.change.plugins.module_utils.remediation import detect
+from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
+
 DOCUMENTATION = r"""
 ---
 short_description: Poll routers' BGP peers and routes and emit peer_down and prefix_lost events
@@ -54,14 +62,6 @@ EXAMPLES = r"""
         run_playbook:
           name: governed.change.remediate
 """
-
-import asyncio
-import logging
-
-from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
-from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
-from ansible_collections.governed.change.plugins.module_utils.remediation import detect
-from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
 
 LOGGER = logging.getLogger("governed.change.device_state")
 

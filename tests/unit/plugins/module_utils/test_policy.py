@@ -150,7 +150,7 @@ MALFORMED = [
      "policy.yml: criticality.levels: is not a known key. Fix: remove it or use one of the allowed keys: default, hostvar, groups, tagvar, tags, critical_at."),
     ("standard_bad_category", mutate("standard_changes[0].category", "acl"),
      "policy.yml: standard_changes[0].category: 'acl' is not allowed. "
-     "Fix: use one of: acl_update, vlan_add, bgp_policy, routing_core, firmware, interface, other."),
+     "Fix: use one of: acl_update, vlan_add, bgp_policy, routing_core, firmware, interface, remediation, other."),
     ("standard_bad_when", mutate("standard_changes[0].when", "device_count <="),
      "policy.yml: standard_changes[0].when: is not a valid JMESPath expression (incomplete expression at character 15). Fix: " + JMES_FIX),
     ("standard_bad_max_tier", mutate("standard_changes[0].max_tier", "lowest"),
