@@ -823,16 +823,33 @@ class SqliteLedger(LedgerBackend):
                               locks, strict_times=self._strict_times(conn))
 
     def _device_problems(self, conn, devices):
-        """The leases of ``devices`` against the lock history (found through the events_kind index)."""
+        """The leases of ``devices`` against the lock history (found through the events_kind index), replayed from the
+        oldest of the devices' latest lock.acquired events: what came before cannot change their leases."""
         wanted = set(devices)
-        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (?, ?, ?) ORDER BY seq",
-                            LOCK_KINDS).fetchall()
+        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (?, ?, ?) AND seq >= ? "
+                            "ORDER BY seq", LOCK_KINDS + (self._lease_history_start(conn, wanted),)).fetchall()
         derived = derive_state(rows)
         derived = {"changes": {}, "approvals": {}, "locks": {d: lock for d, lock in derived["locks"].items() if d in wanted}}
         locks = {}
         for device in sorted(wanted):
             locks.update({lock["device"]: lock for lock in self._lock_rows(conn, "device", device)})
         return compare_tables(derived, {}, {}, locks, strict_times=self._strict_times(conn))
+
+    @staticmethod
+    def _lease_history_start(conn, wanted):
+        """The seq from which the lock history decides the leases of ``wanted``: the oldest of their latest lock.acquired
+        events, found walking those events back from the head (an acquisition replaces any earlier lease, so nothing
+        before it matters; a device never leased has none). Cost: the acquisitions since then, not the whole history."""
+        pending, start = set(wanted), None
+        for seq, data in conn.execute("SELECT seq, data FROM events WHERE kind = ? ORDER BY seq DESC", (LOCK_KINDS[0],)):
+            named = (_event_object(data) or {}).get("devices")
+            hit = {device for device in named if isinstance(device, str)} & pending if isinstance(named, list) else set()
+            if hit:
+                pending -= hit
+                start = seq
+                if not pending:
+                    break
+        return start if start is not None else (conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0) + 1
 
     @staticmethod
     def _strict_times(conn):
