@@ -32,16 +32,53 @@ INVENTORY = os.path.join(ROOT, "lab", "inventory", "hosts.yml")
 LAUNCHER = "svc-ci"
 
 
+def sqlite_ledger(out):
+    """The default ledger of a run: a SQLite file in its output directory."""
+    return str(out / "ledger.sqlite")
+
+
+# The instance the helpers below talk to: its lab settings, device ports, ledger per output directory (a path or a
+# postgresql:// URL), the environment its runs add (PG* for a PostgreSQL ledger) and its timings file. A module with
+# its own instance sets it for its lifetime through instance_session(); modules never interleave within one process.
+ACTIVE = {"lab": LAB_ENV, "ports": HOST_PORTS, "ledger": sqlite_ledger, "env": {}, "timings": "pipeline_timings.json"}
+
+
+def instance_session(lab_env, ledger=sqlite_ledger, env=None, timings="pipeline_timings.json"):
+    """Generator fixture body: make (lab_env, ledger, env) the active instance, bring its lab up, yield its status; the
+    previous instance and os.environ are restored and the lab torn down on every exit path. ``env`` (libpq PG* settings)
+    also goes into os.environ: the tests' own ledger reads and `governed-change approve` run in this process."""
+    base = int(lab_env["GC_LAB_PORT_BASE"])
+    previous, saved = dict(ACTIVE), {key: os.environ.get(key) for key in (env or {})}
+    ACTIVE.update(lab=lab_env, ledger=ledger, env=dict(env or {}), timings=timings,
+                  ports={"r1": base + 11, "r2": base + 12, "r3": base + 13, "fw1": base + 4})
+    os.environ.update(env or {})
+    try:
+        yield from lab_session(env=dict(os.environ, **lab_env))
+    finally:
+        ACTIVE.clear()
+        ACTIVE.update(previous)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def ledger_at(out):
+    """The ledger location of the run writing to ``out`` on the active instance."""
+    return ACTIVE["ledger"](out)
+
+
 @pytest.fixture(scope="module")
 def pipeline_lab():
     """This module's own lab instance (never the session `lab`), torn down on every exit path."""
-    env = dict(os.environ, **LAB_ENV)
-    yield from lab_session(env=env)
+    yield from instance_session(LAB_ENV)
 
 
 @pytest.fixture(scope="module")
 def pipeline_env(pipeline_lab):  # pylint: disable=unused-argument,redefined-outer-name
-    env = run_env(LAB_ENV)
+    env = run_env(ACTIVE["lab"])
+    env.update(ACTIVE["env"])
     return env
 
 
@@ -83,7 +120,7 @@ def webhook():
 
 def host_shell(device, command):
     """One command in a device's host shell (routers: inside the router's namespaces, FRR_VTY_DIR set)."""
-    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command],
+    proc = subprocess.run(lab_ssh_argv(ACTIVE["lab"]["GC_LAB_RUN"], ACTIVE["ports"][device]) + [command],
                           capture_output=True, text=True, timeout=60, check=True)
     return proc.stdout
 
@@ -124,7 +161,7 @@ def undo_good_change():
 
 
 def extra_vars(change, out, signing_dir, **more):
-    data = {"governed_change_request": str(change), "governed_output_dir": str(out), "governed_ledger": str(out / "ledger.sqlite"),
+    data = {"governed_change_request": str(change), "governed_output_dir": str(out), "governed_ledger": ledger_at(out),
             "governed_policy": str(signing_dir / "policy.yml"), "governed_launcher": LAUNCHER}
     data.update(more)
     return data
@@ -163,6 +200,7 @@ def run_runner(env, playbook, variables, tmp_path, name):
     private = tmp_path / ("runner-%s" % name)
     private.mkdir()
     envvars = {key: env[key] for key in ("ANSIBLE_CONFIG", "PATH", "GC_LAB_PREFIX", "GC_LAB_PORT_BASE", "GC_LAB_RUN")}
+    envvars.update((key, value) for key, value in env.items() if key.startswith("PG"))  # libpq settings, as AWX injects them
     started = time.monotonic()
     result = ansible_runner.run(private_data_dir=str(private), project_dir=ROOT, playbook=playbook, inventory=INVENTORY,
                                 extravars=variables, envvars=envvars, quiet=True)
@@ -179,7 +217,7 @@ def run_runner(env, playbook, variables, tmp_path, name):
 def approve(out, change_id, signing_dir, identity="alice"):
     """Sign an approval for the change's current assessment with the identity's SSH key (`governed-change approve`)."""
     buf, err = io.StringIO(), io.StringIO()
-    rc = cli.main(["approve", "--ledger", str(out / "ledger.sqlite"), "--change", change_id,
+    rc = cli.main(["approve", "--ledger", ledger_at(out), "--change", change_id,
                    "--assessment", str(out / "assessments" / ("%s.assessment.json" % change_id)),
                    "--key", str(signing_dir / identity), "--identity", identity, "--policy", str(signing_dir / "policy.yml"), "--yes"],
                   out=buf, err=err, stdin=io.StringIO(""))
