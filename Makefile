@@ -1,5 +1,5 @@
 # governed.change — the two commands a user needs are `make demo` and `make test` (see README.md).
-.PHONY: setup demo test unit functional integration sanity lint importer lab-up lab-down lab-status bench
+.PHONY: setup demo test unit functional integration molecule sanity lint importer lab-up lab-down lab-status bench
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,9 @@ functional: setup
 
 integration: setup
 	@.venv/bin/pytest tests/integration -q
+
+molecule: setup
+	@scripts/molecule.sh
 
 sanity: setup
 	@scripts/sanity.sh
