@@ -30,6 +30,9 @@ FRR_DEFAULT_HOLD_S = 180
 FRR_DEFAULT_CONNECT_S = 120
 FAIL_FAST_POLLS = 3
 KNOWN_BOUND_POLLS = 2
+# Without BGP timers, a failure stable over ``polls`` polls must also span this long (what 3 polls 0.5 s apart gave), so
+# that a shorter poll interval does not judge a moment's failure final.
+STABLE_MIN_S = 1.0
 # A decisive failure (the device itself says the session cannot come back without a configuration change) ends the
 # wait once seen on this many consecutive polls (the same fact, the routing state unchanged) at least DECISIVE_HOLD_S apart
 # (a little under the deploy's 0.25 s poll interval, so that the next poll counts despite jitter: two reads, never one).
@@ -364,8 +367,8 @@ class SettleTracker:
     * a pass after a failure settles only after ``polls`` consecutive passing polls with the same routing state (2
       when the BGP convergence bound is known);
     * a failure ends the wait (fail fast) when the same failure and the same routing state were seen on ``polls``
-      consecutive polls - or, when the BGP convergence bound is known, on 2 consecutive polls the later of which is at
-      least that bound after the wait began;
+      consecutive polls spanning at least ``STABLE_MIN_S`` - or, when the BGP convergence bound is known, on 2
+      consecutive polls the later of which is at least that bound after the wait began;
     * a decisive failure (``decisive``: why the device says it cannot heal, see ``decisive_failure``) ends the wait
       without waiting for the bound, once the same decisive fact and routing state were seen on ``DECISIVE_POLLS``
       consecutive polls at least ``DECISIVE_HOLD_S`` apart (a short hold: never a single read). A pass never settles
@@ -378,7 +381,7 @@ class SettleTracker:
                   "write e.g. fail_fast_polls: 3.")
         self.polls, self.converge_s = polls, converge_s
         self.seen_failure = False
-        self.last, self.run = None, 0
+        self.last, self.run, self.run_since = None, 0, 0.0
         self.decisive_last, self.decisive_run, self.decisive_since = None, 0, None
 
     def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None, decisive=None):
@@ -391,6 +394,8 @@ class SettleTracker:
     def _count(self, elapsed_s, passed, failure_sig, routing_sig, decisive):
         key = ("pass" if passed else ("fail", failure_sig), routing_sig)
         self.run = self.run + 1 if key == self.last else 1
+        if self.run == 1:
+            self.run_since = elapsed_s
         self.last = key
         # the decisive fact and the routing state must hold; what the failing checks read may move (a refused
         # session cycles Idle/Connect/OpenSent, and its last reset reason with it) without the failure being any less
@@ -428,6 +433,8 @@ class SettleTracker:
         if self.polls == 0 or self.run < self._needed():
             return None
         if self.converge_s is not None and elapsed_s < self.converge_s:
+            return None
+        if self.converge_s is None and elapsed_s - self.run_since < STABLE_MIN_S:
             return None
         bound = "BGP convergence bound %.1f s passed" % self.converge_s if self.converge_s is not None else "no BGP timers known"
         return {"settled": False, "fail_fast": True,

@@ -63,9 +63,9 @@ options:
     default: 0
   fail_fast_polls:
     description:
-      - Fail fast - the same failure seen on this many consecutive polls with the routing state unchanged ends the wait
-        (not before the BGP convergence bound from the pre snapshot's timers, when known); a pass that follows a failure
-        must hold as many polls. C(0) waits for I(settle_timeout) as before.
+      - Fail fast - the same failure seen on this many consecutive polls with the routing state unchanged, and for at
+        least 1 s, ends the wait (not before the BGP convergence bound from the pre snapshot's timers, when known); a
+        pass that follows a failure must hold as many polls. C(0) waits for I(settle_timeout) as before.
       - A decisive failure (a BGP session that was Established is refused with an OPEN Message Error - a configuration
         mismatch no retry can heal) ends the wait after 2 polls at least 0.2 s apart, without waiting for the bound.
     type: int

@@ -174,3 +174,18 @@ def test_a_failing_device_stops_within_its_pause_once_another_failed_decisively(
     passing = wait_until_settled(lambda: PRE, no_regression_checks("frr"), 8, 1.0, pre=PRE, sleep=slept.append,
                                  clock=lambda: clock["t"], halted=group.halted_by_other("r3"))
     assert passing["settled"] and "halted" not in passing and passing["attempts"] == 1  # a pass settles on its first poll
+
+
+def test_without_bgp_timers_a_stable_failure_must_also_span_a_second_at_the_faster_poll_interval():
+    """3 polls 0.25 s apart are not enough to call a failure final when no convergence bound is known (0.5 s of it);
+    the failure must also have lasted STABLE_MIN_S, as 3 polls at the old 0.5 s interval did."""
+    tracker = impact.SettleTracker(polls=3, converge_s=None)
+    times = [0.25 * n for n in range(1, 6)]  # 0.25 .. 1.25 s
+    verdicts = [tracker.observe(t, False, ("f",), "s") for t in times]
+    assert verdicts[:4] == [None] * 4  # 3rd and 4th polls: 3-4 in a row, but only 0.5 / 0.75 s long
+    assert verdicts[4]["fail_fast"] and "5 consecutive polls" in verdicts[4]["reason"]  # 1.0 s after the first
+    moved = impact.SettleTracker(polls=3, converge_s=None)  # the routing state moved at 0.75 s: the span restarts
+    assert all(moved.observe(t, False, ("f",), "s1" if t < 0.75 else "s2") is None for t in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5))
+    assert moved.observe(1.75, False, ("f",), "s2")["fail_fast"]
+    flapping = impact.SettleTracker(polls=3, converge_s=None)  # fail, pass, fail...: never final, never settled
+    assert all(flapping.observe(0.25 * n, n % 2 == 0, ("f",), "s") is None for n in range(1, 12))
