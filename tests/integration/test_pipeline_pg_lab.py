@@ -23,18 +23,18 @@ import pytest
 import yaml
 
 import pg_server as pg_support
-from conftest_pipeline import ASSESS, INVENTORY, PIPELINE, _json_doc, approve, extra_vars, good_change, instance_session, ledger_at
+from conftest_pipeline import INVENTORY, PIPELINE, _json_doc, approve, extra_vars, good_change, instance_session, ledger_at
 from conftest_pipeline import GOOD_LINE, running_config, undo_good_change, vtysh_config
 from conftest_pipeline import pipeline_env, signing, webhook  # noqa: F401 pylint: disable=unused-import
 from labfixture import ROOT
 from pipeline_cases import assess, kinds, ledger_of, states
 # the pipeline lab suite (test_pipeline_lab.py runs it on SQLite) collected again: on this module's lab and PostgreSQL ledger
-from pipeline_cases import test_bad_change_rolls_back_escalates_and_restores_the_pre_state  # noqa: F401
-from pipeline_cases import test_change_in_a_freeze_stops_before_any_device_is_touched  # noqa: F401
-from pipeline_cases import test_expired_approval_cancels_and_escalates_approval_timeout  # noqa: F401
-from pipeline_cases import test_good_change_closes_successful  # noqa: F401
-from pipeline_cases import test_stage_playbooks_in_sequence_pass_artifacts_like_awx  # noqa: F401
-from pipeline_cases import test_unapproved_change_stops_before_any_device_is_touched  # noqa: F401
+from pipeline_cases import test_bad_change_rolls_back_escalates_and_restores_the_pre_state  # noqa: F401 pylint: disable=unused-import
+from pipeline_cases import test_change_in_a_freeze_stops_before_any_device_is_touched  # noqa: F401 pylint: disable=unused-import
+from pipeline_cases import test_expired_approval_cancels_and_escalates_approval_timeout  # noqa: F401 pylint: disable=unused-import
+from pipeline_cases import test_good_change_closes_successful  # noqa: F401 pylint: disable=unused-import
+from pipeline_cases import test_stage_playbooks_in_sequence_pass_artifacts_like_awx  # noqa: F401 pylint: disable=unused-import
+from pipeline_cases import test_unapproved_change_stops_before_any_device_is_touched  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.governed.change.plugins.module_utils.ledger import open_ledger
 
