@@ -81,7 +81,7 @@ def main():
         first = results[args.sizes[0]]
         print("%-8d %10.1f %8.2f %10.1f %14.0f %14.0f %7d/%-3d" % (
             size, result["seconds"], result["seconds"] / first["seconds"], result["assess_s"], result["peak_mb"],
-            result["maxrss_mb"], result["changed"], size))
+            result["maxrss_mb"], result["changed"], size), flush=True)
     last, first = args.sizes[-1], args.sizes[0]
     print("ratio %d / %d routers: %.2f (goal < 3)" % (last, first, results[last]["seconds"] / results[first]["seconds"]))
     return 0
