@@ -140,7 +140,7 @@ def eda(tmp_path_factory):
                     "known_hosts": os.path.join(run, "known_hosts")} for name, port in sorted(HOST_PORTS.items())]
         (out / "vars.yml").write_text(yaml.safe_dump({
             "governed_policy": str(out / "policy.yml"), "governed_output_dir": str(out), "governed_ledger": state.ledger,
-            "governed_eda_devices": devices, "governed_eda_interval": 1}))
+            "governed_eda_devices": devices, "governed_eda_interval": 2}))
         env = run_env(LAB_ENV)
         env["PYTHONPATH"] = os.path.join(ROOT, ".collections") + os.pathsep + env.get("PYTHONPATH", "")
         with open(state.log, "w", encoding="utf-8") as log:
