@@ -52,9 +52,12 @@ CATALOGUE = [
 
 
 def shell(device, command):
-    proc = subprocess.run(lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command], capture_output=True, text=True,
-                          timeout=60, check=True)
-    return proc.stdout
+    """One command in the device's host shell; one retry when the SSH session hangs (seen once on a loaded machine)."""
+    argv = lab_ssh_argv(LAB_ENV["GC_LAB_RUN"], HOST_PORTS[device]) + [command]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    except subprocess.TimeoutExpired:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
 
 
 def vtysh(device, *commands):
