@@ -32,6 +32,9 @@ SCENARIOS=("$@")
 status=0 failed=()
 for scenario in "${SCENARIOS[@]}"; do
   start=$SECONDS
+  # A fresh start: molecule keeps "prepared" in the scenario's ephemeral state, and a scenario without a destroy
+  # playbook (managed: false) never clears it, so a second run would skip prepare.
+  molecule reset -s "$scenario" >/dev/null 2>&1 || true
   if molecule test -s "$scenario"; then verdict=passed; else verdict=FAILED; status=1; failed+=("$scenario"); fi
   echo "molecule: scenario $scenario $verdict in $((SECONDS - start)) s"
 done
