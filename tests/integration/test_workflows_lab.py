@@ -24,8 +24,10 @@ import pytest
 import yaml
 
 from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv, run_env
+from ledger_states import ledger_with_changes
 
 from ansible_collections.governed.change.plugins.module_utils.clock import utc_now as clock_now
+from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 # this module's lab instance; GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN in the environment pick another one
 LAB_ENV = {key: os.environ.get(key) or default for key, default in (
@@ -343,24 +345,32 @@ def test_emergency_change_bypasses_the_closed_window_and_records_it(wf_env, sign
 
 def test_multi_domain_branches_overlap_and_converge(wf_env, signers, tmp_path):
     change = os.path.join(CHANGES, "multi_domain_r3_fw1.yml")
-    record, out, _stdout = run_workflow(wf_env, tmp_path, "multi_domain_change.yml", change, signers, approver="alice")
+    # routing waits for the firewall change it depends on (node wait_firewall_change, ledger source): closed successful here
+    (tmp_path / "out").mkdir()
+    ledger_with_changes(str(tmp_path / "out" / "ledger.sqlite"), (("CHG-3000-FW", "dave", "scheduled"),))
+    with SqliteLedger(str(tmp_path / "out" / "ledger.sqlite")) as ledger:
+        for state in ("implement", "review"):
+            ledger.transition("CHG-3000-FW", state, "dave")
+        ledger.transition("CHG-3000-FW", "closed", "dave", close_code="successful")
+    record, out, _stdout = run_workflow(wf_env, tmp_path, "multi_domain_change.yml", change, signers, approver="alice",
+                                        extra=["-e", "governed_wait_change_id=CHG-3000-FW"])
     nodes = nodes_of(record)
-    # the branches start together: both prechecks run before either ends (whatever they decide)
-    first, second = nodes["precheck_routers"], nodes["precheck_firewalls"]
+    # the branches start together: the routers' wait and the firewalls' precheck run before either ends
+    first, second = nodes["wait_firewall_change"], nodes["precheck_firewalls"]
     assert first["start"] and second["start"], explain(record)
     assert moment(first["start"]) < moment(second["end"]) and moment(second["start"]) < moment(first["end"])
     assert record["status"] == "successful", explain(record)
-    for ident in ("precheck_routers", "deploy_routers", "verify_routers", "precheck_firewalls", "deploy_firewalls",
-                  "verify_firewalls", "verify_network", "close"):
+    for ident in ("wait_firewall_change", "precheck_routers", "deploy_routers", "verify_routers", "precheck_firewalls",
+                  "deploy_firewalls", "verify_firewalls", "verify_network", "close"):
         assert nodes[ident]["status"] == "successful", explain(record)
+    assert moment(nodes["precheck_routers"]["start"]) >= moment(nodes["wait_firewall_change"]["end"])
+    (waited,) = [data for kind, data in ledger_events(out, "CHG-3001") if kind == "wait.dependency"]
+    assert (waited["source"], waited["decision"], waited["condition"]["change_id"]) == ("ledger", "met", "CHG-3000-FW"), waited
     assert nodes["deploy_routers"]["limit"] == "routers" and nodes["deploy_firewalls"]["limit"] == "firewalls"
     # the two branches really ran at the same time
-    routers = (moment(nodes["precheck_routers"]["start"]), moment(nodes["verify_routers"]["end"]))
+    routers = (moment(nodes["wait_firewall_change"]["start"]), moment(nodes["verify_routers"]["end"]))
     firewalls = (moment(nodes["precheck_firewalls"]["start"]), moment(nodes["verify_firewalls"]["end"]))
     assert routers[0] < firewalls[1] and firewalls[0] < routers[1], (routers, firewalls)
-    for stage in ("precheck", "deploy"):
-        first, second = nodes["%s_routers" % stage], nodes["%s_firewalls" % stage]
-        assert moment(first["start"]) < moment(second["end"]) and moment(second["start"]) < moment(first["end"]), stage
     # the convergence node waited for both branches
     assert moment(nodes["verify_network"]["start"]) >= max(routers[1], firewalls[1])
     assert "192.0.2.33/32" in running_config("r3")
