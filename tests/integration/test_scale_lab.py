@@ -69,7 +69,7 @@ def test_one_governed_change_reaches_every_router_and_the_ledger_records_all(siz
     assert (record["state"], record["close_code"]) == ("closed", "successful")
     assert verified["ok"], verified["problems"]
     acquired = [e for e in events if e["kind"] == "lock.acquired"]
-    # every router leased (precheck, and again when the deploy renews the leases) and every lease released
+    # every router leased (the run records two acquisitions of the same leases, same owner) and every lease released
     assert sorted({d for e in acquired for d in e["data"]["devices"]}) == sorted(NAMES) and locks == []
     assessed = [e for e in events if e["kind"] == "change.assessed"]
     assert assessed and assessed[-1]["data"]["tier"] == "medium"
