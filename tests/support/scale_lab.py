@@ -7,8 +7,9 @@ one batch, checks, verify, close). Used by tests/integration/test_scale_lab.py a
 (no tests here).
 
 The change: a service address 192.0.2.1/32 on every router's loopback (not announced in BGP: the lab's routing is
-unchanged), checked on every router's post snapshot. Tier medium (wide_fleet); the policy copy deploys the canary, then
-the other routers in batches of ``batch_size`` (default: all of them in one batch).
+unchanged), checked on every router's post snapshot. Tier medium at every size (wide_fleet, multi_site; the policy copy
+drops large_diff, which 30 routers would fire); the policy copy deploys the canary, then the other routers in batches
+of ``batch_size`` (default: all of them in one batch).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def workspace(base, batch_size=None):
     policy["allowed_signers"] = str(base / "allowed_signers")
     policy["freezes"] = []  # the example's year-end freeze must not stop a benchmark run in late December
     policy["requirements"]["medium"]["batch_size"] = batch_size or 99
+    # the same tier at every size: without this, 30 routers x 2 lines (large_diff, >= 50 lines) make the change high
+    # (2 approvals from netops and cab, a window), so the sizes would not run the same pipeline
+    policy["risk"]["rules"] = [rule for rule in policy["risk"]["rules"] if rule["name"] != "large_diff"]
     (base / "policy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
     change = {"id": CHANGE_ID, "title": "Service address on every router's loopback",
               "description": "192.0.2.1/32 (TEST-NET-1, lab-internal) on every router's loopback; not announced in BGP.",
