@@ -181,7 +181,9 @@ def test_prefix_lost_is_remediated_as_a_governed_standard_change(eda):  # pylint
     kinds = [item["kind"] for item in events]
     verdicts = {item["data"].get("gate"): item["data"] for item in events if item["kind"] == "gate.verdict"}
     assert kinds[0] == "change.created" and kinds.count("remediation.decided") == 2, kinds
-    assert "deploy" in " ".join(kinds) and "verify" in " ".join(kinds), kinds
+    assert {"stage.started", "stage.results", "lock.acquired", "change.outcome", "evidence.built"} <= set(kinds), kinds
+    states = [item["data"].get("to") for item in events if item["kind"] == "change.state"]
+    assert states[-4:] == ["scheduled", "implement", "review", "closed"], states
     assessed = [item["data"] for item in events if item["data"].get("decision") == "assessed"]
     assert assessed and assessed[-1]["change_class"] == "standard" and assessed[-1]["tier"] == "low", verdicts
     print("\nEDA: fault -> verified recovery of %s on r1 in %.1f s (change %s)" % (ANCHOR, recovered, change_id))
