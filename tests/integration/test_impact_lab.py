@@ -171,7 +171,7 @@ def check_task_hosts(output):
     doc, _end = json.JSONDecoder().raw_decode(output[output.find("{"):])
     for play in doc.get("plays", []):
         for task in play.get("tasks", []):
-            if task["task"]["name"].startswith(CHECK_TASK) and task.get("hosts"):
+            if CHECK_TASK in task["task"]["name"] and task.get("hosts"):  # the callback prefixes the role: "deploy : ..."
                 span = task["task"]["duration"]
                 seconds = (clock.parse_instant(span["end"]) - clock.parse_instant(span["start"])).total_seconds()
                 return task["hosts"], seconds
