@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-import os
-
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
+from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists
 from ansible_collections.governed.change.plugins.module_utils.records import empty_stage_refs, fill_stage_refs, load_stage_refs, record_stage_refs
 from ansible_collections.governed.change.plugins.module_utils.records import record_stage_start
 from ansible_collections.governed.change.plugins.module_utils.recovery import current_run
@@ -26,7 +25,7 @@ class ActionModule(GovernedActionBase):
             raise ValidationError("stage is required with record and start_hosts.", where="stage",
                                   fix="pass the stage recording (e.g. precheck).")
         out = {"changed": False}
-        if not os.path.isfile(path):
+        if not ledger_exists(path):  # a file, or a postgresql:// URL (its server answers when it is opened)
             if record or args["start_hosts"] is not None:
                 raise LedgerError("the ledger file does not exist.", where="ledger: %s" % path,
                                   fix="run governed.change.assess with ledger: set to this path first (it opens the change record).")
