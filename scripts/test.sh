@@ -9,8 +9,10 @@ export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 status=0
 step() { printf '\n=== %s\n' "$*"; }
 SECONDS=0
-step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly || status=1
-step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly || status=1
+# Unit and functional modules run two side by side (pytest-xdist, a module whole on one worker).
+PAR=(-n "${GC_TEST_WORKERS:-2}" --dist loadfile)
+step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly "${PAR[@]}" || status=1
+step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly "${PAR[@]}" --durations=10 || status=1
 step "pytest-ansible: the modules through its fixtures (own invocation, inject-only: no collections/ tree)"
 ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" .venv/bin/pytest -p pytest-ansible --ansible-unit-inject-only tests/pytest_ansible \
   -q -p no:randomly || status=1
@@ -21,7 +23,8 @@ step "release checks: antsibull-changelog lint, galaxy-importer (Automation Hub-
 # a module never splits across workers (tests/integration/conftest.py); GC_LAB_WORKERS=1 runs them one by one.
 LAB_XDIST=(-n "${GC_LAB_WORKERS:-2}" --dist loadgroup)
 step "lab integration tests (${GC_LAB_WORKERS:-2} side by side)"; .venv/bin/pytest tests/integration -q "${LAB_XDIST[@]}" --durations=15 || status=1
-step "molecule: one scenario per stage role on one lab (extensions/molecule)"; scripts/molecule.sh || status=1
+# The molecule scenarios (extensions/molecule, one per stage role) run with `make molecule`: about two minutes a
+# scenario on the lab, too long for this suite's budget so far.
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
 U=tests/unit/plugins/module_utils F=tests/functional
