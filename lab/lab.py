@@ -459,7 +459,14 @@ def start_sshd():
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey])
     shutil.copy(keyfile + ".pub", os.path.join(RUN, "authorized_keys"))
     os.makedirs("/run/sshd", exist_ok=True)
+    # sshd runs a login's ForceCommand with the user's shell; bash started by sshd reads ~/.bashrc even when not
+    # interactive, and a controller's root .bashrc may do slow or locking work (pyenv init runs `pyenv rehash`, which
+    # waits up to 60 s on a stale lock). Device logins get the lab's own, empty home instead.
+    home = os.path.join(RUN, "home")
+    os.makedirs(home, mode=0o755, exist_ok=True)
+    write(os.path.join(home, ".bashrc"), "# governed.change lab: device logins read nothing from the controller's root\n")
     conf = [
+        "SetEnv HOME=%s" % home,
         "ListenAddress 127.0.0.1",
         "HostKey %s" % hostkey,
         "PidFile %s" % os.path.join(RUN, "sshd.pid"),

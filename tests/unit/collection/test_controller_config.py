@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 
 import pytest
 import yaml
@@ -73,6 +74,11 @@ def validate_args(name, params):
 @pytest.fixture(scope="module")
 def loaded():
     """The play as Ansible loads it (templates trusted), its variables and every rendered awx.awx task invocation."""
+    # An earlier module in this process may have imported the collection as a plain package (tests/conftest.py puts
+    # .collections on sys.path); Ansible's collection finder then never sees it and governed.change's filters (used
+    # by controller_load.yml) are unknown. Forget those imports so the finder loads the collection itself.
+    for name in [name for name in sys.modules if name == "ansible_collections" or name.startswith("ansible_collections.")]:
+        del sys.modules[name]
     init_plugin_loader()
     loader = DataLoader()
     play = loader.load_from_file(PLAYBOOK, trusted_as_template=True)[0]
