@@ -50,7 +50,8 @@ assess_and_approve() {  # $1 change file, $2 change id
 }
 
 run_pipeline() {  # $1 change file; prints one line per stage as it ends (governed.change.progress), then the summary
-  local rc log="$OUT/$(basename "$1" .yml).log"
+  local rc log
+  log="$OUT/$(basename "$1" .yml).log"
   # The stage lines stream as the run goes; GOVERNED_PROGRESS_VERBOSE=1 make demo shows Ansible's raw output instead.
   ANSIBLE_STDOUT_CALLBACK=governed.change.progress \
     ansible-playbook playbooks/governed_change.yml -e governed_change_request="$PWD/$1" "${COMMON[@]}" 2>&1 \

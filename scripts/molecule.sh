@@ -12,6 +12,7 @@ export GC_MOLECULE_DIR="${GC_MOLECULE_DIR:-/tmp/gc-molecule}"
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"
 unset GOVERNED_CHANGE_LEDGER GOVERNED_CHANGE_OUTPUT_DIR
+# shellcheck disable=SC2317  # called through the trap
 cleanup() { python3 lab/lab.py down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 SECONDS=0

@@ -65,7 +65,8 @@ MALFORMED = [
      "change request: type: must be a string, got a boolean (true). Fix: use one of: standard, normal, emergency."),
     ("missing_type", change(type=None), "change request: type: is required but missing. Fix: add the 'type' key."),
     ("category_unknown", change(category="acl"),
-     "change request: category: 'acl' is not allowed. Fix: use one of: acl_update, vlan_add, bgp_policy, routing_core, firmware, interface, remediation, other."),
+     "change request: category: 'acl' is not allowed. Fix: use one of: acl_update, vlan_add, bgp_policy, routing_core, firmware, "
+     "interface, remediation, other."),
     ("missing_category", change(category=None), "change request: category: is required but missing. Fix: add the 'category' key."),
     ("missing_targets", change(targets=None), "change request: targets: is required but missing. Fix: add the 'targets' key."),
     ("targets_empty", change(targets=[]), "change request: targets: must not be an empty list. Fix: " + TARGETS_FIX),

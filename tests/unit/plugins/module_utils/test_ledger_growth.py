@@ -58,7 +58,7 @@ def test_the_bounded_replay_gives_the_full_replays_leases(history):
     with SqliteLedger(history, readonly=True) as ledger:
         held = {lock["device"] for lock in ledger.locks()}
         assert held and len(held) < len(DEVICES)  # some leases held, some not: both cases are compared
-        for wanted in [DEVICES, DEVICES[:1], ["r99"], ["r99", "r1"]] + [rng.sample(DEVICES, 3) for _ in range(20)]:
+        for wanted in [DEVICES, DEVICES[:1], ["r99"], ["r99", "r1"]] + [rng.sample(DEVICES, 3) for _round in range(20)]:
             bounded, _start = bounded_replay(ledger.conn, wanted)
             assert bounded == full_replay(ledger.conn, wanted), wanted
 
