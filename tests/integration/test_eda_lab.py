@@ -184,8 +184,8 @@ def test_prefix_lost_is_remediated_as_a_governed_standard_change(eda):  # pylint
     assert {"stage.started", "stage.results", "lock.acquired", "change.outcome", "evidence.built"} <= set(kinds), kinds
     states = [item["data"].get("to") for item in events if item["kind"] == "change.state"]
     assert states[-4:] == ["scheduled", "implement", "review", "closed"], states
-    assessed = [item["data"] for item in events if item["data"].get("decision") == "assessed"]
-    assert assessed and assessed[-1]["change_class"] == "standard" and assessed[-1]["tier"] == "low", verdicts
+    assessed = [item["data"].get("verdict") or {} for item in events if item["kind"] == "verdict.assess"]
+    assert assessed and assessed[-1].get("change_class") == "standard" and assessed[-1].get("tier") == "low", (kinds, verdicts)
     print("\nEDA: fault -> verified recovery of %s on r1 in %.1f s (change %s)" % (ANCHOR, recovered, change_id))
 
 
