@@ -21,12 +21,10 @@ import hmac
 import http.server
 import json
 import os
-import ssl
 import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from ansible_collections.governed.change.plugins.module_utils import clock, lifecycle
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
@@ -39,6 +37,12 @@ try:
 except ImportError:  # pragma: no cover - guarded: the core imports without jmespath
     jmespath = None
     jmespath_exceptions = None
+
+try:
+    from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
+except ImportError:  # pragma: no cover - the core imports without ansible-core (the CLI's wheel)
+    UrlsConnectionError = OSError
+    open_url = None
 
 SOURCES = ("http", "ledger", "device", "webhook")
 MET, NOT_MET, UNDECIDABLE, NEVER = "met", "not_met", "undecidable", "never"
@@ -268,15 +272,16 @@ def _json_body(raw, label):
 # ------------------------------------------------------------------------------------------------ HTTP source
 def http_get(url, headers, timeout, validate_certs):
     """(status, body bytes) of a GET; an HTTP error status is returned, a connection failure raises OSError."""
-    request = urllib.request.Request(url, headers=dict(headers, Accept="application/json"), method="GET")
-    context = None
-    if not validate_certs and url.startswith("https"):
-        context = ssl._create_unverified_context()  # pylint: disable=protected-access  # the user turned verification off
+    if open_url is None:  # pragma: no cover - ansible-core is always there in a run
+        raise OSError("ansible.module_utils.urls is not importable")
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:  # nosec - http(s) only, validated
+        with open_url(url, headers=dict(headers, Accept="application/json"), method="GET", timeout=timeout,
+                      validate_certs=bool(validate_certs)) as answer:
             return answer.status, answer.read(MAX_BODY * 16)
     except urllib.error.HTTPError as exc:
         return exc.code, b""
+    except UrlsConnectionError as exc:
+        raise OSError(str(exc)) from exc
 
 
 def http_poller(condition, fetch=http_get):

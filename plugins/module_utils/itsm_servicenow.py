@@ -17,15 +17,19 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from ansible_collections.governed.change.plugins.module_utils import approvals as approvals_mod
 from ansible_collections.governed.change.plugins.module_utils.clock import instant_or_none, iso_z, parse_instant
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
+
+try:
+    from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
+except ImportError:  # pragma: no cover - the core imports without ansible-core (the CLI's wheel)
+    UrlsConnectionError = OSError
+    open_url = None
 
 # ServiceNow's change_request.state values (the "Change Management - State Model" plugin's choice list).
 SN_STATES = {"new": -5, "assess": -4, "authorize": -3, "scheduled": -2, "implement": -1, "review": 0, "closed": 3,
@@ -311,28 +315,22 @@ class ServiceNowClient:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        req = urllib.request.Request(url, data=data, headers=headers, method=method)
-        # unredirected: a redirect to another host does not carry the credentials
-        req.add_unredirected_header("Authorization", self._auth)
+        headers["Authorization"] = self._auth
         shown = "%s %s" % (method, urllib.parse.urlsplit(url).path)
+        if open_url is None:  # pragma: no cover - ansible-core is always there in a run
+            raise ItsmError("ansible.module_utils.urls is not importable.", where=shown, fix="install ansible-core.")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self._context()) as response:  # nosec: URL from policy
+            # unredirected: a redirect to another host does not carry the credentials
+            with open_url(url, data=data, headers=headers, method=method, timeout=self.timeout,
+                          validate_certs=self.validate_certs, unredirected_headers=["Authorization"]) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raise _http_error(exc, shown)
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, UrlsConnectionError) as exc:
             raise ItsmError("ServiceNow is unreachable (%s) at %s." % (getattr(exc, "reason", exc), shown),
                             where=_host_of(self.instance), transient=True,
                             fix="check itsm.instance (or SN_HOST), the network and the instance's status.")
         return _result_of(raw, shown)
-
-    def _context(self):
-        if self.validate_certs or not self.instance.startswith("https"):
-            return None
-        context = ssl.create_default_context()  # validate_certs: false was asked for (a lab instance)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
 
     # Table API
     def query(self, table, query, fields=None, limit=100):

@@ -288,8 +288,8 @@ class PostgresLedger(base.SqliteLedger):
                                   where=self.path, fix="upgrade the governed.change collection.")
             if current == 0:
                 if self._has_table(conn, "events"):
-                    raise LedgerError(base.NOT_A_LEDGER.replace("no events table", "an events table without schema_version")
-                                      + ".", where=self.path, fix="use a database (or schema) of its own for the ledger.")
+                    text = base.NOT_A_LEDGER.replace("no events table", "an events table without schema_version")
+                    raise LedgerError(text + ".", where=self.path, fix="use a database (or schema) of its own for the ledger.")
                 for statement in PG_SCHEMA:
                     conn.execute(statement)
                 for version in range(1, base.SCHEMA_VERSION + 1):  # the SQLite migrations' end state, at once
@@ -337,8 +337,7 @@ class PostgresLedger(base.SqliteLedger):
             if name not in stored:
                 problems.append({"seq": None, "table": "schema", "problem": "the append-only trigger %s is missing: it was "
                                  "dropped outside the ledger." % name})
-            elif (re.sub(r"EXECUTE FUNCTION \S+\.governed_refuse", "EXECUTE FUNCTION governed_refuse", stored[name][0]) != want
-                  or stored[name][1] != "O" or stored[name][3] != REFUSE_BODY):
+            elif not _trigger_intact(stored[name], want):
                 problems.append({"seq": None, "table": "schema", "problem": "the append-only trigger %s was altered or "
                                  "disabled." % name})
         return problems
@@ -385,3 +384,9 @@ class PostgresLedger(base.SqliteLedger):
 def _one_line(exc):
     """A database error as one line (psycopg messages may span lines)."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _trigger_intact(stored, want):
+    """A stored trigger (definition, enabled flag, -, function body) is the ledger's own, enabled, refusing body."""
+    definition = re.sub(r"EXECUTE FUNCTION \S+\.governed_refuse", "EXECUTE FUNCTION governed_refuse", stored[0])
+    return definition == want and stored[1] == "O" and stored[3] == REFUSE_BODY
