@@ -22,6 +22,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 from ansible.template import Templar
 
 from repo_paths import ROOT
@@ -76,9 +77,24 @@ def loaded():
     """The play as Ansible loads it (templates trusted), its variables and every rendered awx.awx task invocation."""
     # An earlier module in this process may have imported the collection as a plain package (tests/conftest.py puts
     # .collections on sys.path); Ansible's collection finder then never sees it and governed.change's filters (used
-    # by controller_load.yml) are unknown. Forget those imports so the finder loads the collection itself.
-    for name in [name for name in sys.modules if name == "ansible_collections" or name.startswith("ansible_collections.")]:
-        del sys.modules[name]
+    # by controller_load.yml) are unknown. Set those imports aside while the play is templated through the finder, then
+    # put them back: the other modules of this process keep the very classes they imported (errors, exceptions).
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if _collection_module(name)}
+    try:
+        return _load_play()
+    finally:
+        for name in [name for name in sys.modules if _collection_module(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        if saved:  # the collection goes on as the plain package it was: no finder in front of it
+            _AnsibleCollectionFinder._remove()  # pylint: disable=protected-access
+
+
+def _collection_module(name):
+    return name == "ansible_collections" or name.startswith("ansible_collections.")
+
+
+def _load_play():
     init_plugin_loader()
     loader = DataLoader()
     play = loader.load_from_file(PLAYBOOK, trusted_as_template=True)[0]
