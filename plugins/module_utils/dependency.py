@@ -28,7 +28,7 @@ import urllib.parse
 
 from ansible_collections.governed.change.plugins.module_utils import clock, lifecycle
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, MissingLibrary, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
 
 try:
@@ -330,7 +330,7 @@ class LedgerPoller:
     def __call__(self):
         try:
             if self.ledger is None:
-                self.ledger = SqliteLedger(self.condition["ledger"], readonly=True)
+                self.ledger = open_ledger(self.condition["ledger"], readonly=True)
             record = self.ledger.check_change(self.condition["change_id"])
         except GovernedChangeError as exc:
             return poll_result(UNDECIDABLE, "the ledger cannot be read: %s" % exc.problem)

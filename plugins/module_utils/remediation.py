@@ -21,13 +21,12 @@ import datetime
 import hashlib
 import ipaddress
 import json
-import os
 import re
 
 from ansible_collections.governed.change.plugins.module_utils.change_request import join_path
 from ansible_collections.governed.change.plugins.module_utils.clock import iso_z, parse_instant
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, SqliteLedger
+from ansible_collections.governed.change.plugins.module_utils.ledger import LedgerTampered, ledger_exists, open_ledger
 
 EVENT_SCHEMA = "governed.change/event/1"
 DECIDED_EVENT = "remediation.decided"
@@ -376,9 +375,9 @@ def ledger_data(decision):
 
 def decision_history(ledger_path):
     """The ledger's remediation.decided events (all changes), oldest first; none when the ledger does not exist yet."""
-    if not os.path.isfile(ledger_path):
+    if not ledger_exists(ledger_path):
         return []
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         result = ledger.verify()  # a rate limit counted on an edited record would be no limit: refuse a ledger that does not verify
         if not result["ok"]:
             raise LedgerTampered(result["problems"], ledger_path)
@@ -389,7 +388,7 @@ def record_decision(ledger_path, decision):
     """Record a decision on the change it names (opened in state new when missing); an escalation cancels the change
     (nothing will be deployed under it). Returns the appended event."""
     change_id = decision["change_id"]
-    with SqliteLedger(ledger_path) as ledger:
+    with open_ledger(ledger_path) as ledger:
         if ledger.check_change(change_id) is None:
             body = decision["event"]
             ledger.create_change(change_id, "Event %s on %s (%s)" % (body["kind"], body["device"], body.get("peer") or body.get("prefix")),
