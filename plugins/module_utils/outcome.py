@@ -190,7 +190,8 @@ def rollback_verdict(facts, records):
 # ---------------------------------------------------------------------------------------------- the rules
 def decide_outcome(facts, deployed, failed_hosts, rollback):
     """successful / unsuccessful / canceled (or the forced outcome): a change that reached a device ends unsuccessful
-    when a device stage failed, a check failed or anything was rolled back; one that reached none is canceled."""
+    when a device stage failed, a check failed, anything was rolled back or its close could not be recorded; one that
+    reached none is canceled."""
     forced = facts.get("forced_outcome") or ""
     if forced:
         if forced not in OUTCOMES:
@@ -205,7 +206,8 @@ def decide_outcome(facts, deployed, failed_hosts, rollback):
         return "canceled" if stage_failed or not deployed else "successful"
     if stage_failed or failed_hosts or rollback["performed"]:
         return "unsuccessful"
-    return "successful"
+    # a change whose close could not be recorded (the ledger unreachable) is not a success: the record is not closed
+    return "unsuccessful" if facts.get("close_error") else "successful"
 
 
 def _undecidable(facts, records):

@@ -133,10 +133,6 @@ def _implementing(url, change_id):
         return "implement" in states(ledger.events(change_id=change_id))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "found on the lab, open in issue 16: with the database down from implement to the end of the run, close and escalate "
-    "fail with 'the PostgreSQL ledger cannot be reached' (reason change_failed), but the run still ends rc 0 with "
-    "governed_outcome 'successful' - the outcome does not yet count a close that could not be recorded"))
 def test_database_restart_mid_deploy_fails_closed_and_the_next_run_continues(pipeline_env, pg_cluster, signing, tmp_path):  # noqa: F811 pylint: disable=redefined-outer-name
     out = tmp_path / "out"
     before = running_config("r1")

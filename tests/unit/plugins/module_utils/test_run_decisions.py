@@ -191,6 +191,7 @@ def test_a_failed_close_escalates_change_failed_and_says_so():
     got = run_decisions.run_decision(dict(_good(), close_error="ledger is locked"))
     assert got["reason"] == "change_failed" and got["actions_taken"][-2] == "close FAILED: ledger is locked"
     assert got["summary_lines"][-1] == "close FAILED: ledger is locked"
+    assert got["outcome"] == "unsuccessful" and run_decisions.run_decision(_good())["outcome"] == "successful"
 
 
 def test_the_summary_names_the_escalation_and_the_report():
