@@ -60,6 +60,9 @@ class ActionModule(DeviceActionBase):
             return self.take_snapshot(args, task_vars, driver, args.get("probes"))
 
         converge_s = impact.convergence_bound_s(pre) if pre else None
+        # sessions the change's own lines make impossible on this device (a peer AS the peer does not present)
+        refusals = impact.config_refusals(driver.device, pre, args.get("change_lines"), args.get("deployed_hosts") or (),
+                                          args.get("intended")) if pre and args["fail_fast_polls"] else {}
         group = batch_halt.HaltGroup(store, args["halt_group"]) if args.get("halt_group") else None
         session = getattr(driver.transport, "open_session", None)
         if session:
@@ -67,7 +70,8 @@ class ActionModule(DeviceActionBase):
         try:
             settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
                                                     fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
-                                                    halted=group.halted_by_other(driver.device) if group else None)
+                                                    halted=group.halted_by_other(driver.device) if group else None,
+                                                    refusals=refusals)
         finally:
             if session:
                 driver.transport.close_session()
@@ -78,7 +82,8 @@ class ActionModule(DeviceActionBase):
             settle = checks_core.wait_until_settled(snap, checks, args["settle_interval"], args["settle_interval"], pre=pre)
         out["settle"] = {"settled": settle["settled"], "attempts": settle["attempts"], "elapsed_s": settle["elapsed_s"],
                          "reason": settle.get("reason"), "fail_fast": bool(settle.get("fail_fast")), "converge_s": converge_s,
-                         "decisive": settle.get("decisive"), "halted": bool(settle.get("halted"))}
+                         "decisive": settle.get("decisive"), "halted": bool(settle.get("halted")),
+                         "config_refusals": refusals}
         if settle.get("last_error"):
             out["settle"]["last_error"] = settle["last_error"]
         if settle["post"] is not None:

@@ -699,14 +699,15 @@ def _platform_device(docs):
 
 
 def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic,
-                       fail_fast_polls=None, converge_s=None, halted=None):
+                       fail_fast_polls=None, converge_s=None, halted=None, refusals=None):
     """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre``, fail for good, or ``timeout_s`` runs out (bounded).
 
     Fail fast (impact.SettleTracker): the same failure on ``fail_fast_polls`` consecutive polls with the routing state
     unchanged - and, when ``converge_s`` (the BGP convergence bound from the timers) is known, that long after the wait
     began - ends the wait; a pass that follows a failure must hold as many polls. ``fail_fast_polls=0`` waits for the
     timeout as before. A decisive failure (impact.decisive_failure: the device says it cannot heal) ends the wait
-    after a short hold instead of the bound. ``halted()`` (optional) is asked after every undecided poll: a reason
+    after a short hold instead of the bound; ``refusals`` (impact.config_refusals: sessions the change's own lines make
+    impossible) makes such a session decisive from the first poll it is seen down. ``halted()`` (optional) is asked after every undecided poll: a reason
     (another device of the batch failed decisively) ends the wait with this device's last result, ``halted: True``.
     A transient DeviceError from the snapshot is retried within the timeout; any other is raised.
     Returns ``{settled, attempts, elapsed_s, post, result, fail_fast?, decisive?, halted?, reason?}``.
@@ -731,7 +732,7 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
             result = run_checks(validated, pre=pre, post=post)
             last_error = None
             verdict = tracker.observe(clock() - start, result["passed"], failure_signature(result), routing_signature(post),
-                                      None if result["passed"] else decisive_failure(pre, post, result))
+                                      None if result["passed"] else decisive_failure(pre, post, result, refusals))
         except DeviceError as exc:
             if not exc.transient:
                 raise

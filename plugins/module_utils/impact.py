@@ -320,22 +320,36 @@ def _failing_mentions(result):
     return found
 
 
-def decisive_failure(pre, post, result=None):
+def decisive_failure(pre, post, result=None, refusals=None):
     """Why the device's own state says a failure cannot heal by waiting, or None.
 
-    Decisive: a BGP session that was Established before the change is down and its last NOTIFICATION (sent or
+    Decisive: a BGP session that was Established before the change is down and either its last NOTIFICATION (sent or
     received) is an OPEN Message Error - a configuration mismatch (peer AS, BGP identifier, hold time, capability)
-    that every retry meets again. A session merely resetting (Cease, hold timer, connection refused) is not decisive:
-    it may come back within the convergence bound. With ``result`` (the checks' run), only a session a failing check
-    names counts (one the change declares intended to go down is never missing, so never decisive).
+    that every retry meets again - or ``refusals`` (``config_refusals``: the change itself configured a peer AS the peer
+    does not present) names it, which needs no reconnect to be known. A session merely resetting (Cease, hold timer,
+    connection refused) is not decisive: it may come back within the convergence bound. With ``result`` (the checks'
+    run), only a session a failing check names counts (one the change declares intended to go down is never missing,
+    so never decisive).
     """
     pre_peers = ((_load(pre) or {}).get("sections") or {}).get("peers") or {}
     post_peers = ((_load(post) or {}).get("sections") or {}).get("peers") or {}
     mentions = _failing_mentions(result)
-    found = ["the session to %s is refused: %s" % (address, (peer or {}).get("lastNotification"))
-             for address, peer in sorted(post_peers.items())
-             if _refused(peer) and (pre_peers.get(address) or {}).get("established") and _named(address, mentions)]
-    return "; ".join(found) or None
+    found = [_why_decisive(address, peer, refusals or {}) for address, peer in sorted(post_peers.items())
+             if (pre_peers.get(address) or {}).get("established") and _named(address, mentions)]
+    return "; ".join(why for why in found if why) or None
+
+
+def _why_decisive(address, peer, refusals):
+    """Why the session to ``address`` (down after the change) cannot come back, or None. The configuration's reason
+    first: it holds from the first poll, whatever the session's reconnects show later (the hold needs the same fact)."""
+    peer = peer or {}
+    if peer.get("established"):
+        return None
+    if address in refusals:
+        return "the session to %s cannot come up: %s" % (address, refusals[address])
+    if _refused(peer):
+        return "the session to %s is refused: %s" % (address, peer.get("lastNotification"))
+    return None
 
 
 def _refused(peer):
@@ -347,6 +361,104 @@ def _refused(peer):
 
 def _named(address, mentions):
     return mentions is None or address in mentions or any(address in text for text in mentions)
+
+
+# ------------------------------------------------------------------------------------------------ decisive from the config
+
+
+def as_number(value):
+    """A BGP AS number as a canonical string (asplain; asdot ``1.10`` is 65546), else None (``external``, a name)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if text.isdigit():
+        return str(int(text))
+    high, dot, low = text.partition(".")
+    if dot and high.isdigit() and low.isdigit() and int(low) < 65536:
+        return str(int(high) * 65536 + int(low))
+    return None
+
+
+def _config_words(lines, where):
+    """(indented, words) of each configuration line (blank lines and ``!`` comments left out); fails closed on a
+    line that is not a string."""
+    out = []
+    for index, line in enumerate(lines or []):
+        if not isinstance(line, str):
+            _fail("%s[%d]" % (where, index), "a configuration line must be a string, got %s." % type(line).__name__,
+                  "pass the change's configuration lines as strings (the deploy role passes deploy_config_lines).")
+        if line.strip() and not line.strip().startswith("!"):
+            out.append((line[0].isspace(), line.split()))
+    return out
+
+
+def _neighbor_as_line(words):
+    """(address, new remote AS or None) of a ``neighbor A remote-as N`` / ``no neighbor A ...`` line, else None."""
+    if words[:1] == ["neighbor"] and len(words) == 4 and words[2] == "remote-as":
+        return canonical_address(words[1]), as_number(words[3])
+    if words[:2] == ["no", "neighbor"] and len(words) >= 3:
+        return canonical_address(words[2]), None  # removed or reset: nothing decisive about it
+    return None
+
+
+def neighbor_as_changes(lines, local_asn, where="change_lines"):
+    """{neighbor address: remote AS the lines set (None: not a number, or removed)} inside the default instance's
+    ``router bgp LOCAL_ASN`` block (indentation gives the block, as in the running config; a neighbor of a vrf
+    instance, another AS's block or a line outside a block counts for nothing)."""
+    local_asn = as_number(local_asn)
+    out, inside = {}, False
+    for indented, words in _config_words(lines, where):
+        if not indented:
+            inside = local_asn is not None and words[:2] == ["router", "bgp"] and len(words) == 3 and as_number(words[2]) == local_asn
+            continue
+        found = _neighbor_as_line(words) if inside else None
+        if found:
+            out[found[0]] = found[1]
+    return out
+
+
+def _presents(lines, asn, where):
+    """Whether ``lines`` could make a device present AS ``asn`` to its peers: a ``router bgp ASN`` line (a new or
+    renumbered instance, or one restated) or a ``local-as ASN``. Conservative: which device they are on is not asked."""
+    for _indented, words in _config_words(lines, where):
+        if words[:2] == ["router", "bgp"] and len(words) >= 3 and as_number(words[2]) == asn:
+            return True
+        if any(word == "local-as" and as_number(nxt) == asn for word, nxt in zip(words, words[1:])):
+            return True
+    return False
+
+
+def config_refusals(device, pre, change_lines, deployed=(), intended=None):
+    """{neighbor address: why} of the sessions the change's own configuration makes impossible on ``device``.
+
+    A session is impossible when the change (deployed on ``device``) sets the neighbor's ``remote-as`` to an AS that
+    differs from the AS the neighbor presented before the change (the pre snapshot: Established, remote AS Z), and no
+    target of the change could move a device to that AS (``router bgp N`` or ``local-as N`` in another target's
+    lines: both ends renumbered, or possibly so, never counts). A neighbor that was not Established before, whose AS is
+    unchanged, that is set to ``external``/``internal``, or that the change declares intended to go down is left out.
+    Such a session, once down after the change, is decisive at once: the peer keeps presenting Z and every reconnect
+    is refused until a configuration changes (``decisive_failure``).
+    """
+    if change_lines is None:
+        return {}
+    if not isinstance(change_lines, dict):
+        _fail("change_lines", "must map each target to its configuration lines, got %s." % type(change_lines).__name__,
+              "pass {target: [lines]} for every target of the change (the deploy role does), or leave it out.")
+    if device not in (deployed or ()) or device not in change_lines:
+        return {}
+    sections = (_load(pre) or {}).get("sections") or {}
+    pre_peers = sections.get("peers") or {}
+    excused = set(normalize_intended(intended)["sessions_down"])
+    changes = neighbor_as_changes(change_lines[device], (sections.get("bgp") or {}).get("asn"), "change_lines.%s" % device)
+    out = {}
+    for address, new_as in sorted(changes.items()):
+        peer = pre_peers.get(address) or {}
+        presented = as_number(peer.get("remoteAs"))
+        if new_as is None or presented is None or new_as == presented or not peer.get("established") or address in excused:
+            continue
+        if any(_presents(lines, new_as, "change_lines.%s" % host) for host, lines in change_lines.items() if host != device):
+            continue
+        out[address] = ("the change sets its remote-as to %s, but it presented AS %s before the change and no target of "
+                        "the change moves to AS %s" % (new_as, presented, new_as))
+    return out
 
 
 def failure_signature(result):

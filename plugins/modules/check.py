@@ -77,6 +77,20 @@ options:
         (C(settle.halted)), so the batch's verdict is known at once. A device whose checks pass, or pass after a failure
         and must still hold, is not stopped. Omit to wait independently.
     type: str
+  change_lines:
+    description:
+      - The change's configuration lines of every target (C({target: [lines]})), for fail fast only. On a device of
+        I(deployed_hosts), a C(neighbor A remote-as N) of the change's default C(router bgp) block that differs from the
+        AS the neighbor presented before the change (the I(pre) snapshot - Established, remote AS Z) makes that session,
+        once down, a decisive failure from the first poll (still 2 polls at least 0.2 s apart), without waiting for
+        the reconnect's refusal - unless another target's lines write C(router bgp N) or C(local-as N) (both ends
+        renumbered, or possibly so), the neighbor was not Established before, or I(intended) declares it down.
+    type: dict
+  deployed_hosts:
+    description: The hosts whose I(change_lines) are on the device now (the batches deployed so far, this one included).
+    type: list
+    elements: str
+    default: []
   intended:
     description:
       - Losses the change declares intended (the change request's C(intended)) - C(prefixes_lost) and C(sessions_down);
@@ -177,10 +191,11 @@ post:
 settle:
   description:
     - Attempts and seconds spent waiting until settled, why the wait ended (C(reason)), C(fail_fast) when a stable
-      failure ended it early, and C(converge_s), the BGP convergence bound used (null when unknown).
+      failure ended it early, C(converge_s), the BGP convergence bound used (null when unknown), and C(config_refusals),
+      the sessions the change's own lines make impossible on the device (see I(change_lines)).
   returned: when the action polled
   type: dict
-  sample: {settled: false, attempts: 5, elapsed_s: 2.4, fail_fast: true, converge_s: 2.0,
+  sample: {settled: false, attempts: 5, elapsed_s: 2.4, fail_fast: true, converge_s: 2.0, config_refusals: {},
            reason: "the same failure on 3 consecutive polls with the routing state unchanged (BGP convergence bound 2.0 s passed)"}
 
 """
