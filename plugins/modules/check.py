@@ -79,7 +79,7 @@ options:
     type: str
   change_lines:
     description:
-      - The change's configuration lines of every target (C({target: [lines]})), for fail fast only. On a device of
+      - The change's configuration lines of every target (a mapping of target to its list of lines), for fail fast only. On a device of
         I(deployed_hosts), a C(neighbor A remote-as N) of the change's default C(router bgp) block that differs from the
         AS the neighbor presented before the change (the I(pre) snapshot - Established, remote AS Z) makes that session,
         once down, a decisive failure from the first poll (still 2 polls at least 0.2 s apart), without waiting for
