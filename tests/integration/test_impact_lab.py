@@ -193,8 +193,11 @@ def test_a_decisive_failure_ends_detection_well_before_the_settle_timeout(impact
     assert rc != 0 and art["governed_outcome"] == "unsuccessful" and art["governed_stage_failed"] == "deploy", explain
     hosts, task_s = check_task_hosts(output)
     r1 = hosts["r1"]["settle"]
-    # ended by the decisive rule: r1's own refusal, seen twice, long before the bound (4 s on the lab) and the timeout
-    assert r1["fail_fast"] and "Bad Peer AS" in (r1["decisive"] or ""), r1
+    # ended by the decisive rule from the configuration (r1's peer AS 65020 is not the AS 65002 r2 presented before the
+    # change, and no target moves to it), seen twice - not waiting for the reconnect's refusal, the bound (4 s on the
+    # lab) or the timeout
+    assert set(r1["config_refusals"]) == {"10.0.12.2"} and "remote-as to 65020" in r1["config_refusals"]["10.0.12.2"], r1
+    assert r1["fail_fast"] and "cannot come up" in (r1["decisive"] or "") and "presented AS 65002" in r1["decisive"], r1
     assert r1["converge_s"] == 4.0 and r1["elapsed_s"] < r1["converge_s"] < settle_timeout, r1
     assert r1["attempts"] < settle_timeout / 0.25, r1  # far from polling out the timeout
     # every device of the batch ended with it (r2 on the same refusal, r3 on the batch's halt marker), none passed
