@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import abc
+import copy
 import datetime
+import hashlib
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -114,6 +117,89 @@ def event_hash(seq, change_id, ts, kind, actor, data_json, prev_hash):
     text = '{"actor":%s,"change_id":%s,"data":%s,"kind":%s,"prev_hash":%s,"seq":%d,"ts":%s}' % (
         enc(actor), enc(change_id), data_json, enc(kind), enc(prev_hash), seq, enc(ts))
     return sha256_of(text)
+
+
+# ledger verify: a chain of at least this many events is hashed in two processes (two seq ranges), where fork is available
+VERIFY_SPLIT_MIN = 200000
+_EVENT_DOC = '{"actor":%s,"change_id":%s,"data":%s,"kind":%s,"prev_hash":"%s","seq":%d,"ts":%s}'
+_RANGE_SQL = ("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE seq BETWEEN ? AND ? "
+              "ORDER BY seq")
+
+
+def _quoted(value, cache):
+    """The JSON form of a column value in an event's hashed document (event_hash's enc), cached for repeated values."""
+    found = cache.get(value)
+    if found is None:
+        found = "null" if value is None else (_encode_str(value) if _encode_str is not None else json.dumps(value, ensure_ascii=False))
+        if len(cache) < 50000:
+            cache[value] = found
+    return found
+
+
+def _quote_ts(value):
+    return _encode_str(value) if _encode_str is not None else json.dumps(value, ensure_ascii=False)
+
+
+def range_intact(rows, expected, last):
+    """Whether event rows (seq, change_id, ts, kind, actor, data, prev_hash, hash) in seq order continue a clean chain: the
+    first is seq ``expected`` linked to the hash ``last``, each next one numbered and linked to the one before, each
+    matching its hash (event_hash's document, built with less work per row). Returns (ok, next seq, last hash); any
+    doubt is not ok (verify then walks the whole log and says what is wrong)."""
+    sha, cache, doc = hashlib.sha256, {}, _EVENT_DOC
+    for seq, cid, ts, kind, actor, data, prev, digest in rows:
+        if seq != expected or prev != last or not isinstance(ts, str):
+            return False, expected, last
+        text = doc % (_quoted(actor, cache), _quoted(cid, cache), data, _quoted(kind, cache), prev, seq, _quote_ts(ts))
+        if sha(text.encode("utf-8")).hexdigest() != digest:
+            return False, expected, last
+        expected, last = seq + 1, digest
+    return True, expected, last
+
+
+def _range_of_file(path, low, high):
+    """range_intact over seqs low..high of the SQLite ledger at ``path`` (its own read-only connection: a worker process)."""
+    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path)), uri=True)
+    try:
+        before = conn.execute("SELECT hash FROM events WHERE seq = ?", (low - 1,)).fetchone() if low > 1 else (GENESIS_HASH,)
+        if before is None:
+            return False
+        ok, expected, _last = range_intact(conn.execute(_RANGE_SQL, (low, high)), low, before[0])
+        return ok and expected == high + 1
+    finally:
+        conn.close()
+
+
+def _send_range_result(pipe, path, low, high):
+    try:
+        result = _range_of_file(path, low, high)
+    except Exception:  # pylint: disable=broad-except  # any failure is "not shown intact": the full walk follows
+        result = False
+    pipe.send(result)
+    pipe.close()
+
+
+def _start_range_worker(path, low, high):
+    """A forked process checking seqs low..high (None where fork is not available): (process, pipe)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_send_range_result, args=(send, path, low, high), daemon=True)
+    proc.start()
+    send.close()
+    return proc, receive
+
+
+def _range_worker_result(worker):
+    """The worker's answer (False when it died or sent nothing)."""
+    proc, receive = worker
+    try:
+        return bool(receive.recv())
+    except (EOFError, OSError):
+        return False
+    finally:
+        receive.close()
+        proc.join(5)
 
 
 class LedgerBackend(abc.ABC):
@@ -255,8 +341,26 @@ def _m2_append_only(conn):
         conn.execute(sql)
 
 
+CHANGE_EVENTS_TABLE = "CREATE TABLE change_events (change_id TEXT PRIMARY KEY, events INTEGER NOT NULL, last_seq INTEGER NOT NULL)"
+
+
+def rebuild_change_counts(conn):
+    """Fill change_events (per change: how many events it has and its last seq) from the events themselves: once, when
+    the table is created or after rows were copied in (ledger migrate). Appends keep it up to date one row at a time."""
+    conn.execute("DELETE FROM change_events")
+    conn.execute("INSERT INTO change_events (change_id, events, last_seq) SELECT change_id, COUNT(*), MAX(seq) FROM events "
+                 "WHERE change_id IS NOT NULL GROUP BY change_id")
+
+
+def _m3_change_counts(conn):
+    """Schema 3: each change's event count and last seq (change_events), so the check before a write finds a deleted event
+    of the change by two indexed lookups instead of counting every event of the ledger."""
+    conn.execute(CHANGE_EVENTS_TABLE)
+    rebuild_change_counts(conn)
+
+
 # Ordered migrations: index + 1 is the schema version each one produces. Append, never edit.
-MIGRATIONS = (_m1_initial, _m2_append_only)
+MIGRATIONS = (_m1_initial, _m2_append_only, _m3_change_counts)
 SCHEMA_VERSION = len(MIGRATIONS)
 NOT_A_LEDGER = "not a governed.change ledger: no events table"
 
@@ -333,13 +437,14 @@ def _event_object(data_json):
     return data if isinstance(data, dict) else None
 
 
-def derive_state(rows):
+def derive_state(rows, records=None):
     """Replay events ((seq, change_id, ts, kind, actor, data_json), in seq order) into the records they imply.
 
     Returns {changes: {id: row + _seq}, approvals: {change_id: [row + seq]}, locks: {device: row + seq}}: what the
     changes, approvals and locks tables must hold. The tables are a fast index of the chain, never an authority.
+    ``records``: the records of the events before ``rows`` (replayed earlier), continued in place.
     """
-    records = {"changes": {}, "approvals": {}, "locks": {}}
+    records = records if records is not None else {"changes": {}, "approvals": {}, "locks": {}}
     for seq, change_id, ts, kind, actor, data in rows:
         if not kind.startswith(_DERIVED_KINDS):
             continue
@@ -471,6 +576,32 @@ def compare_tables(derived, changes, approvals, locks, strict_times=True):
             *_compare_locks(derived, locks, strict_times)]
 
 
+def _change_counts(rows):
+    """{change_id: (events, last seq)} of event rows (seq, change_id, ...) in seq order."""
+    counts = {}
+    for row in rows:
+        if row[1] is not None:
+            counts[row[1]] = (counts.get(row[1], (0, 0))[0] + 1, row[0])
+    return counts
+
+
+def compare_change_counts(counts, stored, deleted=False):
+    """Problems where change_events (``stored``: {change_id: (events, last_seq)}) differs from the events' own counts.
+    ``deleted``: the log lacks events (reported by seq): a change counting more events than the log holds is explained."""
+    problems = []
+    for change_id in sorted(set(counts) | set(stored), key=str):
+        want, have = counts.get(change_id, (0, 0)), stored.get(change_id)
+        if have is not None and tuple(have) == want:
+            continue
+        have = have or (0, 0)
+        if deleted and have[0] > want[0]:
+            continue
+        problems.append({"seq": want[1] or None, "table": "change_events", "problem": "change_events row of %s says %d events "
+                         "(last at seq %d), the log has %d (last at seq %d): the change_events table was edited, or events "
+                         "of the change were deleted." % (change_id, have[0], have[1], want[0], want[1])})
+    return problems
+
+
 def _anchor_problems(rows, anchor):
     """With an anchor ({seq, hash}): a problem when the log's event at that seq is missing or has another hash."""
     if not anchor:
@@ -510,6 +641,9 @@ class LedgerTampered(LedgerError):
 
 class SqliteLedger(LedgerBackend):
     """The embedded ledger: one SQLite file in WAL mode, safe with several writer processes."""
+
+    _guard_schema = None  # the schema version, while a check runs
+    _appended = None  # the events a guarded write appended (remembered as verified once it commits)
 
     def __init__(self, path, timeout_s=30.0, clock=None, readonly=False):
         if not path:
@@ -597,6 +731,7 @@ class SqliteLedger(LedgerBackend):
         if self.readonly:
             raise LedgerError("the ledger was opened read-only.", where=self.path, fix="open it without readonly to record.")
         self._begin()
+        self._appended = [] if guard is not None else None
         try:
             if guard is not None:
                 self._guard(self.conn, guard[0], guard[1])
@@ -604,6 +739,7 @@ class SqliteLedger(LedgerBackend):
             if guard is not None:
                 self._advance_checkpoint(self.conn)
             self.conn.execute("COMMIT")
+            self._remember_appended(self._appended or ())
             return result
         except BaseException as exc:
             try:
@@ -644,6 +780,11 @@ class SqliteLedger(LedgerBackend):
                      (seq, change_id, ts, kind, actor, data_json, prev, digest))
         conn.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
                      "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (seq, digest))
+        if change_id is not None:
+            conn.execute("INSERT INTO change_events (change_id, events, last_seq) VALUES (?, 1, ?) ON CONFLICT(change_id) "
+                         "DO UPDATE SET events = change_events.events + 1, last_seq = excluded.last_seq", (change_id, seq))
+            if self._appended is not None:
+                self._appended.append((seq, change_id, ts, kind, actor, data_json, prev, digest))
         return {"seq": seq, "change_id": change_id, "ts": ts, "kind": kind, "actor": actor,
                 "data": json.loads(data_json), "prev_hash": prev, "hash": digest}
 
@@ -675,20 +816,45 @@ class SqliteLedger(LedgerBackend):
         change_ids = [cid for cid in dict.fromkeys(change_ids) if cid not in trusted["changes"]]
         if trusted["tail"] and not change_ids and not devices:
             return
+        self._guard_schema = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        try:
+            problems = self._guard_problems(conn, change_ids, devices)
+        finally:
+            self._guard_schema = None
+        if problems:
+            problems = list({(p.get("seq"), p["problem"]): p for p in problems}.values())
+            raise LedgerTampered(sorted(problems, key=lambda p: p["seq"] if isinstance(p.get("seq"), int) else 0), self.path)
+        trusted["tail"] = True
+        trusted["changes"].update(change_ids)
+
+    def _guard_problems(self, conn, change_ids, devices):
+        """What _guard checks: the schema, the tail since the verified checkpoint, the changes and the devices' leases."""
         problems = self._schema_problems(conn)
         walked_from = None  # the seq after which the tail walk checked every event (None: no walk)
-        if not trusted["tail"]:
+        if not self._trusted["tail"]:
             tail_problems, walked_from = self._tail_problems(conn)
             problems += tail_problems
         for change_id in change_ids:
             problems += self._change_problems(conn, change_id, walked_from)
         if devices:
             problems += self._device_problems(conn, devices)
-        if problems:
-            problems = list({(p.get("seq"), p["problem"]): p for p in problems}.values())
-            raise LedgerTampered(sorted(problems, key=lambda p: p["seq"] if isinstance(p.get("seq"), int) else 0), self.path)
-        trusted["tail"] = True
-        trusted["changes"].update(change_ids)
+        return problems
+
+    def _has_since(self, conn, name, version):
+        """Whether the ledger has the table ``name`` its schema ``version`` added (inside a check: from the schema version
+        read once; a table dropped behind it then fails the query, closed)."""
+        if self._guard_schema is not None:
+            return self._guard_schema >= version
+        return self._has_table(conn, name)
+
+    def _remember_appended(self, rows):
+        """After a committed guarded write: this connection's own events of a change it verified in that write extend what
+        it verified (the next check of the change reads only events after them)."""
+        for row in rows:
+            seen = self._seen.get(row[1])
+            if seen is not None and seen[0] < row[0] and row[1] in self._trusted["changes"]:
+                derive_state([row[:6]], seen[2])
+                self._seen[row[1]] = (row[0], row[7], seen[2], seen[3] + 1)
 
     @staticmethod
     def _data_version(conn):
@@ -723,7 +889,7 @@ class SqliteLedger(LedgerBackend):
         problems = []
         start, prev_hash = 0, GENESIS_HASH
         row = None
-        if self._has_table(conn, "checkpoint"):
+        if self._has_since(conn, "checkpoint", 2):
             row = conn.execute("SELECT seq, hash FROM checkpoint WHERE id = 1").fetchone()
         if row is not None:
             found = conn.execute("SELECT hash FROM events WHERE seq = ?", (row[0],)).fetchone()
@@ -749,16 +915,13 @@ class SqliteLedger(LedgerBackend):
                              "the tail were deleted or appended outside the ledger." % (head[0], last[0])})
         elif head is None and last[0]:
             problems.append({"seq": last[0], "problem": "the chain head record is missing: the ledger was edited."})
-        gap = self._first_gap(conn, last[0])
-        if gap is not None:
-            problems.append({"seq": gap, "problem": "seq %d is missing: the event was deleted (the events before the verified "
-                             "checkpoint no longer number 1 to %d)." % (gap, last[0])})
         return problems, start
 
     @staticmethod
     def _first_gap(conn, last_seq):
-        """The first seq in 1..last_seq with no event (a deletion anywhere), or None; one COUNT(*) when there is none."""
-        if conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == last_seq:
+        """The first seq in 1..last_seq with no event (a deletion), or None. Counts ranges of the primary key: only run once
+        a cheap check has found an event missing, to name its seq."""
+        if conn.execute("SELECT COUNT(*) FROM events WHERE seq BETWEEN 1 AND ?", (last_seq,)).fetchone()[0] == last_seq:
             return None
         low, high = 1, last_seq  # the first m with fewer than m events in 1..m
         while low < high:
@@ -771,17 +934,43 @@ class SqliteLedger(LedgerBackend):
         return low if present < low else None
 
     def _change_problems(self, conn, change_id, walked_from):
-        """The change's own events (hash and both neighbour links) and its rows against them."""
-        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
-                            "ORDER BY seq", (change_id,)).fetchall()
-        head = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
+        """The change's own events (hash and both neighbour links), its event count, and its rows against its events.
+
+        A connection that verified the change before reads only the change's events after the last one it verified (still
+        there with its hash) and replays them onto the records it derived then: the cost of a write's check does not grow
+        with the change or the ledger."""
         problems, seen = self._recheck_seen(conn, change_id)
+        rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
+                            "AND seq > ? ORDER BY seq", (change_id, seen[0] if seen else 0)).fetchall()
+        head = (conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0) if rows else 0
         for row in rows:
             if not _already_walked(row[0], walked_from, seen):
                 problems += self._own_event_problems(conn, row, head)
-        if rows and not problems:
-            self._seen[change_id] = (rows[-1][0], rows[-1][7])
-        return problems + self._own_row_problems(conn, change_id, rows)
+        derived = derive_state((row[:6] for row in rows), copy.deepcopy(seen[2]) if seen else None)
+        count = (seen[3] if seen else 0) + len(rows)
+        last = (rows[-1][0], rows[-1][7]) if rows else (seen[:2] if seen else (0, None))
+        problems += self._count_problems(conn, change_id, count, last[0])
+        problems += self._own_row_problems(conn, change_id, derived)
+        if not problems and last[0]:
+            self._seen[change_id] = (last[0], last[1], derived, count)
+        return problems
+
+    def _count_problems(self, conn, change_id, count, last_seq):
+        """The change's events as read against change_events (schema 3): one of them deleted, wherever it sat, shows as a
+        smaller count; the missing seq is then named by counting ranges of the primary key."""
+        if not self._has_since(conn, "change_events", 3):
+            return []
+        row = conn.execute("SELECT events, last_seq FROM change_events WHERE change_id = ?", (change_id,)).fetchone()
+        stored = (row[0], row[1]) if row is not None else (0, 0)
+        if stored == (count, last_seq):
+            return []
+        gap = self._first_gap(conn, max(stored[1], last_seq))
+        if gap is not None:
+            return [{"seq": gap, "problem": "seq %d is missing: the event was deleted (change %s has %d events, its event count "
+                     "says %d)." % (gap, change_id, count, stored[0])}]
+        return [{"seq": last_seq or None, "table": "change_events", "problem": "change %s has %d events (last at seq %d) but "
+                 "change_events says %d (last at seq %d): the change_events table was edited." % (
+                     change_id, count, last_seq, stored[0], stored[1])}]
 
     def _recheck_seen(self, conn, change_id):
         """Whether the change's last event this connection verified is still as verified: (problems, seen or None)."""
@@ -812,10 +1001,9 @@ class SqliteLedger(LedgerBackend):
                     seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
         return problems
 
-    def _own_row_problems(self, conn, change_id, rows):
-        """The change's changes, approvals and locks rows against what its own events imply."""
-        derived = derive_state([row[:6] for row in rows])
-        derived["locks"] = {d: lock for d, lock in derived["locks"].items() if lock["change_id"] == change_id}
+    def _own_row_problems(self, conn, change_id, derived):
+        """The change's changes, approvals and locks rows against what its own events imply (``derived``, left unchanged)."""
+        derived = dict(derived, locks={d: lock for d, lock in derived["locks"].items() if lock["change_id"] == change_id})
         change = self._change_row(conn, change_id)
         approvals = self._approval_rows(conn, change_id)
         locks = {lock["device"]: lock for lock in self._lock_rows(conn, "change_id", change_id)}
@@ -851,8 +1039,9 @@ class SqliteLedger(LedgerBackend):
                     break
         return start if start is not None else (conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0) + 1
 
-    @staticmethod
-    def _strict_times(conn):
+    def _strict_times(self, conn):
+        if self._guard_schema is not None:
+            return self._guard_schema >= 2
         return (conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0) >= 2
 
     def _advance_checkpoint(self, conn):
@@ -996,18 +1185,65 @@ class SqliteLedger(LedgerBackend):
 
     def verify(self, anchor=None):
         """Walk the chain; report every edited, deleted, inserted or reordered event by seq, every row of the changes,
-        approvals and locks tables that its events do not imply, and a dropped or altered append-only trigger.
+        approvals, locks and change_events tables that its events do not imply, and a dropped or altered append-only trigger.
 
         ``anchor`` ({seq, hash}, e.g. a head recorded in an evidence bundle) also catches a rewrite of
         the whole chain or a truncated tail.
+
+        First a fast pass shows the chain intact (every event numbered, linked and matching its hash; streamed, in two
+        processes for a long chain) and checks the tables against the events of the kinds that make them; only when that
+        pass finds anything wrong does the full walk below run, which names each problem (the same report either way).
         """
+        intact = self._intact_chain()
+        if intact is None:
+            return self._walk_verify(anchor)
+        count, head = intact
+        problems = self._head_record_problems(head, bool(count))
+        problems += self._schema_problems(self.conn)
+        derived = derive_state(self.conn.execute(
+            "SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (%s) ORDER BY seq"
+            % ", ".join("?" * len(_DERIVE_RULES)), tuple(_DERIVE_RULES)))
+        counts = {row[0]: (row[1], row[2]) for row in self.conn.execute(
+            "SELECT change_id, COUNT(*), MAX(seq) FROM events WHERE change_id IS NOT NULL GROUP BY change_id")}
+        problems += self._table_problems(derived, counts, broken=bool(problems))
+        problems += self._anchor_problems_at(anchor)
+        problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
+        return {"ok": not problems, "events": count, "head": head, "problems": problems}
+
+    def _intact_chain(self):
+        """(events, head) when every event from seq 1 to the last is in place, linked and matching its hash; None at the
+        first doubt. Seqs 1..N/2 are hashed here, N/2+1..N in a forked process when N >= VERIFY_SPLIT_MIN (the second range
+        starts from the stored hash of seq N/2, which the first range shows to be the true one)."""
+        row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            return 0, {"seq": 0, "hash": GENESIS_HASH}
+        last_seq = row[0]
+        middle = last_seq // 2 if last_seq >= VERIFY_SPLIT_MIN else last_seq
+        worker = _start_range_worker(self.path, middle + 1, last_seq) if middle < last_seq else None
+        if worker is None:
+            middle = last_seq
+        ok, expected, _last = range_intact(self.conn.execute(_RANGE_SQL, (1, middle)), 1, GENESIS_HASH)
+        ok = ok and expected == middle + 1
+        if worker is not None:
+            ok = _range_worker_result(worker) and ok
+        return (last_seq, {"seq": last_seq, "hash": row[1]}) if ok else None
+
+    def _anchor_problems_at(self, anchor):
+        """_anchor_problems by one lookup of the anchored seq."""
+        if not anchor:
+            return []
+        found = self.conn.execute("SELECT seq, hash FROM events WHERE seq = ?", (anchor.get("seq"),)).fetchone()
+        return _anchor_problems([(found[0],) + (None,) * 6 + (found[1],)] if found else [], anchor)
+
+    def _walk_verify(self, anchor):
+        """The full walk: every event read and checked in order, each problem named with its seq."""
         rows = self.conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events ORDER BY seq").fetchall()
         problems = self._chain_problems(rows)
         last = rows[-1] if rows else None
         head = {"seq": last[0], "hash": last[7]} if last else {"seq": 0, "hash": GENESIS_HASH}
         problems += self._head_record_problems(head, bool(rows))
         problems += self._schema_problems(self.conn)
-        problems += self._table_problems(rows)
+        problems += self._table_problems(derive_state(row[:6] for row in rows), _change_counts(rows), broken=bool(problems))
         problems += _anchor_problems(rows, anchor)
         problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
         return {"ok": not problems, "events": len(rows), "head": head, "problems": problems}
@@ -1062,15 +1298,20 @@ class SqliteLedger(LedgerBackend):
             return [{"seq": head["seq"], "problem": "the chain head record is missing: the ledger was edited."}]
         return []
 
-    def _table_problems(self, rows):
-        """The changes, approvals and locks tables against the records the events imply."""
-        derived = derive_state(row[:6] for row in rows)
+    def _table_problems(self, derived, counts, broken=False):
+        """The changes, approvals, locks and change_events tables against the records the events imply (``derived``) and
+        the events' own counts per change (``counts``); ``broken``: the chain already reports problems, which explain a
+        change counting more events than the log holds."""
         changes = {change["id"]: change for change in self.changes()}
         approvals = {}
         for change_id in {row[0] for row in self.conn.execute("SELECT DISTINCT change_id FROM approvals")}:
             approvals[change_id] = self._approval_rows(self.conn, change_id)
         locks = {lock["device"]: lock for lock in self.locks()}
-        return compare_tables(derived, changes, approvals, locks, strict_times=self._strict_times(self.conn))
+        problems = compare_tables(derived, changes, approvals, locks, strict_times=self._strict_times(self.conn))
+        if self._has_table(self.conn, "change_events"):
+            stored = {row[0]: (row[1], row[2]) for row in self.conn.execute("SELECT change_id, events, last_seq FROM change_events")}
+            problems += compare_change_counts(counts, stored, broken)
+        return problems
 
     @staticmethod
     def _original_seq(seq, cid, ts, kind, actor, data, prev, digest, stored):

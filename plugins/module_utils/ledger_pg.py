@@ -163,11 +163,33 @@ PG_SCHEMA = (
     "acquired TEXT NOT NULL, expires TEXT NOT NULL)",
     "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
     "CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE change_events (change_id TEXT COLLATE \"C\" PRIMARY KEY, events BIGINT NOT NULL, last_seq BIGINT NOT NULL)",
     "CREATE FUNCTION governed_refuse() RETURNS trigger LANGUAGE plpgsql AS $body$%s$body$" % REFUSE_BODY,
 ) + tuple("CREATE TRIGGER %s %s ON %s %s EXECUTE FUNCTION %s" % (
     name, when, table, each.replace("((", "(").replace("))", ")"), _refuse(message))
     for name, (table, when, each, message) in PG_TRIGGERS.items())
-LEDGER_TABLES = ("changes", "events", "approvals", "locks", "chain_head", "checkpoint", "schema_version")
+LEDGER_TABLES = ("changes", "events", "approvals", "locks", "chain_head", "checkpoint", "schema_version", "change_events")
+# A PostgreSQL ledger created at schema 2 moves on with these (the SQLite migrations' PostgreSQL form), in order
+PG_UPGRADES = {
+    3: ("CREATE TABLE change_events (change_id TEXT COLLATE \"C\" PRIMARY KEY, events BIGINT NOT NULL, last_seq BIGINT NOT NULL)",),
+}
+
+
+def _json_sql(column):
+    """SQL for the JSON text of a text column in an event's hashed document (to_json, null for NULL)."""
+    return "COALESCE(to_json(%s)::text, 'null')" % column
+
+
+# Every event's hash and links checked in the server: the rows that fail (and the count and head) come back, not the log.
+# The document is event_hash's; where to_json would quote a value otherwise than Python's json does, the event fails here
+# and the full walk (in Python) decides.
+INTACT_SQL = (
+    "SELECT COUNT(*), MAX(seq), COUNT(*) FILTER (WHERE intact IS NOT TRUE) FROM (SELECT seq, hash = encode(sha256(convert_to("
+    "'{\"actor\":' || %s || ',\"change_id\":' || %s || ',\"data\":' || data || ',\"kind\":' || %s || "
+    "',\"prev_hash\":' || %s || ',\"seq\":' || seq || ',\"ts\":' || %s || '}', 'UTF8')), 'hex') "
+    "AND prev_hash IS NOT DISTINCT FROM COALESCE(lag(hash) OVER w, '%s') AND seq = COALESCE(lag(seq) OVER w, 0) + 1 "
+    "AS intact FROM events WINDOW w AS (ORDER BY seq)) checked"
+    % (_json_sql("actor"), _json_sql("change_id"), _json_sql("kind"), _json_sql("prev_hash"), _json_sql("ts"), base.GENESIS_HASH))
 
 
 def _db_error_fix(location):
@@ -231,6 +253,7 @@ class PostgresLedger(base.SqliteLedger):
         if self.readonly:
             raise LedgerError("the ledger was opened read-only.", where=self.path, fix="open it without readonly to record.")
         raw = self.conn.raw
+        self._appended = [] if guard is not None else None
         try:
             raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
@@ -240,6 +263,7 @@ class PostgresLedger(base.SqliteLedger):
             if guard is not None:
                 self._advance_checkpoint(self.conn)
             raw.execute("COMMIT")
+            self._remember_appended(self._appended or ())
             return result
         except BaseException as exc:
             self._rollback()
@@ -294,6 +318,13 @@ class PostgresLedger(base.SqliteLedger):
                     conn.execute(statement)
                 for version in range(1, base.SCHEMA_VERSION + 1):  # the SQLite migrations' end state, at once
                     conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (version, iso_z(self.clock())))
+                return current
+            for version in range(current + 1, base.SCHEMA_VERSION + 1):
+                for statement in PG_UPGRADES[version]:
+                    conn.execute(statement)
+                if version == 3:
+                    base.rebuild_change_counts(conn)
+                conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (version, iso_z(self.clock())))
             return current
         self._write(run)
 
@@ -352,6 +383,16 @@ class PostgresLedger(base.SqliteLedger):
             finally:
                 self.conn.streaming = False
         return self._read(run)
+
+    def _intact_chain(self):
+        """ledger.SqliteLedger._intact_chain computed in the server (sha256 and lag() over the log): one row comes back."""
+        count, last_seq, failed = self.conn.execute(INTACT_SQL).fetchone()
+        if failed or (count or 0) != (last_seq or 0):
+            return None
+        if not count:
+            return 0, {"seq": 0, "hash": base.GENESIS_HASH}
+        row = self.conn.execute("SELECT hash FROM events WHERE seq = ?", (last_seq,)).fetchone()
+        return count, {"seq": last_seq, "hash": row[0]}
 
     def check_change(self, change_id=None, devices=()):
         if not self.readonly:

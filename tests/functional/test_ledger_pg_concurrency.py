@@ -5,9 +5,10 @@
 or gaps; two pipelines race for one device's lease; an expired lease is broken (recorded); a ledger migrates and
 verifies alike on both sides; the database restarting mid-append fails closed and leaves a consistent chain.
 
-The race runs 8 writers x GC_RACE_EVENTS events (default 150: about 20 s here). The issue's 8 x 10,000 takes far longer
-than a test may on this 2-core machine (PostgreSQL appends ~70 events/s with 8 writers here: see
-benchmarks/bench_ledger_backends.py, which runs it with --writers 8 --events 10000)."""
+The race is the issue's: 8 writers x 10,000 events (GC_RACE_EVENTS overrides the 10,000 for a quick local run). A write's
+check costs the same whatever the ledger's and the change's size (it reads only what is new since this connection last
+verified the change and the tail since the verified checkpoint), so the 80,000 appends run at a steady rate; the wall
+time is printed (see docs/performance.md for the figures measured here)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 from repo_paths import VENV_BIN
 
 RACE_WRITERS = 8
-RACE_EVENTS = int(os.environ.get("GC_RACE_EVENTS", "150"))
+RACE_EVENTS = int(os.environ.get("GC_RACE_EVENTS", "10000"))
 T0 = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.timezone.utc)
 
 
@@ -52,7 +53,7 @@ def test_eight_processes_append_one_chain_without_forks_or_gaps(pg_server):
         assert report["ok"], report["problems"][:5]
         events = led.events(since_seq=before)
     tasks = [event for event in events if event["kind"] == "task.ok"]
-    assert len(tasks) == RACE_WRITERS * RACE_EVENTS  # every append is there once
+    assert len(tasks) == RACE_WRITERS * RACE_EVENTS  # every append is there once (80,000 with the issue's numbers)
     assert report["events"] == before + RACE_WRITERS * (RACE_EVENTS + 1)  # + each writer's change.created
     assert [event["seq"] for event in events] == list(range(before + 1, report["events"] + 1))  # no gap, no duplicate
     assert len({event["prev_hash"] for event in events}) == len(events)  # no fork: no two events share a predecessor

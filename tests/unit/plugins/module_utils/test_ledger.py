@@ -227,7 +227,9 @@ def test_truncation_with_rewritten_head_caught_by_anchor(ledger):
     raw = _raw(ledger)
     raw.execute("DELETE FROM events WHERE seq = 20")
     raw.execute("UPDATE chain_head SET seq = 19, hash = (SELECT hash FROM events WHERE seq = 19)")
-    assert ledger.verify()["ok"]  # a careful rewrite needs an external anchor ...
+    assert not ledger.verify()["ok"]  # the change's event count (change_events) still says 20 ...
+    raw.execute("UPDATE change_events SET events = 19, last_seq = 19 WHERE change_id = 'CHG-1'")
+    assert ledger.verify()["ok"]  # ... but a careful rewrite of that too needs an external anchor ...
     report = ledger.verify(anchor=anchor)  # ... such as the head recorded in an evidence bundle
     assert not report["ok"] and report["problems"][0]["seq"] == 20
 

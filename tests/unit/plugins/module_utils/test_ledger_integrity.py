@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import sqlite3
 
 import pytest
@@ -184,7 +185,7 @@ def test_an_altered_trigger_is_found(path):
 
 
 def test_downgraded_schema_version_is_found(path):
-    tamper(path, "DELETE FROM schema_version WHERE version = 2", restore_triggers=False)
+    tamper(path, "DELETE FROM schema_version WHERE version >= 2", restore_triggers=False)
     with SqliteLedger(path, readonly=True) as led:
         assert "schema_version was edited" in led.verify()["problems"][0]["problem"]
 
@@ -258,13 +259,14 @@ def test_check_is_incremental_and_moves_the_checkpoint(path):
 
 def test_migration_from_schema_1_aligns_times_and_installs_the_triggers(tmp_path, path):
     # turn the fixture into a schema 1 file, with record times a few microseconds off their events (as schema 1 wrote them)
-    tamper(path, "DROP TABLE checkpoint", "DROP INDEX events_kind", "DELETE FROM schema_version WHERE version = 2",
+    tamper(path, "DROP TABLE checkpoint", "DROP TABLE change_events", "DROP INDEX events_kind",
+           "DELETE FROM schema_version WHERE version >= 2",
            "UPDATE changes SET updated = '2026-11-27T12:00:00.999999Z'", "UPDATE locks SET acquired = 'x'",
            "UPDATE approvals SET recorded = 'y'", restore_triggers=False)
     with SqliteLedger(path, readonly=True) as led:
         assert led.schema_version() == 1 and led.verify()["ok"]  # times are not compared on schema 1
     with SqliteLedger(path) as led:
-        assert led.schema_version() == 2
+        assert led.schema_version() == ledger_mod.SCHEMA_VERSION
         report = led.verify()
         assert report["ok"], report["problems"]
         names = {r[0] for r in led.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
@@ -298,3 +300,107 @@ def test_a_deleted_deny_of_the_change_is_found_by_the_check_even_with_its_row(pa
             led.check_change("CHG-2")
         assert caught.value.seq == seq and "seq %d is missing: the event was deleted" % seq in caught.value.problem
         assert led.verify()["ok"] is False
+
+
+# -- ledger verify: the fast pass (two seq ranges) reports what the full walk reports -------------------------------------
+
+@pytest.mark.parametrize("name, statements, change_id, text", TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_verify_reports_what_the_full_walk_reports(path, monkeypatch, name, statements, change_id, text):
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)  # two ranges even for this small chain
+    tamper(path, *statements)
+    with SqliteLedger(path, readonly=True) as led:
+        report = led.verify()
+        assert report == led._walk_verify(None) and report["ok"] is False, name  # pylint: disable=protected-access
+
+
+def _boundary_tampers(middle):
+    """Edits at the seam of the two ranges verify splits the chain into (seqs 1..middle and middle+1..N)."""
+    return {
+        "last event of the first range edited": ["UPDATE events SET actor = 'mallory' WHERE seq = %d" % middle],
+        "first event of the second range edited": ["UPDATE events SET actor = 'mallory' WHERE seq = %d" % (middle + 1)],
+        "the seam's link broken": ["UPDATE events SET prev_hash = hash WHERE seq = %d" % (middle + 1)],
+        "the last event of the first range deleted": ["DELETE FROM events WHERE seq = %d" % middle],
+        "the first event of the second range deleted": ["DELETE FROM events WHERE seq = %d" % (middle + 1)],
+        "the seam's hash replaced": ["UPDATE events SET hash = (SELECT hash FROM events WHERE seq = 1) WHERE seq = %d" % middle],
+    }
+
+
+@pytest.mark.parametrize("which", sorted(_boundary_tampers(1)))
+def test_a_tamper_at_the_seam_of_the_two_ranges_is_reported_as_the_walk_reports_it(path, monkeypatch, which):
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)
+    with SqliteLedger(path, readonly=True) as led:
+        clean = led.verify()
+        assert clean["ok"] and clean == led._walk_verify(None)  # pylint: disable=protected-access
+        assert led._intact_chain() == (clean["events"], clean["head"])  # pylint: disable=protected-access
+    middle = clean["events"] // 2
+    tamper(path, *_boundary_tampers(middle)[which])
+    with SqliteLedger(path, readonly=True) as led:
+        assert led._intact_chain() is None  # pylint: disable=protected-access
+        report = led.verify()
+        assert report["ok"] is False and report == led._walk_verify(None)  # pylint: disable=protected-access
+
+
+def test_an_anchor_is_checked_by_lookup_like_the_walk(path):
+    with SqliteLedger(path, readonly=True) as led:
+        head = led.head()
+        assert led.verify(anchor=head)["ok"]
+        wrong = {"seq": head["seq"] - 1, "hash": head["hash"]}
+        assert led.verify(anchor=wrong) == led._walk_verify(wrong)  # pylint: disable=protected-access
+        beyond = {"seq": head["seq"] + 5, "hash": "x"}
+        assert led.verify(anchor=beyond)["problems"] == led._walk_verify(beyond)["problems"]  # pylint: disable=protected-access
+
+
+# -- the check before a write costs the same however long the change and the ledger grow ----------------------------------
+
+def _shape(statement):
+    """A traced statement without its values."""
+    return re.sub(r"'[^']*'|\b\d+\b", "?", statement)
+
+
+def _statements_of_one_append(led, change_id):
+    statements = []
+    led.conn.set_trace_callback(statements.append)
+    try:
+        led.append_event(change_id, "note", "x", {"n": 1})
+    finally:
+        led.conn.set_trace_callback(None)
+    return statements
+
+
+def test_a_writes_check_reads_only_what_is_new(path):
+    with SqliteLedger(path) as led, SqliteLedger(path) as other:
+        led.append_event("CHG-2", "note", "x", {})
+        other.append_event("CHG-1", "note", "y", {})  # another writer: the tail and the trust are re-established
+        early = _statements_of_one_append(led, "CHG-2")
+        for i in range(300):
+            led.append_event("CHG-2", "note", "x", {"i": i})
+            other.append_event(None, "note", "y", {"i": i})
+        other.append_event("CHG-1", "note", "y", {})
+        late = _statements_of_one_append(led, "CHG-2")
+        assert [_shape(s) for s in late] == [_shape(s) for s in early]  # the same statements, only the values differ
+        assert not any("COUNT(" in s for s in late)  # nothing counts the ledger
+        assert led.verify()["ok"]
+
+
+def test_a_deleted_event_below_the_checkpoint_of_another_change_is_left_to_verify(path):
+    """What the stage check catches of a deletion below the checkpoint: an event of the change it checks (its count in
+    change_events no longer matches; the seq is named) or a neighbour of one of its events. Any other deletion is found by
+    `ledger verify`, which reads every event (the check no longer counts the whole ledger)."""
+    seq = seq_of(path, "CHG-1", "verdict.review")
+    tamper(path, "DELETE FROM events WHERE seq = %d" % seq)
+    with SqliteLedger(path) as led:
+        assert led.check_change("CHG-2")["state"] == "new"  # not CHG-2's, nor next to one of its events
+        with pytest.raises(LedgerTampered) as caught:
+            led.check_change("CHG-1")
+        assert caught.value.seq == seq - 1 and "seq %d does not chain to it: that event was deleted" % seq in caught.value.problem
+        report = led.verify()
+        assert report["ok"] is False and report["problems"][0]["seq"] == seq + 1 and "missing before" in report["problems"][0]["problem"]
+
+
+def test_an_edited_change_events_row_is_refused_by_the_check_and_named_by_verify(path):
+    tamper(path, "UPDATE change_events SET events = events + 1 WHERE change_id = 'CHG-2'")
+    with SqliteLedger(path) as led:
+        with pytest.raises(LedgerTampered, match="change_events"):
+            led.check_change("CHG-2")
+        problems = led.verify()["problems"]
+        assert len(problems) == 1 and problems[0]["table"] == "change_events" and "CHG-2" in problems[0]["problem"]
