@@ -35,8 +35,8 @@ PRE = _snap()
 DOWN = _snap(False, remote_as=65020, routes=("10.255.0.1/32",))
 
 
-def _refusals(lines=None, pre=PRE, deployed=("r1",), intended=None):
-    return impact.config_refusals("r1", pre, BAD if lines is None else lines, deployed, intended)
+def _refusals(lines=None, pre=None, deployed=("r1",), intended=None):
+    return impact.config_refusals("r1", PRE if pre is None else pre, BAD if lines is None else lines, deployed, intended)
 
 
 def test_a_peer_as_the_peer_did_not_present_is_a_refusal_from_the_configuration():
