@@ -7,6 +7,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 status=0
+# Whatever way the suite ends, no lab instance it built is left behind (the lab modules' own, molecule's).
+# shellcheck disable=SC2317  # called through the trap
+teardown() {
+  python3 lab/lab.py down >/dev/null 2>&1 || true
+  GC_LAB_PREFIX=mo- GC_LAB_PORT_BASE=36000 GC_LAB_RUN=/tmp/gc-mo python3 lab/lab.py down >/dev/null 2>&1 || true
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 step() { printf '\n=== %s\n' "$*"; }
 SECONDS=0
 # Unit and functional modules run two side by side (pytest-xdist, a module whole on one worker).
@@ -23,8 +32,9 @@ step "release checks: antsibull-changelog lint, galaxy-importer (Automation Hub-
 # a module never splits across workers (tests/integration/conftest.py); GC_LAB_WORKERS=1 runs them one by one.
 LAB_XDIST=(-n "${GC_LAB_WORKERS:-2}" --dist loadgroup)
 step "lab integration tests (${GC_LAB_WORKERS:-2} side by side)"; .venv/bin/pytest tests/integration -q "${LAB_XDIST[@]}" --durations=15 || status=1
-# The molecule scenarios (extensions/molecule, one per stage role) run with `make molecule`: about two minutes a
-# scenario on the lab, too long for this suite's budget so far.
+# molecule test of every stage role's scenario (extensions/molecule) on one lab instance of its own (mo-, ports 36000+),
+# after the lab modules (about 3 min for the nine; scripts/molecule.sh tears its lab down on every exit path).
+step "molecule: every stage role's scenario (molecule test, one lab)"; scripts/molecule.sh || status=1
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved
 # (GOVERNED_CHANGE_NOW) ten years ahead and, for the unit tests, into the example policy's year-end freeze.
 U=tests/unit/plugins/module_utils F=tests/functional
