@@ -231,3 +231,37 @@ def test_the_lock_stage_runs_on_a_postgresql_ledger_named_by_the_environment(pg_
     with open_ledger(url, readonly=True) as led:
         assert led.verify()["ok"] and led.locks() == [] and led.get_change("CHG-1")["state"] == "implement"
         assert [e["kind"] for e in led.events()][-3:] == ["lock.acquired", "change.state", "lock.released"]
+
+
+
+def _awkward_history(url):
+    """A ledger whose texts need JSON escaping (quotes, backslashes, control characters, non-ASCII, NULL columns)."""
+    with open_ledger(url, clock=UNIT.Clock()) as led:
+        led.create_change("CHG-1", "quote \" backslash \\ tab \t and \u00fc", "carol")
+        for index in range(30):
+            led.append_event("CHG-1" if index % 3 else None, "note", "a\nb\u0001" if index == 7 else None,
+                             {"i": index, "s": "\u00e9\u0001\"\\"})
+
+
+@pytest.mark.parametrize("sql", ["UPDATE events SET actor = 'mallory' WHERE seq = 12",
+                                 "UPDATE events SET prev_hash = hash WHERE seq = 20", "DELETE FROM events WHERE seq = 25"])
+@pytest.mark.parametrize("split", [2, 10 ** 9], ids=["two ranges", "one range"])
+def test_postgresql_verify_hashes_in_the_server_and_reports_what_the_walk_reports(pg_server, monkeypatch, sql, split):
+    """The fast pass (sha256() and lag() in the server, JSON quoting by to_json; two seq ranges over two connections or
+    one) finds a clean chain with awkward texts intact; after an edit, a relink or a deletion (12, 20, 25: both sides of
+    the seam after seq 15) it steps aside and verify's report is the full walk's."""
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", split)
+    url = pg_server.fresh_url()
+    _awkward_history(url)
+    with open_ledger(url, readonly=True) as led:
+        clean = led.verify()
+        assert clean["ok"] and led._intact_chain() == (clean["events"], clean["head"])  # pylint: disable=protected-access
+    tamperer = PgTamperer(url)
+    try:
+        tamperer.execute(sql)
+    finally:
+        tamperer.close()
+    with open_ledger(url, readonly=True) as led:
+        assert led._intact_chain() is None  # pylint: disable=protected-access
+        report = led.verify()
+        assert report["ok"] is False and report == led._read(lambda: led._walk_verify(None))  # pylint: disable=protected-access

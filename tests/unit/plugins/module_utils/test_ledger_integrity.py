@@ -404,3 +404,14 @@ def test_an_edited_change_events_row_is_refused_by_the_check_and_named_by_verify
             led.check_change("CHG-2")
         problems = led.verify()["problems"]
         assert len(problems) == 1 and problems[0]["table"] == "change_events" and "CHG-2" in problems[0]["problem"]
+
+
+def test_the_fast_pass_hashes_texts_that_need_json_escaping_like_event_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)
+    with SqliteLedger(str(tmp_path / "l.db"), clock=Clock()) as led:
+        led.create_change("CHG-1", "quote \" backslash \\ tab \t and \u00fc", "carol")
+        for index in range(30):
+            led.append_event("CHG-1" if index % 3 else None, "note", "a\nb\u0001" if index == 7 else None,
+                             {"i": index, "s": "\u00e9\u0001\"\\"})
+        report = led.verify()
+        assert report["ok"] and led._intact_chain() == (report["events"], report["head"])  # pylint: disable=protected-access
