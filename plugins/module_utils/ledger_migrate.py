@@ -10,8 +10,8 @@ it is a prefix-identical copy (an earlier migration, then only the newer rows ar
 from __future__ import annotations
 
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError
-from ansible_collections.governed.change.plugins.module_utils.ledger import (LedgerTampered, is_database_url, open_ledger,
-                                                                            rebuild_change_counts)
+from ansible_collections.governed.change.plugins.module_utils.ledger import (
+    LedgerTampered, is_database_url, open_ledger, rebuild_change_counts)
 
 EVENT_COLUMNS = ("seq", "change_id", "ts", "kind", "actor", "data", "prev_hash", "hash")
 CHANGE_COLUMNS = ("id", "title", "author", "state", "close_code", "tier", "content_hash", "created", "updated")

@@ -233,7 +233,6 @@ def test_the_lock_stage_runs_on_a_postgresql_ledger_named_by_the_environment(pg_
         assert [e["kind"] for e in led.events()][-3:] == ["lock.acquired", "change.state", "lock.released"]
 
 
-
 def _awkward_history(url):
     """A ledger whose texts need JSON escaping (quotes, backslashes, control characters, non-ASCII, NULL columns)."""
     with open_ledger(url, clock=UNIT.Clock()) as led:
