@@ -614,6 +614,18 @@ def _anchor_problems(rows, anchor):
              "or truncated." % (a_hash,)}]
 
 
+def _neighbour_links(conn, rows, batch=400):
+    """{seq: (hash, prev_hash)} of the events just before and after each of ``rows`` (event rows), read in batches of
+    primary-key lookups (one round trip per batch, not two per event)."""
+    wanted = sorted({seq for row in rows for seq in (row[0] - 1, row[0] + 1) if seq > 0})
+    links = {}
+    for start in range(0, len(wanted), batch):
+        chunk = wanted[start:start + batch]
+        links.update((seq, (digest, prev)) for seq, digest, prev in conn.execute(
+            "SELECT seq, hash, prev_hash FROM events WHERE seq IN (%s)" % ", ".join("?" * len(chunk)), chunk))
+    return links
+
+
 def _already_walked(seq, walked_from, seen):
     """Whether a change's event needs no re-check: walked with the tail, or verified earlier by this connection."""
     return (walked_from is not None and seq > walked_from) or (seen is not None and seq <= seen[0])
@@ -943,9 +955,10 @@ class SqliteLedger(LedgerBackend):
         rows = conn.execute("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE change_id = ? "
                             "AND seq > ? ORDER BY seq", (change_id, seen[0] if seen else 0)).fetchall()
         head = (conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0) if rows else 0
-        for row in rows:
-            if not _already_walked(row[0], walked_from, seen):
-                problems += self._own_event_problems(conn, row, head)
+        todo = [row for row in rows if not _already_walked(row[0], walked_from, seen)]
+        links = _neighbour_links(conn, todo)
+        for row in todo:
+            problems += self._own_event_problems(row, head, links)
         derived = derive_state((row[:6] for row in rows), copy.deepcopy(seen[2]) if seen else None)
         count = (seen[3] if seen else 0) + len(rows)
         last = (rows[-1][0], rows[-1][7]) if rows else (seen[:2] if seen else (0, None))
@@ -984,18 +997,20 @@ class SqliteLedger(LedgerBackend):
             "deleted" if still is None else "edited")}], None
 
     @staticmethod
-    def _own_event_problems(conn, row, head):
-        """One event of a change: its hash, then its link to the event before it and from the event after it."""
+    def _own_event_problems(row, head, links):
+        """One event of a change: its hash, then its link to the event before it and from the event after it (``links``:
+        {seq: (hash, prev_hash)} of its neighbours, _neighbour_links)."""
         seq, cid, ts, kind, actor, data, prev, digest = row
         if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
             return [{"seq": seq, "problem": "content does not match its hash: the event was edited."}]
         problems = []
-        before = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone() if seq > 1 else (GENESIS_HASH,)
+        before = links.get(seq - 1) if seq > 1 else (GENESIS_HASH,)
         if before is None or before[0] != prev:
             problems.append({"seq": seq, "problem": "its prev_hash is not the hash of seq %d: %s." % (
                 seq - 1, "that event was deleted" if before is None else "events before it were edited, inserted or deleted")})
         if seq < head:
-            after = conn.execute("SELECT prev_hash FROM events WHERE seq = ?", (seq + 1,)).fetchone()
+            after = links.get(seq + 1)
+            after = after[1:] if after is not None else None
             if after is None or after[0] != digest:
                 problems.append({"seq": seq, "problem": "seq %d does not chain to it: %s." % (
                     seq + 1, "that event was deleted" if after is None else "events after it were edited, inserted or deleted")})
