@@ -795,8 +795,8 @@ class SqliteLedger(LedgerBackend):
         if change_id is not None:
             conn.execute("INSERT INTO change_events (change_id, events, last_seq) VALUES (?, 1, ?) ON CONFLICT(change_id) "
                          "DO UPDATE SET events = change_events.events + 1, last_seq = excluded.last_seq", (change_id, seq))
-            if self._appended is not None:
-                self._appended.append((seq, change_id, ts, kind, actor, data_json, prev, digest))
+        if self._appended is not None:
+            self._appended.append((seq, change_id, ts, kind, actor, data_json, prev, digest))
         return {"seq": seq, "change_id": change_id, "ts": ts, "kind": kind, "actor": actor,
                 "data": json.loads(data_json), "prev_hash": prev, "hash": digest}
 
@@ -1063,7 +1063,10 @@ class SqliteLedger(LedgerBackend):
         """After a verified write: everything up to the head is verified (the tail was checked, the rest we appended)."""
         if self.readonly or not self._trusted["tail"]:
             return
-        head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if self._appended:  # this write appended last, holding the write lock: its last event is the head
+            head = (self._appended[-1][0], self._appended[-1][7])
+        else:
+            head = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if head is not None:
             conn.execute("INSERT INTO checkpoint (id, seq, hash) VALUES (1, ?, ?) "
                          "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", head)

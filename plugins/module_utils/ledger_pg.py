@@ -379,7 +379,9 @@ class PostgresLedger(base.SqliteLedger):
 
     def _schema_problems(self, conn):
         """The append-only triggers (and the function they call) against PG_TRIGGERS; a disabled trigger counts as altered."""
-        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        version = self._guard_schema
+        if version is None:  # outside a check (verify): read it
+            version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
         if version < 2:
             return [{"seq": None, "table": "schema", "problem": "the schema_version table says %d: schema_version was "
                      "edited (a PostgreSQL ledger starts at 2)." % version}]
