@@ -626,6 +626,19 @@ def _neighbour_links(conn, rows, batch=400):
     return links
 
 
+def _acquisitions_backwards(conn, page=100):
+    """(seq, data) of the lock.acquired events from the newest back, read a page at a time (a PostgreSQL cursor would
+    otherwise bring every acquisition over before the walk stops at the first few)."""
+    before = None
+    while True:
+        rows = conn.execute("SELECT seq, data FROM events WHERE kind = ?%s ORDER BY seq DESC LIMIT %d" % (
+            "" if before is None else " AND seq < ?", page), (LOCK_KINDS[0],) + (() if before is None else (before,))).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        before = rows[-1][0]
+
+
 def _already_walked(seq, walked_from, seen):
     """Whether a change's event needs no re-check: walked with the tail, or verified earlier by this connection."""
     return (walked_from is not None and seq > walked_from) or (seen is not None and seq <= seen[0])
@@ -1044,7 +1057,7 @@ class SqliteLedger(LedgerBackend):
         events, found walking those events back from the head (an acquisition replaces any earlier lease, so nothing
         before it matters; a device never leased has none). Cost: the acquisitions since then, not the whole history."""
         pending, start = set(wanted), None
-        for seq, data in conn.execute("SELECT seq, data FROM events WHERE kind = ? ORDER BY seq DESC", (LOCK_KINDS[0],)):
+        for seq, data in _acquisitions_backwards(conn):
             named = (_event_object(data) or {}).get("devices")
             hit = {device for device in named if isinstance(device, str)} & pending if isinstance(named, list) else set()
             if hit:

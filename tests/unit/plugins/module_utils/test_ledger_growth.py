@@ -82,3 +82,12 @@ def test_a_forged_lease_row_is_still_caught(history):
     with SqliteLedger(history) as ledger:
         with pytest.raises(LedgerTampered):
             ledger.check_change(None, devices=[free])
+
+
+def test_the_acquisitions_are_read_back_from_the_head_a_page_at_a_time(history):
+    from ansible_collections.governed.change.plugins.module_utils import ledger as ledger_mod  # pylint: disable=import-outside-toplevel
+    with SqliteLedger(history, readonly=True) as ledger:
+        every = ledger.conn.execute("SELECT seq, data FROM events WHERE kind = 'lock.acquired' ORDER BY seq DESC").fetchall()
+        assert len(every) > 7
+        for page in (1, 3, 7, len(every), len(every) + 1):
+            assert list(ledger_mod._acquisitions_backwards(ledger.conn, page=page)) == every  # pylint: disable=protected-access
