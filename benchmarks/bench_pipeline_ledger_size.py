@@ -117,7 +117,7 @@ def main():
         scale_lab.lab(env, "wait", "--timeout", "120")
         inventory = os.path.join(args.run, "inventory.yml")
         print("%-6s %10s %9s %11s %11s %6s %8s" % ("ledger", "events", "assess s", "pipeline s", "callback s", "load", "changed"))
-        for _ in range(args.runs):
+        for _round in range(args.runs):
             for kind in ("empty", "large"):
                 row = one_run(env, kind, args.large, inventory, args.keep)
                 rows.append(row)
