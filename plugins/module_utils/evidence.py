@@ -20,7 +20,8 @@ from datetime import timedelta
 from ansible_collections.governed.change.plugins.module_utils import assessment_artifact, statestore
 from ansible_collections.governed.change.plugins.module_utils.docfile import sha256_of
 from ansible_collections.governed.change.plugins.module_utils.errors import LedgerError, ValidationError
-from ansible_collections.governed.change.plugins.module_utils.ledger import CLOSE_CODES, FINAL_STATES, iso_z, ledger_location, parse_iso, utc_now
+from ansible_collections.governed.change.plugins.module_utils.ledger import (
+    CLOSE_CODES, FINAL_STATES, LedgerTampered, iso_z, ledger_location, parse_iso, utc_now)
 from ansible_collections.governed.change.plugins.module_utils.ledger import redact as redact_keys
 from ansible_collections.governed.change.plugins.module_utils.paths import check_safe_id, safe_join
 from ansible_collections.governed.change.plugins.module_utils.redact import redact_data
@@ -535,7 +536,8 @@ def _tasks_section(events):
     tasks = [dict(e["data"], seq=e["seq"], ts=e["ts"]) for e in events if e["kind"] == "task"]
     by_status = {}
     for task in tasks:
-        by_status[task.get("status")] = by_status.get(task.get("status"), 0) + 1
+        status = str(task.get("status") or "unknown")  # a task event without a status must not break the section hash
+        by_status[status] = by_status.get(status, 0) + 1
     kept, omitted = _bounded(tasks, TASKS_MAX)
     return {"count": len(tasks), "by_status": by_status, "omitted": omitted, "stages": stage_spans(tasks),
             "failed": [t for t in tasks if t.get("status") in ("failed", "unreachable")][:50], "items": kept}
@@ -624,10 +626,24 @@ def _checks_section(checks):
             "items": checks}
 
 
+def _ledger_check(ledger, change_id):
+    """The ledger check the bundle records: the change's part of the ledger at bundle time (``check_change``: the
+    append-only triggers, the chain head, every event since the last verified checkpoint, each event of the change with
+    both links, the change's row, approvals and leases against its events). Its cost follows the change, not the ledger,
+    so a run does not slow down as the ledger grows (issue 16); the whole chain is walked by ``governed-change ledger
+    verify`` and by ``verify_bundle``, which auditors run. Returns {ok, scope, head, problems}."""
+    head = ledger.head()
+    try:
+        ledger.check_change(change_id)
+    except LedgerTampered as exc:
+        return {"ok": False, "scope": "change", "head": head, "problems": exc.problems}
+    return {"ok": True, "scope": "change", "head": head, "problems": []}
+
+
 def _ledger_section(ledger, verified, events):
-    """The bundle's ledger anchor: the file, the head and verify result at bundle time, and the change's event range."""
+    """The bundle's ledger anchor: the file, the head and check result at bundle time, and the change's event range."""
     return {"path": ledger_location(getattr(ledger, "path", None)) or None,
-            "head": verified["head"], "verify": {"ok": verified["ok"], "events": verified["events"],
+            "head": verified["head"], "verify": {"ok": verified["ok"], "scope": verified["scope"], "events": len(events),
                                                  "problems": verified["problems"][:20]},
             "change_events": len(events), "first_seq": events[0]["seq"] if events else None,
             "last_seq": events[-1]["seq"] if events else None, "last_hash": events[-1]["hash"] if events else None}
@@ -675,7 +691,7 @@ def build_bundle(ledger, change_id, output_dir=None, stages=None, assessment_fil
         "timeline": _timeline_section(events),
     }
     sections = redact_all(sections)
-    verified = ledger.verify(anchor=ledger.head())
+    verified = _ledger_check(ledger, change_id)
     bundle = {
         "format": FORMAT, "change_id": change_id,
         "generated_at": iso_z(now or utc_now()),

@@ -529,6 +529,16 @@ def _glance(sec):
     return "".join(out)
 
 
+def _ledger_check_text(ver):
+    """The bundle's ledger check in words: a change-scoped check (bundles from issue 16 on) or a whole-chain verify."""
+    if not ver.get("ok"):
+        return "FAILED: %s" % _short(ver.get("problems"))
+    if ver.get("scope") == "change":
+        return "ok (the change's %s events, their links and the chain since the last verified checkpoint; "\
+               "governed-change ledger verify walks every event)" % ver.get("events")
+    return "ok (%s events)" % ver.get("events")
+
+
 def _hashes(bundle, paths):
     led = bundle.get("ledger") or {}
     head = led.get("head") or {}
@@ -536,7 +546,7 @@ def _hashes(bundle, paths):
     out = ['<h2 id="hashes">Integrity</h2>']
     out.append(_kv([("Bundle sha256", bundle.get("sha256")), ("Bundle file", (paths or {}).get("evidence")),
                     ("Ledger", led.get("path")), ("Ledger head at bundle time", "seq %s, %s" % (head.get("seq"), head.get("hash"))),
-                    ("Ledger verify", "ok (%s events)" % ver.get("events") if ver.get("ok") else "FAILED: %s" % _short(ver.get("problems"))),
+                    ("Ledger check", _ledger_check_text(ver)),
                     ("Change events", "%s (seq %s to %s)" % (led.get("change_events"), led.get("first_seq"), led.get("last_seq"))),
                     ("Generated", bundle.get("generated_at"))]))
     out.append("<details><summary>sha256 of each section</summary>%s</details>" % _table(

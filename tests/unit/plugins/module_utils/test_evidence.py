@@ -187,3 +187,41 @@ def test_a_canceled_change_lists_its_devices_as_untouched_not_ok(tmp_path):
     lines = evidence.summary_lines(bundle)
     assert lines[3] == "  Devices: 0 ok, 0 failed, 0 rolled back; untouched (r1)"
     assert bundle["sections"]["outcome"]["ok_hosts"] == [] and bundle["sections"]["outcome"]["untouched_hosts"] == ["r1"]
+
+
+def _edit_event_keeping_the_trigger(ledger_path, seq, data):
+    """Edit one event the way a careful attacker would: drop the append-only trigger, edit, put the trigger back."""
+    conn = sqlite3.connect(ledger_path)
+    trigger = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events_append_only_update'").fetchone()[0]
+    conn.execute("DROP TRIGGER events_append_only_update")
+    conn.execute("UPDATE events SET data = ? WHERE seq = ?", (json.dumps(data), seq))
+    conn.execute(trigger)
+    conn.commit()
+    conn.close()
+
+
+def test_the_bundle_checks_the_change_part_of_the_ledger_not_every_event(tmp_path, monkeypatch):
+    """Issue 16: a run must not slow down as the ledger grows, so the bundle records the change-scoped check
+    (check_change), never a walk of the whole chain; an edit of the change's own events still fails it."""
+    ledger_path, out = scheduled_change(tmp_path)
+    with SqliteLedger(ledger_path) as ledger:
+        seq = ledger.append_event(CHANGE, "task", "cb", {"task": "Deploy", "host": "r1", "status": "ok"})["seq"]
+        for n in range(5):
+            ledger.append_event(CHANGE, "task", "cb", {"task": "after %d" % n})
+
+    def no_walk(self, anchor=None):
+        raise AssertionError("the bundle walked the whole chain")
+
+    monkeypatch.setattr(SqliteLedger, "verify", no_walk)
+    with SqliteLedger(ledger_path) as ledger:
+        bundle = evidence.build_bundle(ledger, CHANGE, output_dir=out)
+        events = len(ledger.events(change_id=CHANGE))
+    assert bundle["ledger"]["verify"] == {"ok": True, "scope": "change", "events": events, "problems": []}
+    _edit_event_keeping_the_trigger(ledger_path, seq, {"task": "Deploy", "host": "r1", "status": "failed"})
+    with SqliteLedger(ledger_path) as ledger:
+        tampered = evidence.build_bundle(ledger, CHANGE, output_dir=out)
+    assert tampered["ledger"]["verify"]["ok"] is False
+    assert any(p.get("seq") == seq for p in tampered["ledger"]["verify"]["problems"]), tampered["ledger"]["verify"]
+    monkeypatch.undo()
+    with SqliteLedger(ledger_path) as ledger:  # the auditor's check still walks every event
+        assert evidence.verify_bundle(bundle, ledger)["ok"] is False
