@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
 from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.snapshot import parse_frr_bgp_config
 from ansible_collections.governed.change.plugins.module_utils.state_diff import canonical_address, canonical_prefix
 
 SCOPE_MODES = ("impact", "network", "targets_only")
@@ -390,29 +391,19 @@ def _config_words(lines, where):
     return out
 
 
-def _neighbor_as_line(words):
-    """(address, new remote AS or None) of a ``neighbor A remote-as N`` / ``no neighbor A ...`` line, else None."""
-    if words[:1] == ["neighbor"] and len(words) == 4 and words[2] == "remote-as":
-        return canonical_address(words[1]), as_number(words[3])
-    if words[:2] == ["no", "neighbor"] and len(words) >= 3:
-        return canonical_address(words[2]), None  # removed or reset: nothing decisive about it
-    return None
-
-
 def neighbor_as_changes(lines, local_asn, where="change_lines"):
-    """{neighbor address: remote AS the lines set (None: not a number, or removed)} inside the default instance's
-    ``router bgp LOCAL_ASN`` block (indentation gives the block, as in the running config; a neighbor of a vrf
-    instance, another AS's block or a line outside a block counts for nothing)."""
+    """{neighbor address: remote AS the lines set (None: not a number)} in the default instance's ``router bgp
+    LOCAL_ASN`` block, read by the running-config parser (snapshot.parse_frr_bgp_config: indentation gives the block; a
+    vrf instance, another AS's block or a line outside a block counts for nothing). A neighbor that any ``no neighbor A
+    ...`` line of the change removes or resets is left out: nothing about it is decisive."""
+    words = [line_words for _indented, line_words in _config_words(lines, where)]
+    bgp = parse_frr_bgp_config("\n".join(lines or []))
     local_asn = as_number(local_asn)
-    out, inside = {}, False
-    for indented, words in _config_words(lines, where):
-        if not indented:
-            inside = local_asn is not None and words[:2] == ["router", "bgp"] and len(words) == 3 and as_number(words[2]) == local_asn
-            continue
-        found = _neighbor_as_line(words) if inside else None
-        if found:
-            out[found[0]] = found[1]
-    return out
+    if local_asn is None or as_number(bgp.get("asn")) != local_asn:
+        return {}
+    removed = {canonical_address(w[2]) for w in words if w[:2] == ["no", "neighbor"] and len(w) >= 3}
+    return {address: as_number(entry["remote_as"]) for address, entry in bgp["neighbors"].items()
+            if entry["remote_as"] is not None and address not in removed}
 
 
 def _presents(lines, asn, where):

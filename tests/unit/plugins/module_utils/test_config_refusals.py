@@ -143,3 +143,12 @@ def test_flapping_never_passes_early_and_a_pass_settles_on_its_first_poll():
     assert moving["settled"] is True and moving["attempts"] == 5
     flapping = _wait([DOWN, PRE, DOWN, PRE, DOWN, DOWN], _refusals())
     assert flapping["settled"] is False and flapping["attempts"] == 6 and "cannot come up" in flapping["decisive"]
+
+
+def test_a_neighbor_the_change_removes_or_resets_is_never_decisive():
+    """A `no neighbor A ...` line of the change (removal or reset, before or after its remote-as) leaves A out."""
+    assert impact.neighbor_as_changes(BAD["r1"], 65001) == {"10.0.12.2": "65020"}
+    for extra in (" no neighbor 10.0.12.2", " no neighbor 10.0.12.2 remote-as 65002"):
+        lines = BAD["r1"] + [extra]
+        assert impact.neighbor_as_changes(lines, 65001) == {}, extra
+        assert impact.config_refusals("r1", PRE, {"r1": lines}, ["r1"]) == {}, extra
