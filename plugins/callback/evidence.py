@@ -118,6 +118,7 @@ from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
 from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists, ledger_location, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
+from ansible_collections.governed.change.plugins.plugin_utils.prewarm import prewarm
 
 ACTOR = "governed.change.evidence"
 # Result keys never recorded: Ansible internals, invocation (module arguments may hold secrets), facts (big, not evidence).
@@ -205,6 +206,8 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         if (getattr(context, "CLIARGS", None) or {}).get("check"):
             self._enabled = False  # a dry run leaves no trace in the ledger
+        # the collection's plugins imported once here, before the workers fork (plugin_utils/prewarm.py)
+        prewarm()
 
     def v2_playbook_on_play_start(self, play):
         if not self._enabled:

@@ -379,6 +379,52 @@ def _is_set(record, key):
     return _flag(_dict(record).get(key))
 
 
+# What a device's verification (and deploy) record keeps of its check task's result (the rest is Ansible's: invocation, changed, ...).
+CHECK_RECORD_KEYS = ("passed", "undecidable", "results", "post", "settle", "failed", "msg", "transient")
+
+
+# What a device's deploy record keeps of its deploy task's result.
+DEPLOY_RECORD_KEYS = ("failed", "changed", "msg", "summary", "changes", "backup", "after", "confirm", "attempts", "transient")
+
+
+def _pick(result, keys):
+    result = _dict(result)
+    return dict((k, result[k]) for k in keys if k in result)
+
+
+def deploy_records(steps):
+    """Every device's deploy record, decided once for the stage: {host: {deploy, check, confirmed, transient, undecidable}}.
+
+    ``steps``: {"hosts": the devices (scope and targets), "deploy": {host: its deploy task's result},
+    "check": {host: its last check task's result}, "confirm": {host: its batch's confirm task's result (a confirm that ran)},
+    "final": {host: the stage's final confirm task's result (may be skipped)}}. A commit is confirmed when the batch's
+    confirm or the final one ran and did not fail; a step that gave up after its retries makes the device transient.
+    """
+    steps = _dict(steps)
+    deploys, checks, confirms, finals = (_dict(steps.get(part)) for part in ("deploy", "check", "confirm", "final"))
+    records = {}
+    for host in _list(steps.get("hosts")):
+        deploy, check, final = _dict(deploys.get(host)), _dict(checks.get(host)), _dict(finals.get(host))
+        confirm = confirms.get(host)
+        confirmed = (isinstance(confirm, dict) and not _is_set(confirm, "failed")) or (
+            bool(final) and not _is_set(final, "skipped") and not _is_set(final, "failed"))
+        records[host] = {"deploy": _pick(deploy, DEPLOY_RECORD_KEYS), "check": _pick(check, CHECK_RECORD_KEYS),
+                         "confirmed": bool(confirmed),
+                         "transient": any(_is_set(part, "transient") for part in (deploy, check, final)),
+                         "undecidable": _is_set(check, "undecidable")}
+    return records
+
+
+def ran(results):
+    """{host: result} without the results of skipped tasks."""
+    return dict((str(h), r) for h, r in _dict(results).items() if isinstance(r, dict) and not _is_set(r, "skipped"))
+
+
+def precheck_statuses(steps_by_host):
+    """Every device's precheck from its steps: {host: precheck_status(steps)} (one decision for the whole stage)."""
+    return dict((str(host), precheck_status(steps)) for host, steps in _dict(steps_by_host).items())
+
+
 def precheck_status(steps):
     """One device's precheck from its steps (backup, snapshot, pre-assertions): {failed, transient, msg}."""
     steps = [_dict(s) for s in steps or []]
@@ -388,9 +434,10 @@ def precheck_status(steps):
 
 
 def verify_results(records, now=""):
-    """The verification's results from each device's record: {hosts, failed_hosts, post_snapshots, transient, undecidable,
-    passed, failed_at} (``failed_at`` is ``now`` when a device failed)."""
-    records = dict((str(h), _dict(r)) for h, r in _dict(records).items())
+    """The verification's results from each device's record (its check task's result; only CHECK_RECORD_KEYS are kept):
+    {hosts, failed_hosts, post_snapshots, transient, undecidable, passed, failed_at} (``failed_at`` is ``now`` when a
+    device failed)."""
+    records = dict((str(h), dict((k, v) for k, v in _dict(r).items() if k in CHECK_RECORD_KEYS)) for h, r in _dict(records).items())
     # a device whose record says neither failed nor passed (missing, not a mapping) was not decided: failed (fail closed)
     unknown = [h for h, r in records.items() if "failed" not in r and "passed" not in r]
     failed = [h for h, r in records.items() if _is_set(r, "failed") or h in unknown]

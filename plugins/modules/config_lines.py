@@ -38,6 +38,13 @@ options:
         (a host an expected check names, which gets no lines).
     type: bool
     default: true
+  hosts:
+    description:
+      - Render these hosts' lines in one task (run it once for the whole stage) instead of the task host's; the result
+        then carries C(by_host). Each host's lines are rendered with that host's variables and groups, exactly as for
+        a task on that host. V(render) does not apply; hosts that get no lines are simply not listed.
+    type: list
+    elements: str
 attributes:
   check_mode:
     support: full
@@ -64,6 +71,14 @@ EXAMPLES = r"""
   governed.change.deploy:
     lines: "{{ rendered.lines }}"
     backup: "{{ governed_backups[inventory_hostname] }}"
+
+- name: Render every target's lines in one task
+  governed.change.config_lines:
+    change_request: changes/CHG-1003.yml
+    hosts: "{{ targets }}"
+  run_once: true
+  no_log: true  # the lines may carry secrets
+  register: rendered_all
 """
 
 RETURN = r"""
@@ -82,6 +97,15 @@ entries:
   returned: success
   type: list
   elements: dict
+by_host:
+  description:
+    - With O(hosts), each listed host's C(lines), C(has_config) and C(entries) (as the task-host fields above).
+  returned: when O(hosts) is given
+  type: dict
+lines_by_host:
+  description: With O(hosts), each listed host's C(lines).
+  returned: when O(hosts) is given
+  type: dict
 expected:
   description:
     - The change request's expected checks, validated as the assess stage validates them (each with its C(hosts), empty

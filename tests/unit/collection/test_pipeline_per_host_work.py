@@ -1,12 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The pipeline role keeps per-host work for per-host stages only (issue 16: every task a play runs on every host costs
-a worker per host; at 30 routers about 1-3 s a task).
+"""The pipeline role keeps per-host work for device work only (issue 16: every task a play runs on every host costs a
+worker per host; at 30 routers about 1-3 s a task).
 
-- A stage role the pipeline includes with ``rolespec_validate: false`` runs every task once (run_once): its first task
-  checks the role's argument spec once (run_once, tagged always), so the arguments are still validated, and a refusal
-  fails every host. Roles with per-host tasks (precheck, deploy, verify, rollback) keep Ansible's per-host validation.
+- Every stage role the pipeline includes (and the pipeline role itself, from playbooks/governed_change.yml) is included
+  with ``rolespec_validate: false``: its first task checks the role's argument spec once (run_once, tagged always), so
+  the arguments are still validated and a refusal fails every host. That holds because the arguments the pipeline
+  passes are the same on every host: none of them reads a per-host variable.
+- The device stages keep no per-host copy of a result: every set_fact of precheck, deploy and verify runs once (the
+  decisions read the registered results of every host through hostvars); the configuration lines and expected checks
+  are rendered once for all the devices (deploy's expected.yml, included once).
+- A stage role whose every task runs once (assess, review, window, wait_for_dependency, close, escalate) is included
+  once (run_once on the include_role), not once per host.
 - The include of itsm.yml / lifecycle_event.yml (a single run_once task each) is itself run_once.
 """
 
@@ -20,7 +26,9 @@ import yaml
 from repo_paths import ROOT
 
 PIPELINE_TASKS = sorted(glob.glob(os.path.join(ROOT, "roles", "pipeline", "tasks", "*.yml")))
-PER_HOST_STAGES = {"precheck", "deploy", "verify", "rollback"}
+STAGES = {"assess", "review", "window", "wait_for_dependency", "precheck", "deploy", "verify", "rollback", "close", "escalate"}
+DEVICE_STAGES = ("precheck", "deploy", "verify")
+PER_HOST_NAMES = ("inventory_hostname", "hostvars", "ansible_host", "group_names")
 
 
 def load(path):
@@ -51,24 +59,67 @@ def stage_includes():
             yield args["name"].split(".")[-1], args
 
 
-def test_roles_included_without_per_host_validation_run_every_task_once_and_validate_first():
-    unvalidated = {role: args for role, args in stage_includes() if args.get("rolespec_validate") is False}
-    assert {"assess", "review", "window", "close", "escalate"} <= set(unvalidated)
-    for role in unvalidated:
-        tasks = load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))
-        first = tasks[0]
-        assert "ansible.builtin.validate_argument_spec" in first, role
-        assert first.get("run_once") is True and "always" in first.get("tags", []), role
-        assert "meta/argument_specs.yml" in first["ansible.builtin.validate_argument_spec"]["argument_spec"], role
-        per_host = [t.get("name") for t in walk(tasks) if t.get("run_once") is not True]
-        assert per_host == [], "%s: tasks that run per host cannot skip per-host validation: %s" % (role, per_host)
+def validates_first(role):
+    first = load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))[0]
+    assert "ansible.builtin.validate_argument_spec" in first, role
+    assert first.get("run_once") is True and "always" in first.get("tags", []), role
+    assert "meta/argument_specs.yml" in first["ansible.builtin.validate_argument_spec"]["argument_spec"], role
 
 
-def test_roles_with_per_host_tasks_keep_per_host_validation():
+def test_every_stage_is_included_without_per_host_validation_and_validates_once_first():
     included = dict(stage_includes())
-    assert PER_HOST_STAGES <= set(included)
-    for role in PER_HOST_STAGES:
-        assert included[role].get("rolespec_validate", True) is not False, role
+    assert STAGES <= set(included)
+    for role, args in included.items():
+        assert args.get("rolespec_validate") is False, role
+        validates_first(role)
+    playbook = load(os.path.join(ROOT, "playbooks", "governed_change.yml"))
+    pipeline = [t["ansible.builtin.include_role"] for t in walk(playbook[0]["tasks"]) if "ansible.builtin.include_role" in t]
+    assert pipeline[0]["name"] == "governed.change.pipeline" and pipeline[0].get("rolespec_validate") is False
+    validates_first("pipeline")
+
+
+def test_stages_whose_every_task_runs_once_are_included_once():
+    once = {}
+    for _name, task in pipeline_tasks():
+        args = task.get("ansible.builtin.include_role")
+        if args and str(args.get("name", "")).startswith("governed.change."):
+            once[args["name"].split(".")[-1]] = task.get("run_once") is True
+    for role in ("assess", "review", "window", "wait_for_dependency", "close", "escalate"):
+        tasks = list(walk(load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))))
+        assert [t.get("name") for t in tasks if t.get("run_once") is not True] == [], role
+        assert once[role], "%s: every task runs once, so the role is included once" % role
+    for role in DEVICE_STAGES + ("rollback",):
+        assert not once[role], role  # their device tasks run on every host
+
+
+def test_the_arguments_the_pipeline_passes_a_stage_are_the_same_on_every_host():
+    """Checking them once, on the first host, checks every host's only while no argument reads a per-host variable."""
+    for _name, task in pipeline_tasks():
+        args = task.get("ansible.builtin.include_role")
+        if not args or not str(args.get("name", "")).startswith("governed.change."):
+            continue
+        for var, value in (task.get("vars") or {}).items():
+            assert not any(word in str(value) for word in PER_HOST_NAMES), (task.get("name"), var, value)
+
+
+def test_device_stages_keep_no_per_host_copy_of_a_result():
+    for role in DEVICE_STAGES:
+        for path in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")):
+            for task in walk(load(path)):
+                if "ansible.builtin.set_fact" in task:
+                    assert task.get("run_once") is True, (path, task.get("name"))
+
+
+def test_lines_and_expected_checks_are_rendered_once_for_all_devices():
+    expected = load(os.path.join(ROOT, "roles", "deploy", "tasks", "expected.yml"))
+    assert [t.get("run_once") for t in walk(expected)] == [True, True]
+    assert "hosts" in expected[0]["governed.change.config_lines"]
+    deploy = [t for t in walk(load(os.path.join(ROOT, "roles", "deploy", "tasks", "main.yml")))
+              if t.get("ansible.builtin.include_tasks") == "expected.yml"]
+    verify = [t for t in walk(load(os.path.join(ROOT, "roles", "verify", "tasks", "main.yml")))
+              if (t.get("ansible.builtin.include_role") or {}).get("tasks_from") == "expected.yml"]
+    assert len(deploy) == 1 and len(verify) == 1
+    assert deploy[0].get("run_once") is True and verify[0].get("run_once") is True
 
 
 def test_single_task_includes_run_once():

@@ -25,8 +25,12 @@ def test_stage_results_names_the_stages_it_knows():
     assert stage_results.stage_results([{"failed": True, "msg": "x"}], "precheck") == {"failed": True, "transient": False, "msg": "x"}
     assert stage_results.stage_results({"r1": {"failed": True}}, "verify", now="t")["failed_at"] == "t"
     assert stage_results.stage_results({}, "rollback")["verified"] is None
-    with pytest.raises(AnsibleFilterError, match="stage 'deploy' is not one of precheck, verify, rollback"):
-        stage_results.stage_results({}, "deploy")
+    assert stage_results.stage_results({"r1": [{"failed": True, "msg": "x"}], "r2": [{}]}, "precheck") == {
+        "r1": {"failed": True, "transient": False, "msg": "x"}, "r2": {"failed": False, "transient": False, "msg": ""}}
+    assert stage_results.stage_results({"hosts": ["r1"]}, "deploy")["r1"]["confirmed"] is False
+    assert stage_results.stage_results({"r1": {"skipped": True}, "r2": {"changed": False}}, "ran") == {"r2": {"changed": False}}
+    with pytest.raises(AnsibleFilterError, match="stage 'deplyo' is not one of precheck, deploy, verify, rollback, ran"):
+        stage_results.stage_results({}, "deplyo")
 
 
 def test_rollback_choice_refuses_an_unknown_scope_naming_the_policy_field():
