@@ -302,7 +302,22 @@ def test_a_deleted_deny_of_the_change_is_found_by_the_check_even_with_its_row(pa
         assert led.verify()["ok"] is False
 
 
-# -- ledger verify: the fast pass (two seq ranges) reports what the full walk reports -------------------------------------
+# -- ledger verify: the fast pass (seq ranges in two processes) reports what the full walk reports -------------------------
+
+def test_the_ranges_are_handed_out_once_each_and_none_after_a_failure(path):
+    with SqliteLedger(path, readonly=True) as led:
+        events = led.verify()["events"]
+        chunks = [(1, 3), (4, 6), (7, events)]
+        counter = ledger_mod._shared_counter()  # pylint: disable=protected-access
+        assert ledger_mod._take_chunks(led.conn, chunks, counter) is True  # pylint: disable=protected-access
+        assert counter.value == len(chunks) + 1  # each range taken once, then the end seen
+    tamper(path, "UPDATE events SET actor = 'mallory' WHERE seq = 5")
+    with SqliteLedger(path, readonly=True) as led:
+        counter = ledger_mod._shared_counter()  # pylint: disable=protected-access
+        assert ledger_mod._take_chunks(led.conn, chunks, counter) is False  # pylint: disable=protected-access
+        assert counter.value == len(chunks)  # the other process takes no range after the failed one
+
+
 
 @pytest.mark.parametrize("name, statements, change_id, text", TAMPERS, ids=[t[0] for t in TAMPERS])
 def test_verify_reports_what_the_full_walk_reports(path, monkeypatch, name, statements, change_id, text):
@@ -326,13 +341,15 @@ def _boundary_tampers(middle):
 
 
 @pytest.mark.parametrize("which", sorted(_boundary_tampers(1)))
-def test_a_tamper_at_the_seam_of_the_two_ranges_is_reported_as_the_walk_reports_it(path, monkeypatch, which):
+def test_a_tamper_at_the_seam_of_two_ranges_is_reported_as_the_walk_reports_it(path, monkeypatch, which):
     monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)
+    monkeypatch.setattr(ledger_mod, "VERIFY_CHUNKS", 3)  # the two processes take three ranges in turn
     with SqliteLedger(path, readonly=True) as led:
         clean = led.verify()
         assert clean["ok"] and clean == led._walk_verify(None)  # pylint: disable=protected-access
         assert led._intact_chain() == (clean["events"], clean["head"])  # pylint: disable=protected-access
-    middle = clean["events"] // 2
+    middle = -(-clean["events"] // 3)  # the last seq of the first range
+    assert 1 < middle < clean["events"] - 1
     tamper(path, *_boundary_tampers(middle)[which])
     with SqliteLedger(path, readonly=True) as led:
         assert led._intact_chain() is None  # pylint: disable=protected-access
