@@ -74,8 +74,9 @@ class ActionModule(DeviceActionBase):
 
         summary = summarize(assessment)
         out = {"changed": False, "assessment": assessment, "summary": summary, "unreachable_devices": unreachable,
-               "ansible_facts": {"governed_assessment": assessment},
                "ansible_stats": self.stats({"governed_assessment": summary})}
+        if args["publish_fact"]:
+            out["ansible_facts"] = {"governed_assessment": assessment}
         if self._task.diff:
             out["diff"] = [{"before_header": "%s (running)" % h, "after_header": "%s (candidate)" % h,
                             "prepared": d.get("diff", "")} for h, d in sorted(assessment["devices"].items())]

@@ -18,8 +18,8 @@ description:
     the tier and the gates the change must pass, and computes the blast radius (devices, sites, critical devices,
     prefixes touched and their overlap with protected prefixes) and the content hash approvals are bound to.
   - Runs once on the controller for the whole change (use C(run_once) in a play over many hosts); the result is
-    returned, set as the fact C(governed_assessment) and passed through C(set_stats) so the next AWX workflow node
-    receives it.
+    returned, set as the fact C(governed_assessment) (unless O(publish_fact=false)) and passed through C(set_stats)
+    so the next AWX workflow node receives it.
   - Fails closed, with no assessment, when the change request, the policy or a rule cannot be evaluated.
 author:
   - Governed Change Maintainers (@governed-change)
@@ -50,6 +50,13 @@ options:
         (empty) running configuration.
     type: dict
     default: {}
+  publish_fact:
+    description:
+      - Set the assessment as the fact C(governed_assessment) of every host of the play, for later tasks that are given
+        no assessment. V(false) leaves the facts alone - the pipeline gives every stage the assessment file instead, and
+        Ansible copies every fact of a host each time it runs a task there (issue 16, at 30 routers about 2 ms a task).
+    type: bool
+    default: true
   fetch_running:
     description:
       - Read the running configuration of each reachable target over its management SSH (read-only) to diff the

@@ -56,6 +56,17 @@ def test_check_mode_assesses_and_writes_nothing(tmp_path):
     assert ledger_events(tmp_path) == before and not os.listdir(str(tmp_path / "out" / "assessments"))
 
 
+def test_the_fact_is_set_unless_publish_fact_is_off(tmp_path):
+    """The pipeline turns the governed_assessment fact off (issue 16: Ansible copies every fact for every host and task);
+    the same assessment is still returned and written."""
+    assessed_workspace(tmp_path)
+    published = assess(tmp_path, check_mode=True)
+    quiet = assess(tmp_path, check_mode=True, publish_fact=False)
+    assert published["ansible_facts"]["governed_assessment"]["content_hash"] == published["assessment"]["content_hash"]
+    assert "ansible_facts" not in quiet and quiet["assessment"]["content_hash"] == published["assessment"]["content_hash"]
+    assert quiet["ansible_stats"] == published["ansible_stats"]
+
+
 def test_an_unreadable_running_config_is_refused_naming_the_host(tmp_path):
     assessed_workspace(tmp_path)
     before = ledger_events(tmp_path)

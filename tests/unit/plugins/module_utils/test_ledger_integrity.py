@@ -318,7 +318,6 @@ def test_the_ranges_are_handed_out_once_each_and_none_after_a_failure(path):
         assert counter.value == len(chunks)  # the other process takes no range after the failed one
 
 
-
 @pytest.mark.parametrize("name, statements, change_id, text", TAMPERS, ids=[t[0] for t in TAMPERS])
 def test_verify_reports_what_the_full_walk_reports(path, monkeypatch, name, statements, change_id, text):
     monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)  # two ranges even for this small chain

@@ -37,8 +37,8 @@ def test_the_final_confirm_counts_only_when_it_ran_and_passed():
     assert run_decisions.deploy_records(dict(base, final={"r1": SKIPPED}))["r1"]["confirmed"] is False
     assert run_decisions.deploy_records(dict(base, final={}))["r1"]["confirmed"] is False
     # a device of the scope that was never deployed nor checked still gets a record (nothing confirmed)
-    assert run_decisions.deploy_records({"hosts": ["r9"]})["r9"] == {"deploy": {}, "check": {}, "confirmed": False,
-                                                                   "transient": False, "undecidable": False}
+    untouched = {"deploy": {}, "check": {}, "confirmed": False, "transient": False, "undecidable": False}
+    assert run_decisions.deploy_records({"hosts": ["r9"]})["r9"] == untouched
 
 
 def test_a_transient_final_confirm_makes_the_device_transient():
