@@ -214,3 +214,42 @@ def test_a_decisive_failure_ends_detection_well_before_the_settle_timeout(impact
     record, _events, verified, locks = events_of(out, "CHG-2002")
     assert (record["state"], record["close_code"]) == ("closed", "unsuccessful")
     assert locks == [] and verified["ok"], verified["problems"]
+
+
+def test_a_halted_canary_keeps_its_checks_in_the_deploy_records(impact_env, tmp_path):  # noqa: F811
+    """Two targets, canary r1 then r2: r1's mistyped peer AS fails the canary's checks and halts the change, so r2's
+    batch never runs. Ansible replaces a registered result with a skipped one when a task is skipped (as every task of
+    the halted change's later batch is), so the deploy records are gathered by the batch decision itself: the evidence
+    still holds the failed check of r1, and r2 is never touched."""
+    out = tmp_path / "out"
+    before_r2 = vtysh("r2", "show running-config")
+    with open(os.path.join(ROOT, "examples", "changes", "bad_r1_bgp.yml"), encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    doc.update(id="CHG-2012", targets=["r1", "r2"])
+    doc["config"]["r2"] = {"lines": ["router bgp 65002", " neighbor 10.0.23.3 description r3-core"]}
+    change = write_change(tmp_path, doc)
+    # the lab policy scoring only touches_bgp (as the demo's one-router change scores), so two routers stay medium (one
+    # approval, no window) instead of high for a core router and half the fleet
+    (tmp_path / "signers").mkdir()
+    signers = signing_keys(tmp_path / "signers")
+    policy = yaml.safe_load((signers / "policy.yml").read_text())
+    for rule in policy["risk"]["rules"]:
+        if rule["name"] != "touches_bgp":
+            rule["score"] = 0
+    (signers / "policy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    variables = assess_and_approve(impact_env, change, out, signers, tmp_path, "CHG-2012")
+    variables["deploy_canary"] = 1  # batches [r1], [r2]
+    rc, art, output, _seconds = run_playbook(impact_env, PIPELINE, variables, tmp_path, "halted-canary")
+    explain = output[-5000:]
+    assert rc != 0 and art["governed_outcome"] == "unsuccessful" and art["governed_stage_failed"] == "deploy", explain
+    assert art["governed_deployed"] == ["r1"] and art["governed_rolled_back"] == ["r1"], explain
+    assert vtysh("r2", "show running-config").split("\n", 3)[-1] == before_r2.split("\n", 3)[-1]  # r2 never touched
+    with open(art["governed_evidence"], encoding="utf-8") as handle:
+        devices = json.load(handle)["sections"]["devices"]
+    # the canary's failed check is in the record (a skipped later batch no longer wipes it), and r2 has no deploy
+    assert devices["r1"]["check"]["passed"] is False, devices["r1"]
+    assert devices["r1"]["deploy"]["changed"] is True and devices["r1"]["confirmed"] is False, devices["r1"]
+    assert not (devices["r2"].get("deploy") or {}).get("changed"), devices["r2"]
+    record, _events, verified, locks = events_of(out, "CHG-2012")
+    assert (record["state"], record["close_code"]) == ("closed", "unsuccessful")
+    assert locks == [] and verified["ok"], verified["problems"]
