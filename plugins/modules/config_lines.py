@@ -42,7 +42,8 @@ options:
     description:
       - Render these hosts' lines in one task (run it once for the whole stage) instead of the task host's; the result
         then carries C(by_host). Each host's lines are rendered with that host's variables and groups, exactly as for
-        a task on that host. V(render) does not apply; hosts that get no lines are simply not listed.
+        a task on that host. V(render) does not apply; a listed host the change request gives no configuration gets
+        empty C(lines) and C(has_config=false).
     type: list
     elements: str
 attributes:
