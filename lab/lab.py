@@ -315,6 +315,8 @@ def up():
     start = time.time()
     check_prereqs()
     down(verbose=False)  # clear leftovers of a crashed run first
+    if not BASTION:  # sshd on the machine's loopback: another lab instance (or any service) may hold a port already
+        check_ports_free(sorted(PORTS.values()))
     os.makedirs(RUN, mode=0o755)
     for node in NODES:
         run(["ip", "netns", "add", ns(node)])
@@ -520,6 +522,31 @@ def start_sshd():
             time.sleep(0.05)
         else:
             raise LabError("sshd did not start; see %s/sshd%s.log" % (RUN, suffix))
+        # sshd keeps running when only some of its ports could be bound (another process took one in between)
+        with open(os.path.join(RUN, "sshd%s.log" % suffix), encoding="utf-8", errors="replace") as handle:
+            failed = [line.strip() for line in handle if "Bind to port" in line and "failed" in line]
+        if failed:
+            raise LabError("sshd could not listen on every lab port (%s); set GC_LAB_PORT_BASE to a free range "
+                           "(lab instances 400 ports apart)" % "; ".join(failed))
+
+
+def check_ports_free(ports):
+    """Refuse to start when a lab SSH port on 127.0.0.1 is already listened on: sshd would serve the other ports and
+    the clients of the taken one would reach another lab's devices (a host key mismatch much later)."""
+    taken = []
+    for port in ports:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as sshd does: a closing connection is no obstacle
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            taken.append(port)
+        finally:
+            probe.close()
+    if taken:
+        raise LabError("127.0.0.1 port(s) %s already in use (another lab instance?); set GC_LAB_PORT_BASE to a free "
+                       "range: an instance uses PORT_BASE+1..+20, a sized one up to PORT_BASE+299 (keep instances 400 "
+                       "ports apart)" % ", ".join(str(port) for port in taken))
 
 
 def write_known_hosts():

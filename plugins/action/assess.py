@@ -26,6 +26,7 @@ HOST_VARS = ("site", "role", "criticality", "tags", "governed_platform")
 
 class ActionModule(DeviceActionBase):
     """Assess a change request once for the whole change."""
+    FLEET = False  # reads many devices itself; no hosts/by_host options
 
     MODULE_NAME = "assess"
 

@@ -71,7 +71,7 @@ class ActionModule(DeviceActionBase):
             settle = checks_core.wait_until_settled(snap, checks, args["settle_timeout"], args["settle_interval"], pre=pre,
                                                     fail_fast_polls=args["fail_fast_polls"], converge_s=converge_s,
                                                     halted=group.halted_by_other(driver.device) if group else None,
-                                                    refusals=refusals)
+                                                    refusals=refusals, pass_hold_s=args["pass_hold"])
         finally:
             if session:
                 driver.transport.close_session()

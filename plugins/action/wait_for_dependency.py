@@ -15,6 +15,7 @@ SUMMARY_KEYS = ("source", "condition", "decision", "passed", "attempts", "elapse
 
 class ActionModule(DeviceActionBase):
     """Wait once, on the controller, for the whole change."""
+    FLEET = False  # reads many devices itself; no hosts/by_host options
 
     MODULE_NAME = "wait_for_dependency"
 

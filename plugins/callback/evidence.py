@@ -111,6 +111,7 @@ import json
 import os
 import time
 
+from ansible import constants as C
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.governed.change.plugins.module_utils import evidence
@@ -118,7 +119,7 @@ from ansible_collections.governed.change.plugins.module_utils.clock import iso_z
 from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError
 from ansible_collections.governed.change.plugins.module_utils.ledger import ledger_exists, ledger_location, open_ledger
 from ansible_collections.governed.change.plugins.module_utils.report import render_html
-from ansible_collections.governed.change.plugins.plugin_utils.prewarm import prewarm
+from ansible_collections.governed.change.plugins.plugin_utils.prewarm import cache_vars_files, prewarm, prewarm_connections
 
 ACTOR = "governed.change.evidence"
 # Result keys never recorded: Ansible internals, invocation (module arguments may hold secrets), facts (big, not evidence).
@@ -173,6 +174,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, display=None):
         super().__init__(display=display)
         self._enabled = True
+        self._connections_warm = False
         self._opt_ledger = None
         self._opt_output = None
         self._max_bytes = 4096
@@ -209,7 +211,24 @@ class CallbackModule(CallbackBase):
         # the collection's plugins imported once here, before the workers fork (plugin_utils/prewarm.py)
         prewarm()
 
+    def _prewarm_play(self, play):
+        """Before the play's workers fork (plugin_utils/prewarm.py): the connection plugins its inventory's hosts use,
+        loaded once per playbook run (every play has the same inventory), and the play's vars_files parsed once into
+        the loader's cache."""
+        manager = getattr(play, "get_variable_manager", lambda: None)()
+        if manager is None:
+            return
+        inventory = getattr(manager, "_inventory", None)
+        if inventory is not None and not self._connections_warm:
+            self._connections_warm = True
+            prewarm_connections(inventory, C.DEFAULT_TRANSPORT or "ssh")
+        loader = getattr(manager, "_loader", None)
+        if loader is not None:
+            cache_vars_files(play, loader)
+
     def v2_playbook_on_play_start(self, play):
+        # the connection plugins and vars files loaded once here, before the workers fork (plugin_utils/prewarm.py)
+        self._prewarm_play(play)
         if not self._enabled:
             return
         try:
@@ -302,15 +321,32 @@ class CallbackModule(CallbackBase):
         try:
             fields = result.task_fields or {}
             self._learn(fields, result.result)
-            self._buffer_item(self._task_item(result, status, fields))
+            for host, data, host_status in self._per_device(result, status, fields):
+                self._buffer_item(self._task_item(result, host_status, fields, host=host, data=data))
         except Exception as exc:  # pylint: disable=broad-except
             self._disable("cannot record the task (%s)" % exc)
         self.spent["results"] += 1
         self.spent["record_s"] += time.perf_counter() - begin
 
-    def _task_item(self, result, status, fields):
-        """The recorded form of one task result: times, trimmed result, check rows, delegation."""
-        task, data = result.task, result.result
+    def _per_device(self, result, status, fields):
+        """(host, result, status) to record: a fleet task of this collection (a device action run once over ``hosts``)
+        gives each device's own result as its host's, so the record reads as if the task had run on every host."""
+        data = result.result
+        hosts = data.get("hosts") if data.get("fleet") is True else None
+        if not self._own(str(fields.get("action") or result.task.action)) or not isinstance(hosts, dict) or not hosts:
+            return [(None, None, status)]
+        items = []
+        for host, device in hosts.items():
+            device = device if isinstance(device, dict) else {"failed": True, "msg": "no result"}
+            device_status = "failed" if device.get("failed") else "skipped" if device.get("skipped") else (
+                "changed" if device.get("changed") else "ok")
+            items.append((str(host), dict(device, _ansible_no_log=data.get("_ansible_no_log")), device_status))
+        return items
+
+    def _task_item(self, result, status, fields, host=None, data=None):
+        """The recorded form of one task result: times, trimmed result, check rows, delegation (``host``/``data``: one
+        device's result of a fleet task)."""
+        task, data = result.task, result.result if data is None else data
         started = self.task_start.get(task._uuid)  # pylint: disable=protected-access
         hidden = task.no_log or data.get("_ansible_no_log")
         if hidden:
@@ -318,7 +354,7 @@ class CallbackModule(CallbackBase):
         else:
             trimmed = trim_result(data, self._max_bytes)
         now = time.time()
-        item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": result.host.get_name(),
+        item = {"task": result.task_name, "action": str(fields.get("action") or task.action), "host": host or result.host.get_name(),
                 "status": status, "started": _iso(started or now), "duration_s": round(now - started, 3) if started else None,
                 "result": trimmed}
         stage = self._stage(task)
@@ -338,8 +374,11 @@ class CallbackModule(CallbackBase):
         self.buffer.append((self.change_id, item))
         if self.change_id is None and len(self.buffer) > BUFFER_MAX:
             del self.buffer[0]  # not (yet) a governed run: keep only the latest tasks
-        if self.change_id is not None and (len(self.buffer) >= self._batch or self._device_stage(item["action"])):
-            self._flush()  # a device-changing task's result is in the ledger as soon as it is known
+        if self.change_id is not None and (len(self.buffer) >= self._batch or (
+                self._device_stage(item["action"]) and item.get("status") != "skipped")):
+            # a device-changing task's result is in the ledger as soon as it is known; a skipped one changed nothing and
+            # waits for the batch (issue 16: at 30 routers most confirm and deploy results are skips of other batches)
+            self._flush()
         elif self.closed is not None:
             self._flush()
 

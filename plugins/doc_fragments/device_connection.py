@@ -52,6 +52,23 @@ options:
       - Folder of the content-addressed state store on the controller (big state travels by reference).
       - Defaults to the variable C(governed_store_dir), else C(store) in C($GOVERNED_CHANGE_OUTPUT_DIR) or in C(out) of the working directory.
     type: path
+  hosts:
+    description:
+      - Work on these inventory hosts' devices from this one task (a fleet task; run it with C(run_once)) instead of
+        on the task's own host. Every device is worked on as if the task had run on its host - its own host variables
+        (platform, SSH settings, state dir, become), its own arguments - in threads, at most 32 at once.
+      - The result holds every device's own result under C(hosts) (host - result), the devices that failed under
+        C(failed_hosts); the task fails when one did. The C(governed.change.evidence) callback records each device's
+        result as that host's task result.
+      - An empty list works on no device.
+    type: list
+    elements: str
+  by_host:
+    description:
+      - With O(hosts), the arguments that differ per device, a mapping of host to its options; they override the
+        task's own (for example the C(pre) snapshot of M(governed.change.check)). C(hosts) and C(by_host) cannot be set
+        per host.
+    type: dict
 notes:
   - The device host is reached with the system C(ssh) client and the host's own Ansible SSH settings, resolved as
     C(ansible.builtin.ssh) resolves them - C(ansible_user), C(ansible_ssh_private_key_file), C(ansible_ssh_common_args),

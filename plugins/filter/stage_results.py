@@ -13,7 +13,9 @@ short_description: A stage's results from its per-device records (precheck, depl
 description:
   - C(precheck) - O(_input) is one device's steps (backup, snapshot, pre-assertions task results); returns
     C(failed), C(transient) and C(msg) (the failed steps' messages). Given C({host - steps}), returns
-    C({host - that result}) for every device.
+    C({host - that result}) for every device. Given C({fleet - true, hosts, steps, targets, scope}) (the backup,
+    snapshot and pre-assertions fleet tasks' registered results as C(steps)), returns C(hosts) (each device's result),
+    C(failed_hosts), C(transient), C(messages) and the C(backups) and C(pre_snapshots) of the devices that did not fail.
   - C(verify) - O(_input) is C({host - check record}) (the check task's result; only its C(passed), C(undecidable),
     C(results), C(post), C(settle), C(failed), C(msg) and C(transient) are kept); returns C(hosts), C(failed_hosts), C(post_snapshots),
     C(transient), C(undecidable), C(passed) and C(failed_at) (O(now) when a device failed, else empty).
@@ -21,7 +23,8 @@ description:
     check, batch confirm and final confirm task results); returns C({host - {deploy, check, confirmed, transient,
     undecidable}}).
   - C(ran) - O(_input) is C({host - task result}); returns it without the skipped results.
-  - C(rollback) - O(_input) is C({host - {restore, verify}}); returns C(hosts), C(rolled_back), C(restore_failed),
+  - C(rollback) - O(_input) is C({host - {restore, verify}}), or C({fleet - true, hosts, restore, verify}) (the devices
+    and the registered results of the fleet restore and state check); returns C(hosts), C(rolled_back), C(restore_failed),
     C(state_differs), C(transient), C(post_snapshots), C(verified) (none when O(targets) is empty) and C(message).
   - The rules are in plugins/module_utils/run_decisions.py.
 options:
@@ -69,6 +72,8 @@ def stage_results(records, stage, now="", targets=None):
     """A stage's results (see DOCUMENTATION)."""
     try:
         if stage == "precheck":
+            if isinstance(records, Mapping) and records.get("fleet") is True:
+                return run_decisions.precheck_fleet(records)
             if isinstance(records, Mapping):
                 return run_decisions.precheck_statuses(records)
             return run_decisions.precheck_status(records)
@@ -79,6 +84,8 @@ def stage_results(records, stage, now="", targets=None):
         if stage == "ran":
             return run_decisions.ran(records)
         if stage == "rollback":
+            if isinstance(records, Mapping) and records.get("fleet") is True:
+                records = run_decisions.rollback_fleet_records(records)
             return run_decisions.rollback_results(records, targets or [])
     except (GovernedChangeError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("governed.change.stage_results: %s" % exc)

@@ -699,7 +699,7 @@ def _platform_device(docs):
 
 
 def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None, sleep=time.sleep, clock=time.monotonic,
-                       fail_fast_polls=None, converge_s=None, halted=None, refusals=None):
+                       fail_fast_polls=None, converge_s=None, halted=None, refusals=None, pass_hold_s=0.0):
     """Poll ``take_snapshot_fn()`` until ``checks`` pass against ``pre``, fail for good, or ``timeout_s`` runs out (bounded).
 
     Fail fast (impact.SettleTracker): the same failure on ``fail_fast_polls`` consecutive polls with the routing state
@@ -709,6 +709,8 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
     after a short hold instead of the bound; ``refusals`` (impact.config_refusals: sessions the change's own lines make
     impossible) makes such a session decisive from the first poll it is seen down. ``halted()`` (optional) is asked after every undecided poll: a reason
     (another device of the batch failed decisively) ends the wait with this device's last result, ``halted: True``.
+    ``pass_hold_s``: a first pass settles only once it held that long (SettleTracker), at most half of ``timeout_s``
+    (so that a passing device is never reported unsettled for want of time).
     A transient DeviceError from the snapshot is retried within the timeout; any other is raised.
     Returns ``{settled, attempts, elapsed_s, post, result, fail_fast?, decisive?, halted?, reason?}``.
     """
@@ -720,7 +722,8 @@ def wait_until_settled(take_snapshot_fn, checks, timeout_s, interval_s, pre=None
         raise ValidationError("timeout_s %s is above the %d s bound." % (timeout_s, MAX_WAIT_S), where="wait_until_settled(timeout_s)",
                               fix="converge within an hour, or split the change.")
     validated = validate_checks(checks)
-    tracker = SettleTracker(FAIL_FAST_POLLS if fail_fast_polls is None else fail_fast_polls, converge_s)
+    tracker = SettleTracker(FAIL_FAST_POLLS if fail_fast_polls is None else fail_fast_polls, converge_s,
+                            min(pass_hold_s, timeout_s / 2.0) if _is_number(pass_hold_s) and pass_hold_s > 0 else pass_hold_s)
     start = clock()
     attempts, post, result, last_error = 0, None, None, None
     while True:

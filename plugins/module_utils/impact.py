@@ -466,7 +466,9 @@ class SettleTracker:
     ``observe(elapsed_s, passed, failure_sig, routing_sig, decisive)`` returns None (keep polling) or a verdict
     ``{settled, reason}``. Rules (one per branch, unit-tested with plain data):
 
-    * a pass on a wait that has seen no failure settles at once (as before);
+    * a pass on a wait that has seen no failure settles at once - or, with ``pass_hold_s``, once the same passing state
+      (routing state unchanged) was read on consecutive polls spanning that long: the change reaches a device that
+      is not its target through the routing protocol, so a read taken a moment after the commit proves nothing;
     * a pass after a failure settles only after ``polls`` consecutive passing polls with the same routing state (2
       when the BGP convergence bound is known);
     * a failure ends the wait (fail fast) when the same failure and the same routing state were seen on ``polls``
@@ -478,11 +480,14 @@ class SettleTracker:
       early this way; fail fast off (``polls`` 0) turns this off too.
     """
 
-    def __init__(self, polls=FAIL_FAST_POLLS, converge_s=None):
+    def __init__(self, polls=FAIL_FAST_POLLS, converge_s=None, pass_hold_s=0.0):
         if isinstance(polls, bool) or not isinstance(polls, int) or polls < 0:
             _fail("fail_fast_polls", "must be a whole number of polls (0 turns fail fast off), got %r." % (polls,),
                   "write e.g. fail_fast_polls: 3.")
-        self.polls, self.converge_s = polls, converge_s
+        if isinstance(pass_hold_s, bool) or not isinstance(pass_hold_s, (int, float)) or pass_hold_s < 0:
+            _fail("pass_hold", "must be a number of seconds (0 settles a pass on its first read), got %r." % (pass_hold_s,),
+                  "write e.g. pass_hold: 1.")
+        self.polls, self.converge_s, self.pass_hold_s = polls, converge_s, float(pass_hold_s)
         self.seen_failure = False
         self.last, self.run, self.run_since = None, 0, 0.0
         self.decisive_last, self.decisive_run, self.decisive_since = None, 0, None
@@ -490,7 +495,7 @@ class SettleTracker:
     def observe(self, elapsed_s, passed, failure_sig=None, routing_sig=None, decisive=None):
         self._count(elapsed_s, passed, failure_sig, routing_sig, decisive)
         if passed:
-            return self._pass_verdict()
+            return self._pass_verdict(elapsed_s)
         self.seen_failure = True
         return self._decisive_verdict(elapsed_s) or self._stable_failure_verdict(elapsed_s)
 
@@ -515,9 +520,14 @@ class SettleTracker:
     def _needed(self):
         return min(self.polls, KNOWN_BOUND_POLLS) if self.converge_s is not None else self.polls
 
-    def _pass_verdict(self):
+    def _pass_verdict(self, elapsed_s):
         if not self.seen_failure:
-            return {"settled": True, "reason": "passed on the first read of this state"}
+            if self.pass_hold_s <= 0:
+                return {"settled": True, "reason": "passed on the first read of this state"}
+            if self.run >= 2 and elapsed_s - self.run_since >= self.pass_hold_s:
+                return {"settled": True, "reason": "passed on %d consecutive polls over %.1f s with the routing state unchanged" % (
+                    self.run, elapsed_s - self.run_since)}
+            return None
         if self.run >= max(self._needed(), 1):
             return {"settled": True, "reason": "passed on %d consecutive polls after a failure" % self.run}
         return None

@@ -124,8 +124,12 @@ def event_hash(seq, change_id, ts, kind, actor, data_json, prev_hash):
 VERIFY_SPLIT_MIN = 200000
 # ranges of a long chain that verify's process and its forked worker take in turn (about 0.1 s each at 1M events)
 VERIFY_CHUNKS = 32
-_RANGE_SQL = ("SELECT seq, change_id, ts, kind, actor, data, prev_hash, hash FROM events WHERE seq BETWEEN ? AND ? "
-              "ORDER BY seq")
+# how much of the ledger file the chain pass maps into memory (SQLite caps it at its own limit)
+VERIFY_MMAP_BYTES = 1 << 34
+# data comes as its UTF-8 bytes (the stored text's own encoding): hashed as it is, never decoded and encoded again; a
+# data value stored as anything but text comes as None (not intact: the walk hashes what it reads and names the seq)
+_RANGE_SQL = ("SELECT seq, change_id, ts, kind, actor, CASE typeof(data) WHEN 'text' THEN CAST(data AS BLOB) END, prev_hash, hash "
+              "FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq")
 
 
 def _quoted(value, cache):
@@ -142,40 +146,104 @@ def _quote_ts(value):
     return _encode_str(value) if _encode_str is not None else json.dumps(value, ensure_ascii=False)
 
 
-def range_intact(rows, expected, last):
-    """Whether event rows (seq, change_id, ts, kind, actor, data, prev_hash, hash) in seq order continue a clean chain: the
+class _Tally:
+    """What the chain pass gathers as it reads every event once, so that verify need not read the log again: per
+    (actor, change_id) the sha256 state of the hashed document's opening (copied for each event: the opening is the
+    same text for all of them), the events counted and the last seq; and the rows of the kinds that make the changes,
+    approvals and locks tables. Its size follows the distinct (actor, change) pairs and those rows, not the log."""
+
+    __slots__ = ("openings", "rows", "quoted")
+
+    def __init__(self):
+        self.openings, self.rows, self.quoted = {}, [], {}
+
+    def opening(self, actor, change_id):
+        """The entry [sha256 state of '{"actor":..,"change_id":..,"data":', events, last seq] of a new pair."""
+        text = '{"actor":%s,"change_id":%s,"data":' % (_quoted(actor, self.quoted), _quoted(change_id, self.quoted))
+        entry = self.openings[(actor, change_id)] = [hashlib.sha256(text.encode("utf-8")), 0, 0]
+        return entry
+
+    def counts(self):
+        """{change_id: (events, last seq)} of the events read (_change_counts' form)."""
+        counts = {}
+        for (_actor, change_id), (_state, events, last) in self.openings.items():
+            if change_id is not None:
+                had = counts.get(change_id, (0, 0))
+                counts[change_id] = (had[0] + events, max(had[1], last))
+        return counts
+
+    def export(self):
+        """The counts and rows, to send from the worker process (sha256 states do not pickle)."""
+        return self.counts(), self.rows
+
+    def merge(self, exported):
+        counts, rows = exported
+        for change_id, (events, last) in counts.items():
+            entry = self.openings.setdefault((None, change_id), [None, 0, 0])
+            entry[1], entry[2] = entry[1] + events, max(entry[2], last)
+        self.rows.extend(rows)
+
+    def tables(self):
+        """verify's table inputs: the records the events imply and each change's (events, last seq)."""
+        self.rows.sort(key=lambda row: row[0])
+        return {"derived": derive_state(self.rows), "counts": self.counts()}
+
+
+def range_intact(rows, expected, last, tally=None):
+    """Whether event rows (seq, change_id, ts, kind, actor, data as UTF-8 bytes, prev_hash, hash) in seq order continue a clean chain: the
     first is seq ``expected`` linked to the hash ``last``, each next one numbered and linked to the one before, each
     matching its hash (event_hash's document, built with less work per row). Returns (ok, next seq, last hash); any
-    doubt is not ok (verify then walks the whole log and says what is wrong)."""
-    # the loop is the whole cost of verify at 1M events (issue 16): the repeated columns' JSON forms come from a dict
-    # (a cached form is never empty), and the document is an f-string: the same text as event_hash's (the tests compare
-    # this pass with the walk, which hashes through event_hash), about 10% faster than % formatting
-    sha, cache, quote_ts = hashlib.sha256, {}, _quote_ts
-    known = cache.get
+    doubt is not ok (verify then walks the whole log and says what is wrong). ``tally`` (a _Tally) gathers the counts
+    and table rows on the way."""
+    # the loop is the whole cost of verify at 1M events (issue 16): the hashed document's opening (actor and change_id)
+    # is a sha256 state copied per event, then the data's bytes as stored, then the rest as an f-string (the kind's JSON
+    # form from a dict; a cached form is never empty): the same text as event_hash's (the tests compare this pass with
+    # the walk, which hashes through event_hash)
+    tally = _Tally() if tally is None else tally
+    openings, cache, keep = tally.openings, tally.quoted, tally.rows.append
+    opening, known = openings.get, cache.get
+    quote_ts, table_kinds = _encode_str or _quote_ts, _DERIVE_RULES
     for seq, cid, ts, kind, actor, data, prev, digest in rows:
-        if seq != expected or prev != last or ts.__class__ is not str:
+        if seq != expected or prev != last or ts.__class__ is not str or data.__class__ is not bytes:
             return False, expected, last
-        actor_q = known(actor) or _quoted(actor, cache)
-        cid_q = known(cid) or _quoted(cid, cache)
-        kind_q = known(kind) or _quoted(kind, cache)
-        text = f'{{"actor":{actor_q},"change_id":{cid_q},"data":{data},"kind":{kind_q},"prev_hash":"{prev}","seq":{seq:d},"ts":{quote_ts(ts)}}}'
-        if sha(text.encode("utf-8")).hexdigest() != digest:
+        entry = opening((actor, cid)) or tally.opening(actor, cid)
+        entry[1] += 1
+        entry[2] = seq
+        state = entry[0].copy()
+        state.update(data)
+        state.update(f',"kind":{known(kind) or _quoted(kind, cache)},"prev_hash":"{prev}","seq":{seq:d},"ts":{quote_ts(ts)}}}'.encode())
+        if state.hexdigest() != digest:
             return False, expected, last
+        if kind in table_kinds:
+            keep((seq, cid, ts, kind, actor, data.decode("utf-8")))
         expected, last = seq + 1, digest
     return True, expected, last
 
 
-def _chunk_intact(conn, low, high):
+def _stored_type_problem(row):
+    """An event row (seq, change_id, ts, kind, actor, data, prev_hash, hash) with a column stored as anything but text
+    (change_id and actor may be NULL): the problem the walk reports for it, else None."""
+    for column, value in zip(("change_id", "ts", "kind", "actor", "data", "prev_hash", "hash"), row[1:]):
+        if value.__class__ is not str and not (value is None and column in ("change_id", "actor")):
+            return {"seq": row[0], "problem": "its %s is stored as %s, not text: the event was edited outside the "
+                    "ledger." % (column, "NULL" if value is None else type(value).__name__)}
+    return None
+
+
+def _chunk_intact(conn, low, high, tally=None):
     """range_intact over seqs low..high through ``conn``, starting from the stored hash of seq low-1 (which the chunk
     before shows to be the true one)."""
     before = conn.execute("SELECT hash FROM events WHERE seq = ?", (low - 1,)).fetchone() if low > 1 else (GENESIS_HASH,)
     if before is None:
         return False
-    ok, expected, _last = range_intact(conn.execute(_RANGE_SQL, (low, high)), low, before[0])
+    try:
+        ok, expected, _last = range_intact(conn.execute(_RANGE_SQL, (low, high)), low, before[0], tally)
+    except (TypeError, ValueError):  # a column of a type no event has (a hostile edit): the full walk says what it is
+        return False
     return ok and expected == high + 1
 
 
-def _take_chunks(conn, chunks, counter):
+def _take_chunks(conn, chunks, counter, tally=None):
     """Check chunks taken one by one from ``counter`` (shared with the other process) until none is left; False at the
     first chunk not intact (and no chunk is handed out after it)."""
     while True:
@@ -184,21 +252,31 @@ def _take_chunks(conn, chunks, counter):
             counter.value = index + 1
         if index >= len(chunks):
             return True
-        if not _chunk_intact(conn, *chunks[index]):
+        if not _chunk_intact(conn, *chunks[index], tally=tally):
             with counter.get_lock():
                 counter.value = len(chunks)
             return False
 
 
+def _range_connection(path):
+    """A read-only connection for the chain pass that maps the file into memory (a third less time stepping through the
+    pages than reading them; the ranges only read, up to a seq fixed before the pass)."""
+    conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path)), uri=True)
+    conn.execute("PRAGMA mmap_size = %d" % VERIFY_MMAP_BYTES)
+    return conn
+
+
 def _send_chunks_result(pipe, path, chunks, counter):
+    """The worker: its chunks' tally exported when they are intact, else None."""
     try:
-        conn = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(os.path.abspath(path)), uri=True)
+        conn = _range_connection(path)
         try:
-            result = _take_chunks(conn, chunks, counter)
+            tally = _Tally()
+            result = tally.export() if _take_chunks(conn, chunks, counter, tally) else None
         finally:
             conn.close()
     except Exception:  # pylint: disable=broad-except  # any failure is "not shown intact": the full walk follows
-        result = False
+        result = None
     pipe.send(result)
     pipe.close()
 
@@ -223,12 +301,12 @@ def _shared_counter():
 
 
 def _range_worker_result(worker):
-    """The worker's answer (False when it died or sent nothing)."""
+    """The worker's exported tally (None when its chunks were not intact, or it died or sent nothing)."""
     proc, receive = worker
     try:
-        return bool(receive.recv())
+        return receive.recv()
     except (EOFError, OSError):
-        return False
+        return None
     finally:
         receive.close()
         proc.join(5)
@@ -1046,6 +1124,9 @@ class SqliteLedger(LedgerBackend):
         """One event of a change: its hash, then its link to the event before it and from the event after it (``links``:
         {seq: (hash, prev_hash)} of its neighbours, _neighbour_links)."""
         seq, cid, ts, kind, actor, data, prev, digest = row
+        stored_as = _stored_type_problem(row)
+        if stored_as is not None:
+            return [stored_as]
         if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
             return [{"seq": seq, "problem": "content does not match its hash: the event was edited."}]
         problems = []
@@ -1258,21 +1339,12 @@ class SqliteLedger(LedgerBackend):
         pass finds anything wrong does the full walk below run, which names each problem (the same report either way).
         """
         tables = {}
-
-        def read_tables():
-            # while the worker process hashes its range: the events that make the tables, and each change's events
-            tables["derived"] = derive_state(self.conn.execute(
-                "SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (%s) ORDER BY seq"
-                % ", ".join("?" * len(_DERIVE_RULES)), tuple(_DERIVE_RULES)))
-            tables["counts"] = {row[0]: (row[1], row[2]) for row in self.conn.execute(
-                "SELECT change_id, COUNT(*), MAX(seq) FROM events WHERE change_id IS NOT NULL GROUP BY change_id")}
-
-        intact = self._intact_chain(meanwhile=read_tables)
+        intact = self._intact_chain(tables)
         if intact is None:
             return self._walk_verify(anchor)
         count, head = intact
         if not tables:
-            read_tables()
+            self._read_tables(tables)
         problems = self._head_record_problems(head, bool(count))
         problems += self._schema_problems(self.conn)
         problems += self._table_problems(tables["derived"], tables["counts"], broken=bool(problems))
@@ -1280,12 +1352,22 @@ class SqliteLedger(LedgerBackend):
         problems.sort(key=lambda p: (p["seq"] if isinstance(p["seq"], int) else 0))
         return {"ok": not problems, "events": count, "head": head, "problems": problems}
 
-    def _intact_chain(self, meanwhile=None):
+    def _read_tables(self, tables):
+        """Fill ``tables`` with verify's table inputs read from the log: the records the events of the table kinds
+        imply (derived) and each change's (events, last seq) (counts)."""
+        tables["derived"] = derive_state(self.conn.execute(
+            "SELECT seq, change_id, ts, kind, actor, data FROM events WHERE kind IN (%s) ORDER BY seq"
+            % ", ".join("?" * len(_DERIVE_RULES)), tuple(_DERIVE_RULES)))
+        tables["counts"] = {row[0]: (row[1], row[2]) for row in self.conn.execute(
+            "SELECT change_id, COUNT(*), MAX(seq) FROM events WHERE change_id IS NOT NULL GROUP BY change_id")}
+
+    def _intact_chain(self, tables=None):
         """(events, head) when every event from seq 1 to the last is in place, linked and matching its hash; None at the
         first doubt. From VERIFY_SPLIT_MIN events the chain is cut into VERIFY_CHUNKS ranges that this process and a
         forked one take in turn from a shared counter (each range starts from the stored hash of the seq before it,
         which the range before shows to be the true one), so both finish together however the event sizes vary along
-        the chain; ``meanwhile`` (verify's table reads) runs here first, while the worker already hashes."""
+        the chain. With ``tables`` (a dict) an intact chain also fills it with verify's table inputs, tallied as the
+        events went by (the log is read once)."""
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             return 0, {"seq": 0, "hash": GENESIS_HASH}
@@ -1295,15 +1377,25 @@ class SqliteLedger(LedgerBackend):
         chunks = [(low, min(low + size - 1, last_seq)) for low in range(1, last_seq + 1, size)]
         counter = _shared_counter() if len(chunks) > 1 else None
         worker = _start_chunk_worker(self.path, chunks, counter)
-        if worker is not None and meanwhile is not None:
-            meanwhile()
+        tally = _Tally()
         if counter is None:
-            ok = all(_chunk_intact(self.conn, low, high) for low, high in chunks)
+            ok = all(_chunk_intact(self.conn, low, high, tally) for low, high in chunks)
         else:
-            ok = _take_chunks(self.conn, chunks, counter)
+            conn = _range_connection(self.path)
+            try:
+                ok = _take_chunks(conn, chunks, counter, tally)
+            finally:
+                conn.close()
         if worker is not None:
-            ok = _range_worker_result(worker) and ok
-        return (last_seq, {"seq": last_seq, "hash": row[1]}) if ok else None
+            other = _range_worker_result(worker)
+            ok = ok and other is not None
+            if ok:
+                tally.merge(other)
+        if not ok:
+            return None
+        if tables is not None:
+            tables.update(tally.tables())
+        return last_seq, {"seq": last_seq, "hash": row[1]}
 
     def _anchor_problems_at(self, anchor):
         """_anchor_problems by one lookup of the anchored seq."""
@@ -1351,6 +1443,9 @@ class SqliteLedger(LedgerBackend):
     def _link_problem(self, row, prev_hash, stored):
         """One event in the walk: edited or moved (hash fails), or chained after the wrong event; None when it holds."""
         seq, cid, ts, kind, actor, data, prev, digest = row
+        stored_as = _stored_type_problem(row)
+        if stored_as is not None:
+            return stored_as
         if event_hash(seq, cid, ts, kind, actor, data, prev) != digest:
             moved_from = self._original_seq(seq, cid, ts, kind, actor, data, prev, digest, stored)
             if moved_from is not None:

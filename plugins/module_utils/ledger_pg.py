@@ -413,10 +413,10 @@ class PostgresLedger(base.SqliteLedger):
                 self.conn.streaming = False
         return self._read(run)
 
-    def _intact_chain(self, meanwhile=None):
+    def _intact_chain(self, tables=None):
         """ledger.SqliteLedger._intact_chain computed in the server (sha256 and lag() over the log, one row back per range);
-        from VERIFY_SPLIT_MIN events the second half is hashed at the same time over a second connection, and
-        ``meanwhile`` (verify's table reads) runs on this connection before that half is waited for."""
+        from VERIFY_SPLIT_MIN events the second half is hashed at the same time over a second connection, and verify's
+        table reads (``tables``) run on this connection before that half is waited for."""
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             return 0, {"seq": 0, "hash": base.GENESIS_HASH}
@@ -427,8 +427,8 @@ class PostgresLedger(base.SqliteLedger):
             other = _RangeThread(lambda: self._pg.connect(conninfo(self.path), autocommit=True), middle + 1, last_seq)
             other.start()
         ok = _range_intact(self.conn.raw, 1, middle)
-        if ok and other is not None and meanwhile is not None:
-            meanwhile()
+        if ok and tables is not None:
+            self._read_tables(tables)
         if other is not None:
             other.join()
             ok = ok and other.ok

@@ -364,6 +364,121 @@ def stage_hosts(hosts, play_hosts, limited):
     return [h for h in hosts if h in held]
 
 
+def _hosts(value):
+    return ", ".join(value) or "none"
+
+
+def _missing_from_inventory(ask):
+    if ask["inventory"] is not None:
+        known = set(_list(ask["inventory"]))
+        return [h for h in ask["targets"] if h not in known]
+    return []
+
+
+def _missing_from_unlimited_play(ask):
+    return [] if _flag(ask["limited"]) else [h for h in ask["targets"] if h not in ask["play"]]
+
+
+def _missing_from_play(ask):
+    return [h for h in ask["mine"] if h not in ask["play"]]
+
+
+def _without_pre_snapshot(ask):
+    pre = ask["pre_snapshots"]
+    scope = set(pre) if isinstance(pre, dict) else set(_list(pre))
+    return [h for h in ask["mine"] if h not in scope]
+
+
+def _checked_without_pre_snapshot(ask):
+    pre = ask["pre_snapshots"]
+    scope = set(pre) if isinstance(pre, dict) else set(_list(pre))
+    return [h for h in _union(ask["mine"], [h for h in _list(ask["check_hosts"]) if h in ask["play"]]) if h not in scope]
+
+
+def _without(key):
+    def rule(ask):
+        given = _dict(ask[key])
+        return [h for h in ask["mine"] if not given.get(h)]
+    return rule
+
+
+# each stage's checks before any device is touched: (hosts that fail it, what is wrong, the fix), in the order shown
+_INVENTORY = (_missing_from_inventory, "not in the inventory", "run with the inventory that holds the change's targets")
+_PRE = (_without_pre_snapshot, "no pre snapshot", "pass governed_pre_snapshots from the precheck stage")
+_BACKUP = (_without("backups"), "no backup", "pass governed_backups from the precheck stage")
+STAGE_REFUSAL_RULES = {
+    "precheck": (_INVENTORY, (_missing_from_unlimited_play, "not in this play's hosts (the play is not limited)",
+                              "run the play over the change's targets (a --limit narrows the stage to the targets the play keeps)")),
+    "deploy": (_INVENTORY, (_missing_from_play, "not in this play's hosts", "run the play over the change's targets"), _PRE,
+               _BACKUP, (_without("lines"), "no configuration lines",
+                         "give every target configuration in the change request (lines or a template) or pass deploy_lines")),
+    "verify": (_INVENTORY, (_checked_without_pre_snapshot, "no pre snapshot", "pass governed_pre_snapshots from the precheck stage")),
+    "rollback": (_INVENTORY, _BACKUP),
+}
+
+
+def stage_refusal(stage, targets, play_hosts, limited=False, inventory=None, pre_snapshots=None, backups=None, lines=None,
+                  check_hosts=None):
+    """Why a device stage must not start (a message naming what is missing and the fix), or "" when it may.
+
+    ``targets``: the change's targets (the rollback: the devices chosen to restore); a limited play (a workflow
+    branch) acts on the ones it holds (:func:`stage_hosts`). Checked before any device is touched
+    (:data:`STAGE_REFUSAL_RULES`): every target in the ``inventory`` (when given); the precheck's targets in the play
+    unless it is limited; the deploy's in the play, with a pre snapshot, a backup and configuration ``lines`` each; the
+    verify's targets, and the ``check_hosts`` the play holds, with a pre snapshot; the rollback's with a backup. A value
+    that is not what the stage needs counts as missing (fail closed).
+    """
+    if stage not in STAGE_REFUSAL_RULES:
+        raise ValidationError("unknown stage %r." % (stage,), where="stage", fix="one of %s." % ", ".join(STAGE_REFUSAL_RULES))
+    play = _list(play_hosts)
+    ask = {"targets": _list(targets), "play": play, "mine": stage_hosts(targets, play, limited), "limited": limited,
+           "inventory": inventory, "pre_snapshots": pre_snapshots, "backups": backups, "lines": lines,
+           "check_hosts": check_hosts}
+    problems, fixes = [], []
+    for rule, what, fix in STAGE_REFUSAL_RULES[stage]:
+        hosts = rule(ask)
+        if hosts:
+            problems.append("%s: %s" % (what, _hosts(hosts)))
+            if fix not in fixes:
+                fixes.append(fix)
+    if not problems:
+        return ""
+    return "%s: refused before any device was touched - %s (the stage's targets: %s); fix: %s." % (
+        stage, "; ".join(problems), _hosts(ask["mine"]), "; ".join(fixes))
+
+
+def _diff_changed(before, after, host):
+    if host not in before or host not in after:
+        return True
+    return _dict(before[host]).get("diff") != _dict(after[host]).get("diff")
+
+
+def content_drift(approved, reassessed, targets, limited=False):
+    """Why the deploy must not go on because what it would deploy is not what was approved, or "" when it is.
+
+    ``approved``: the approved assessment; ``reassessed``: a read-only re-assessment just before the deploy. The content
+    hashes must match; a limited play (one domain's branch of a workflow; another domain may already be deployed, which
+    changes the whole change's hash) passes when the change request is the same and each of its own ``targets``' diffs
+    is unchanged. A missing hash or device counts as changed (fail closed).
+    """
+    approved, reassessed = _dict(approved), _dict(reassessed)
+    was, now = approved.get("content_hash"), reassessed.get("content_hash")
+    if was and was == now:
+        return ""
+    if _flag(limited) and approved.get("change_request_sha256") and \
+            approved.get("change_request_sha256") == reassessed.get("change_request_sha256"):
+        before, after = _dict(approved.get("devices")), _dict(reassessed.get("devices"))
+        changed = [h for h in _list(targets) if _diff_changed(before, after, h)]
+        if not changed:
+            return ""
+        detail = "the diff of %s changed" % _hosts(changed)
+    else:
+        detail = "the change request or a target's running configuration changed since the assessment"
+    return ("deploy: the content hash is now %s... but the approved assessment's is %s... - %s (a limited play compares "
+            "the change request and its own targets' diffs: another domain may already be deployed); fix: re-assess the "
+            "change and have it approved again." % (str(now or "none")[:12], str(was or "none")[:12], detail))
+
+
 def stage_probes(explicit, assessment, host, platform):
     """The reachability probes a device's snapshot runs: none off a firewall (linux), else the explicit ones, else the
     firewall's traffic checks the assessment planned for it (traffic.traffic_plan)."""
@@ -423,6 +538,24 @@ def ran(results):
 def precheck_statuses(steps_by_host):
     """Every device's precheck from its steps: {host: precheck_status(steps)} (one decision for the whole stage)."""
     return dict((str(host), precheck_status(steps)) for host, steps in _dict(steps_by_host).items())
+
+
+def precheck_fleet(fleet):
+    """The precheck stage's outcome from its fleet tasks: ``fleet`` = {hosts, steps: [backup, snapshot, assertions
+    registered results], targets, scope}. Returns {hosts: {host: precheck_status}, failed_hosts, transient, messages:
+    {failed host: why}, backups: {target: backup ref}, pre_snapshots: {scope host: snapshot ref}} - the backups and
+    snapshots of the devices that did not fail only. A device a step holds no result for reads as that step skipped
+    (fleet_results); one whose step failed, or whose task failed before any device, fails."""
+    fleet = _dict(fleet)
+    hosts = _list(fleet.get("hosts"))
+    steps = [fleet_results(step, hosts) for step in fleet.get("steps") or []]
+    statuses = precheck_statuses(dict((host, [step[host] for step in steps]) for host in hosts))
+    failed = [host for host in hosts if statuses[host]["failed"]]
+    backup, snapshot = (list(fleet.get("steps") or []) + [None, None])[:2]
+    return {"hosts": statuses, "failed_hosts": failed, "transient": any(s["transient"] for s in statuses.values()),
+            "messages": dict((host, statuses[host]["msg"]) for host in failed),
+            "backups": fleet_results(backup, [h for h in _list(fleet.get("targets")) if h not in failed], key="backup"),
+            "pre_snapshots": fleet_results(snapshot, [h for h in _list(fleet.get("scope")) if h not in failed], key="snapshot")}
 
 
 def precheck_status(steps):
@@ -495,7 +628,95 @@ def rollback_results(records, targets):
             "message": _rollback_message(targets, restored, restore_failed, differs, verified, unchecked)}
 
 
+# What a device's rollback record keeps of its restore and state-check task results.
+ROLLBACK_RESTORE_KEYS = ("failed", "verified", "msg", "summary", "skipped", "transient", "attempts")
+ROLLBACK_VERIFY_KEYS = ("passed", "undecidable", "results", "post", "failed", "msg", "skipped")
+
+
+def rollback_fleet_records(fleet):
+    """{host: {restore, verify}} from the rollback's fleet restore and state check (``fleet``: {hosts, restore, verify},
+    the two registered results): each device's record keeps ROLLBACK_RESTORE_KEYS / ROLLBACK_VERIFY_KEYS."""
+    fleet = _dict(fleet)
+    hosts = _list(fleet.get("hosts"))
+    restores, verifies = fleet_results(fleet.get("restore"), hosts), fleet_results(fleet.get("verify"), hosts)
+    return dict((h, {"restore": _pick(restores[h], ROLLBACK_RESTORE_KEYS), "verify": _pick(verifies[h], ROLLBACK_VERIFY_KEYS)})
+                for h in hosts)
+
+
 def _has_verdict(record):
     """Whether a check's task result decided: it says passed or failed and was not skipped."""
     record = _dict(record)
     return ("passed" in record or "failed" in record) and not _is_set(record, "skipped")
+
+
+# Fleet tasks (a device action run once over ``hosts``, plugin_utils/device_action.py) -------------------------------
+SKIPPED_RESULT = {"changed": False, "skipped": True, "skip_reason": "not one of the task's devices"}
+
+
+def fleet_results(registered, hosts, key=None):
+    """{host: that device's result} from a fleet task's registered result, for every host asked for: a device the
+    task did not work on (not in its ``hosts``, or the task was skipped) gets a skipped result, as a per-host task's
+    skipped host does; when the task failed before working on any device, every device failed with it. With ``key``:
+    {host: result[key]} for the hosts whose result did not fail and holds it."""
+    registered = _dict(registered)
+    own = _dict(registered.get("hosts"))
+    if _flag(registered.get("failed")) and not own:
+        # the task failed before any device was worked on (its arguments, a host not in the inventory): every device
+        # failed with it, never a skip
+        failure = {"failed": True, "changed": False, "msg": str(registered.get("msg") or "the fleet task failed")}
+        own = dict((host, dict(failure)) for host in hosts or [])
+    if key is not None:
+        return dict((host, own[host][key]) for host in hosts or []
+                    if isinstance(own.get(host), dict) and not _flag(own[host].get("failed")) and key in own[host])
+    return dict((host, own[host] if isinstance(own.get(host), dict) else dict(SKIPPED_RESULT)) for host in hosts or [])
+
+
+def fleet_failed(registered, hosts):
+    """The devices of ``hosts`` whose result of a fleet task failed or gave no verdict (the task skipped them, or holds
+    no result for them): a device without a result never counts as passed (fail closed)."""
+    results = fleet_results(registered, hosts)
+    return [host for host in hosts or [] if _flag(results[host].get("failed")) or _flag(results[host].get("skipped"))]
+
+
+def confirm_hosts(hosts, results=None, failed=(), rollback=(), confirmed=()):
+    """The devices of ``hosts`` whose commit is confirmed now: not failed (``failed``), not to roll back, not confirmed
+    already, and whose deploy result (``results``: {host: deploy task result}) did not fail."""
+    results = _dict(results)
+    skip = set(failed or ()) | set(rollback or ()) | set(confirmed or ())
+    return [host for host in hosts or [] if host not in skip and not _flag(_dict(results.get(host)).get("failed"))]
+
+
+def device_arguments(hosts, platforms=None, pre=None, post=None, expected=None, expected_only=None, targets=None,
+                     probes=None, assessment=None, lines=None, backup=None):
+    """Each device's own arguments of a fleet snapshot or check (``by_host``), for ``hosts``:
+
+    - ``pre``/``post``: {host: snapshot reference} - the device's own, when given;
+    - ``expected``: {host: expected checks} - a device gets its own, except a target (``targets``) not yet in
+      ``expected_only`` (its lines are not on it yet: it gets none); ``expected_only`` None gives every device its own;
+    - ``probes``: the device's reachability probes (stage_probes: the explicit ones or the assessment's traffic checks,
+      on a firewall only); left out when there are none;
+    - ``lines``/``backup``: {host: configuration lines} / {host: backup reference} - a deploy's, the device's own.
+    """
+    platforms, pre, post, expected = _dict(platforms), _dict(pre), _dict(post), _dict(expected)
+    lines, backup = _dict(lines), _dict(backup)
+    targets = set(targets or [])
+    deployed = None if expected_only is None else set(expected_only)
+    out = {}
+    for host in hosts or []:
+        args = {}
+        if host in pre:
+            args["pre"] = pre[host]
+        if host in post:
+            args["post"] = post[host]
+        if host in lines:
+            args["lines"] = lines[host]
+        if host in backup:
+            args["backup"] = backup[host]
+        if expected:
+            own = expected.get(host) or []
+            args["expected"] = list(own) if deployed is None or host in deployed or host not in targets else []
+        found = stage_probes(probes or [], assessment or {}, host, platforms.get(host) or "")
+        if found:
+            args["probes"] = found
+        out[host] = args
+    return out

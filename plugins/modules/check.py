@@ -61,6 +61,14 @@ options:
     description: After the checks pass, wait this long and check again (catches a session that flaps a moment later).
     type: float
     default: 0
+  pass_hold:
+    description:
+      - A pass (with no failure seen before it) settles only once the same passing state - the routing state unchanged -
+        was read on consecutive polls spanning this many seconds (at most half of I(settle_timeout)). A change reaches
+        the devices it is not deployed on through the routing protocol (a neighbor withdraws, the next one learns it a
+        moment later), so a read taken right after the commit proves nothing there. C(0) settles a pass on its first read.
+    type: float
+    default: 1
   fail_fast_polls:
     description:
       - Fail fast - the same failure seen on this many consecutive polls with the routing state unchanged, and for at

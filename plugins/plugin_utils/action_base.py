@@ -87,12 +87,13 @@ class GovernedActionBase(ActionBase):
     def _fqcn(self):
         return "governed.change.%s" % self.MODULE_NAME
 
-    def _validated_args(self):
+    def _validated_args(self, args=None):
+        """The task's arguments (or ``args``) validated against the module's DOCUMENTATION."""
         module = importlib.import_module("ansible_collections.governed.change.plugins.modules.%s" % self.MODULE_NAME)
         spec, doc = argument_spec_from_doc(module.DOCUMENTATION)
         validator = ArgumentSpecValidator(spec, mutually_exclusive=doc.get("mutually_exclusive"),
                                           required_one_of=doc.get("required_one_of"))
-        outcome = validator.validate(self._task.args)
+        outcome = validator.validate(self._task.args if args is None else args)
         if outcome.error_messages:
             raise AnsibleActionFail("%s: invalid arguments: %s. Fix: see `ansible-doc %s`." % (
                 self._fqcn(), "; ".join(outcome.error_messages), self._fqcn()))

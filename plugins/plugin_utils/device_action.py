@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import difflib
 import os
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.governed.change.plugins.module_utils import statestore
-from ansible_collections.governed.change.plugins.module_utils.errors import ValidationError
+from ansible_collections.governed.change.plugins.module_utils.errors import GovernedChangeError, ValidationError
 from ansible_collections.governed.change.plugins.module_utils.platforms import get_platform
 from ansible_collections.governed.change.plugins.module_utils.paths import check_outside_collection, default_output_dir
 from ansible_collections.governed.change.plugins.module_utils.platforms.base import probe_key, run_probes
@@ -22,6 +24,15 @@ from ansible_collections.governed.change.plugins.plugin_utils import ssh_setting
 from ansible_collections.governed.change.plugins.plugin_utils.action_base import GovernedActionBase
 
 _MISSING = object()
+# A fleet task (option ``hosts``) works on this many devices at once: the device work is SSH round trips and waits, and
+# a thread costs little beside the fork and the variable preparation Ansible spends on every host of a per-host task.
+FLEET_WORKERS = 32
+# The host variables a device action reads (besides the SSH settings): resolved for every device of a fleet task in
+# the task's own thread before the devices are worked on in threads.
+FLEET_VARIABLES = ("ansible_host", "ansible_port", "governed_host_port", "governed_platform", "governed_state_dir",
+                   "governed_store_dir", "governed_ssh_control_persist", "governed_output_dir", "ansible_become",
+                   "ansible_become_method", "ansible_become_user", "ansible_become_password", "ansible_become_pass")
+FLEET_OPTIONS = ("hosts", "by_host")
 # SSH connection sharing of the device stages (transport.control_settings): Ansible's own ControlPath folder.
 CONTROL_DIR = "~/.ansible/cp/governed"
 CONTROL_PERSIST_S = 30
@@ -57,6 +68,41 @@ def resolve_become(become, method, user, password, where):
     return user or "root"
 
 
+def _fleet_variable_names():
+    return tuple(ssh_settings.variable_names()) + FLEET_VARIABLES
+
+
+def play_level_vars(task_vars, template):
+    """{name: value} of the variables a fleet task has from the play or a role (``task_vars``, the task host's, where
+    they differ from the task host's ``hostvars``): the same for every host, and over the inventory's, as Ansible's
+    precedence has it. ``hostvars`` holds a host's inventory variables, facts and extra vars only."""
+    mine = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname")) or {}
+    found = {}
+    for name in _fleet_variable_names():
+        if name in task_vars:
+            value = template(task_vars[name])
+            if name not in mine or mine[name] != value:
+                found[name] = value
+    return found
+
+
+def device_vars(task_vars, host, play_level):
+    """One device's variables in a fleet task, as a task on its host would see them: the play-level ones, else its own
+    from ``hostvars``; with ``inventory_hostname`` and the play's ``hostvars`` (a probe's vantage point is another host)."""
+    hostvars = task_vars.get("hostvars") or {}
+    if host not in hostvars:
+        raise ValidationError("host %r of the task's hosts is not in the inventory." % host, where="hosts",
+                              fix="list inventory hosts in hosts (the devices to work on).")
+    own = hostvars[host]
+    values = {"inventory_hostname": host, "hostvars": hostvars}
+    for name in _fleet_variable_names():
+        if name in play_level:
+            values[name] = play_level[name]
+        elif name in own:
+            values[name] = own[name]
+    return values
+
+
 class DeviceActionBase(GovernedActionBase):
     """A GovernedActionBase that talks to the task's device through its host shell.
 
@@ -66,7 +112,12 @@ class DeviceActionBase(GovernedActionBase):
     Host key checking turned off for a device is recorded: ``host_key_checking: false`` and a warning naming it.
     """
 
+    _fleet_args = None  # a fleet task's device: its own arguments (the task's, with its by_host entry)
+    FLEET = True  # the action takes hosts/by_host (the device_connection doc fragment); False for assess and the like
+
     def run(self, tmp=None, task_vars=None):
+        if self.FLEET and self._fleet_args is None and self._task.args.get("hosts") is not None:
+            return self._run_fleet(tmp, task_vars or {})
         self._transports = []
         result = super().run(tmp, task_vars)
         if self._transports:
@@ -79,7 +130,76 @@ class DeviceActionBase(GovernedActionBase):
             note_unverified(result, self._transports)
         return result
 
+    def _validated_args(self, args=None):
+        # a fleet task's device: its own arguments (the task object is shared by the devices' threads: never changed)
+        return super()._validated_args(self._fleet_args if args is None and self._fleet_args is not None else args)
+
+    def _run_fleet(self, tmp, task_vars):
+        """The task's work on every device of ``hosts`` at once (threads), each device with its own variables and its
+        ``by_host`` arguments, as if the task had run on that host: ``hosts`` holds each device's result, ``failed``
+        says one failed (``failed_hosts``). Run with run_once; the evidence callback records each device's result as
+        that host's."""
+        result = {"changed": False, "hosts": {}, "fleet": True}
+        shared = dict((k, v) for k, v in self._task.args.items() if k not in FLEET_OPTIONS)
+        try:
+            hosts, by_host = self._fleet_hosts(self._task.args.get("hosts"), self._task.args.get("by_host"))
+            play_level = play_level_vars(task_vars, self._templar.template)
+            jobs = [(host, device_vars(task_vars, host, play_level), dict(shared, **by_host.get(host, {}))) for host in hosts]
+        except GovernedChangeError as exc:
+            result.update(failed=True, msg="%s: %s" % (self._fqcn(), exc), error=exc.as_dict())
+            return result
+        if not jobs:
+            result["msg"] = "no devices to work on"
+            return result
+        context = contextvars.copy_context()
+
+        def one(job):
+            host, variables, args = job
+            action = type(self)(self._task, self._connection, self._play_context, self._loader, self._templar,
+                                self._shared_loader_obj)
+            action._fleet_args = args  # pylint: disable=protected-access
+            try:
+                return context.copy().run(action.run, tmp, variables)
+            except Exception as exc:  # pylint: disable=broad-except
+                # one device's unexpected error is that device's failure, never the other devices' lost results
+                return {"failed": True, "msg": "%s: %s: %s: %s" % (self._fqcn(), host, type(exc).__name__, exc)}
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(FLEET_WORKERS, len(jobs))) as pool:
+            outcomes = list(pool.map(one, jobs))
+        for (host, _vars, _args), outcome in zip(jobs, outcomes):
+            result["hosts"][host] = outcome
+        failed = [host for host, outcome in result["hosts"].items() if outcome.get("failed")]
+        result["changed"] = any(outcome.get("changed") for outcome in result["hosts"].values())
+        result["failed_hosts"] = failed
+        if failed:
+            result["failed"] = True
+            result["msg"] = "%s failed on %d of %d device(s): %s" % (self._fqcn(), len(failed), len(jobs), " | ".join(
+                "%s: %s" % (host, result["hosts"][host].get("msg", "failed")) for host in failed))
+        return result
+
+    @staticmethod
+    def _fleet_hosts(hosts, by_host):
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) and host for host in hosts):
+            raise ValidationError("hosts must be a list of inventory host names, not %r." % (hosts,), where="hosts",
+                                  fix="pass the devices to work on as a list of inventory hosts.")
+        by_host = by_host or {}
+        if not isinstance(by_host, dict) or not all(isinstance(v, dict) for v in by_host.values()):
+            raise ValidationError("by_host must map a host to its own arguments.", where="by_host",
+                                  fix="pass by_host as {host: {option: value}}.")
+        bad = sorted(set(key for args in by_host.values() for key in args if key in FLEET_OPTIONS))
+        if bad:
+            raise ValidationError("by_host cannot set %s." % ", ".join(bad), where="by_host", fix="set hosts once, for the task.")
+        stray = sorted(set(by_host) - set(hosts))
+        if stray:  # a device's own arguments for a device the task does not work on: a mistake, never ignored
+            raise ValidationError("by_host names %s, not in hosts." % ", ".join(stray), where="by_host",
+                                  fix="give by_host entries only for the hosts the task works on (or add them to hosts).")
+        return list(dict.fromkeys(hosts)), by_host
+
     def _var(self, task_vars, name, host=None, default=None):
+        if self._fleet_args is not None and name not in _fleet_variable_names():
+            # a fleet device's variables hold only the listed names: reading another would silently give the default
+            raise ValueError("%s reads host variable %r, which a fleet task does not pass to its devices: add it to "
+                             "FLEET_VARIABLES in plugin_utils/device_action.py." % (type(self).__module__, name))
         if host is None or host == task_vars.get("inventory_hostname"):
             value = task_vars.get(name, _MISSING)
         else:
@@ -90,6 +210,8 @@ class DeviceActionBase(GovernedActionBase):
             value = hostvars[host].get(name, _MISSING)
         if value is _MISSING or value is None:
             return default
+        if self._fleet_args is not None and (host is None or host == task_vars.get("inventory_hostname")):
+            return value  # a fleet device's variables were templated as they were read (hostvars)
         return self._templar.template(value)
 
     def ssh_settings(self, task_vars, host=None):
@@ -104,14 +226,19 @@ class DeviceActionBase(GovernedActionBase):
     def become_user(self, task_vars, host=None):
         """The user to become on the device host (sudo), None without become; the play's become for the task's own host,
         the ``ansible_become*`` variables for another host (a probe's vantage point)."""
-        if host is None or host == task_vars.get("inventory_hostname"):
+        own = host is None or host == task_vars.get("inventory_hostname")
+        if own and self._fleet_args is None:
             context = self._play_context
             become, method, user, password = context.become, context.become_method, context.become_user, context.become_pass
         else:
-            become = self._var(task_vars, "ansible_become", host, False)
-            method = self._var(task_vars, "ansible_become_method", host, "sudo")
-            user = self._var(task_vars, "ansible_become_user", host)
+            # another host (a probe's vantage point): its ansible_become* variables; a fleet task's device: the same, else
+            # the task's keywords (the play context is the task host's)
+            task = self._task if own else None
+            become = self._var(task_vars, "ansible_become", host, task.become if task else False)
+            method = self._var(task_vars, "ansible_become_method", host, task.become_method if task else "sudo")
+            user = self._var(task_vars, "ansible_become_user", host, task.become_user if task else None)
             password = self._var(task_vars, "ansible_become_password", host) or self._var(task_vars, "ansible_become_pass", host)
+            password = password or (self._play_context.become_pass if own else None)
         where = host or task_vars.get("inventory_hostname")
         return resolve_become(become, method, user, password, where)
 

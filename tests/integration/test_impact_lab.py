@@ -174,7 +174,9 @@ def check_task_hosts(output):
             if CHECK_TASK in task["task"]["name"] and task.get("hosts"):  # the callback prefixes the role: "deploy : ..."
                 span = task["task"]["duration"]
                 seconds = (clock.parse_instant(span["end"]) - clock.parse_instant(span["start"])).total_seconds()
-                return task["hosts"], seconds
+                # one task over every device (a fleet task, run once): each device's result is under its `hosts`
+                fleet = [result["hosts"] for result in task["hosts"].values() if result.get("fleet")]
+                return (fleet[0] if fleet else task["hosts"]), seconds
     raise AssertionError("no %r task in the run" % CHECK_TASK)
 
 

@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 from conftest import device_ssh, run_playbook
 from labfixture import LAB, ROOT, lab_cmd
+
+from ansible_collections.governed.change.plugins.module_utils.platforms import frr
+from ansible_collections.governed.change.plugins.module_utils.transport import SSHTransport
 
 ROUTER_PORTS = {"r1": 22201, "r2": 22202, "r3": 22203}
 
@@ -92,3 +96,27 @@ def test_lab_up_is_safe_to_run_twice(lab):  # pylint: disable=unused-argument
         lab_cmd("down", env=env, check=False)
     assert "gu-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert os.path.exists(LAB)
+
+
+def test_a_snapshot_read_through_one_vtysh_equals_the_one_read_command_by_command(lab):  # pylint: disable=unused-argument
+    """Issue 16: an FRR snapshot reads its five answers through one vtysh; on the real routers that snapshot equals the
+    one read with a vtysh per command (everything but the time it was taken)."""
+    run_dir = os.path.join(ROOT, "lab", "run")
+    for name, port in ROUTER_PORTS.items():  # each router's host shell listens 10 ports above its vtysh
+        transport = SSHTransport("127.0.0.1", port + 10, "root", os.path.join(run_dir, "id_ed25519"), device=name,
+                                 common_args="-o UserKnownHostsFile=%s -o LogLevel=ERROR" % os.path.join(run_dir, "known_hosts"))
+        one, each = frr.FrrPlatform(transport, name), frr.FrrPlatform(transport, name)
+        each.combined = False
+        # read command by command before and after the combined read: the comparison counts only when the network held
+        # still between them (a session or route still settling after the lab came up changes the state, not the reading)
+        for _attempt in range(10):
+            before, combined, after = each.snapshot(), one.snapshot(), each.snapshot()
+            for snap in (before, combined, after):
+                snap.pop("taken_at", None)
+            if before == after:
+                break
+            time.sleep(1)
+        assert before == after, "%s: the state kept changing between two readings 1 s apart" % name
+        assert one.combined is True, name  # the combined answer was taken, not the fallback
+        assert combined == before, name
+        assert combined["sections"]["peers"] and combined["sections"]["routes"], name

@@ -142,3 +142,51 @@ def test_an_unconfirmed_commit_reverts_by_itself_and_the_close_decides_as_the_pi
     closes = [e["data"] for e in events if e["kind"] == "change.outcome"]
     assert closes and closes[-1].get("reason", "").startswith("stage deploy failed: deploy failed on r3"), closes
     assert [lock for lock in locks if lock["change_id"] == "CHG-5091"] == []
+
+
+DRIFT_LINE = "ip prefix-list GC-DRIFT seq 5 permit 10.98.0.0/16"
+
+
+def test_a_target_changed_between_the_approval_and_the_deploy_is_refused_untouched(stages_env, signers, tmp_path):
+    """An engineer applies the change's line by hand after the precheck: the deploy's re-assessment finds a different
+    diff, so the content is not what was approved - the deploy stage refuses before it touches r3 (no commit, no
+    confirm timer), and says to re-assess and approve again."""
+    doc = {"id": "CHG-5092", "title": "Prefix list on r3 (drifted before the deploy)", "author": "carol", "type": "normal",
+           "category": "other", "description": "A prefix list on r3 that someone applies by hand before the deploy (lab test).",
+           "targets": ["r3"], "config": {"r3": {"lines": [DRIFT_LINE]}}, "rollback": {"strategy": "backup"}}
+    change = tmp_path / "drift_r3.yml"
+    change.write_text(yaml.safe_dump(doc, sort_keys=False))
+    out = tmp_path / "out"
+    variables = extra_vars(str(change), out, signers, governed_hosts="routers")
+    artifacts = {}
+
+    def node(stage, expect_ok=True):
+        rc, art, output, _seconds = run_playbook(stages_env, os.path.join(ROOT, "playbooks", "%s.yml" % stage),
+                                                 dict(variables, **artifacts), tmp_path, stage)
+        assert (rc == 0) == expect_ok, "%s: rc %s\n%s" % (stage, rc, output[-4000:])
+        artifacts.update(art)
+        return art, output
+
+    rc, assessed, output, _s = run_playbook(stages_env, ASSESS, variables, tmp_path, "assess")
+    assert rc == 0, output[-3000:]
+    artifacts.update(assessed)
+    approve(out, "CHG-5092", signers)
+    node("review")
+    node("window")
+    node("precheck")
+    r3_shell('vtysh --vty_socket "$FRR_VTY_DIR" -c "configure terminal" -c "%s"' % DRIFT_LINE)
+    try:
+        by_hand = r3_config()
+        assert DRIFT_LINE in by_hand
+        deployed, output = node("deploy", expect_ok=False)
+        assert "deploy: the content hash is now" in output and "have it approved again" in output, output[-3000:]
+        assert deployed.get("governed_deployed") in (None, []) and deployed.get("governed_stage_failed") == "deploy", deployed
+        assert r3_config() == by_hand  # nothing deployed
+        with SqliteLedger(str(out / "ledger.sqlite")) as ledger:
+            refs = [e["data"]["stage"] for e in ledger.events(change_id="CHG-5092") if e["kind"] == "stage.refs"]
+            assert ledger.verify()["ok"]
+        # the precheck recorded its references; the deploy stopped before it records how to restore (its first ledger step)
+        assert refs == ["precheck"], refs
+    finally:
+        r3_shell('vtysh --vty_socket "$FRR_VTY_DIR" -c "configure terminal" -c "no %s"' % DRIFT_LINE)
+    assert DRIFT_LINE not in r3_config()

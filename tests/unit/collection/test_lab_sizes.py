@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 
 import pytest
 import yaml
@@ -68,3 +69,17 @@ def test_the_sized_inventory_names_every_router_with_its_ports(monkeypatch, tmp_
     assert routers["hosts"]["r10"]["ansible_port"] == 33710 and routers["hosts"]["r10"]["governed_host_port"] == 33810
     assert routers["vars"]["ansible_network_os"] == "frr.frr.frr" and routers["vars"]["governed_platform"] == "frr"
     assert routers["vars"]["ansible_ssh_private_key_file"] == os.path.join(str(tmp_path), "id_ed25519")
+
+
+def test_a_port_another_process_listens_on_is_refused_before_anything_is_built(monkeypatch, tmp_path):
+    lab = load_lab(monkeypatch, tmp_path)
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.bind(("127.0.0.1", 0))  # a free port the kernel picks, listened on as another lab's sshd would
+    other.listen(1)
+    taken = other.getsockname()[1]
+    try:
+        with pytest.raises(lab.LabError, match=r"port\(s\) %d already in use.*GC_LAB_PORT_BASE" % taken):
+            lab.check_ports_free([taken])
+    finally:
+        other.close()
+    lab.check_ports_free([taken])  # free again: no refusal

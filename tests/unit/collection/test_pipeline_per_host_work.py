@@ -84,12 +84,35 @@ def test_stages_whose_every_task_runs_once_are_included_once():
         args = task.get("ansible.builtin.include_role")
         if args and str(args.get("name", "")).startswith("governed.change."):
             once[args["name"].split(".")[-1]] = task.get("run_once") is True
-    for role in ("assess", "review", "window", "wait_for_dependency", "close", "escalate"):
-        tasks = list(walk(load(os.path.join(ROOT, "roles", role, "tasks", "main.yml"))))
-        assert [t.get("name") for t in tasks if t.get("run_once") is not True] == [], role
+    for role in ("assess", "review", "window", "wait_for_dependency", "close", "escalate", "rollback") + DEVICE_STAGES:
+        for path in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")):
+            tasks = list(walk(load(path)))
+            assert [t.get("name") for t in tasks if t.get("run_once") is not True] == [], path
         assert once[role], "%s: every task runs once, so the role is included once" % role
+    finish = [task for _name, task in pipeline_tasks() if task.get("ansible.builtin.include_tasks") == "finish.yml"]
+    assert len(finish) == 1 and finish[0].get("run_once") is True
+    assert [t.get("name") for t in walk(load(os.path.join(ROOT, "roles", "pipeline", "tasks", "finish.yml")))
+            if t.get("run_once") is not True and "block" not in t] == []
+
+
+DEVICE_ACTIONS = ("governed.change.backup", "governed.change.snapshot", "governed.change.check", "governed.change.deploy",
+                  "governed.change.confirm", "governed.change.restore")
+
+
+def test_the_device_stages_work_on_their_devices_from_one_task_each():
+    """Issue 16: precheck, deploy, verify and rollback reach their devices through fleet tasks (the action's `hosts`, run
+    once, the devices in threads), never a task per host; the decisions read each device's result with fleet_results."""
+    found = []
     for role in DEVICE_STAGES + ("rollback",):
-        assert not once[role], role  # their device tasks run on every host
+        for path in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")):
+            for task in walk(load(path)):
+                action = next((a for a in DEVICE_ACTIONS if a in task), None)
+                if action:
+                    found.append(action)
+                    assert "hosts" in (task[action] or {}) and task.get("run_once") is True, (path, task.get("name"))
+                    assert "inventory_hostname" not in str(task), (path, task.get("name"))
+            assert "map('extract', hostvars, '__" not in open(path, encoding="utf-8").read(), path
+    assert sorted(set(found)) == sorted(DEVICE_ACTIONS)
 
 
 def test_the_arguments_the_pipeline_passes_a_stage_are_the_same_on_every_host():

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.governed.change.plugins.filter import rollback_choice, run_decision, stage_hosts, stage_probes, stage_results
+from ansible_collections.governed.change.plugins.filter import (content_drift, rollback_choice, run_decision, stage_hosts, stage_probes,
+                                                                stage_refusal, stage_results)
 
 
 def test_each_filter_module_exposes_its_filter_under_its_name():
     for module, name in ((run_decision, "run_decision"), (stage_hosts, "stage_hosts"), (stage_probes, "stage_probes"),
-                         (stage_results, "stage_results"), (rollback_choice, "rollback_choice")):
+                         (stage_results, "stage_results"), (rollback_choice, "rollback_choice"),
+                         (stage_refusal, "stage_refusal"), (content_drift, "content_drift")):
         assert list(module.FilterModule().filters()) == [name]
 
 
@@ -42,3 +44,18 @@ def test_rollback_choice_refuses_an_unknown_scope_naming_the_policy_field():
 def test_stage_hosts_and_probes_delegate():
     assert stage_hosts.stage_hosts(["r1", "r2"], ["r2"], True) == ["r2"]
     assert stage_probes.stage_probes(None, None, "fw1", "linux") == []
+
+
+def test_stage_refusal_and_content_drift_delegate_and_name_the_filter():
+    assert stage_refusal.stage_refusal("rollback", ["r1"], ["r1"], backups={"r1": "b"}) == ""
+    assert "no backup: r1" in stage_refusal.stage_refusal("rollback", ["r1"], ["r1"], backups={})
+    with pytest.raises(AnsibleFilterError, match=r"^governed.change.stage_refusal: .*unknown stage 'verfiy'"):
+        stage_refusal.stage_refusal("verfiy", ["r1"], ["r1"])
+    assert content_drift.content_drift({"content_hash": "h"}, {"content_hash": "h"}, ["r1"]) == ""
+    assert "content hash is now g" in content_drift.content_drift({"content_hash": "h"}, {"content_hash": "g"}, ["r1"])
+
+
+def test_stage_results_takes_the_precheck_fleet_shape():
+    out = stage_results.stage_results({"fleet": True, "hosts": ["r1"], "steps": [{"hosts": {"r1": {"backup": "b"}}}],
+                                       "targets": ["r1"], "scope": []}, "precheck")
+    assert out["failed_hosts"] == [] and out["backups"] == {"r1": "b"}

@@ -206,3 +206,29 @@ def test_wait_until_settled_bounded():
     with pytest.raises(DeviceError):
         wait_until_settled(lambda: (_x for _x in ()).throw(DeviceError("auth failed")), no_regression_checks("frr"), 10, 1, pre=PRE,
                            sleep=sleep, clock=lambda: clock["t"])
+
+
+def test_a_pass_held_for_pass_hold_s_settles_and_a_late_loss_is_caught():
+    clock = {"t": 0.0}
+
+    def sleep(seconds):
+        clock["t"] += seconds
+
+    # the device still reads as before the change for 0.5 s, then the change's effect (a lost route) arrives
+    def take():
+        return copy.deepcopy(PRE) if clock["t"] < 0.5 else POST_BAD
+
+    caught = wait_until_settled(take, no_regression_checks("frr"), 8, 0.25, pre=PRE, sleep=sleep, clock=lambda: clock["t"],
+                                pass_hold_s=1.0)
+    assert not caught["result"]["passed"] and caught["attempts"] > 2, caught["reason"]
+    clock["t"] = 0.0
+    first = wait_until_settled(take, no_regression_checks("frr"), 8, 0.25, pre=PRE, sleep=sleep, clock=lambda: clock["t"])
+    assert first["settled"] and first["attempts"] == 1 and first["result"]["passed"]  # pass_hold_s 0: the first read
+    clock["t"] = 0.0
+    steady = wait_until_settled(lambda: copy.deepcopy(PRE), no_regression_checks("frr"), 8, 0.25, pre=PRE, sleep=sleep,
+                                clock=lambda: clock["t"], pass_hold_s=1.0)
+    assert steady["settled"] and steady["attempts"] == 5 and steady["elapsed_s"] == 1.0, steady
+    clock["t"] = 0.0  # a hold longer than half the timeout is cut to half: a passing device is never left unsettled
+    short = wait_until_settled(lambda: copy.deepcopy(PRE), no_regression_checks("frr"), 1, 0.25, pre=PRE, sleep=sleep,
+                               clock=lambda: clock["t"], pass_hold_s=5.0)
+    assert short["settled"] and short["elapsed_s"] == 0.5, short

@@ -237,3 +237,19 @@ def test_change_request_intended_is_validated_and_only_hashed_when_written():
     with pytest.raises(ValidationError) as info:
         validate_change_request(dict(base, intended={"prefixes_lost": ["r1-loopback"]}))
     assert "intended.prefixes_lost[0]: 'r1-loopback' is not an IP prefix." in str(info.value)
+
+
+def test_a_first_pass_must_hold_before_it_settles_when_asked():
+    # the lab's race (issue 16 CI): r3 read 0.06 s after r1's commit still had r1's loopback; r2 had lost it already
+    held = impact.SettleTracker(polls=3, converge_s=4.0, pass_hold_s=1.0)
+    assert held.observe(0.0, True, None, "with-route") is None  # one read right after the commit proves nothing
+    assert held.observe(0.25, True, None, "with-route") is None
+    assert held.observe(0.5, False, ("route lost",), "without-route") is None  # the withdrawal arrived: not a pass
+    late = impact.SettleTracker(polls=3, pass_hold_s=1.0)
+    assert late.observe(0.0, True, None, "s") is None and late.observe(0.5, True, None, "s") is None
+    verdict = late.observe(1.0, True, None, "s")
+    assert verdict == {"settled": True, "reason": "passed on 3 consecutive polls over 1.0 s with the routing state unchanged"}
+    moving = impact.SettleTracker(polls=3, pass_hold_s=1.0)  # passing, but the routing state still moves: not yet
+    assert all(moving.observe(i * 0.5, True, None, "s%d" % i) is None for i in range(4))
+    with pytest.raises(ValidationError, match="pass_hold"):
+        impact.SettleTracker(pass_hold_s=-1)

@@ -318,6 +318,34 @@ def test_the_ranges_are_handed_out_once_each_and_none_after_a_failure(path):
         assert counter.value == len(chunks)  # the other process takes no range after the failed one
 
 
+@pytest.mark.parametrize("split", [10 ** 9, 2])
+def test_the_chain_pass_tallies_what_verify_would_read_from_the_tables(path, monkeypatch, split):
+    """The fast pass reads the log once: the records its table-making events imply and each change's event count and
+    last seq, gathered as it hashes (one process, or two taking ranges in turn), equal what the queries read."""
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", split)
+    monkeypatch.setattr(ledger_mod, "VERIFY_CHUNKS", 3)
+    with SqliteLedger(path, readonly=True) as led:
+        tallied, read = {}, {}
+        assert led._intact_chain(tallied) is not None  # pylint: disable=protected-access
+        led._read_tables(read)  # pylint: disable=protected-access
+        assert tallied == read
+        assert set(read["counts"]) >= {"CHG-1", "CHG-2"} and read["derived"]
+
+
+@pytest.mark.parametrize("column", ["data", "actor", "ts"])
+def test_a_column_stored_as_bytes_is_not_intact_and_the_walk_reports_it(path, monkeypatch, column):
+    """A hostile edit that keeps an event's text but stores it as a blob: the fast pass neither accepts it nor raises;
+    verify's report is the walk's."""
+    monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)
+    tamper(path, "UPDATE events SET %s = CAST(%s AS BLOB) WHERE seq = 4" % (column, column))
+    with SqliteLedger(path, readonly=True) as led:
+        assert led._intact_chain() is None  # pylint: disable=protected-access
+        report = led.verify()
+        assert report["ok"] is False and report == led._walk_verify(None)  # pylint: disable=protected-access
+    assert {"seq": 4, "problem": "its %s is stored as bytes, not text: the event was edited outside the ledger." % column} \
+        in report["problems"]
+
+
 @pytest.mark.parametrize("name, statements, change_id, text", TAMPERS, ids=[t[0] for t in TAMPERS])
 def test_verify_reports_what_the_full_walk_reports(path, monkeypatch, name, statements, change_id, text):
     monkeypatch.setattr(ledger_mod, "VERIFY_SPLIT_MIN", 2)  # two ranges even for this small chain

@@ -286,3 +286,92 @@ def test_the_rollback_is_verified_only_when_every_restore_and_every_state_check_
     assert got["message"].endswith("NOT verified (restore failed on r1; state differs on r2)")
     got = run_decisions.rollback_results({}, [])
     assert got["verified"] is None and got["message"] == "rollback of nothing: restored none; nothing to restore"
+
+
+# --- the device stages' refusals before any device is touched (stage_refusal) and the deploy's content drift ---
+
+PLAY = ["r1", "r2", "r3", "fw1"]
+INVENTORY = PLAY + ["srv1"]
+
+
+def test_a_stage_with_everything_it_needs_goes_on():
+    full = {"r1": "b1", "r2": "b2"}
+    assert run_decisions.stage_refusal("precheck", ["r1", "r2"], PLAY, inventory=INVENTORY) == ""
+    assert run_decisions.stage_refusal("deploy", ["r1", "r2"], PLAY, inventory=INVENTORY, pre_snapshots=full,
+                                       backups=full, lines={"r1": ["x"], "r2": ["y"]}) == ""
+    assert run_decisions.stage_refusal("verify", ["r1"], PLAY, inventory=INVENTORY, pre_snapshots=["r1", "r3"],
+                                       check_hosts=["r3", "r9"]) == ""  # r9 not in the play: not checked here
+    assert run_decisions.stage_refusal("rollback", ["r2"], ["r2"], backups=full) == ""
+
+
+def test_the_deploy_refusal_names_every_missing_piece_for_its_hosts_and_the_fixes():
+    msg = run_decisions.stage_refusal("deploy", ["r1", "r2", "r9"], PLAY, inventory=INVENTORY, pre_snapshots={"r1": "p"},
+                                      backups={"r1": "b", "r2": ""}, lines={"r1": ["x"], "r2": []})
+    assert msg.startswith("deploy: refused before any device was touched - ")
+    for part in ("not in the inventory: r9", "not in this play's hosts: r9", "no pre snapshot: r2, r9",
+                 "no backup: r2, r9", "no configuration lines: r2, r9", "pass governed_pre_snapshots from the precheck stage",
+                 "pass governed_backups from the precheck stage", "or pass deploy_lines"):
+        assert part in msg, (part, msg)
+
+
+def test_a_limited_play_is_refused_only_for_the_targets_it_holds():
+    # a workflow branch holding fw1: r1's missing backup is the other branch's business
+    assert run_decisions.stage_refusal("deploy", ["r1", "fw1"], ["fw1"], limited=True, inventory=INVENTORY,
+                                       pre_snapshots=["fw1"], backups={"fw1": "b"}, lines={"fw1": ["x"]}) == ""
+    assert run_decisions.stage_refusal("precheck", ["r1", "fw1"], ["fw1"], limited=True, inventory=INVENTORY) == ""
+    unlimited = run_decisions.stage_refusal("precheck", ["r1", "fw1"], ["fw1"], inventory=INVENTORY)
+    assert "not in this play's hosts (the play is not limited): r1" in unlimited and "--limit" in unlimited
+    # the inventory is checked for every target, limited or not
+    limited = run_decisions.stage_refusal("precheck", ["r9", "fw1"], ["fw1"], limited=True, inventory=INVENTORY)
+    assert "not in the inventory: r9" in limited
+
+
+def test_verify_and_rollback_refusals():
+    msg = run_decisions.stage_refusal("verify", ["r1"], PLAY, inventory=INVENTORY, pre_snapshots={"r1": "p"}, check_hosts=["r3"])
+    assert "no pre snapshot: r3" in msg and "no backup" not in msg
+    assert "no backup: r2" in run_decisions.stage_refusal("rollback", ["r1", "r2"], ["r1", "r2"], backups={"r1": "b"})
+    assert "no backup: r1" in run_decisions.stage_refusal("rollback", ["r1"], ["r1"], backups="not a mapping")  # fail closed
+    with pytest.raises(ValidationError, match="unknown stage 'deplyo'"):
+        run_decisions.stage_refusal("deplyo", ["r1"], PLAY)
+
+
+def _assessed(content_hash, request="cr1", diffs=None):
+    return {"content_hash": content_hash, "change_request_sha256": request,
+            "devices": {host: {"diff": diff} for host, diff in (diffs or {"r3": "+a", "fw1": "+b"}).items()}}
+
+
+def test_the_deploy_goes_on_only_with_the_approved_content():
+    approved = _assessed("h1")
+    assert run_decisions.content_drift(approved, _assessed("h1"), ["r3", "fw1"]) == ""
+    msg = run_decisions.content_drift(approved, _assessed("h2"), ["r3", "fw1"])
+    assert msg.startswith("deploy: the content hash is now h2... but the approved assessment's is h1...")
+    assert "fix: re-assess the change and have it approved again." in msg
+    assert run_decisions.content_drift({"content_hash": None}, {"content_hash": None}, ["r3"]) != ""  # no hash: refused
+    assert run_decisions.content_drift(approved, {}, ["r3"]) != ""
+
+
+def test_a_limited_play_compares_the_change_request_and_its_own_targets_diffs():
+    approved = _assessed("h1")
+    # the other domain (r3) already deployed: the whole hash moved, fw1's diff did not
+    other_done = _assessed("h2", diffs={"r3": "", "fw1": "+b"})
+    assert run_decisions.content_drift(approved, other_done, ["fw1"], limited=True) == ""
+    assert run_decisions.content_drift(approved, other_done, ["fw1"], limited=False) != ""
+    mine_changed = run_decisions.content_drift(approved, _assessed("h2", diffs={"r3": "+a", "fw1": "+c"}), ["fw1"], limited=True)
+    assert "the diff of fw1 changed" in mine_changed
+    assert run_decisions.content_drift(approved, _assessed("h2", request="cr2"), ["fw1"], limited=True) != ""
+    assert "the diff of fw9 changed" in run_decisions.content_drift(approved, other_done, ["fw9"], limited=True)
+
+
+def test_the_precheck_outcome_from_its_fleet_tasks():
+    backup = {"fleet": True, "hosts": {"r1": {"backup": "b1"}, "r2": {"failed": True, "transient": True, "msg": "r2: no answer"}}}
+    snapshot = {"fleet": True, "hosts": {"r1": {"snapshot": "s1"}, "r2": {"snapshot": "s2"}, "r3": {"snapshot": "s3"}}}
+    asserted = {"skipped": True}  # no pre-assertions
+    out = run_decisions.precheck_fleet({"hosts": ["r1", "r2", "r3"], "steps": [backup, snapshot, asserted],
+                                        "targets": ["r1", "r2"], "scope": ["r1", "r2", "r3"]})
+    assert out["failed_hosts"] == ["r2"] and out["transient"] is True and out["messages"] == {"r2": "r2: no answer"}
+    assert out["backups"] == {"r1": "b1"} and out["pre_snapshots"] == {"r1": "s1", "r3": "s3"}  # r2's snapshot dropped
+    assert out["hosts"]["r3"] == {"failed": False, "transient": False, "msg": ""}
+    # a step that failed before any device fails every device (never a skip): nothing to deploy from
+    broken = run_decisions.precheck_fleet({"hosts": ["r1"], "steps": [{"failed": True, "msg": "bad args"}, snapshot, asserted],
+                                           "targets": ["r1"], "scope": ["r1"]})
+    assert broken["failed_hosts"] == ["r1"] and broken["backups"] == {} and broken["pre_snapshots"] == {}
