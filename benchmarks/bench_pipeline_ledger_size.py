@@ -4,7 +4,7 @@
 """Benchmark: one real pipeline run on an empty ledger vs on a ledger holding 1M events (issue 16; goal: within 10%).
 
 On a sized lab of 3 routers (`lab.py up --routers 3`, own instance: GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN, default
-s1- / 33600 / /tmp/gc-s1), the change of tests/support/scale_lab.py (a loopback address on every router, tier medium)
+s1- / 30000 / /tmp/gc-s1), the change of tests/support/scale_lab.py (a loopback address on every router, tier medium)
 runs through the real playbooks: assess, a signed approval, playbooks/governed_change.yml. Each run gets a fresh
 workspace whose ledger is either new (empty) or a copy of the large ledger (copied before the clock starts); the runs
 alternate empty, large, empty, large, ... --runs times each. After each run the address is removed from the routers
@@ -104,7 +104,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind, alternating (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep each run's workspace (logs, ledger copy)")
     parser.add_argument("--prefix", default=os.environ.get("GC_LAB_PREFIX", "s1-"))
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("GC_LAB_PORT_BASE", "33600")))
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("GC_LAB_PORT_BASE", "30000")))
     parser.add_argument("--run", default=os.environ.get("GC_LAB_RUN", "/tmp/gc-s1"))
     args = parser.parse_args()
     events, prepared_s = prepare_large(args.large)

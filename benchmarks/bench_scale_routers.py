@@ -4,7 +4,7 @@
 """Benchmark: one governed change across 3, 10 and 30 routers of a sized lab (issue 16; goal: 30 routers < 3x 3 routers).
 
 For each size N: `lab.py up --routers N` (a chain of FRR routers, own instance: GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN,
-default s1- / 33600 / /tmp/gc-s1), then the change of tests/support/scale_lab.py (a loopback address on every router,
+default s1- / 30000 / /tmp/gc-s1), then the change of tests/support/scale_lab.py (a loopback address on every router,
 tier medium, canary then one batch) through the real playbooks: assess (reads every router), a signed approval, and
 playbooks/governed_change.yml. Prints per size: the pipeline's wall time and its ratio to the first size, the assess
 time, the controller's peak memory (summed RSS of ansible-playbook and its forks, sampled every 0.2 s; and
@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--forks", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--prefix", default=os.environ.get("GC_LAB_PREFIX", "s1-"))
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("GC_LAB_PORT_BASE", "33600")))
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("GC_LAB_PORT_BASE", "30000")))
     parser.add_argument("--run", default=os.environ.get("GC_LAB_RUN", "/tmp/gc-s1"))
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

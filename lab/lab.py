@@ -315,6 +315,8 @@ def up():
     start = time.time()
     check_prereqs()
     down(verbose=False)  # clear leftovers of a crashed run first
+    # The machine's loopback ports the instance listens on: the devices' sshd ports, or with a bastion only its port.
+    check_outside_ephemeral_range(sorted(PORTS.values()) if not BASTION else [BASTION_PORT])
     if not BASTION:  # sshd on the machine's loopback: another lab instance (or any service) may hold a port already
         check_ports_free(sorted(PORTS.values()))
     os.makedirs(RUN, mode=0o755)
@@ -528,6 +530,39 @@ def start_sshd():
         if failed:
             raise LabError("sshd could not listen on every lab port (%s); set GC_LAB_PORT_BASE to a free range "
                            "(lab instances 400 ports apart)" % "; ".join(failed))
+
+
+def port_set(text):
+    """The ports of a kernel port list such as net.ipv4.ip_local_reserved_ports ("8080,9148-9150"; empty: none)."""
+    ports = set()
+    for part in text.replace("\n", ",").split(","):
+        part = part.strip()
+        if part:
+            low, _sep, high = part.partition("-")
+            ports.update(range(int(low), int(high or low) + 1))
+    return ports
+
+
+def check_outside_ephemeral_range(ports, proc="/proc/sys/net/ipv4"):
+    """Refuse lab ports inside the kernel's ephemeral range (net.ipv4.ip_local_port_range) unless reserved
+    (net.ipv4.ip_local_reserved_ports): the local end of any outgoing connection of this machine - an SSH session to
+    another lab instance, a database client - takes a port of that range, and keeps it for a minute in TIME_WAIT
+    after closing. A lab port taken so cannot be listened on (EADDRINUSE even with SO_REUSEADDR), so an instance
+    there comes up, or not, by chance."""
+    try:
+        with open(os.path.join(proc, "ip_local_port_range"), encoding="ascii") as handle:
+            low, high = (int(word) for word in handle.read().split()[:2])
+        with open(os.path.join(proc, "ip_local_reserved_ports"), encoding="ascii") as handle:
+            reserved = port_set(handle.read())
+    except (OSError, ValueError):
+        return  # no such kernel setting to read: nothing to check against
+    inside = [port for port in ports if low <= port <= high and port not in reserved]
+    if inside:
+        raise LabError("lab port(s) %s are inside this machine's ephemeral port range %d-%d "
+                       "(net.ipv4.ip_local_port_range), where outgoing connections take their local ports: set "
+                       "GC_LAB_PORT_BASE below %d (or reserve the ports in net.ipv4.ip_local_reserved_ports)"
+                       % (", ".join(str(port) for port in inside[:5]) + (" ..." if len(inside) > 5 else ""),
+                          low, high, low - 300))
 
 
 def check_ports_free(ports):

@@ -3,11 +3,11 @@
 # verify against r1 and the ledger) on ONE lab instance brought up here and torn down on every exit path.
 #   scripts/molecule.sh                 every scenario (molecule test --all)
 #   scripts/molecule.sh deploy verify   only these scenarios
-# Lab instance: GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN (default mo-, 36000, /tmp/gc-mo). Outputs: GC_MOLECULE_DIR.
+# Lab instance: GC_LAB_PREFIX/GC_LAB_PORT_BASE/GC_LAB_RUN (default mo-, 30800, /tmp/gc-mo). Outputs: GC_MOLECULE_DIR.
 # Nothing is copied into ~/.ansible/collections: the scenarios set prerun: false and ANSIBLE_COLLECTIONS_PATH=.collections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GC_LAB_PREFIX="${GC_LAB_PREFIX:-mo-}" GC_LAB_PORT_BASE="${GC_LAB_PORT_BASE:-36000}" GC_LAB_RUN="${GC_LAB_RUN:-/tmp/gc-mo}"
+export GC_LAB_PREFIX="${GC_LAB_PREFIX:-mo-}" GC_LAB_PORT_BASE="${GC_LAB_PORT_BASE:-30800}" GC_LAB_RUN="${GC_LAB_RUN:-/tmp/gc-mo}"
 export GC_MOLECULE_DIR="${GC_MOLECULE_DIR:-/tmp/gc-molecule}"
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"

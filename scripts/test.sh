@@ -11,7 +11,7 @@ status=0
 # shellcheck disable=SC2317  # called through the trap
 teardown() {
   python3 lab/lab.py down >/dev/null 2>&1 || true
-  GC_LAB_PREFIX=mo- GC_LAB_PORT_BASE=36000 GC_LAB_RUN=/tmp/gc-mo python3 lab/lab.py down >/dev/null 2>&1 || true
+  GC_LAB_PREFIX=mo- GC_LAB_PORT_BASE=30800 GC_LAB_RUN=/tmp/gc-mo python3 lab/lab.py down >/dev/null 2>&1 || true
 }
 trap 'teardown; rm -rf "${OUT:-}"' EXIT
 trap 'exit 130' INT
@@ -49,7 +49,7 @@ step "release checks: antsibull-changelog lint, galaxy-importer (Automation Hub-
 # a module never splits across workers (tests/integration/conftest.py); GC_LAB_WORKERS=1 runs them one by one.
 LAB_XDIST=(-n "${GC_LAB_WORKERS:-2}" --dist loadgroup)
 step "lab integration tests (${GC_LAB_WORKERS:-2} side by side)"; .venv/bin/pytest tests/integration -q "${LAB_XDIST[@]}" --durations=15 || fail
-# molecule test of every stage role's scenario (extensions/molecule) on one lab instance of its own (mo-, ports 36000+),
+# molecule test of every stage role's scenario (extensions/molecule) on one lab instance of its own (mo-, ports 30800+),
 # after the lab modules (about 3 min for the nine; scripts/molecule.sh tears its lab down on every exit path).
 step "molecule: every stage role's scenario (molecule test, one lab)"; scripts/molecule.sh || fail
 # No test depends on today's date: the date-sensitive tests again, with every entry point's clock moved

@@ -32,7 +32,7 @@ from labfixture import ROOT, lab_policy, lab_session, lab_ssh_argv, run_env
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-LAB_ENV = {"GC_LAB_PREFIX": "e1-", "GC_LAB_PORT_BASE": "34000", "GC_LAB_RUN": "/tmp/gc-e1"}
+LAB_ENV = {"GC_LAB_PREFIX": "e1-", "GC_LAB_PORT_BASE": "30400", "GC_LAB_RUN": "/tmp/gc-e1"}
 PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
 HOST_PORTS = {"r1": PORT_BASE + 11, "r2": PORT_BASE + 12}
 RULEBOOK = os.path.join(ROOT, "extensions", "eda", "rulebooks", "governed_remediation.yml")

@@ -40,7 +40,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import open
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-LAB_ENV = {"GC_LAB_PREFIX": "p2-", "GC_LAB_PORT_BASE": "36800", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-p2")}
+LAB_ENV = {"GC_LAB_PREFIX": "p2-", "GC_LAB_PORT_BASE": "30600", "GC_LAB_RUN": os.path.join(ROOT, "lab", "run-p2")}
 CLI = os.path.join(ROOT, ".venv", "bin", "governed-change")
 
 

@@ -20,7 +20,7 @@ from scale_lab import CHANGE_ID, SERVICE_LINE, lab_env, routers_with_the_change,
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 ROUTERS = 10
-ENV = lab_env("s1-", 33600, "/tmp/gc-s1")
+ENV = lab_env("s1-", 30000, "/tmp/gc-s1")
 NAMES = ["r%d" % i for i in range(1, ROUTERS + 1)]
 
 
@@ -48,7 +48,7 @@ def test_the_sized_lab_is_a_converged_chain_with_its_own_inventory(sized_lab):
     assert sorted(sized_lab["routers"], key=lambda n: int(n[1:])) == NAMES
     # a chain: the ends have one BGP neighbour, every other router two
     assert [len(sized_lab["routers"][n]) for n in NAMES] == [1] + [2] * (ROUTERS - 2) + [1]
-    assert sized_lab["ports"]["r1"] == 33701 and sized_lab["ports"]["r10-host"] == 33810
+    assert sized_lab["ports"]["r1"] == 30101 and sized_lab["ports"]["r10-host"] == 30210
     with open(sized_lab["sized"]["inventory"], encoding="utf-8") as handle:
         inventory = handle.read()
     assert all("        %s:\n" % name in inventory for name in NAMES) and "ansible_port: 33710" in inventory

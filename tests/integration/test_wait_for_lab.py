@@ -25,7 +25,7 @@ from ledger_states import ledger_with_changes
 from ansible_collections.governed.change.plugins.module_utils.ledger import SqliteLedger
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-LAB_ENV = {"GC_LAB_PREFIX": "w1-", "GC_LAB_PORT_BASE": "34400", "GC_LAB_RUN": "/tmp/gc-w1"}
+LAB_ENV = {"GC_LAB_PREFIX": "w1-", "GC_LAB_PORT_BASE": "30500", "GC_LAB_RUN": "/tmp/gc-w1"}
 HOST_PORTS = {"r1": 34411, "r2": 34412, "r3": 34413}
 WAIT = os.path.join(ROOT, "playbooks", "wait_for_dependency.yml")
 PIPELINE = os.path.join(ROOT, "playbooks", "governed_change.yml")
