@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Issue 18, part 1 on the lab: governed event-driven remediation with the real ansible-rulebook (Drools, Java 17).
 
-Own lab instance (e1-, ports 340xx, /tmp/gc-e1). ansible-rulebook runs extensions/eda/rulebooks/governed_remediation.yml
+Own lab instance (e1-, ports 304xx, /tmp/gc-e1). ansible-rulebook runs extensions/eda/rulebooks/governed_remediation.yml
 with the governed.change.device_state source polling r1 and r2; the policy carries a remediations catalogue.
 
 * r1's anchor route for 198.51.100.0/24 (announced by a network statement) is removed: the source reports prefix_lost,

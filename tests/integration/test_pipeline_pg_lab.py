@@ -4,7 +4,7 @@
 """The pipeline lab suite again with the ledger on PostgreSQL (issue 16), plus a database restart mid-deploy and two
 pipelines racing for r2 through the real pipeline playbook.
 
-Own lab instance (p2-, ports 368xx, lab/run-p2) and its own throwaway PostgreSQL 15 cluster (tests/support/pg_server.py,
+Own lab instance (p2-, ports 306xx, lab/run-p2) and its own throwaway PostgreSQL 15 cluster (tests/support/pg_server.py,
 started for the module, removed after). Every run writes a fresh database of that cluster: governed_ledger is a
 ``postgresql://127.0.0.1:PORT/DB`` URL without credentials; the user comes from PGUSER in the runs' environment (as the
 AWX credential type injects it), never from extra vars. The cases of pipeline_cases.py (test_pipeline_lab.py runs

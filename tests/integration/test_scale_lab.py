@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A sized lab (issue 16): `lab.py up --routers 10` (a chain of 10 FRR routers, own instance s1-, ports 337xx/338xx)
+"""A sized lab (issue 16): `lab.py up --routers 10` (a chain of 10 FRR routers, own instance s1-, ports 301xx/302xx)
 and one governed change across all of them through the real playbooks (assess reads every router, a signed approval,
 playbooks/governed_change.yml: canary then one batch, backups, snapshots, checks, verify, close). Every router gets the
 change and the ledger records all of them. Timed at 3, 10 and 30 routers by benchmarks/bench_scale_routers.py."""
@@ -51,7 +51,7 @@ def test_the_sized_lab_is_a_converged_chain_with_its_own_inventory(sized_lab):
     assert sized_lab["ports"]["r1"] == 30101 and sized_lab["ports"]["r10-host"] == 30210
     with open(sized_lab["sized"]["inventory"], encoding="utf-8") as handle:
         inventory = handle.read()
-    assert all("        %s:\n" % name in inventory for name in NAMES) and "ansible_port: 33710" in inventory
+    assert all("        %s:\n" % name in inventory for name in NAMES) and "ansible_port: 30110" in inventory
 
 
 def test_one_governed_change_reaches_every_router_and_the_ledger_records_all(sized_lab, tmp_path):  # pylint: disable=unused-argument

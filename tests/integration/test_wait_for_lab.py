@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: governed.change contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Wait-for-dependency on the lab (own instance w1-, ports 344xx): each source turns ready while the stage waits, and a
+"""Wait-for-dependency on the lab (own instance w1-, ports 305xx): each source turns ready while the stage waits, and a
 wait that times out cancels the change through the pipeline and escalates it (dependency_not_ready), nothing deployed."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_ENV = {"GC_LAB_PREFIX": "w1-", "GC_LAB_PORT_BASE": "30500", "GC_LAB_RUN": "/tmp/gc-w1"}
-HOST_PORTS = {"r1": 34411, "r2": 34412, "r3": 34413}
+HOST_PORTS = {name: int(LAB_ENV["GC_LAB_PORT_BASE"]) + 10 + i for i, name in enumerate(("r1", "r2", "r3"), 1)}  # lab.py: rN-host
 WAIT = os.path.join(ROOT, "playbooks", "wait_for_dependency.yml")
 PIPELINE = os.path.join(ROOT, "playbooks", "governed_change.yml")
 WAITING, DEPENDENCY = "CHG-W1-RT", "CHG-W1-FW"
