@@ -16,7 +16,11 @@ teardown() {
 trap 'teardown; rm -rf "${OUT:-}"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-step() { printf '\n=== %s\n' "$*"; current="$*"; }
+# Each step's wall time is printed when the next begins (and in the closing line), so a slow CI run shows where.
+step() {
+  [ -n "${current:-}" ] && printf -- '--- (%s: %d s)\n' "$current" "$((SECONDS - started))"
+  printf '\n=== %s\n' "$*"; current="$*"; started=$SECONDS
+}
 # What failed is repeated at the very end, since a CI log is often read from its tail: each failed step, with
 # its pytest FAILED/ERROR lines (or, for a step that is not pytest, its last lines). The whole output is also
 # kept in $OUT/all.log for that.
