@@ -42,7 +42,8 @@ SECONDS=0
 # Unit and functional modules run two side by side (pytest-xdist, a module whole on one worker).
 PAR=(-n "${GC_TEST_WORKERS:-2}" --dist loadfile)
 step "unit tests";        .venv/bin/pytest tests/unit -q -p no:randomly "${PAR[@]}" || fail
-step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly "${PAR[@]}" --durations=10 || fail
+# The longest functional modules go first (tests/functional/conftest.py), in collection order: no reordering by size.
+step "functional tests";  .venv/bin/pytest tests/functional -q -p no:randomly "${PAR[@]}" --no-loadscope-reorder --durations=10 || fail
 step "pytest-ansible: the modules through its fixtures (own invocation, inject-only: no collections/ tree)"
 ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" .venv/bin/pytest -p pytest-ansible --ansible-unit-inject-only tests/pytest_ansible \
   -q -p no:randomly || fail
@@ -63,10 +64,10 @@ CALENDAR_UNIT=("$U/test_clock.py" "$F/test_gate_actions.py" "$U/test_cli.py" "$U
                "$U/test_assess.py" "$U/test_change_request.py" "$F/test_close_action.py" "$F/test_escalate_action.py"
                "$U/test_evidence.py" "$F/test_cli_installed.py" tests/unit/plugins/action/test_close.py)
 step "calendar: unit and functional tests with the clock 10 years ahead"
-GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || fail
+GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly "${PAR[@]}" || fail
 step "calendar: unit and functional tests with the clock on 24 December of this year (inside a year-end freeze)"
 GOVERNED_CHANGE_NOW="$(date -u -d "$(date -u +%Y)-12-24T12:00:00Z" +%Y-%m-%dT%H:%M:%SZ)" \
-  .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly || fail
+  .venv/bin/pytest "${CALENDAR_UNIT[@]}" -q -p no:randomly "${PAR[@]}" || fail
 step "calendar: lab assess and pipeline tests with the clock 10 years ahead"
 GOVERNED_CHANGE_NOW=+3653d .venv/bin/pytest tests/integration/test_assess_lab.py tests/integration/test_pipeline_lab.py -q "${LAB_XDIST[@]}" \
   -k "test_assess_lab or (ansible-playbook and (good_change or freeze))" || fail
