@@ -8,7 +8,7 @@ import pytest
 
 import pg_server as pg_support
 
-# The longest modules first. scripts/test.sh runs these two side by side (--dist loadfile --no-loadscope-reorder), and
+# The longest modules first. scripts/test.sh runs the functional modules two side by side (--dist loadfile --no-loadscope-reorder), and
 # a worker takes modules in collection order: the PostgreSQL race (8 x 10,000 appends, about 7 minutes) collected in
 # the middle of the list kept one worker busy alone for minutes at the end (the step took 615 s for about 960 s of work).
 LONGEST_FIRST = ("test_ledger_pg_concurrency.py", "test_controller_load_awx_api.py", "test_notify_controller_load.py")

@@ -26,7 +26,8 @@ from ansible_collections.governed.change.plugins.module_utils.ledger import Sqli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LAB_ENV = {"GC_LAB_PREFIX": "w1-", "GC_LAB_PORT_BASE": "30500", "GC_LAB_RUN": "/tmp/gc-w1"}
-HOST_PORTS = {name: int(LAB_ENV["GC_LAB_PORT_BASE"]) + 10 + i for i, name in enumerate(("r1", "r2", "r3"), 1)}  # lab.py: rN-host
+PORT_BASE = int(LAB_ENV["GC_LAB_PORT_BASE"])
+HOST_PORTS = {"r1": PORT_BASE + 11, "r2": PORT_BASE + 12, "r3": PORT_BASE + 13}  # the routers' host shells (lab.py PORTS)
 WAIT = os.path.join(ROOT, "playbooks", "wait_for_dependency.yml")
 PIPELINE = os.path.join(ROOT, "playbooks", "governed_change.yml")
 WAITING, DEPENDENCY = "CHG-W1-RT", "CHG-W1-FW"
